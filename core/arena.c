@@ -1,0 +1,107 @@
+/* core/arena.c — chunked bump allocator, see arena.h. */
+#include "arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+
+struct em_arena_chunk {
+    em_arena_chunk *next;
+    size_t cap;              /* usable bytes in data[]  */
+    size_t top;              /* bytes used in data[]    */
+    unsigned char *data;     /* EM_ARENA_ALIGN-aligned  */
+};
+
+static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+static em_arena_chunk *chunk_new(em_arena *arena, size_t cap) {
+    if (arena->fail_after && arena->chunk_allocs + 1 >= arena->fail_after) return NULL;
+    em_arena_chunk *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    c->data = aligned_alloc(EM_ARENA_ALIGN, round_up(cap, EM_ARENA_ALIGN));
+    if (!c->data) {
+        free(c);
+        return NULL;
+    }
+    c->next = NULL;
+    c->cap = cap;
+    c->top = 0;
+    arena->chunk_allocs++;
+    arena->capacity += cap;
+    return c;
+}
+
+static void chunk_free(em_arena_chunk *c) {
+    free(c->data);
+    free(c);
+}
+
+em_arena *em_arena_new(size_t chunk_bytes) {
+    em_arena *arena = calloc(1, sizeof *arena);
+    if (!arena) return NULL;
+    arena->chunk_bytes = round_up(chunk_bytes ? chunk_bytes : 1 << 20, EM_ARENA_ALIGN);
+    arena->first = arena->cur = chunk_new(arena, arena->chunk_bytes);
+    if (!arena->first) {
+        free(arena);
+        return NULL;
+    }
+    return arena;
+}
+
+void em_arena_free(em_arena *arena) {
+    if (!arena) return;
+    for (em_arena_chunk *c = arena->first, *next; c; c = next) {
+        next = c->next;
+        chunk_free(c);
+    }
+    free(arena);
+}
+
+void *em_arena_alloc(em_arena *arena, size_t bytes) {
+    size_t need = round_up(bytes ? bytes : 1, EM_ARENA_ALIGN);
+    em_arena_chunk *c = arena->cur;
+    while (c->top + need > c->cap) {
+        if (!c->next) {
+            size_t cap = need > arena->chunk_bytes ? need : arena->chunk_bytes;
+            em_arena_chunk *fresh = chunk_new(arena, cap);
+            if (!fresh) return NULL;
+            c->next = fresh;
+        }
+        c = c->next;
+        c->top = 0;
+    }
+    arena->cur = c;
+    void *p = c->data + c->top;
+    c->top += need;
+    arena->used += need;
+    if (arena->used > arena->high_water) arena->high_water = arena->used;
+    return p;
+}
+
+void *em_arena_calloc(em_arena *arena, size_t bytes) {
+    void *p = em_arena_alloc(arena, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+void em_arena_reset(em_arena *arena) {
+    /* Several chunks in use: replace them by one that holds the high-water mark, so the
+     * next steps bump through one contiguous block. If that malloc fails, keep the
+     * chunks we have: they still work. */
+    if (arena->first->next && arena->high_water > arena->first->cap) {
+        em_arena_chunk *big = chunk_new(arena, arena->high_water);
+        if (big) {
+            for (em_arena_chunk *c = arena->first, *next; c; c = next) {
+                next = c->next;
+                arena->capacity -= c->cap;
+                chunk_free(c);
+            }
+            arena->first = big;
+        }
+    }
+    for (em_arena_chunk *c = arena->first; c; c = c->next) c->top = 0;
+    arena->cur = arena->first;
+    arena->used = 0;
+}

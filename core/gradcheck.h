@@ -1,0 +1,71 @@
+/* core/gradcheck.h — check a backward against central finite differences.
+ *
+ *     static em_tensor *f(em_tape *tape, em_tensor *const *in, void *ctx) {
+ *         return em_mul(tape, in[0], in[1]);
+ *     }
+ *     ...
+ *     em_tensor *in[2] = {a, b};                 // leaves; EM_REQUIRES_GRAD ones are checked
+ *     em_gradcheck_result r;
+ *     em_gradcheck(f, NULL, 2, in, NULL, &r);    // NULL: default options
+ *     if (!r.passed) em_gradcheck_print(&r, stderr);
+ *
+ * Method. Draw a random, non-uniform upstream gradient u (normal, seeded) for the output
+ * y = f(inputs) and define the scalar L = sum(u * y). The analytic gradient of L is the
+ * vector-Jacobian product that em_backward_from(tape, y, u) computes. The numeric one is
+ * (L(x + h e_i) - L(x - h e_i)) / 2h for each checked element i. A uniform u would hide
+ * bugs: for BatchNorm, sum over the batch of dL/dx is zero whenever u is constant.
+ *
+ * Precision. In float32, central differences carry errors near 1e-3 relative: enough
+ * for sign and factor-of-two bugs, not for a mean that divides by N-1 instead of N at
+ * N = 64 (a 1.6% error). The library is therefore also built as `ember_f64`, where
+ * em_real is double; there h = 1e-6 gives errors near 1e-9 and the default tolerance
+ * (rtol 1e-6) catches any O(1/N) error. The test suites run their gradchecks there.
+ *
+ * Points of non-differentiability (ReLU at 0, max-pool ties) make finite differences
+ * meaningless: pick inputs away from them.
+ */
+#ifndef EM_GRADCHECK_H
+#define EM_GRADCHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tape.h"
+
+#define EM_GRADCHECK_MAX_INPUTS 8
+
+/* Build the output from the inputs on the tape. Must be deterministic: same inputs, same
+ * output (reseed any dropout inside from ctx). */
+typedef em_tensor *(*em_gradcheck_fn)(em_tape *tape, em_tensor *const *inputs, void *ctx);
+
+typedef struct em_gradcheck_opts {
+    double h;            /* step; 0: 1e-6 in double, 1e-2 in float                     */
+    double atol, rtol;   /* element passes iff |a - n| <= atol + rtol * max(|a|, |n|)     */
+    size_t max_checks;   /* elements checked per input (spread evenly); 0: all           */
+    uint64_t seed;       /* for the upstream gradient u                                   */
+} em_gradcheck_opts;
+
+/* The defaults for this build's em_real. */
+em_gradcheck_opts em_gradcheck_defaults(void);
+
+typedef struct em_gradcheck_result {
+    int n_inputs;
+    bool passed;                                       /* every checked element passed */
+    size_t checked[EM_GRADCHECK_MAX_INPUTS];           /* 0 for inputs without grad    */
+    size_t failures[EM_GRADCHECK_MAX_INPUTS];
+    double max_abs_err[EM_GRADCHECK_MAX_INPUTS];       /* max |analytic - numeric|     */
+    double max_rel_err[EM_GRADCHECK_MAX_INPUTS];       /* max of that / max(|a|,|n|)   */
+    size_t worst[EM_GRADCHECK_MAX_INPUTS];             /* element with the largest excess */
+    double worst_analytic[EM_GRADCHECK_MAX_INPUTS];
+    double worst_numeric[EM_GRADCHECK_MAX_INPUTS];
+} em_gradcheck_result;
+
+/* EM_OK with the result filled in (passed or not); EM_ERR_NOMEM if a tape failed. */
+em_code em_gradcheck(em_gradcheck_fn f, void *ctx, int n_inputs, em_tensor *const *inputs,
+                     const em_gradcheck_opts *opts, em_gradcheck_result *res);
+
+/* One line per input: checked count, max abs and rel error, the worst element. */
+void em_gradcheck_print(const em_gradcheck_result *res, FILE *out);
+
+#endif

@@ -1,0 +1,74 @@
+/* core/ops.h — every differentiable op, one line of math each.
+ *
+ *     em_tensor *h = em_relu(tape, em_linear(tape, x, w1, b1));    // (N, 128)
+ *     em_tensor *logits = em_linear(tape, h, w2, b2);               // (N, 10)
+ *     em_tensor *loss = em_cross_entropy(tape, logits, labels);     // scalar
+ *     em_backward(tape, loss);
+ *
+ * Each op allocates its output from the tape's arena and records a node when an input
+ * requires a gradient. Shapes are checked with EM_ASSERT (a wrong shape is a bug in the
+ * caller). On a failed tape (out of memory) every op returns NULL. The implementation of
+ * each family is one file in core/ops/, forward kernel, backward kernel, tape wrapper.
+ */
+#ifndef EM_OPS_H
+#define EM_OPS_H
+
+#include <stdbool.h>
+
+#include "tape.h"
+#include "tensor.h"
+
+/* ---- elementwise binary, NumPy broadcasting (core/ops/binary.c) ------------------
+ * Shapes are aligned at the right; a dimension of 1 (or a missing one) is repeated.
+ * Backward sums the gradient over the broadcast axes. */
+em_tensor *em_add(em_tape *tape, em_tensor *a, em_tensor *b);  /* y = a + b */
+em_tensor *em_sub(em_tape *tape, em_tensor *a, em_tensor *b);  /* y = a - b */
+em_tensor *em_mul(em_tape *tape, em_tensor *a, em_tensor *b);  /* y = a * b */
+em_tensor *em_div(em_tape *tape, em_tensor *a, em_tensor *b);  /* y = a / b */
+
+/* ---- elementwise unary (core/ops/unary.c) ----------------------------------------- */
+em_tensor *em_add_scalar(em_tape *tape, em_tensor *x, em_real c);  /* y = x + c        */
+em_tensor *em_mul_scalar(em_tape *tape, em_tensor *x, em_real c);  /* y = c x          */
+em_tensor *em_neg(em_tape *tape, em_tensor *x);                    /* y = -x           */
+em_tensor *em_exp(em_tape *tape, em_tensor *x);                    /* y = e^x          */
+em_tensor *em_log(em_tape *tape, em_tensor *x);                    /* y = ln x         */
+em_tensor *em_sqrt(em_tape *tape, em_tensor *x);                   /* y = x^(1/2)      */
+em_tensor *em_rsqrt(em_tape *tape, em_tensor *x);                  /* y = x^(-1/2)     */
+em_tensor *em_pow(em_tape *tape, em_tensor *x, em_real p);         /* y = x^p          */
+
+/* ---- activations (core/ops/activation.c) ------------------------------------------ */
+em_tensor *em_relu(em_tape *tape, em_tensor *x);     /* y = max(0, x)                  */
+em_tensor *em_sigmoid(em_tape *tape, em_tensor *x);  /* y = 1 / (1 + e^-x)             */
+em_tensor *em_tanh(em_tape *tape, em_tensor *x);     /* y = tanh x                     */
+
+/* ---- matrix products (core/ops/matmul.c) ------------------------------------------ */
+/* y = op(a) op(b), 2-D; op(a) = a^T when trans_a. (M, K) x (K, N) -> (M, N) */
+em_tensor *em_matmul(em_tape *tape, em_tensor *a, em_tensor *b, bool trans_a, bool trans_b);
+/* y = x w^T + b: x (N, in), w (out, in), b (out) or NULL -> y (N, out). PyTorch's layout
+ * for nn.Linear, one GEMM for the whole batch. */
+em_tensor *em_linear(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b);
+
+/* ---- reductions (core/ops/reduce.c) ------------------------------------------------
+ * axes is a bit mask: EM_AXIS(0) | EM_AXIS(2) reduces over dims 0 and 2; EM_ALL_AXES
+ * over all. keepdim keeps reduced dims as size 1 (handy for broadcasting back). */
+#define EM_AXIS(i) (1u << (i))
+#define EM_ALL_AXES (~0u)
+em_tensor *em_sum(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim);  /* sum x  */
+em_tensor *em_mean(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim); /* sum x / M */
+/* sum (x - mean)^2 / (M - correction); correction 0: biased, 1: unbiased */
+em_tensor *em_var(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim, int correction);
+
+/* ---- shape (core/ops/shape.c) ------------------------------------------------------ */
+/* a view with another shape of the same size; one dim may be -1 (inferred) */
+em_tensor *em_reshape(em_tape *tape, em_tensor *x, int ndim, const int *shape);
+/* (N, d1, d2, ...) -> (N, d1*d2*...), a view */
+em_tensor *em_flatten(em_tape *tape, em_tensor *x);
+/* (M, N) -> (N, M), a copy */
+em_tensor *em_transpose(em_tape *tape, em_tensor *x);
+
+/* ---- loss (core/ops/loss.c) -------------------------------------------------------- */
+/* logits (N, C), labels[N] in [0, C): y = -(1/N) sum_n log softmax(logits_n)[labels_n],
+ * computed with log-sum-exp so no logit overflows. A scalar. */
+em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels);
+
+#endif
