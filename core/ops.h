@@ -71,4 +71,28 @@ em_tensor *em_transpose(em_tape *tape, em_tensor *x);
  * computed with log-sum-exp so no logit overflows. A scalar. */
 em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels);
 
+/* ---- batch normalization (core/ops/batchnorm.c) ------------------------------------
+ * x (N, C) or (N, C, H, W); statistics per channel c over the M = N*H*W values of c.
+ *   training:  mu = mean x,  var = (1/M) sum (x - mu)^2   (biased),
+ *              xhat = (x - mu) / sqrt(var + eps),   y = gamma * xhat + beta,
+ *              running_mean = m * running_mean + (1 - m) * mu
+ *              running_var  = m * running_var  + (1 - m) * var * M / (M - 1)  (unbiased)
+ *   eval:      the same with mu, var := running_mean, running_var; nothing updated.
+ * m (momentum) is the fraction of history kept: 0.9 here is PyTorch's momentum=0.1.
+ * The backward of EM_BN_TRAIN flows through mu and var (the full derivative);
+ * EM_BN_FROZEN_STATS computes the same forward but treats mu and var as constants in
+ * backward — a deliberately incomplete gradient, for the experiment that shows why the
+ * full one matters. gamma, beta (C) may be NULL (no affine: gamma = 1, beta = 0);
+ * running_mean/var (C) may be NULL in training (nothing tracked). Training with M = 1
+ * fails the step with EM_ERR_STATE and a message (the variance of one value is 0). */
+typedef enum em_bn_mode {
+    EM_BN_TRAIN,         /* batch statistics, full backward                              */
+    EM_BN_FROZEN_STATS,  /* batch statistics, backward as if they were constants         */
+    EM_BN_EVAL,          /* running statistics                                           */
+} em_bn_mode;
+
+em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
+                        em_real *running_mean, em_real *running_var, double momentum,
+                        double eps, em_bn_mode mode);
+
 #endif

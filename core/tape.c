@@ -2,6 +2,7 @@
 #include "tape.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,14 +51,30 @@ void em_tape_reset(em_tape *tape) {
     tape->last = NULL;
     tape->n_nodes = 0;
     tape->status = EM_OK;
+    tape->err.code = EM_OK;
+    tape->err.msg[0] = '\0';
 }
 
 void em_tape_set_recording(em_tape *tape, bool on) { tape->recording = on; }
 
+em_tensor *em_tape_fail(em_tape *tape, em_code code, const char *fmt, ...) {
+    if (tape->status == EM_OK) {
+        tape->status = code;
+        tape->err.code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(tape->err.msg, sizeof tape->err.msg, fmt, ap);
+        va_end(ap);
+    }
+    return NULL;
+}
+
 void *em_tape_alloc(em_tape *tape, size_t bytes) {
     if (tape->status != EM_OK) return NULL;
     void *p = em_arena_alloc(tape->arena, bytes);
-    if (!p) tape->status = EM_ERR_NOMEM;
+    if (!p)
+        em_tape_fail(tape, EM_ERR_NOMEM, "out of memory: the step needed %zu more bytes of "
+                     "arena memory (%zu in use); try a smaller batch", bytes, tape->arena->used);
     return p;
 }
 
@@ -130,7 +147,8 @@ em_real *em_node_grad(em_tape *tape, em_node *node, int i) {
 }
 
 em_code em_backward_from(em_tape *tape, em_tensor *y, const em_real *dy) {
-    if (!y || tape->status != EM_OK) return EM_ERR_NOMEM;
+    if (tape->status != EM_OK) return tape->status;
+    if (!y) return em_tape_fail(tape, EM_ERR_STATE, "backward from a NULL tensor"), EM_ERR_STATE;
     em_real *g = grad_of(tape, y);
     if (!g) return tape->status != EM_OK ? tape->status : EM_ERR_STATE;
     for (size_t i = 0; i < y->size; i++) g[i] += dy[i];
@@ -144,7 +162,8 @@ em_code em_backward_from(em_tape *tape, em_tensor *y, const em_real *dy) {
 }
 
 em_code em_backward(em_tape *tape, em_tensor *loss) {
-    if (!loss) return EM_ERR_NOMEM;
+    if (tape->status != EM_OK) return tape->status;
+    if (!loss) return em_backward_from(tape, loss, NULL);
     EM_ASSERT_MSG(loss->size == 1, "em_backward needs a scalar loss");
     const em_real one = 1;
     return em_backward_from(tape, loss, &one);

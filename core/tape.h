@@ -19,9 +19,11 @@
  * contributions with no special case. Parameter gradients are zeroed explicitly by the
  * optimizer (zero_grad); gradients of intermediates are allocated zeroed on first use.
  *
- * Out of memory: an op whose output cannot be allocated returns NULL and marks the tape
- * failed; every later op on a failed tape returns NULL too, and em_backward reports
- * EM_ERR_NOMEM. Check em_tape_ok() (or the em_backward status) once per step.
+ * Failure inside a step: an op that cannot run (its output cannot be allocated, or its
+ * input is impossible, like BatchNorm training on one value per channel) returns NULL and
+ * marks the tape failed with a message in tape->err; every later op on a failed tape
+ * returns NULL too, and em_backward returns the status. Check em_tape_ok() (or the
+ * em_backward status) once per step and print tape->err.msg.
  */
 #ifndef EM_TAPE_H
 #define EM_TAPE_H
@@ -78,7 +80,8 @@ struct em_tape {
     em_node *last;          /* most recent node; walk ->prev for reverse order */
     int n_nodes;
     bool recording;         /* false: ops compute but record nothing           */
-    em_code status;         /* EM_OK, or EM_ERR_NOMEM once an allocation failed */
+    em_code status;         /* EM_OK, or why the step failed (EM_ERR_NOMEM, ...) */
+    em_error err;           /* the message that goes with a failed status      */
 };
 
 /* chunk_bytes: arena chunk size (0: 1 MiB). NULL when out of memory. */
@@ -88,6 +91,10 @@ void em_tape_free(em_tape *tape);
 void em_tape_reset(em_tape *tape);
 void em_tape_set_recording(em_tape *tape, bool on);
 static inline bool em_tape_ok(const em_tape *tape) { return tape->status == EM_OK; }
+/* Mark the step failed (the first failure wins) and return NULL, for an op to
+ * `return em_tape_fail(tape, EM_ERR_STATE, "...", ...);`. */
+em_tensor *em_tape_fail(em_tape *tape, em_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Step memory from the arena (64-byte aligned); NULL and tape failed when out of memory. */
 void *em_tape_alloc(em_tape *tape, size_t bytes);

@@ -49,6 +49,17 @@ static inline void assert_close(const em_real *got, const float *want, size_t n,
     }
 }
 
+/* The same against double-precision wants (for values computed in the test). */
+static inline void assert_close_d(const em_real *got, const double *want, size_t n, double tol,
+                                  const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        double bound = tol * fmax(1.0, fabs(w));
+        cr_assert(fabs(g - w) <= bound, "%s[%zu]: got %.9g, want %.9g (tol %.3g)", what, i, g,
+                  w, bound);
+    }
+}
+
 static inline void assert_close_real(const em_real *got, const em_real *want, size_t n,
                                      double tol, const char *what) {
     for (size_t i = 0; i < n; i++) {

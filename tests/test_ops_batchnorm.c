@@ -1,0 +1,249 @@
+/* tests/test_ops_batchnorm.c — the fused batch-norm op: forward against hand-computed
+ * values, running statistics, the three modes, the N = 1 error, and gradient checks at
+ * the batch sizes where an O(1/N) slip would show. (The comparison with BatchNorm built
+ * from primitive ops and with PyTorch's numbers is in test_batchnorm_ref.c.) */
+#include "helpers.h"
+
+#include <string.h>
+
+/* x (4, 2): channel 0 = {1, 2, 3, 4}, channel 1 = {-1, 1, -1, 1} */
+static const float X42[8] = {1, -1, 2, 1, 3, -1, 4, 1};
+
+Test(batchnorm, forward_training_known_values) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_of(2, (int[]){4, 2}, X42, 0);
+    em_tensor *g = tensor_of(1, (int[]){2}, (float[]){2, 1}, 0);
+    em_tensor *b = tensor_of(1, (int[]){2}, (float[]){0.5f, -3}, 0);
+    em_real rm[2] = {0, 0}, rv[2] = {1, 1};
+    em_tensor *y = em_batchnorm(tape, x, g, b, rm, rv, 0.9, 0.0, EM_BN_TRAIN);
+    /* channel 0: mean 2.5, var 1.25 -> xhat = (x-2.5)/sqrt(1.25); y = 2 xhat + 0.5
+     * channel 1: mean 0, var 1 -> xhat = x; y = x - 3 */
+    double r = 1.0 / sqrt(1.25);
+    double want[8] = {2 * -1.5 * r + 0.5, -4, 2 * -0.5 * r + 0.5, -2,
+                      2 * 0.5 * r + 0.5,  -4, 2 * 1.5 * r + 0.5,  -2};
+    assert_close_d(y->data, want, 8, TOL, "y");
+    /* running: 0.9 * old + 0.1 * batch, variance unbiased: 1.25 * 4/3, 1 * 4/3 */
+    assert_close(rm, (float[]){0.25f, 0}, 2, TOL, "running_mean");
+    assert_close_d(rv, (double[]){0.9 + 0.1 * 1.25 * 4 / 3, 0.9 + 0.1 * 4.0 / 3}, 2, TOL,
+                   "running_var");
+    em_tensor_free(x); em_tensor_free(g); em_tensor_free(b);
+    em_tape_free(tape);
+}
+
+/* (N, C, H, W): statistics per channel over N, H and W jointly. */
+Test(batchnorm, forward_2d_per_channel_statistics) {
+    em_rng rng;
+    em_rng_seed(&rng, 1);
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_randn(&rng, 4, (int[]){3, 4, 5, 2}, 12, 5, 0);
+    em_tensor *g = tensor_of(1, (int[]){4}, (float[]){1, 2, 0.5f, 3}, 0);
+    em_tensor *b = tensor_of(1, (int[]){4}, (float[]){0, 1, -1, 2}, 0);
+    em_tensor *y = em_batchnorm(tape, x, g, b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    for (int c = 0; c < 4; c++) {
+        double s = 0, s2 = 0;
+        for (int n = 0; n < 3; n++)
+            for (int k = 0; k < 10; k++) {
+                double v = y->data[(n * 4 + c) * 10 + k];
+                s += v;
+                s2 += v * v;
+            }
+        double mean = s / 30, std = sqrt(s2 / 30 - mean * mean);
+        cr_assert(fabs(mean - b->data[c]) < 1e-4, "channel %d mean %g", c, mean);
+        /* eps = 1e-5 against a variance near 25 shifts the std by ~2e-7 relative */
+        cr_assert(fabs(std - g->data[c]) < 1e-4 * g->data[c], "channel %d std %g", c, std);
+    }
+    em_tensor_free(x); em_tensor_free(g); em_tensor_free(b);
+    em_tape_free(tape);
+}
+
+Test(batchnorm, eval_uses_running_statistics) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_of(2, (int[]){4, 2}, X42, 0);
+    em_tensor *g = tensor_of(1, (int[]){2}, (float[]){2, 1}, 0);
+    em_tensor *b = tensor_of(1, (int[]){2}, (float[]){0.5f, -3}, 0);
+    em_real rm[2] = {1, -2}, rv[2] = {4, 0.25f};
+    em_tensor *y = em_batchnorm(tape, x, g, b, rm, rv, 0.9, 1e-5, EM_BN_EVAL);
+    for (int i = 0; i < 8; i++) {
+        int c = i % 2;
+        double want = g->data[c] * (X42[i] - rm[c]) / sqrt(rv[c] + 1e-5) + b->data[c];
+        cr_assert(fabs(y->data[i] - want) < 1e-5, "y[%d] = %g, want %g", i, y->data[i], want);
+    }
+    cr_assert(rm[0] == 1 && rv[1] == 0.25f, "eval changed the running statistics");
+    em_tensor_free(x); em_tensor_free(g); em_tensor_free(b);
+    em_tape_free(tape);
+}
+
+/* Running statistics after k steps follow the recurrence with momentum = history kept. */
+Test(batchnorm, running_statistics_over_steps) {
+    em_rng rng;
+    em_rng_seed(&rng, 2);
+    em_tape *tape = em_tape_new(0);
+    em_real rm[3] = {0, 0, 0}, rv[3] = {1, 1, 1};
+    double want_m[3] = {0, 0, 0}, want_v[3] = {1, 1, 1};
+    for (int step = 0; step < 5; step++) {
+        em_tensor *x = tensor_randn(&rng, 4, (int[]){2, 3, 2, 2}, 3, 2, 0);
+        em_batchnorm(tape, x, NULL, NULL, rm, rv, 0.8, 1e-5, EM_BN_TRAIN);
+        for (int c = 0; c < 3; c++) {
+            double s = 0, s2 = 0;
+            for (int n = 0; n < 2; n++)
+                for (int k = 0; k < 4; k++) s += x->data[(n * 3 + c) * 4 + k];
+            double mu = s / 8;
+            for (int n = 0; n < 2; n++)
+                for (int k = 0; k < 4; k++) {
+                    double d = x->data[(n * 3 + c) * 4 + k] - mu;
+                    s2 += d * d;
+                }
+            want_m[c] = 0.8 * want_m[c] + 0.2 * mu;
+            want_v[c] = 0.8 * want_v[c] + 0.2 * s2 / 7;  /* unbiased: / (M - 1) */
+        }
+        em_tensor_free(x);
+        em_tape_reset(tape);
+    }
+    for (int c = 0; c < 3; c++) {
+        cr_assert(fabs(rm[c] - want_m[c]) < 1e-5, "running_mean[%d]", c);
+        cr_assert(fabs(rv[c] - want_v[c]) < 1e-5, "running_var[%d]", c);
+    }
+    em_tape_free(tape);
+}
+
+Test(batchnorm, one_value_per_channel_is_a_clear_error) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_of(2, (int[]){1, 3}, (float[]){1, 2, 3}, EM_REQUIRES_GRAD);
+    em_real rm[3] = {0}, rv[3] = {1, 1, 1};
+    em_tensor *y = em_batchnorm(tape, x, NULL, NULL, rm, rv, 0.9, 1e-5, EM_BN_TRAIN);
+    cr_assert_null(y);
+    cr_assert_eq(tape->status, EM_ERR_STATE);
+    cr_assert(strstr(tape->err.msg, "more than one value per channel"), "%s", tape->err.msg);
+    cr_assert(rm[0] == 0 && rv[0] == 1, "the failed call touched the running statistics");
+    /* evaluation mode is fine with one sample */
+    em_tape_reset(tape);
+    y = em_batchnorm(tape, x, NULL, NULL, rm, rv, 0.9, 1e-5, EM_BN_EVAL);
+    cr_assert_not_null(y);
+    for (int i = 0; i < 3; i++) cr_assert(isfinite(y->data[i]));
+    /* (1, C, H, W) with H*W > 1 trains: M = H*W values per channel */
+    em_tape_reset(tape);
+    em_tensor *x4 = tensor_of(4, (int[]){1, 1, 1, 2}, (float[]){1, 3}, 0);
+    y = em_batchnorm(tape, x4, NULL, NULL, NULL, NULL, 0.9, 0, EM_BN_TRAIN);
+    cr_assert_not_null(y);
+    assert_close(y->data, (float[]){-1, 1}, 2, TOL, "y");
+    em_tensor_free(x); em_tensor_free(x4);
+    em_tape_free(tape);
+}
+
+struct bn_ctx { em_bn_mode mode; em_real rm[64], rv[64]; double eps; bool affine; };
+
+static em_tensor *bn_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
+    struct bn_ctx *c = ctx;
+    return em_batchnorm(tape, in[0], c->affine ? in[1] : NULL, c->affine ? in[2] : NULL,
+                        c->rm, c->rv, 0.9, c->eps, c->mode);
+}
+
+static void check_bn(int ndim, const int *shape, em_bn_mode mode, bool affine, uint64_t seed) {
+    em_rng rng;
+    em_rng_seed(&rng, seed);
+    int C = shape[1];
+    /* x = 5 randn + 12, as CS231n's check: a large mean stresses the centring */
+    em_tensor *x = tensor_randn(&rng, ndim, shape, 12, 5, EM_REQUIRES_GRAD);
+    em_tensor *g = tensor_randn(&rng, 1, (int[]){C}, 1, 0.5, EM_REQUIRES_GRAD);
+    em_tensor *b = tensor_randn(&rng, 1, (int[]){C}, 0, 0.5, EM_REQUIRES_GRAD);
+    struct bn_ctx ctx = {.mode = mode, .eps = 1e-5, .affine = affine};
+    for (int c = 0; c < C; c++) {
+        ctx.rm[c] = (em_real)em_rng_normal(&rng, 12, 1);
+        ctx.rv[c] = (em_real)em_rng_uniform_range(&rng, 10, 40);
+    }
+    char what[96], sh[48];
+    snprintf(what, sizeof what, "batchnorm %s mode %d affine %d", em_shape_str(x, sh, sizeof sh),
+             mode, affine);
+    if (affine) assert_gradcheck(bn_fn, &ctx, 3, (em_tensor *[]){x, g, b}, what);
+    else assert_gradcheck(bn_fn, &ctx, 1, (em_tensor *[]){x}, what);
+    em_tensor_free(x); em_tensor_free(g); em_tensor_free(b);
+}
+
+Test(batchnorm, gradcheck_1d_training) {
+    const int Ns[] = {2, 4, 64};
+    for (int i = 0; i < 3; i++) {
+        check_bn(2, (int[]){Ns[i], 5}, EM_BN_TRAIN, true, 10 + i);
+        check_bn(2, (int[]){Ns[i], 3}, EM_BN_TRAIN, false, 20 + i);
+    }
+}
+
+Test(batchnorm, gradcheck_2d_training) {
+    const int Ns[] = {1, 2, 16};
+    for (int i = 0; i < 3; i++) {
+        check_bn(4, (int[]){Ns[i], 3, 3, 2}, EM_BN_TRAIN, true, 30 + i);
+        check_bn(4, (int[]){Ns[i], 2, 2, 2}, EM_BN_TRAIN, false, 40 + i);
+    }
+}
+
+Test(batchnorm, gradcheck_eval) {
+    check_bn(2, (int[]){1, 4}, EM_BN_EVAL, true, 50);
+    check_bn(2, (int[]){8, 4}, EM_BN_EVAL, true, 51);
+    check_bn(4, (int[]){2, 3, 2, 3}, EM_BN_EVAL, true, 52);
+}
+
+/* Frozen statistics: dx = gamma * rstd * dy exactly (mean and var as constants), which
+ * is NOT the derivative of the training forward: gradcheck must reject it, and its dx
+ * must differ from the full one while dgamma and dbeta agree. */
+Test(batchnorm, frozen_stats_backward_is_the_constant_statistics_gradient) {
+    em_rng rng;
+    em_rng_seed(&rng, 60);
+    const int N = 6, C = 3;
+    em_tensor *x = tensor_randn(&rng, 2, (int[]){N, C}, 2, 3, EM_REQUIRES_GRAD);
+    em_tensor *g = tensor_randn(&rng, 1, (int[]){C}, 1, 0.5, EM_REQUIRES_GRAD);
+    em_tensor *b = tensor_randn(&rng, 1, (int[]){C}, 0, 0.5, EM_REQUIRES_GRAD);
+    em_real dy[N * C];
+    for (int i = 0; i < N * C; i++) dy[i] = (em_real)em_rng_normal(&rng, 0, 1);
+    em_real dx_full[N * C], dg_full[C], db_full[C];
+    for (int pass = 0; pass < 2; pass++) {
+        em_tape *tape = em_tape_new(0);
+        em_tensor_zero_grad(x); em_tensor_zero_grad(g); em_tensor_zero_grad(b);
+        em_tensor *y = em_batchnorm(tape, x, g, b, NULL, NULL, 0.9, 1e-5,
+                                    pass ? EM_BN_FROZEN_STATS : EM_BN_TRAIN);
+        cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+        if (pass == 0) {
+            memcpy(dx_full, x->grad, sizeof dx_full);
+            memcpy(dg_full, g->grad, sizeof dg_full);
+            memcpy(db_full, b->grad, sizeof db_full);
+        } else {
+            for (int c = 0; c < C; c++) {
+                double s = 0, s2 = 0;
+                for (int n = 0; n < N; n++) s += x->data[n * C + c];
+                double mu = s / N;
+                for (int n = 0; n < N; n++) s2 += pow(x->data[n * C + c] - mu, 2);
+                double rstd = 1 / sqrt(s2 / N + 1e-5);
+                for (int n = 0; n < N; n++) {
+                    double want = g->data[c] * rstd * dy[n * C + c];
+                    cr_assert(fabs(x->grad[n * C + c] - want) < 1e-5 * fmax(1, fabs(want)));
+                }
+            }
+            assert_close_real(g->grad, dg_full, C, 1e-5, "dgamma");
+            assert_close_real(b->grad, db_full, C, 1e-5, "dbeta");
+            double diff = 0;
+            for (int i = 0; i < N * C; i++) diff = fmax(diff, fabs(x->grad[i] - dx_full[i]));
+            cr_assert_gt(diff, 0.1, "frozen and full dx should differ");
+        }
+        em_tape_free(tape);
+    }
+    struct bn_ctx ctx = {.mode = EM_BN_FROZEN_STATS, .eps = 1e-5, .affine = true};
+    em_gradcheck_result r;
+    em_gradcheck(bn_fn, &ctx, 3, (em_tensor *[]){x, g, b}, NULL, &r);
+    cr_assert_not(r.passed, "frozen-stats dx passed gradcheck: it is not the true derivative");
+    cr_assert_eq(r.failures[1] + r.failures[2], 0, "dgamma/dbeta should still be exact");
+    em_tensor_free(x); em_tensor_free(g); em_tensor_free(b);
+}
+
+/* With a uniform upstream gradient the true dx is exactly zero (sum over the batch of
+ * dL/dx vanishes); the full backward gets this, the frozen one does not. */
+Test(batchnorm, uniform_upstream_gradient_gives_zero_dx) {
+    em_rng rng;
+    em_rng_seed(&rng, 61);
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_randn(&rng, 4, (int[]){4, 2, 3, 3}, 1, 2, EM_REQUIRES_GRAD);
+    em_tensor *y = em_batchnorm(tape, x, NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    em_real dy[72];
+    for (int i = 0; i < 72; i++) dy[i] = 1;
+    cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+    for (int i = 0; i < 72; i++) cr_assert(fabs(x->grad[i]) < 1e-5, "dx[%d] = %g", i, x->grad[i]);
+    em_tensor_free(x);
+    em_tape_free(tape);
+}
