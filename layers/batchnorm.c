@@ -1,0 +1,125 @@
+/* layers/batchnorm.c — BatchNorm1d and BatchNorm2d modules over the fused op
+ * (core/ops/batchnorm.c, derived in docs/batchnorm.md). */
+#include <stdlib.h>
+
+#include "layers.h"
+
+typedef struct batchnorm {
+    em_module base;
+    int channels;
+    int ndim;                       /* 2: BatchNorm1d (N, C); 4: BatchNorm2d (N, C, H, W) */
+    em_bn_opts opts;
+    em_tensor gamma, beta;          /* (C) parameters "weight" and "bias"                 */
+    em_tensor running_mean;         /* (C) buffer, starts at 0                            */
+    em_tensor running_var;          /* (C) buffer, starts at 1                            */
+    em_real *buffers;               /* the block behind running_mean and running_var      */
+    int64_t num_batches_tracked;    /* training forwards so far                           */
+} batchnorm;
+
+em_bn_opts em_bn_defaults(void) {
+    return (em_bn_opts){.momentum = 0.9, .eps = 1e-5, .no_affine = false, .frozen_stats = false};
+}
+
+static em_tensor *bn_forward(em_module *m, em_tape *tape, em_tensor *x) {
+    batchnorm *b = (batchnorm *)m;
+    EM_ASSERT_MSG(x->ndim == b->ndim, b->ndim == 2 ? "BatchNorm1d takes (N, C)"
+                                                   : "BatchNorm2d takes (N, C, H, W)");
+    EM_ASSERT_MSG(x->shape[1] == b->channels, "BatchNorm: channel count differs from the layer's");
+    em_bn_mode mode = !m->training ? EM_BN_EVAL
+                      : b->opts.frozen_stats ? EM_BN_FROZEN_STATS : EM_BN_TRAIN;
+    bool affine = !b->opts.no_affine;
+    em_tensor *y = em_batchnorm(tape, x, affine ? &b->gamma : NULL, affine ? &b->beta : NULL,
+                                b->running_mean.data, b->running_var.data, b->opts.momentum,
+                                b->opts.eps, mode);
+    if (y && m->training) b->num_batches_tracked++;
+    return y;
+}
+
+static void bn_free(em_module *m) {
+    free(((batchnorm *)m)->buffers);
+    free(m);
+}
+
+static int bn_entries(em_module *m, em_entry *e) {
+    batchnorm *b = (batchnorm *)m;
+    int n = 0;
+    if (!b->opts.no_affine) {
+        e[n++] = (em_entry){"weight", EM_ENTRY_PARAM, &b->gamma, NULL};
+        e[n++] = (em_entry){"bias", EM_ENTRY_PARAM, &b->beta, NULL};
+    }
+    e[n++] = (em_entry){"running_mean", EM_ENTRY_BUFFER, &b->running_mean, NULL};
+    e[n++] = (em_entry){"running_var", EM_ENTRY_BUFFER, &b->running_var, NULL};
+    e[n++] = (em_entry){"num_batches_tracked", EM_ENTRY_COUNTER, NULL, &b->num_batches_tracked};
+    return n;
+}
+
+/* gamma = 1, beta = 0, running mean 0, running variance 1, no batches seen */
+static void bn_init(em_module *m, em_rng *rng, const em_init *init) {
+    (void)rng;
+    (void)init;
+    batchnorm *b = (batchnorm *)m;
+    if (!b->opts.no_affine) {
+        em_tensor_fill(&b->gamma, 1);
+        em_tensor_fill(&b->beta, 0);
+    }
+    em_tensor_fill(&b->running_mean, 0);
+    em_tensor_fill(&b->running_var, 1);
+    b->num_batches_tracked = 0;
+}
+
+static void bn_describe(const em_module *m, char *buf, size_t len) {
+    const batchnorm *b = (const batchnorm *)m;
+    snprintf(buf, len, "BatchNorm%dd(%d, momentum=%g (history kept), eps=%g, affine=%s%s)",
+             b->ndim == 2 ? 1 : 2, b->channels, b->opts.momentum, b->opts.eps,
+             b->opts.no_affine ? "false" : "true",
+             b->opts.frozen_stats ? ", backward=frozen-stats" : "");
+}
+
+static const em_module_ops bn_ops = {
+    .kind = "BatchNorm",
+    .forward = bn_forward,
+    .free = bn_free,
+    .entries = bn_entries,
+    .init = bn_init,
+    .describe = bn_describe,
+};
+
+static em_module *bn_new(int channels, int ndim, const em_bn_opts *opts) {
+    EM_ASSERT(channels > 0);
+    batchnorm *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->base.ops = &bn_ops;
+    b->base.training = true;
+    b->channels = channels;
+    b->ndim = ndim;
+    b->opts = opts ? *opts : em_bn_defaults();
+    EM_ASSERT_MSG(b->opts.momentum >= 0 && b->opts.momentum <= 1, "momentum in [0, 1]");
+    EM_ASSERT_MSG(b->opts.eps >= 0, "eps >= 0");
+    b->buffers = malloc(2 * (size_t)channels * sizeof(em_real));
+    const int shapes[2][EM_MAX_DIMS] = {{channels}, {channels}};
+    if (!b->buffers || (!b->opts.no_affine &&
+                        !em_module_alloc_params(&b->base, 2, (em_tensor *[]){&b->gamma, &b->beta},
+                                                (int[]){1, 1}, shapes))) {
+        free(b->buffers);
+        free(b);
+        return NULL;
+    }
+    em_tensor_wrap(&b->running_mean, b->buffers, NULL, 1, (int[]){channels});
+    em_tensor_wrap(&b->running_var, b->buffers + channels, NULL, 1, (int[]){channels});
+    bn_init(&b->base, NULL, NULL);
+    return &b->base;
+}
+
+em_module *em_batchnorm1d_new(int channels, const em_bn_opts *opts) {
+    return bn_new(channels, 2, opts);
+}
+
+em_module *em_batchnorm2d_new(int channels, const em_bn_opts *opts) {
+    return bn_new(channels, 4, opts);
+}
+
+bool em_batchnorm_opts(em_module *m, em_bn_opts **opts) {
+    if (m->ops != &bn_ops) return false;
+    *opts = &((batchnorm *)m)->opts;
+    return true;
+}

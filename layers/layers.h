@@ -1,0 +1,50 @@
+/* layers/layers.h — the modules. Each constructor returns NULL when out of memory.
+ *
+ *     em_module *conv = em_conv2d_new(1, 16, 3, 1, 1, false);   // 3x3, stride 1, pad 1
+ *     em_module *bn = em_batchnorm2d_new(16, NULL);            // defaults: momentum 0.9
+ *
+ * Parameters start zeroed; em_module_init() fills them (PyTorch's defaults unless told
+ * otherwise). State-dict names follow PyTorch: Linear and Conv2d have "weight" and
+ * (if bias) "bias"; BatchNorm has "weight" (gamma), "bias" (beta), "running_mean",
+ * "running_var", "num_batches_tracked".
+ */
+#ifndef EM_LAYERS_H
+#define EM_LAYERS_H
+
+#include "../core/ops.h"
+#include "init.h"
+#include "module.h"
+
+/* y = x W^T + b; x (N, in), W (out, in), b (out) */
+em_module *em_linear_new(int in, int out, bool bias);
+/* y = conv(x, W) + b; W (Cout, Cin, k, k), square kernel, stride and zero padding */
+em_module *em_conv2d_new(int cin, int cout, int kernel, int stride, int pad, bool bias);
+
+/* BatchNorm options; NULL means the defaults below. */
+typedef struct em_bn_opts {
+    double momentum;     /* fraction of history kept (default 0.9 = PyTorch's 0.1)         */
+    double eps;          /* inside the square root (default 1e-5)                           */
+    bool no_affine;      /* true: no gamma/beta (default: affine on)                         */
+    bool frozen_stats;   /* true: backward treats the batch statistics as constants          */
+} em_bn_opts;
+em_bn_opts em_bn_defaults(void);
+/* x (N, C) */
+em_module *em_batchnorm1d_new(int channels, const em_bn_opts *opts);
+/* x (N, C, H, W) */
+em_module *em_batchnorm2d_new(int channels, const em_bn_opts *opts);
+/* Read and change a BatchNorm module's options after construction (e.g. switch the
+ * backward for an experiment); false if m is not a BatchNorm. */
+bool em_batchnorm_opts(em_module *m, em_bn_opts **opts);
+
+em_module *em_relu_new(void);
+em_module *em_sigmoid_new(void);
+em_module *em_tanh_new(void);
+em_module *em_maxpool2d_new(int kernel, int stride);
+em_module *em_avgpool2d_new(int kernel, int stride);
+/* (N, d1, d2, ...) -> (N, d1*d2*...) */
+em_module *em_flatten_new(void);
+/* inverted dropout with probability p of zeroing, its own rng (seeded by em_module_init
+ * from the init rng); identity in evaluation mode */
+em_module *em_dropout_new(double p);
+
+#endif

@@ -1,0 +1,289 @@
+/* tests/test_layers.c — modules: state-dict names against PyTorch's, the contiguous
+ * parameter block, train/eval, initialization, and gradient checks of whole stacks. */
+#include "examples/common/models.h"
+#include "helpers.h"
+
+#include <string.h>
+
+/* ---- names, kinds and shapes against tests/fixtures/state_dict_names.txt -------------- */
+struct name_list { char lines[64][96]; int n; };
+
+static bool collect_fn(void *ctx, const char *name, const em_entry *e) {
+    struct name_list *l = ctx;
+    char shape[48] = "scalar";
+    if (e->kind != EM_ENTRY_COUNTER) {
+        int at = 0;
+        for (int d = 0; d < e->tensor->ndim; d++)
+            at += snprintf(shape + at, sizeof shape - at, d ? "x%d" : "%d", e->tensor->shape[d]);
+    }
+    cr_assert_lt(l->n, 64);
+    snprintf(l->lines[l->n++], 96, "%s %s %s", name, e->kind == EM_ENTRY_COUNTER ? "i64" : "f32",
+             shape);
+    return true;
+}
+
+Test(layers, state_dict_names_match_pytorch) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/state_dict_names.txt", EM_FIXTURES_DIR);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char model[32], name[64], dtype[8], shape[48];
+    int bn;
+    struct name_list want[3][2] = {0};
+    while (fscanf(f, "%31s %d %63s %7s %47s", model, &bn, name, dtype, shape) == 5) {
+        int m = !strcmp(model, "mnist-cnn") ? 0 : !strcmp(model, "cifar-cnn") ? 1 : 2;
+        struct name_list *l = &want[m][bn];
+        snprintf(l->lines[l->n++], 96, "%s %s %s", name, dtype, shape);
+    }
+    fclose(f);
+    for (int m = 0; m < 3; m++) {
+        for (int b = 0; b < 2; b++) {
+            em_model_opts o = em_model_defaults();
+            o.bn = b;
+            int in[3];
+            em_module *net = em_model_new(em_model_names[m], &o, in);
+            cr_assert_not_null(net);
+            struct name_list got = {0};
+            em_module_visit(net, collect_fn, &got);
+            cr_assert_eq(got.n, want[m][b].n, "%s bn=%d: %d entries, PyTorch has %d",
+                         em_model_names[m], b, got.n, want[m][b].n);
+            for (int i = 0; i < got.n; i++)
+                cr_assert_str_eq(got.lines[i], want[m][b].lines[i], "%s bn=%d entry %d",
+                                 em_model_names[m], b, i);
+            em_module_free(net);
+        }
+    }
+}
+
+Test(layers, unknown_model_or_activation_is_null) {
+    int in[3];
+    cr_assert_null(em_model_new("resnet", NULL, in));
+    em_model_opts o = em_model_defaults();
+    o.act = "softplus";
+    cr_assert_null(em_model_new("mlp", &o, in));
+}
+
+/* ---- the parameter block -------------------------------------------------------------- */
+struct block_ctx { em_params p; size_t at; int params; };
+
+static bool block_fn(void *ctx, const char *name, const em_entry *e) {
+    (void)name;
+    struct block_ctx *b = ctx;
+    if (e->kind != EM_ENTRY_PARAM) return true;
+    cr_assert_eq(e->tensor->data, b->p.data + b->at, "parameter not in the block, in order");
+    cr_assert_eq(e->tensor->grad, b->p.grad + b->at);
+    b->at += e->tensor->size;
+    b->params++;
+    return true;
+}
+
+Test(layers, parameters_are_one_contiguous_block) {
+    int in[3];
+    em_module *net = em_model_new("mnist-cnn", NULL, in);
+    struct block_ctx b = {em_module_params(net), 0, 0};
+    em_module_visit(net, block_fn, &b);
+    cr_assert_eq(b.at, b.p.n);
+    cr_assert_eq(b.p.n, em_module_param_count(net));
+    /* PyTorch: 16*9 + 2*16 + 32*16*9 + 2*32 + 1568*128 + 2*128 + 128*10 + 10 */
+    cr_assert_eq(b.p.n, 144 + 32 + 4608 + 64 + 200704 + 256 + 1280 + 10);
+    for (size_t i = 0; i < b.p.n; i++) b.p.grad[i] = 1;
+    em_module_zero_grad(net);
+    for (size_t i = 0; i < b.p.n; i++) cr_assert_eq(b.p.grad[i], 0);
+    em_module_free(net);
+}
+
+/* ---- train / eval ---------------------------------------------------------------------- */
+Test(layers, train_and_eval_propagate) {
+    int in[3];
+    em_module *net = em_model_new("mlp", NULL, in);
+    em_module_train(net, false);
+    for (int i = 0; i < em_sequential_len(net); i++) cr_assert_not(em_sequential_at(net, i)->training);
+    em_module_train(net, true);
+    for (int i = 0; i < em_sequential_len(net); i++) cr_assert(em_sequential_at(net, i)->training);
+    em_module_free(net);
+}
+
+/* After training steps, the eval output is gamma (x - running_mean)/sqrt(running_var +
+ * eps) + beta with the running statistics the steps left behind. */
+Test(layers, eval_uses_running_stats_left_by_training) {
+    em_rng rng;
+    em_rng_seed(&rng, 3);
+    em_module *bn = em_batchnorm1d_new(4, NULL);
+    em_tape *tape = em_tape_new(0);
+    for (int step = 0; step < 20; step++) {
+        em_tensor *x = tensor_randn(&rng, 2, (int[]){16, 4}, 5, 3, 0);
+        cr_assert_not_null(em_module_forward(bn, tape, x));
+        em_tensor_free(x);
+        em_tape_reset(tape);
+    }
+    em_entry rm, rv, g, b, nbt;
+    em_module_find(bn, "running_mean", &rm);
+    em_module_find(bn, "running_var", &rv);
+    em_module_find(bn, "weight", &g);
+    em_module_find(bn, "bias", &b);
+    em_module_find(bn, "num_batches_tracked", &nbt);
+    cr_assert_eq(*nbt.counter, 20);
+    /* 20 steps at momentum 0.9: 1 - 0.9^20 = 88% of the way from (0, 1) to (5, 9) */
+    for (int c = 0; c < 4; c++) {
+        cr_assert(rm.tensor->data[c] > 3.5 && rm.tensor->data[c] < 5.5, "rm %g", rm.tensor->data[c]);
+        cr_assert(rv.tensor->data[c] > 5 && rv.tensor->data[c] < 11, "rv %g", rv.tensor->data[c]);
+        g.tensor->data[c] = (em_real)(1 + c);
+        b.tensor->data[c] = (em_real)(-c);
+    }
+    em_module_train(bn, false);
+    em_tensor *x = tensor_randn(&rng, 2, (int[]){3, 4}, 5, 3, 0);
+    em_tensor *y = em_module_forward(bn, tape, x);
+    for (int i = 0; i < 12; i++) {
+        int c = i % 4;
+        double want = g.tensor->data[c] * (x->data[i] - rm.tensor->data[c]) /
+                          sqrt(rv.tensor->data[c] + 1e-5) + b.tensor->data[c];
+        cr_assert(fabs(y->data[i] - want) < 1e-5 * fmax(1, fabs(want)));
+    }
+    cr_assert_eq(*nbt.counter, 20, "evaluation counted a batch");
+    em_tensor_free(x);
+    em_tape_free(tape);
+    em_module_free(bn);
+}
+
+Test(layers, batchnorm_one_sample_error_surfaces_through_sequential) {
+    int in[3];
+    em_module *net = em_model_new("mlp", NULL, in);
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = em_tensor_new(4, (int[]){1, 1, 28, 28}, 0);
+    cr_assert_null(em_module_forward(net, tape, x));
+    cr_assert_eq(tape->status, EM_ERR_STATE);
+    cr_assert(strstr(tape->err.msg, "batchnorm"), "%s", tape->err.msg);
+    em_tensor_free(x);
+    em_tape_free(tape);
+    em_module_free(net);
+}
+
+/* ---- initialization -------------------------------------------------------------------- */
+Test(layers, init_rules_and_scale) {
+    em_rng rng;
+    em_module *lin = em_linear_new(400, 300, true);
+    em_entry w, b;
+    em_module_find(lin, "weight", &w);
+    em_module_find(lin, "bias", &b);
+    const em_init rules[] = {{EM_INIT_DEFAULT, 0, 0}, {EM_INIT_KAIMING_NORMAL, 0, 0},
+                             {EM_INIT_XAVIER_UNIFORM, 0, 0}, {EM_INIT_NORMAL, 0.01, 0},
+                             {EM_INIT_NORMAL, 0.01, 100}};
+    const double want_std[] = {1 / sqrt(400) / sqrt(3), sqrt(2.0 / 400), sqrt(6.0 / 700) / sqrt(3),
+                               0.01, 1.0};
+    for (int r = 0; r < 5; r++) {
+        em_rng_seed(&rng, 1);
+        em_module_init(lin, &rng, &rules[r]);
+        double s2 = 0, maxabs = 0;
+        for (size_t i = 0; i < w.tensor->size; i++) {
+            s2 += w.tensor->data[i] * w.tensor->data[i];
+            maxabs = fmax(maxabs, fabs(w.tensor->data[i]));
+        }
+        double std = sqrt(s2 / w.tensor->size);
+        cr_assert(fabs(std - want_std[r]) < 0.02 * want_std[r], "rule %d: std %g want %g", r, std,
+                  want_std[r]);
+        if (r == 0) cr_assert(maxabs <= 1 / sqrt(400.0) + 1e-7);
+        if (r == 0) cr_assert(fabs(b.tensor->data[0]) <= 1 / sqrt(400.0) && b.tensor->data[0] != 0);
+        if (r != 0) cr_assert_eq(b.tensor->data[0], 0);
+    }
+    /* same seed, same weights */
+    em_rng_seed(&rng, 9);
+    em_module_init(lin, &rng, NULL);
+    em_real first = w.tensor->data[123];
+    em_rng_seed(&rng, 9);
+    em_module_init(lin, &rng, NULL);
+    cr_assert_eq(w.tensor->data[123], first);
+    cr_assert_eq(em_init_parse("kaiming-normal"), EM_INIT_KAIMING_NORMAL);
+    cr_assert_eq(em_init_parse("nope"), -1);
+    em_module_free(lin);
+}
+
+/* ---- gradient checks of stacks of modules ----------------------------------------------- */
+struct net_ctx { em_module *net; };
+
+static em_tensor *net_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
+    return em_module_forward(((struct net_ctx *)ctx)->net, tape, in[0]);
+}
+
+struct param_list { em_tensor *t[EM_GRADCHECK_MAX_INPUTS]; int n; };
+
+static bool params_fn(void *ctx, const char *name, const em_entry *e) {
+    (void)name;
+    struct param_list *l = ctx;
+    if (e->kind == EM_ENTRY_PARAM && l->n < EM_GRADCHECK_MAX_INPUTS) l->t[l->n++] = e->tensor;
+    return true;
+}
+
+static void check_stack(em_module *net, em_tensor *x, bool training, const char *what) {
+    em_rng rng;
+    em_rng_seed(&rng, 77);
+    em_module_init(net, &rng, NULL);
+    /* move the BN statistics away from (0, 1) so eval mode is not trivial */
+    em_module_train(net, true);
+    em_tape *tape = em_tape_new(0);
+    cr_assert_not_null(em_module_forward(net, tape, x));
+    em_tape_free(tape);
+    em_module_train(net, training);
+    struct param_list l = {.t = {x}, .n = 1};
+    em_module_visit(net, params_fn, &l);
+    struct net_ctx c = {net};
+    em_gradcheck_opts o = em_gradcheck_defaults();
+    o.max_checks = 60;
+    em_gradcheck_result r;
+    cr_assert_eq(em_gradcheck(net_fn, &c, l.n, l.t, &o, &r), EM_OK);
+    if (!r.passed) em_gradcheck_print(&r, stderr);
+    cr_assert(r.passed, "%s (training %d): gradcheck failed", what, training);
+}
+
+Test(layers, gradcheck_cnn_stack_train_and_eval) {
+    for (int training = 1; training >= 0; training--) {
+        em_module *net = em_sequential_new(9, (em_module *[]){
+            em_conv2d_new(2, 3, 3, 1, 1, false), em_batchnorm2d_new(3, NULL), em_relu_new(),
+            em_maxpool2d_new(2, 2), em_flatten_new(), em_linear_new(3 * 3 * 3, 5, false),
+            em_batchnorm1d_new(5, NULL), em_tanh_new(), em_linear_new(5, 3, true)});
+        em_rng rng;
+        em_rng_seed(&rng, 5);
+        em_tensor *x = tensor_randn(&rng, 4, (int[]){4, 2, 6, 6}, 0, 1, EM_REQUIRES_GRAD);
+        check_stack(net, x, training, "conv-bn-relu-pool-linear-bn-tanh-linear");
+        em_tensor_free(x);
+        em_module_free(net);
+    }
+}
+
+Test(layers, gradcheck_mlp_with_sigmoid_and_avgpool) {
+    for (int training = 1; training >= 0; training--) {
+        em_module *net = em_sequential_new(6, (em_module *[]){
+            em_avgpool2d_new(2, 1), em_flatten_new(), em_linear_new(9, 6, true),
+            em_batchnorm1d_new(6, NULL), em_sigmoid_new(), em_linear_new(6, 2, true)});
+        em_rng rng;
+        em_rng_seed(&rng, 6);
+        em_tensor *x = tensor_randn(&rng, 4, (int[]){5, 1, 4, 4}, 1, 2, EM_REQUIRES_GRAD);
+        check_stack(net, x, training, "avgpool-linear-bn-sigmoid-linear");
+        em_tensor_free(x);
+        em_module_free(net);
+    }
+}
+
+Test(layers, dropout_module_is_identity_in_eval_and_seeded_in_training) {
+    em_module *d = em_dropout_new(0.5);
+    em_rng rng;
+    em_rng_seed(&rng, 4);
+    em_module_init(d, &rng, NULL);
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = em_tensor_new(1, (int[]){1000}, 0);
+    em_tensor_fill(x, 1);
+    em_tensor *y1 = em_module_forward(d, tape, x);
+    int zeros = 0;
+    for (int i = 0; i < 1000; i++) zeros += y1->data[i] == 0;
+    cr_assert(zeros > 400 && zeros < 600, "%d zeros", zeros);
+    em_module_train(d, false);
+    cr_assert_eq(em_module_forward(d, tape, x), x);
+    /* re-init with the same seed: the same first mask */
+    em_rng_seed(&rng, 4);
+    em_module_init(d, &rng, NULL);
+    em_module_train(d, true);
+    em_tensor *y2 = em_module_forward(d, tape, x);
+    assert_close_real(y2->data, y1->data, 1000, 0, "mask");
+    em_tensor_free(x);
+    em_tape_free(tape);
+    em_module_free(d);
+}
