@@ -21,8 +21,9 @@
  *
  * Failure inside a step: an op that cannot run (its output cannot be allocated, or its
  * input is impossible, like BatchNorm training on one value per channel) returns NULL and
- * marks the tape failed with a message in tape->err; every later op on a failed tape
- * returns NULL too, and em_backward returns the status. Check em_tape_ok() (or the
+ * marks the tape failed with a message in tape->err. (If only its node could not be
+ * recorded, it still returns its computed output, on a tape marked failed.) Every later
+ * op on a failed tape returns NULL, and em_backward returns the status. Check em_tape_ok() (or the
  * em_backward status) once per step and print tape->err.msg.
  */
 #ifndef EM_TAPE_H
