@@ -28,6 +28,7 @@
 #include "core/gemm.h"
 #include "core/gradcheck.h"
 #include "core/ops.h"
+#include "core/ops_image.h"
 #include "core/rng.h"
 #include "core/tape.h"
 #include "core/tensor.h"
