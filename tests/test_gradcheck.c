@@ -26,6 +26,7 @@ static em_tensor *var_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
     struct var_ctx *c = ctx;
     em_tensor *x = in[0];
     em_tensor *y = em_tape_tensor(tape, 1, (int[]){1});
+    if (!y) return NULL;
     double mean = 0, acc = 0;
     for (size_t i = 0; i < x->size; i++) mean += x->data[i];
     mean /= (double)x->size;

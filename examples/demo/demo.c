@@ -6,6 +6,7 @@
  *
  *   usage: ember-demo [steps] [seed]          (defaults: 600 steps, seed 1)
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,6 +44,7 @@ int main(int argc, char **argv) {
     const int shapes[N_PARAMS][2] = {{HIDDEN, 2}, {HIDDEN, 0}, {HIDDEN, HIDDEN}, {HIDDEN, 0},
                                      {2, HIDDEN}, {2, 0}};
     const int fan_in[N_PARAMS] = {2, 2, HIDDEN, HIDDEN, HIDDEN, HIDDEN};
+    const char *names[N_PARAMS] = {"w1", "b1", "w2", "b2", "w3", "b3"};
     em_tensor *p[N_PARAMS], *vel[N_PARAMS];
     for (int i = 0; i < N_PARAMS; i++) {
         int nd = shapes[i][1] ? 2 : 1;
@@ -52,6 +54,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "ember-demo: out of memory\n");
             return 1;
         }
+        p[i]->name = names[i];  /* for em_tape_print */
         init_uniform(&rng, p[i], fan_in[i]);
     }
     em_tensor *x = em_tensor_new(2, (int[]){BATCH, 2}, 0);
