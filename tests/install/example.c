@@ -1,5 +1,6 @@
 /* A program built against an installed ember: fit y = 3x - 1 with one linear layer. */
 #include <ember.h>
+#include <math.h>
 #include <stdio.h>
 
 int main(void) {
