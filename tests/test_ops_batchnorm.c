@@ -247,3 +247,44 @@ Test(batchnorm, uniform_upstream_gradient_gives_zero_dx) {
     em_tensor_free(x);
     em_tape_free(tape);
 }
+
+/* Ioffe & Szegedy §3.3, scale invariance: for a scalar a, BN((aW)u) = BN(Wu),
+ * d BN((aW)u)/du = d BN(Wu)/du and d BN((aW)u)/d(aW) = (1/a) d BN(Wu)/dW.
+ * eps = 0 so that eps does not break the identity. */
+Test(batchnorm, scale_invariance) {
+    em_rng rng;
+    em_rng_seed(&rng, 70);
+    const int N = 8, IN = 6, OUT = 4;
+    em_tensor *u = tensor_randn(&rng, 2, (int[]){N, IN}, 0, 1, EM_REQUIRES_GRAD);
+    em_tensor *w = tensor_randn(&rng, 2, (int[]){OUT, IN}, 0, 1, EM_REQUIRES_GRAD);
+    em_real dy[N * OUT];
+    for (int i = 0; i < N * OUT; i++) dy[i] = (em_real)em_rng_normal(&rng, 0, 1);
+    em_real y1[N * OUT], du1[N * IN], dw1[OUT * IN];
+    const double scales[] = {1, 0.01, 10};
+    for (int k = 0; k < 3; k++) {
+        double a = scales[k];
+        em_tensor *aw = em_tensor_new(2, (int[]){OUT, IN}, EM_REQUIRES_GRAD);
+        for (size_t i = 0; i < aw->size; i++) aw->data[i] = (em_real)(a * w->data[i]);
+        em_tensor_zero_grad(u);
+        em_tape *tape = em_tape_new(0);
+        em_tensor *y = em_batchnorm(tape, em_linear(tape, u, aw, NULL), NULL, NULL, NULL, NULL,
+                                    0.9, 0.0, EM_BN_TRAIN);
+        cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+        if (k == 0) {
+            memcpy(y1, y->data, sizeof y1);
+            memcpy(du1, u->grad, sizeof du1);
+            memcpy(dw1, aw->grad, sizeof dw1);
+        } else {
+            double tol = sizeof(em_real) == 8 ? 1e-10 : 1e-4;
+            assert_close_real(y->data, y1, N * OUT, tol, "BN((aW)u) vs BN(Wu)");
+            assert_close_real(u->grad, du1, N * IN, tol, "d/du");
+            em_real scaled[OUT * IN];
+            for (int i = 0; i < OUT * IN; i++) scaled[i] = (em_real)(aw->grad[i] * a);
+            assert_close_real(scaled, dw1, OUT * IN, tol, "a * d/d(aW) vs d/dW");
+        }
+        em_tape_free(tape);
+        em_tensor_free(aw);
+    }
+    em_tensor_free(u);
+    em_tensor_free(w);
+}
