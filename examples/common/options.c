@@ -1,0 +1,334 @@
+/* examples/common/options.c — parsing and validating the programs' options. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void em_config_defaults(em_config *c, em_program which) {
+    memset(c, 0, sizeof *c);
+    c->which = which;
+    bool mnist = which == EM_PROGRAM_MNIST;
+    c->program = mnist ? "ember-mnist" : "ember-cifar";
+    snprintf(c->dataset, sizeof c->dataset, "%s", mnist ? "fashion-mnist" : "cifar10");
+    c->shuffle = true;
+    c->augment = !mnist;
+    snprintf(c->model, sizeof c->model, "cnn");
+    c->bn = true;
+    snprintf(c->act, sizeof c->act, "sigmoid");
+    c->bn_momentum = 0.9;
+    c->bn_eps = 1e-5;
+    snprintf(c->init, sizeof c->init, "default");
+    c->init_scale = 1.0;
+    c->epochs = mnist ? 2 : 10;
+    c->batch = 64;
+    snprintf(c->optim, sizeof c->optim, "sgd");
+    c->lr = mnist ? 0.05 : 0.05;
+    c->momentum = 0.9;
+    c->weight_decay = mnist ? 0.0 : 5e-4;
+    snprintf(c->schedule, sizeof c->schedule, "%s", mnist ? "const" : "cosine");
+    c->seed = 1;
+}
+
+/* ---- strict number parsing: the whole string, finite, in range ------------------------ */
+
+static bool parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+/* "0.1307" or "0.49,0.48,0.45" into up to 3 values */
+static int parse_list(const char *s, double lo, double hi, double *out) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == 3 || !parse_double(tok, lo, hi, &out[n])) return -1;
+        n++;
+    }
+    return n;
+}
+
+static bool one_of(const char *s, const char *const *names) {
+    for (; *names; names++)
+        if (!strcmp(s, *names)) return true;
+    return false;
+}
+
+static bool copy_name(char *dst, size_t len, const char *s, const char *const *names) {
+    if (!one_of(s, names)) return false;
+    snprintf(dst, len, "%s", s);
+    return true;
+}
+
+static bool copy_path(char *dst, const char *s) {
+    if (!*s || strlen(s) >= EM_PATH_MAX) return false;
+    snprintf(dst, EM_PATH_MAX, "%s", s);
+    return true;
+}
+
+enum {
+    O_DATA = 256, O_MODEL, O_BN, O_NO_BN, O_ACT, O_EPOCHS, O_STEPS, O_BATCH, O_OPTIM, O_LR,
+    O_MOMENTUM, O_NESTEROV, O_WD, O_SCHEDULE, O_WARMUP, O_BN_MOMENTUM, O_BN_EPS,
+    O_BN_BACKWARD, O_INIT, O_INIT_SCALE, O_SEED, O_THREADS, O_TRAIN_LIMIT, O_TEST_LIMIT,
+    O_NO_SHUFFLE, O_AUGMENT, O_NO_AUGMENT, O_MEAN, O_STD, O_METRICS, O_LOG_EVERY, O_SAVE,
+    O_SAVE_EVERY, O_RESUME, O_LOAD, O_EVAL, O_PREDICTIONS, O_QUIET, O_SYNTHETIC, O_DATASET,
+    O_HELP,
+};
+
+static const struct option long_options[] = {
+    {"data", required_argument, 0, O_DATA},          {"model", required_argument, 0, O_MODEL},
+    {"bn", no_argument, 0, O_BN},                    {"no-bn", no_argument, 0, O_NO_BN},
+    {"act", required_argument, 0, O_ACT},            {"epochs", required_argument, 0, O_EPOCHS},
+    {"steps", required_argument, 0, O_STEPS},        {"batch", required_argument, 0, O_BATCH},
+    {"optim", required_argument, 0, O_OPTIM},        {"lr", required_argument, 0, O_LR},
+    {"momentum", required_argument, 0, O_MOMENTUM},  {"nesterov", no_argument, 0, O_NESTEROV},
+    {"weight-decay", required_argument, 0, O_WD},    {"schedule", required_argument, 0, O_SCHEDULE},
+    {"warmup", required_argument, 0, O_WARMUP},      {"bn-momentum", required_argument, 0, O_BN_MOMENTUM},
+    {"bn-eps", required_argument, 0, O_BN_EPS},      {"bn-backward", required_argument, 0, O_BN_BACKWARD},
+    {"init", required_argument, 0, O_INIT},          {"init-scale", required_argument, 0, O_INIT_SCALE},
+    {"seed", required_argument, 0, O_SEED},          {"threads", required_argument, 0, O_THREADS},
+    {"train-limit", required_argument, 0, O_TRAIN_LIMIT},
+    {"test-limit", required_argument, 0, O_TEST_LIMIT},
+    {"no-shuffle", no_argument, 0, O_NO_SHUFFLE},    {"augment", no_argument, 0, O_AUGMENT},
+    {"no-augment", no_argument, 0, O_NO_AUGMENT},    {"mean", required_argument, 0, O_MEAN},
+    {"std", required_argument, 0, O_STD},            {"metrics", required_argument, 0, O_METRICS},
+    {"log-every", required_argument, 0, O_LOG_EVERY}, {"save", required_argument, 0, O_SAVE},
+    {"save-every", required_argument, 0, O_SAVE_EVERY},
+    {"resume", required_argument, 0, O_RESUME},      {"load", required_argument, 0, O_LOAD},
+    {"eval", no_argument, 0, O_EVAL},                {"predictions", required_argument, 0, O_PREDICTIONS},
+    {"quiet", no_argument, 0, O_QUIET},              {"synthetic", no_argument, 0, O_SYNTHETIC},
+    {"dataset", required_argument, 0, O_DATASET},    {"help", no_argument, 0, O_HELP},
+    {0, 0, 0, 0},
+};
+
+static const char *const acts[] = {"relu", "sigmoid", "tanh", NULL};
+static const char *const optims[] = {"sgd", "adam", "adamw", NULL};
+static const char *const schedules[] = {"const", "step", "cosine", NULL};
+static const char *const inits[] = {"default", "kaiming-uniform", "kaiming-normal", "xavier",
+                                    "xavier-normal", "normal", NULL};
+static const char *const mnist_models[] = {"cnn", "mlp", NULL};
+static const char *const cifar_models[] = {"cnn", NULL};
+static const char *const mnist_sets[] = {"fashion-mnist", "mnist", NULL};
+static const char *const bn_backwards[] = {"full", "frozen-stats", NULL};
+
+#define BAD(...) (em_error_set(err, EM_ERR_ARG, __VA_ARGS__), EM_PARSE_ERROR)
+
+em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *err) {
+    bool mnist = c->which == EM_PROGRAM_MNIST;
+    optind = 0;   /* GNU: rescan from the start, so the parser can run more than once */
+    opterr = 0;   /* we word the messages ourselves */
+    int opt;
+    long v;
+    while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+        const char *a = optarg;
+        switch (opt) {
+        case O_DATA: if (!copy_path(c->data, a)) return BAD("--data: empty or too long path"); break;
+        case O_MODEL:
+            if (!copy_name(c->model, sizeof c->model, a, mnist ? mnist_models : cifar_models))
+                return BAD("--model: unknown model '%s' (%s)", a, mnist ? "cnn or mlp" : "cnn");
+            break;
+        case O_BN: c->bn = true; break;
+        case O_NO_BN: c->bn = false; break;
+        case O_ACT:
+            if (!copy_name(c->act, sizeof c->act, a, acts))
+                return BAD("--act: unknown activation '%s' (relu, sigmoid or tanh)", a);
+            break;
+        case O_EPOCHS:
+            if (!parse_long(a, 1, 100000, &v)) return BAD("--epochs: '%s' is not a whole number from 1 to 100000", a);
+            c->epochs = (int)v;
+            break;
+        case O_STEPS:
+            if (!parse_long(a, 1, 1000000000L, &c->steps)) return BAD("--steps: '%s' is not a positive whole number", a);
+            break;
+        case O_BATCH:
+            if (!parse_long(a, 1, 65536, &v)) return BAD("--batch: '%s' is not a whole number from 1 to 65536", a);
+            c->batch = (int)v;
+            break;
+        case O_OPTIM:
+            if (!copy_name(c->optim, sizeof c->optim, a, optims)) return BAD("--optim: unknown optimizer '%s' (sgd, adam or adamw)", a);
+            break;
+        case O_LR:
+            if (!parse_double(a, 0, 1e6, &c->lr) || c->lr <= 0) return BAD("--lr: '%s' is not a positive number", a);
+            break;
+        case O_MOMENTUM:
+            if (!parse_double(a, 0, 0.999999, &c->momentum)) return BAD("--momentum: '%s' is not a number in [0, 1)", a);
+            break;
+        case O_NESTEROV: c->nesterov = true; break;
+        case O_WD:
+            if (!parse_double(a, 0, 1, &c->weight_decay)) return BAD("--weight-decay: '%s' is not a number in [0, 1]", a);
+            break;
+        case O_SCHEDULE:
+            if (!copy_name(c->schedule, sizeof c->schedule, a, schedules)) return BAD("--schedule: unknown schedule '%s' (const, step or cosine)", a);
+            break;
+        case O_WARMUP:
+            if (!parse_long(a, 0, 1000000000L, &c->warmup)) return BAD("--warmup: '%s' is not a whole number >= 0", a);
+            break;
+        case O_BN_MOMENTUM:
+            if (!parse_double(a, 0, 1, &c->bn_momentum)) return BAD("--bn-momentum: '%s' is not a number in [0, 1] (the fraction of history kept)", a);
+            break;
+        case O_BN_EPS:
+            if (!parse_double(a, 0, 1, &c->bn_eps)) return BAD("--bn-eps: '%s' is not a number in [0, 1]", a);
+            break;
+        case O_BN_BACKWARD:
+            if (!one_of(a, bn_backwards)) return BAD("--bn-backward: '%s' is not full or frozen-stats", a);
+            c->bn_frozen = !strcmp(a, "frozen-stats");
+            break;
+        case O_INIT:
+            if (!copy_name(c->init, sizeof c->init, a, inits)) return BAD("--init: unknown rule '%s' (default, kaiming-uniform, kaiming-normal, xavier, xavier-normal, normal)", a);
+            break;
+        case O_INIT_SCALE:
+            if (!parse_double(a, 0, 1e6, &c->init_scale) || c->init_scale <= 0) return BAD("--init-scale: '%s' is not a positive number", a);
+            break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(a, &end, 10);
+            if (errno || end == a || *end || *a == '-') return BAD("--seed: '%s' is not a whole number >= 0", a);
+            c->seed = s;
+            break;
+        }
+        case O_THREADS:
+            if (!parse_long(a, 0, 256, &v)) return BAD("--threads: '%s' is not a whole number from 0 to 256", a);
+            c->threads = (int)v;
+            break;
+        case O_TRAIN_LIMIT:
+            if (!parse_long(a, 1, 1000000000L, &c->train_limit)) return BAD("--train-limit: '%s' is not a positive whole number", a);
+            break;
+        case O_TEST_LIMIT:
+            if (!parse_long(a, 1, 1000000000L, &c->test_limit)) return BAD("--test-limit: '%s' is not a positive whole number", a);
+            break;
+        case O_NO_SHUFFLE: c->shuffle = false; break;
+        case O_AUGMENT: c->augment = true; break;
+        case O_NO_AUGMENT: c->augment = false; break;
+        case O_MEAN:
+            if ((c->n_mean = parse_list(a, -1e3, 1e3, c->mean)) <= 0) return BAD("--mean: '%s' is not 1 or 3 comma-separated numbers", a);
+            break;
+        case O_STD:
+            if ((c->n_std = parse_list(a, 1e-6, 1e3, c->std)) <= 0) return BAD("--std: '%s' is not 1 or 3 comma-separated positive numbers", a);
+            break;
+        case O_METRICS: if (!copy_path(c->metrics, a)) return BAD("--metrics: empty or too long path"); break;
+        case O_LOG_EVERY:
+            if (!parse_long(a, 1, 1000000000L, &c->log_every)) return BAD("--log-every: '%s' is not a positive whole number", a);
+            break;
+        case O_SAVE: if (!copy_path(c->save, a)) return BAD("--save: empty or too long path"); break;
+        case O_SAVE_EVERY:
+            if (!parse_long(a, 1, 100000, &v)) return BAD("--save-every: '%s' is not a positive whole number of epochs", a);
+            c->save_every = (int)v;
+            break;
+        case O_RESUME: if (!copy_path(c->resume, a)) return BAD("--resume: empty or too long path"); break;
+        case O_LOAD: if (!copy_path(c->load, a)) return BAD("--load: empty or too long path"); break;
+        case O_EVAL: c->eval_only = true; break;
+        case O_PREDICTIONS: if (!copy_path(c->predictions, a)) return BAD("--predictions: empty or too long path"); break;
+        case O_QUIET: c->quiet = true; break;
+        case O_SYNTHETIC:
+            if (mnist) return BAD("--synthetic is an ember-cifar option");
+            c->synthetic = true;
+            break;
+        case O_DATASET:
+            if (!mnist) return BAD("--dataset is an ember-mnist option");
+            if (!copy_name(c->dataset, sizeof c->dataset, a, mnist_sets)) return BAD("--dataset: '%s' is not mnist or fashion-mnist", a);
+            break;
+        case O_HELP: return EM_PARSE_HELP;
+        case ':': return BAD("option '%s' needs a value", argv[optind - 1]);
+        default: return BAD("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return BAD("unexpected argument '%s'", argv[optind]);
+    /* combinations */
+    if (c->n_mean && c->n_mean != c->n_std) return BAD("--mean and --std must give the same number of values");
+    if (c->n_std && !c->n_mean) return BAD("--std needs --mean");
+    int channels = mnist ? 1 : 3;
+    if (c->n_mean && c->n_mean != 1 && c->n_mean != channels)
+        return BAD("--mean/--std: give 1 value%s", channels == 3 ? " or 3 (one per channel)"
+                                                                 : " (the images have one channel)");
+    if (c->resume[0] && c->load[0]) return BAD("--resume and --load exclude each other");
+    if (c->eval_only && !c->load[0] && !c->resume[0]) return BAD("--eval needs --load FILE or --resume FILE");
+    if (c->save_every && !c->save[0]) return BAD("--save-every needs --save FILE");
+    return EM_PARSE_OK;
+}
+
+void em_config_usage(const em_config *c, FILE *out) {
+    bool mnist = c->which == EM_PROGRAM_MNIST;
+    fprintf(out, "usage: %s [options]\n\n", c->program);
+    fprintf(out, "Train %s on %s, with or without BatchNorm.\n\n", mnist ? "a small CNN or Ioffe's MLP" : "cifar-cnn",
+            mnist ? "MNIST-format data (Fashion-MNIST by default)" : "CIFAR-10 (or the generated shapes set)");
+    fprintf(out, "data:\n");
+    fprintf(out, "  --data DIR            dataset directory (default: $%s, then %s)\n",
+            mnist ? "EMBER_MNIST_DIR" : "EMBER_CIFAR_DIR",
+            mnist ? "/usr/share/datasets/fashion-mnist" : "data/cifar-10-batches-bin");
+    if (mnist) fprintf(out, "  --dataset NAME        mnist | fashion-mnist: class names, normalization (%s)\n", c->dataset);
+    else fprintf(out, "  --synthetic           use the generated 10-class shapes set instead of CIFAR-10\n");
+    fprintf(out, "  --train-limit N       use the first N training images (all)\n");
+    fprintf(out, "  --test-limit N        use the first N test images (all)\n");
+    fprintf(out, "  --no-shuffle          keep the file order (shuffled, seeded)\n");
+    fprintf(out, "  --augment, --no-augment  random crop + flip (%s)\n", c->augment ? "on" : "off");
+    fprintf(out, "  --mean X[,Y,Z] --std X[,Y,Z]  normalization (dataset defaults, printed at start)\n");
+    fprintf(out, "model:\n");
+    fprintf(out, "  --model NAME          %s (%s)\n", mnist ? "cnn | mlp" : "cnn", c->model);
+    fprintf(out, "  --bn, --no-bn         BatchNorm layers (%s)\n", c->bn ? "on" : "off");
+    fprintf(out, "  --act NAME            mlp activation: relu | sigmoid | tanh (%s)\n", c->act);
+    fprintf(out, "  --bn-momentum X       fraction of history kept in running stats (%g = PyTorch's %g)\n",
+            c->bn_momentum, 1 - c->bn_momentum);
+    fprintf(out, "  --bn-eps X            epsilon inside the square root (%g)\n", c->bn_eps);
+    fprintf(out, "  --bn-backward MODE    full | frozen-stats (%s)\n", c->bn_frozen ? "frozen-stats" : "full");
+    fprintf(out, "  --init RULE           default | kaiming-uniform | kaiming-normal | xavier | normal (%s)\n", c->init);
+    fprintf(out, "  --init-scale X        multiply weights after init; with --init normal, the std (%g)\n", c->init_scale);
+    fprintf(out, "training:\n");
+    fprintf(out, "  --epochs N            (%d)\n", c->epochs);
+    fprintf(out, "  --steps N             stop after N optimizer steps, overrides --epochs\n");
+    fprintf(out, "  --batch N             (%d)\n", c->batch);
+    fprintf(out, "  --optim NAME          sgd | adam | adamw (%s)\n", c->optim);
+    fprintf(out, "  --lr X                learning rate (%g)\n", c->lr);
+    fprintf(out, "  --momentum X          SGD momentum (%g)\n", c->momentum);
+    fprintf(out, "  --nesterov            Nesterov momentum\n");
+    fprintf(out, "  --weight-decay X      (%g)\n", c->weight_decay);
+    fprintf(out, "  --schedule NAME       const | step | cosine (%s)\n", c->schedule);
+    fprintf(out, "  --warmup N            linear warm-up steps (%ld)\n", c->warmup);
+    fprintf(out, "  --seed N              (%llu)\n", (unsigned long long)c->seed);
+    fprintf(out, "  --threads N           threads for BLAS and kernels (machine default)\n");
+    fprintf(out, "files and output:\n");
+    fprintf(out, "  --metrics FILE.csv    one row per epoch (and every --log-every N steps)\n");
+    fprintf(out, "  --save FILE           checkpoint at the end (--save-every N epochs too)\n");
+    fprintf(out, "  --resume FILE         continue a training checkpoint bit-identically\n");
+    fprintf(out, "  --load FILE           model weights only (e.g. exported from PyTorch)\n");
+    fprintf(out, "  --eval                evaluate only (with --load or --resume)\n");
+    fprintf(out, "  --predictions FILE    per test image: index,label,predicted,logits...\n");
+    fprintf(out, "  --quiet               no progress line\n");
+    fprintf(out, "  --help                this text\n");
+}
+
+int em_config_format(const em_config *c, char *buf, size_t len) {
+    char norm[128] = "dataset default";
+    if (c->n_mean) {
+        int at = 0;
+        for (int i = 0; i < c->n_mean; i++)
+            at += snprintf(norm + at, sizeof norm - at, "%s%g/%g", i ? "," : "", c->mean[i], c->std[i]);
+    }
+    return snprintf(buf, len,
+                    "model=%s bn=%d act=%s bn_momentum=%g bn_eps=%g bn_backward=%s init=%s "
+                    "init_scale=%g epochs=%d steps=%ld batch=%d optim=%s lr=%g momentum=%g "
+                    "nesterov=%d weight_decay=%g schedule=%s warmup=%ld seed=%llu "
+                    "train_limit=%ld test_limit=%ld shuffle=%d augment=%d normalize=%s",
+                    c->model, c->bn, c->act, c->bn_momentum, c->bn_eps,
+                    c->bn_frozen ? "frozen-stats" : "full", c->init, c->init_scale, c->epochs,
+                    c->steps, c->batch, c->optim, c->lr, c->momentum, c->nesterov,
+                    c->weight_decay, c->schedule, c->warmup, (unsigned long long)c->seed,
+                    c->train_limit, c->test_limit, c->shuffle, c->augment, norm);
+}
