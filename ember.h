@@ -35,5 +35,6 @@
 #include "layers/init.h"
 #include "layers/layers.h"
 #include "layers/module.h"
+#include "io/metrics.h"
 
 #endif
