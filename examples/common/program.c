@@ -1,0 +1,262 @@
+/* examples/common/program.c — what ember-mnist and ember-cifar do, start to end: parse
+ * the options, find the data, build the trainer, resume or load, train, save, and exit
+ * with a status a script can act on:
+ *   0 done · 1 an error while running (a write failed, out of memory) · 2 bad arguments,
+ *   missing or corrupt data or checkpoint · 3 diverged · 130 interrupted (Ctrl-C) */
+#include "program.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/cifar10.h"
+#include "data/mnist.h"
+#include "data/synthetic.h"
+#include "examples/common/train.h"
+#include "io/checkpoint.h"
+
+/* The one piece of global state in the programs: a signal handler can only talk to the
+ * loop through a flag. The loop finishes its step, and the program saves and exits 130. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+/* ---- data ------------------------------------------------------------------------------- */
+
+static em_code load_data(const em_config *c, em_dataset *train, em_dataset *test,
+                         em_error *err) {
+    em_code code;
+    if (c->which == EM_PROGRAM_CIFAR && c->synthetic) {
+        /* the generated shapes set: 50000 / 10000 images like CIFAR-10 */
+        if ((code = em_shapes_load(train, EM_SPLIT_TRAIN, 50000, c->seed, err)) != EM_OK) return code;
+        return em_shapes_load(test, EM_SPLIT_TEST, 10000, c->seed, err);
+    }
+    const char *dir = c->data[0] ? c->data
+                      : c->which == EM_PROGRAM_MNIST ? em_mnist_default_dir() : em_cifar_default_dir();
+    if (c->which == EM_PROGRAM_MNIST) {
+        if ((code = em_mnist_load(train, dir, EM_SPLIT_TRAIN, err)) != EM_OK) return code;
+        code = em_mnist_load(test, dir, EM_SPLIT_TEST, err);
+        if (code == EM_OK && !strcmp(c->dataset, "mnist"))
+            em_dataset_static_names(train, em_mnist_class_names, 10, err);
+        return code;
+    }
+    if ((code = em_cifar10_load(train, dir, EM_SPLIT_TRAIN, err)) != EM_OK) return code;
+    return em_cifar10_load(test, dir, EM_SPLIT_TEST, err);
+}
+
+/* ---- checkpoints -------------------------------------------------------------------------- */
+
+/* The training state beside the model: optimizer buffers, its step count, and the
+ * position (epoch, batch, step). The data order and augmentation are functions of
+ * (seed, epoch, position), so no generator state is needed to continue exactly. */
+typedef struct ck_state {
+    em_ck_entry entries[4];
+    int n;
+    int64_t position[3];      /* epoch, batch, step */
+    int64_t optim_step;
+    char names[2][48];
+} ck_state;
+
+static void ck_state_of(ck_state *s, em_trainer *t) {
+    memset(s, 0, sizeof *s);
+    em_optim_buf bufs[2];
+    int nb = em_optimizer_buffers(&t->opt, bufs);
+    for (int i = 0; i < nb; i++) {
+        snprintf(s->names[i], sizeof s->names[i], "optim.%s", bufs[i].name);
+        s->entries[s->n++] = (em_ck_entry){s->names[i], EM_ST_REAL, bufs[i].data, bufs[i].n};
+    }
+    s->optim_step = em_optimizer_steps(&t->opt);
+    s->position[0] = t->epoch;
+    s->position[1] = (int64_t)t->batch;
+    s->position[2] = t->step;
+    s->entries[s->n++] = (em_ck_entry){"optim.step", EM_ST_I64, &s->optim_step, 1};
+    s->entries[s->n++] = (em_ck_entry){"train.position", EM_ST_I64, s->position, 3};
+}
+
+static const char *model_name(const em_trainer *t) {
+    const em_config *c = t->cfg;
+    return c->which == EM_PROGRAM_CIFAR ? "cifar-cnn" : !strcmp(c->model, "mlp") ? "mlp" : "mnist-cnn";
+}
+
+static em_code save_checkpoint(em_trainer *t, const char *path, em_error *err) {
+    ck_state s;
+    ck_state_of(&s, t);
+    char config[1024], progress[96];
+    em_config_format(t->cfg, config, sizeof config);
+    snprintf(progress, sizeof progress, "epoch %d, batch %zu, step %ld", t->epoch, t->batch, t->step);
+    em_ck_save_opts so = {.model_name = model_name(t), .config = config, .progress = progress,
+                          .n_extra = s.n, .extra = s.entries};
+    return em_checkpoint_save(path, t->net, &so, err);
+}
+
+static em_code resume_checkpoint(em_trainer *t, const char *path, em_error *err) {
+    ck_state s;
+    ck_state_of(&s, t);
+    em_ck_load_opts lo = {.n_extra = s.n, .extra = s.entries, .expect_model = model_name(t)};
+    em_code code = em_checkpoint_load(path, t->net, &lo, err);
+    if (code != EM_OK) return code;
+    if (s.position[0] < 0 || s.position[1] < 0 || s.position[2] < 0 ||
+        s.position[1] > t->steps_per_epoch)
+        return em_error_set(err, EM_ERR_FORMAT, "%s: train.position (%lld, %lld, %lld) does not "
+                            "fit this run (%ld batches per epoch); was it saved with another "
+                            "--batch or --train-limit?", path, (long long)s.position[0],
+                            (long long)s.position[1], (long long)s.position[2], t->steps_per_epoch);
+    em_optimizer_set_steps(&t->opt, s.optim_step);
+    t->epoch = (int)s.position[0];
+    t->batch = (size_t)s.position[1];
+    t->step = (long)s.position[2];
+    return EM_OK;
+}
+
+struct save_ctx { const em_config *cfg; };
+
+static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
+    const em_config *c = ((struct save_ctx *)ctx)->cfg;
+    if (!c->save_every || t->epoch % c->save_every) return r->status;
+    em_error err;
+    if (save_checkpoint(t, c->save, &err) != EM_OK) {
+        snprintf(r->error, sizeof r->error, "%s", err.msg);
+        return 1;
+    }
+    return r->status;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+int em_program_main(em_program which, int argc, char **argv) {
+    em_config cfg;
+    em_config_defaults(&cfg, which);
+    em_error err = {0};
+    switch (em_config_parse(&cfg, argc, argv, &err)) {
+    case EM_PARSE_OK: break;
+    case EM_PARSE_HELP: em_config_usage(&cfg, stdout); return 0;
+    case EM_PARSE_ERROR:
+        fprintf(stderr, "%s: %s\nTry '%s --help'.\n", cfg.program, err.msg, cfg.program);
+        return 2;
+    }
+    if (cfg.threads > 0) openblas_set_num_threads(cfg.threads);
+
+    em_dataset train = {0}, test = {0};
+    if (load_data(&cfg, &train, &test, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        return 2;
+    }
+    em_trainer t;
+    int status = 0;
+    if (em_trainer_init(&t, &cfg, &train, &test, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        status = err.code == EM_ERR_NOMEM ? 1 : 2;
+        goto out;
+    }
+    if (cfg.resume[0] && resume_checkpoint(&t, cfg.resume, &err) != EM_OK) {
+        fprintf(stderr, "%s: cannot resume: %s\n", cfg.program, err.msg);
+        status = 2;
+        goto out;
+    }
+    if (cfg.load[0]) {
+        em_ck_load_opts lo = {.allow_unused = true};
+        if (em_checkpoint_load(cfg.load, t.net, &lo, &err) != EM_OK) {
+            fprintf(stderr, "%s: cannot load weights: %s\n", cfg.program, err.msg);
+            status = 2;
+            goto out;
+        }
+    }
+
+    char line[1024];
+    em_config_format(&cfg, line, sizeof line);
+    printf("%s: %s, %zu train / %zu test images (%dx%dx%d), %zu parameters\n", cfg.program,
+           train.name, em_loader_size(t.train), em_loader_size(t.test), train.c, train.h,
+           train.w, em_module_param_count(t.net));
+    printf("config: %s\n", line);
+    printf("normalize: mean");
+    for (int ch = 0; ch < train.c; ch++) printf(" %.4f", t.mean[ch]);
+    printf(", std");
+    for (int ch = 0; ch < train.c; ch++) printf(" %.4f", t.std[ch]);
+    printf("\n");
+    if (cfg.resume[0]) printf("resumed from %s at epoch %d, batch %zu, step %ld\n", cfg.resume, t.epoch, t.batch, t.step);
+    fflush(stdout);
+
+    FILE *pred = NULL;
+    if (cfg.predictions[0] && !(pred = fopen(cfg.predictions, "w"))) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", cfg.program, cfg.predictions, strerror(errno));
+        status = 2;
+        goto out;
+    }
+    if (cfg.eval_only) {
+        double loss, acc;
+        if (em_trainer_evaluate(&t, &loss, &acc, pred, &err) != EM_OK) {
+            fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+            status = 1;
+        } else {
+            printf("test loss %.4f acc %.2f%% (%zu images)\n", loss, 100 * acc, em_loader_size(t.test));
+        }
+        goto out_pred;
+    }
+
+    if (cfg.metrics[0] && em_metrics_open(&t.metrics, cfg.metrics, cfg.resume[0] != 0, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        status = 2;
+        goto out_pred;
+    }
+    struct save_ctx sc = {&cfg};
+    if (cfg.save[0] && cfg.save_every) {
+        t.epoch_hook = save_every_hook;
+        t.epoch_ctx = &sc;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    t.interrupted = &interrupted;
+
+    em_run_result r;
+    em_trainer_run(&t, &r);
+    status = r.status;
+    if (r.status == 3)
+        printf("diverged at step %ld (loss %g)\n", r.diverged_step, r.diverged_loss);
+    else if (r.status == 130)
+        printf("interrupted at step %ld\n", r.steps);
+    else if (r.status == 1)
+        fprintf(stderr, "%s: %s\n", cfg.program, r.error);
+    else
+        printf("done: %ld steps in %.1fs, test accuracy %.2f%% (best %.2f%%)\n", r.steps,
+               r.seconds, 100 * r.final_test_acc, 100 * r.best_test_acc);
+
+    /* a diverged model is never saved: it could overwrite a good checkpoint */
+    if (cfg.save[0] && (r.status == 0 || r.status == 130)) {
+        if (save_checkpoint(&t, cfg.save, &err) != EM_OK) {
+            fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+            status = 1;
+        } else {
+            printf("saved %s\n", cfg.save);
+        }
+    }
+    if (pred && r.status == 0) {
+        double loss, acc;
+        if (em_trainer_evaluate(&t, &loss, &acc, pred, &err) != EM_OK) {
+            fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+            status = 1;
+        }
+    }
+    if (t.metrics && em_metrics_close(t.metrics, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        if (!status) status = 1;
+    }
+    t.metrics = NULL;
+out_pred:
+    if (pred && fclose(pred) != 0) {
+        fprintf(stderr, "%s: writing %s failed: %s\n", cfg.program, cfg.predictions, strerror(errno));
+        if (!status) status = 1;
+    }
+out:
+    em_trainer_free(&t);
+    em_dataset_free(&train);
+    em_dataset_free(&test);
+    return status;
+}

@@ -1,0 +1,30 @@
+/* examples/common/progress.h — the live progress line of a training epoch.
+ *
+ *     em_progress p;
+ *     em_progress_begin(&p, stderr, "epoch 1/2", total_steps, quiet);
+ *     ... each step: em_progress_step(&p, step, running_loss, running_acc, images_seen);
+ *     em_progress_end(&p);                       // clears the line
+ *
+ * Drawn only when the stream is a terminal and not quiet: a pipe or a log file gets
+ * nothing (the per-epoch summary on stdout is what scripts read). Redrawn at most ten
+ * times a second. */
+#ifndef EM_PROGRESS_H
+#define EM_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef struct em_progress {
+    FILE *out;
+    bool active;            /* a terminal and not quiet */
+    char label[48];
+    long total;
+    double start, last_draw;
+} em_progress;
+
+double em_now(void);        /* monotonic seconds */
+void em_progress_begin(em_progress *p, FILE *out, const char *label, long total, bool quiet);
+void em_progress_step(em_progress *p, long done, double loss, double acc, long images);
+void em_progress_end(em_progress *p);
+
+#endif

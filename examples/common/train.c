@@ -1,0 +1,343 @@
+/* examples/common/train.c — the training loop. Read em_trainer_run first: it is the whole
+ * story (forward, loss, backward, step, reset); the rest of the file builds what it uses. */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "examples/common/models.h"
+#include "examples/common/progress.h"
+
+/* ---- the optimizer, SGD or Adam(W) ------------------------------------------------------ */
+
+void em_optimizer_step(em_optimizer *o, double lr) {
+    if (o->sgd) em_sgd_step(o->sgd, lr);
+    else em_adam_step(o->adam, lr);
+}
+
+void em_optimizer_zero_grad(em_optimizer *o) {
+    if (o->sgd) em_sgd_zero_grad(o->sgd);
+    else em_adam_zero_grad(o->adam);
+}
+
+int64_t em_optimizer_steps(const em_optimizer *o) { return o->sgd ? o->sgd->step : o->adam->step; }
+
+void em_optimizer_set_steps(em_optimizer *o, int64_t steps) {
+    if (o->sgd) o->sgd->step = steps;
+    else o->adam->step = steps;
+}
+
+int em_optimizer_buffers(em_optimizer *o, em_optim_buf *out) {
+    return o->sgd ? em_sgd_buffers(o->sgd, out) : em_adam_buffers(o->adam, out);
+}
+
+static em_code optimizer_new(em_optimizer *o, const em_config *c, em_params p, em_error *err) {
+    memset(o, 0, sizeof *o);
+    if (!strcmp(c->optim, "sgd")) {
+        em_sgd_opts so = em_sgd_defaults();
+        so.momentum = c->momentum;
+        so.nesterov = c->nesterov;
+        so.weight_decay = c->weight_decay;
+        o->sgd = em_sgd_new(p, &so, err);
+        return o->sgd ? EM_OK : err->code;
+    }
+    bool w = !strcmp(c->optim, "adamw");
+    em_adam_opts ao = w ? em_adamw_defaults() : em_adam_defaults();
+    if (c->weight_decay > 0 || !w) ao.weight_decay = c->weight_decay;
+    o->adam = em_adam_new(p, &ao, err);
+    return o->adam ? EM_OK : err->code;
+}
+
+/* ---- setup --------------------------------------------------------------------------------- */
+
+static em_init init_of(const em_config *c) {
+    em_init init = {(em_init_kind)em_init_parse(c->init), 0, c->init_scale};
+    if (init.kind == EM_INIT_NORMAL) {
+        init.std = c->init_scale;   /* --init normal --init-scale w: N(0, w^2) */
+        init.scale = 1;
+    }
+    return init;
+}
+
+static em_schedule schedule_of(const em_config *c, long steps_per_epoch, long total_steps) {
+    em_schedule s;
+    if (!strcmp(c->schedule, "step")) {
+        long every = c->epochs >= 3 ? c->epochs / 3 : 1;   /* x0.1 at 1/3 and 2/3 of the run */
+        s = em_schedule_step(c->lr, steps_per_epoch, every, 0.1);
+    } else if (!strcmp(c->schedule, "cosine")) {
+        s = em_schedule_cosine(c->lr, 1, total_steps, 0.0);  /* annealed over all steps */
+    } else {
+        s = em_schedule_constant(c->lr);
+    }
+    if (c->warmup > 0) s = em_schedule_with_warmup(s, c->warmup, 0.0);
+    return s;
+}
+
+/* Normalization: --mean/--std, else the training set's own per-channel statistics. */
+static void normalization_of(const em_config *c, const em_dataset *train, double *mean,
+                             double *std) {
+    double m[EM_DATA_MAX_CHANNELS], s[EM_DATA_MAX_CHANNELS];
+    em_dataset_channel_stats(train, 0, m, s);
+    for (int ch = 0; ch < train->c && ch < 3; ch++) {
+        mean[ch] = c->n_mean ? c->mean[c->n_mean == 1 ? 0 : ch] : m[ch];
+        std[ch] = c->n_std ? c->std[c->n_std == 1 ? 0 : ch] : s[ch];
+    }
+}
+
+static em_loader *loader_of(const em_dataset *ds, const em_config *c, const double *mean,
+                            const double *std, bool training, em_error *err) {
+    em_loader_opts o = em_loader_defaults();
+    o.batch = c->batch;
+    o.seed = c->seed;
+    o.shuffle = training && c->shuffle;
+    o.augment = training && c->augment;
+    o.normalize = true;
+    for (int ch = 0; ch < ds->c && ch < 3; ch++) {
+        o.mean[ch] = mean[ch];
+        o.std[ch] = std[ch];
+    }
+    o.subset = (size_t)(training ? c->train_limit : c->test_limit);
+    /* a last training batch of one example cannot be batch-normalized: drop it */
+    size_t n = o.subset && o.subset < ds->n ? o.subset : ds->n;
+    if (training && n % (size_t)c->batch == 1) o.drop_last = true;
+    return em_loader_new(ds, &o, err);
+}
+
+em_code em_trainer_init(em_trainer *t, const em_config *c, const em_dataset *train,
+                        const em_dataset *test, em_error *err) {
+    memset(t, 0, sizeof *t);
+    t->cfg = c;
+    t->train_set = train;
+    t->test_set = test;
+    t->quiet = c->quiet;
+
+    em_model_opts mo = em_model_defaults();
+    mo.bn = c->bn;
+    mo.act = c->act;
+    mo.bn_opts.momentum = c->bn_momentum;
+    mo.bn_opts.eps = c->bn_eps;
+    mo.bn_opts.frozen_stats = c->bn_frozen;
+    const char *name = c->which == EM_PROGRAM_CIFAR ? "cifar-cnn"
+                       : !strcmp(c->model, "mlp") ? "mlp" : "mnist-cnn";
+    t->net = em_model_new(name, &mo, t->input_chw);
+    if (!t->net) return em_error_set(err, EM_ERR_NOMEM, "out of memory building %s", name);
+    if (train->c != t->input_chw[0] || train->h != t->input_chw[1] || train->w != t->input_chw[2])
+        return em_error_set(err, EM_ERR_ARG, "%s takes %dx%dx%d images, the data has %dx%dx%d",
+                            name, t->input_chw[0], t->input_chw[1], t->input_chw[2], train->c,
+                            train->h, train->w);
+    em_rng_seed(&t->init_rng, c->seed);
+    em_init init = init_of(c);
+    em_module_init(t->net, &t->init_rng, &init);
+
+    normalization_of(c, train, t->mean, t->std);
+    t->train = loader_of(train, c, t->mean, t->std, true, err);
+    if (!t->train) return err->code;
+    t->test = loader_of(test, c, t->mean, t->std, false, err);
+    if (!t->test) return err->code;
+    t->x = em_loader_batch_tensor(t->train);
+    t->labels = calloc((size_t)c->batch, sizeof *t->labels);
+    t->tape = em_tape_new(0);
+    if (!t->x || !t->labels || !t->tape)
+        return em_error_set(err, EM_ERR_NOMEM, "out of memory for a batch of %d", c->batch);
+
+    t->steps_per_epoch = (long)em_loader_n_batches(t->train);
+    if (t->steps_per_epoch == 0)
+        return em_error_set(err, EM_ERR_ARG, "the training set has %zu example(s): too few "
+                            "for one batch of BatchNorm statistics", em_loader_size(t->train));
+    t->total_steps = c->steps > 0 ? c->steps : t->steps_per_epoch * c->epochs;
+    em_code code = optimizer_new(&t->opt, c, em_module_params(t->net), err);
+    if (code != EM_OK) return code;
+    t->sched = schedule_of(c, t->steps_per_epoch, t->total_steps);
+    if ((code = em_schedule_check(&t->sched, err)) != EM_OK) return code;
+    t->divergence_bound = 10 * log((double)train->n_classes);
+    return EM_OK;
+}
+
+void em_trainer_free(em_trainer *t) {
+    em_module_free(t->net);
+    if (t->opt.sgd) em_sgd_free(t->opt.sgd);
+    if (t->opt.adam) em_adam_free(t->opt.adam);
+    em_loader_free(t->train);
+    em_loader_free(t->test);
+    em_tensor_free(t->x);
+    free(t->labels);
+    em_tape_free(t->tape);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- evaluation -------------------------------------------------------------------------- */
+
+static int argmax(const em_real *row, int n) {
+    int best = 0;
+    for (int k = 1; k < n; k++)
+        if (row[k] > row[best]) best = k;
+    return best;
+}
+
+em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred,
+                            em_error *err) {
+    em_module_train(t->net, false);     /* BatchNorm: running statistics; dropout off */
+    em_tape_set_recording(t->tape, false);
+    double sum_loss = 0;
+    long correct = 0, seen = 0;
+    int n;
+    em_loader_begin_epoch(t->test, 0);
+    while (em_loader_next(t->test, t->x, t->labels, &n)) {
+        em_tensor *logits = em_module_forward(t->net, t->tape, t->x);
+        em_tensor *l = em_cross_entropy(t->tape, logits, t->labels);
+        if (!l) {
+            em_tape_set_recording(t->tape, true);
+            em_module_train(t->net, true);
+            return em_error_set(err, t->tape->status, "evaluation failed: %s", t->tape->err.msg);
+        }
+        int K = logits->shape[1];
+        for (int i = 0; i < n; i++) {
+            int p = argmax(logits->data + (size_t)i * K, K);
+            correct += p == t->labels[i];
+            if (pred) {
+                fprintf(pred, "%ld,%d,%d", seen + i, t->labels[i], p);
+                for (int k = 0; k < K; k++) fprintf(pred, ",%.6g", (double)logits->data[(size_t)i * K + k]);
+                fputc('\n', pred);
+            }
+        }
+        sum_loss += (double)l->data[0] * n;
+        seen += n;
+        em_tape_reset(t->tape);
+    }
+    em_tape_set_recording(t->tape, true);
+    em_module_train(t->net, true);
+    *loss = seen ? sum_loss / (double)seen : NAN;
+    *acc = seen ? (double)correct / (double)seen : NAN;
+    return EM_OK;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+static void write_row(em_trainer *t, em_run_result *r, int epoch, double lr, double tl,
+                      double ta, double vl, double va, double secs, double ips, bool diverged) {
+    if (!t->metrics) return;
+    em_metrics_row row = {epoch, t->step, lr, tl, ta, vl, va, secs, ips, diverged};
+    em_error err;
+    if (em_metrics_write(t->metrics, &row, &err) != EM_OK && !r->error[0]) {
+        snprintf(r->error, sizeof r->error, "%s", err.msg);
+        r->status = 1;
+    }
+}
+
+void em_trainer_run(em_trainer *t, em_run_result *r) {
+    const em_config *c = t->cfg;
+    memset(r, 0, sizeof *r);
+    r->diverged_step = -1;
+    r->best_test_acc = r->final_test_acc = r->final_test_loss = NAN;
+    double run_start = em_now();
+    em_module_train(t->net, true);
+
+    while (t->step < t->total_steps && r->status == 0) {
+        if (em_loader_seek(t->train, t->epoch, t->batch, NULL) != EM_OK) break;
+        em_progress bar;
+        char label[48];
+        long epochs = (t->total_steps + t->steps_per_epoch - 1) / t->steps_per_epoch;
+        snprintf(label, sizeof label, "epoch %d/%ld", t->epoch + 1, epochs);
+        em_progress_begin(&bar, stderr, label, t->steps_per_epoch, t->quiet);
+        double epoch_start = em_now(), sum_loss = 0, lr = 0;
+        long correct = 0, seen = 0, log_correct = 0, log_seen = 0;
+        double log_loss = 0, log_start = epoch_start;
+        int n;
+
+        while (t->step < t->total_steps && em_loader_next(t->train, t->x, t->labels, &n)) {
+            lr = em_schedule_lr(&t->sched, t->step);
+
+            /* forward: every op records itself on the tape */
+            em_tensor *logits = em_module_forward(t->net, t->tape, t->x);
+            em_tensor *loss = em_cross_entropy(t->tape, logits, t->labels);
+            /* backward: the tape in reverse; gradients land in the parameter block */
+            if (em_backward(t->tape, loss) != EM_OK) {
+                snprintf(r->error, sizeof r->error, "step %ld failed: %s", t->step + 1,
+                         t->tape->err.msg);
+                r->status = 1;
+                break;
+            }
+            double l = loss->data[0];
+            if (!isfinite(l) || l > t->divergence_bound) {   /* stop before the update */
+                r->status = 3;
+                r->diverged_step = t->step + 1;
+                r->diverged_loss = l;
+                em_tape_reset(t->tape);
+                break;
+            }
+            /* update, then clear the gradients and recycle the step's memory */
+            em_optimizer_step(&t->opt, lr);
+            em_optimizer_zero_grad(&t->opt);
+
+            int K = logits->shape[1], ok = 0;
+            for (int i = 0; i < n; i++) ok += argmax(logits->data + (size_t)i * K, K) == t->labels[i];
+            em_tape_reset(t->tape);
+
+            t->step++;
+            t->batch++;
+            sum_loss += l * n;
+            correct += ok;
+            seen += n;
+            log_loss += l * n;
+            log_correct += ok;
+            log_seen += n;
+            if (t->hook) {
+                em_step_info info = {t->step, t->epoch, lr, l, (double)ok / n};
+                t->hook(t->hook_ctx, t, &info);
+            }
+            em_progress_step(&bar, (long)t->batch, sum_loss / seen, (double)correct / seen, seen);
+            if (c->log_every && t->step % c->log_every == 0) {
+                double now = em_now();
+                write_row(t, r, t->epoch + 1, lr, log_loss / log_seen,
+                          (double)log_correct / log_seen, NAN, NAN, now - log_start,
+                          log_seen / (now - log_start), false);
+                log_loss = 0;
+                log_correct = log_seen = 0;
+                log_start = now;
+            }
+            if (t->interrupted && *t->interrupted) {
+                r->status = 130;
+                break;
+            }
+        }
+        em_progress_end(&bar);
+        double secs = em_now() - epoch_start;
+        double tl = seen ? sum_loss / seen : NAN, ta = seen ? (double)correct / seen : NAN;
+        bool epoch_done = t->batch >= (size_t)t->steps_per_epoch;
+
+        if (r->status == 3 || r->status == 130) {   /* no evaluation: stop promptly */
+            write_row(t, r, t->epoch + 1, lr, tl, ta, NAN, NAN, secs, seen / secs, r->status == 3);
+            if (seen) {
+                r->final_train_loss = tl;
+                r->final_train_acc = ta;
+            }
+            break;
+        }
+        if (r->status == 1) break;
+        double vl = NAN, va = NAN;
+        em_error err;
+        if (em_trainer_evaluate(t, &vl, &va, NULL, &err) != EM_OK) {
+            snprintf(r->error, sizeof r->error, "%s", err.msg);
+            r->status = 1;
+            break;
+        }
+        r->final_train_loss = tl;
+        r->final_train_acc = ta;
+        r->final_test_loss = vl;
+        r->final_test_acc = va;
+        if (isnan(r->best_test_acc) || va > r->best_test_acc) r->best_test_acc = va;
+        write_row(t, r, t->epoch + 1, lr, tl, ta, vl, va, secs, seen / secs, false);
+        printf("epoch %3d  step %7ld  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  "
+               "lr %.4g  %6.1fs  %6.0f img/s\n", t->epoch + 1, t->step, tl, 100 * ta, vl,
+               100 * va, lr, secs, seen / secs);
+        fflush(stdout);
+        if (epoch_done) {
+            t->epoch++;
+            t->batch = 0;
+            if (t->epoch_hook) r->status = t->epoch_hook(t->epoch_ctx, t, r);
+        }
+    }
+    r->steps = t->step;
+    r->seconds = em_now() - run_start;
+}

@@ -1,0 +1,108 @@
+/* examples/common/train.h — the training loop the programs share, and the state it runs on.
+ *
+ *     em_trainer t;
+ *     if (em_trainer_init(&t, &cfg, &train_set, &test_set, &err) != EM_OK) ...
+ *     em_run_result r;
+ *     em_trainer_run(&t, &r);          // epochs of: forward, loss, backward, step, reset
+ *     em_trainer_free(&t);
+ *
+ * Everything a run needs lives in em_trainer: the model, the optimizer and its schedule,
+ * the two loaders, the step's tape, and the position (epoch, batch, step) — which is also
+ * exactly what a training checkpoint saves (examples/common/checkpoint.c).
+ */
+#ifndef EM_TRAIN_H
+#define EM_TRAIN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "data/loader.h"
+#include "examples/common/options.h"
+#include "io/metrics.h"
+#include "layers/layers.h"
+#include "optim/optim.h"
+#include "optim/schedule.h"
+
+typedef struct em_trainer em_trainer;
+
+/* SGD or Adam(W) behind one face */
+typedef struct em_optimizer {
+    em_sgd *sgd;
+    em_adam *adam;
+} em_optimizer;
+
+void em_optimizer_step(em_optimizer *o, double lr);
+void em_optimizer_zero_grad(em_optimizer *o);
+int64_t em_optimizer_steps(const em_optimizer *o);
+void em_optimizer_set_steps(em_optimizer *o, int64_t steps);
+/* state buffers for checkpoints; out holds 2; returns the count */
+int em_optimizer_buffers(em_optimizer *o, em_optim_buf *out);
+
+/* What one run produced, for the summary, the metrics and ember-ablate's runs.csv. */
+typedef struct em_run_result {
+    int status;                 /* 0 done, 3 diverged, 130 interrupted, 1 error          */
+    long steps;                 /* optimizer steps taken (in total, with a resume)        */
+    long diverged_step;         /* the step whose loss was NaN/Inf/too large, or -1       */
+    double diverged_loss;
+    double final_train_loss, final_train_acc;
+    double final_test_loss, final_test_acc, best_test_acc;
+    double seconds;
+    char error[EM_ERROR_MSG_MAX];
+} em_run_result;
+
+/* Called after every optimizer step (ember-ablate records curves through it). */
+typedef struct em_step_info {
+    long step;                  /* 1, 2, ... after this step                              */
+    int epoch;
+    double lr, loss, acc;       /* this batch                                             */
+} em_step_info;
+typedef void (*em_step_hook)(void *ctx, em_trainer *t, const em_step_info *info);
+/* Called after each completed epoch's evaluation; a non-zero return stops the run with
+ * that status (the program saves --save-every checkpoints through it). */
+typedef int (*em_epoch_hook)(void *ctx, em_trainer *t, em_run_result *r);
+
+struct em_trainer {
+    const em_config *cfg;
+    const em_dataset *train_set, *test_set;
+    em_module *net;
+    int input_chw[3];
+    em_optimizer opt;
+    em_schedule sched;
+    em_loader *train, *test;
+    em_tensor *x;               /* (batch, C, H, W), filled by the loaders               */
+    int *labels;                /* (batch)                                                */
+    em_tape *tape;
+    em_rng init_rng;
+    double mean[3], std[3];     /* the normalization in use                              */
+    /* position: the next step reads batch `batch` of epoch `epoch`; `step` taken so far */
+    int epoch;
+    size_t batch;
+    long step;
+    long steps_per_epoch, total_steps;
+    double divergence_bound;    /* 10 ln(classes): a loss above it counts as diverged    */
+    /* output */
+    em_metrics *metrics;
+    const volatile sig_atomic_t *interrupted;   /* set by the program's SIGINT handler */
+    em_step_hook hook;
+    void *hook_ctx;
+    em_epoch_hook epoch_hook;
+    void *epoch_ctx;
+    bool quiet;
+};
+
+/* Build model, optimizer, schedule, loaders and tape from the configuration. */
+em_code em_trainer_init(em_trainer *t, const em_config *cfg, const em_dataset *train,
+                        const em_dataset *test, em_error *err);
+void em_trainer_free(em_trainer *t);
+
+/* Train from the current position to the end (epochs or --steps), evaluating after each
+ * epoch, writing metrics rows and the summary lines. Fills r. */
+void em_trainer_run(em_trainer *t, em_run_result *r);
+
+/* Loss and accuracy of the model in evaluation mode over the test loader. With
+ * predictions non-NULL, one CSV row per image: index,label,predicted,logit0..logitK. */
+em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *predictions,
+                            em_error *err);
+
+#endif
