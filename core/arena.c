@@ -60,6 +60,7 @@ void em_arena_free(em_arena *arena) {
 }
 
 void *em_arena_alloc(em_arena *arena, size_t bytes) {
+    if (bytes > SIZE_MAX / 2) return NULL;  /* no request this large can be met; no wrap */
     size_t need = round_up(bytes ? bytes : 1, EM_ARENA_ALIGN);
     em_arena_chunk *c = arena->cur;
     while (c->top + need > c->cap) {

@@ -31,7 +31,8 @@ typedef struct em_arena {
     size_t high_water;       /* the largest `used` ever seen                    */
     size_t chunk_allocs;     /* how many chunks were ever malloc'ed             */
     size_t capacity;         /* bytes held in all chunks                        */
-    size_t fail_after;       /* testing: fail the n-th chunk malloc (0 = never) */
+    size_t fail_after;       /* testing: the n-th chunk malloc and all later ones fail
+                                (0 = never)                                        */
 } em_arena;
 
 /* NULL if the first chunk cannot be allocated. */

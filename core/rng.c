@@ -28,7 +28,8 @@ void em_rng_seed(em_rng *rng, uint64_t seed) {
 }
 
 em_rng em_rng_split(em_rng *rng, uint64_t tag) {
-    uint64_t s = ((uint64_t)em_rng_u32(rng) << 32) | em_rng_u32(rng);
+    uint64_t hi = em_rng_u32(rng);   /* two statements: the order of calls is fixed */
+    uint64_t s = (hi << 32) | em_rng_u32(rng);
     em_rng child;
     em_rng_seed_stream(&child, s, tag * 2654435761ULL + 1);
     return child;

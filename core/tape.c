@@ -2,6 +2,7 @@
 #include "tape.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,9 @@ em_tensor *em_tape_tensor(em_tape *tape, int ndim, const int *shape) {
     em_tensor *t = em_tape_alloc(tape, sizeof *t);
     if (!t) return NULL;
     em_tensor_wrap(t, NULL, NULL, ndim, shape);
+    if (t->size > SIZE_MAX / sizeof(em_real))
+        return em_tape_fail(tape, EM_ERR_NOMEM, "a tensor of %zu elements does not fit in memory",
+                            t->size);
     t->data = em_tape_alloc(tape, t->size * sizeof(em_real));
     return t->data ? t : NULL;
 }
@@ -154,8 +158,12 @@ em_code em_backward_from(em_tape *tape, em_tensor *y, const em_real *dy) {
      * backward per recorded graph */
     EM_ASSERT_MSG(!tape->backward_done, "a second backward on the same tape; reset it first");
     tape->backward_done = true;
+    if (!em_requires_grad(y))
+        return em_tape_fail(tape, EM_ERR_STATE, "backward: the output does not depend on any "
+                            "tensor that requires a gradient (is the tape recording?)"),
+               EM_ERR_STATE;
     em_real *g = grad_of(tape, y);
-    if (!g) return tape->status != EM_OK ? tape->status : EM_ERR_STATE;
+    if (!g) return tape->status;
     for (size_t i = 0; i < y->size; i++) g[i] += dy[i];
     for (em_node *node = tape->last; node; node = node->prev) {
         /* a node whose output received no gradient does not lead to y */

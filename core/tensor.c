@@ -9,7 +9,8 @@ size_t em_shape_size(int ndim, const int *shape) {
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
         EM_ASSERT_MSG(shape[i] >= 0, "negative dimension");
-        n *= (size_t)shape[i];
+        EM_ASSERT_MSG(!__builtin_mul_overflow(n, (size_t)shape[i], &n),
+                      "shape too large: the element count overflows size_t");
     }
     return n;
 }

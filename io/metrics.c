@@ -44,6 +44,36 @@ em_code em_metrics_open(em_metrics **out, const char *path, bool append, em_erro
     return EM_OK;
 }
 
+em_code em_metrics_open_resume(em_metrics **out, const char *path, long last_step,
+                               em_error *err) {
+    *out = NULL;
+    FILE *in = fopen(path, "r");
+    if (!in) return em_metrics_open(out, path, false, err);
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fclose(in);
+        return em_error_set(err, EM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    char line[1024];
+    bool ok = fputs(header, f) != EOF;
+    while (ok && fgets(line, sizeof line, in)) {
+        if (!strncmp(line, "epoch,", 6)) continue;           /* the header */
+        long epoch, step;
+        if (sscanf(line, "%ld,%ld,", &epoch, &step) != 2) continue;   /* not a row */
+        if (step <= last_step) ok = fputs(line, f) != EOF;
+    }
+    fclose(in);
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        em_code c = em_error_set(err, EM_ERR_IO, "rewriting %s for the resumed run failed: %s",
+                                 path, strerror(errno));
+        remove(tmp);
+        return c;
+    }
+    return em_metrics_open(out, path, true, err);
+}
+
 /* a measured value, or nothing between the commas */
 static void field(char *buf, size_t len, const char *fmt, double v) {
     if (isnan(v)) buf[0] = '\0';

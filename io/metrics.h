@@ -36,6 +36,10 @@ typedef struct em_metrics_row {
 /* append: keep an existing file's rows and add to them (a resumed run); otherwise the
  * file is created or truncated and gets the header. */
 em_code em_metrics_open(em_metrics **m, const char *path, bool append, em_error *err);
+/* For a resumed run: keep the header and the rows with step <= last_step (what the
+ * checkpoint had seen; rows written after it would be written again), rewriting the file
+ * atomically, then append. A missing file is created. */
+em_code em_metrics_open_resume(em_metrics **m, const char *path, long last_step, em_error *err);
 em_code em_metrics_write(em_metrics *m, const em_metrics_row *row, em_error *err);
 em_code em_metrics_close(em_metrics *m, em_error *err);
 

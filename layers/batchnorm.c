@@ -118,8 +118,18 @@ em_module *em_batchnorm2d_new(int channels, const em_bn_opts *opts) {
     return bn_new(channels, 4, opts);
 }
 
-bool em_batchnorm_opts(em_module *m, em_bn_opts **opts) {
+bool em_batchnorm_get_opts(const em_module *m, em_bn_opts *out) {
     if (m->ops != &bn_ops) return false;
-    *opts = &((batchnorm *)m)->opts;
+    *out = ((const batchnorm *)m)->opts;
+    return true;
+}
+
+bool em_batchnorm_set_opts(em_module *m, const em_bn_opts *opts) {
+    if (m->ops != &bn_ops) return false;
+    batchnorm *b = (batchnorm *)m;
+    EM_ASSERT_MSG(opts->no_affine == b->opts.no_affine, "BatchNorm: affine is fixed at construction");
+    EM_ASSERT_MSG(opts->momentum >= 0 && opts->momentum <= 1, "momentum in [0, 1]");
+    EM_ASSERT_MSG(opts->eps >= 0, "eps >= 0");
+    b->opts = *opts;
     return true;
 }

@@ -32,9 +32,12 @@ em_bn_opts em_bn_defaults(void);
 em_module *em_batchnorm1d_new(int channels, const em_bn_opts *opts);
 /* x (N, C, H, W) */
 em_module *em_batchnorm2d_new(int channels, const em_bn_opts *opts);
-/* Read and change a BatchNorm module's options after construction (e.g. switch the
- * backward for an experiment); false if m is not a BatchNorm. */
-bool em_batchnorm_opts(em_module *m, em_bn_opts **opts);
+/* A BatchNorm module's options into *out; false if m is not a BatchNorm. */
+bool em_batchnorm_get_opts(const em_module *m, em_bn_opts *out);
+/* Change momentum, eps or the backward of a BatchNorm module after construction (an
+ * experiment switching to frozen statistics); false if m is not a BatchNorm. no_affine
+ * cannot change: gamma and beta exist from construction or not at all. */
+bool em_batchnorm_set_opts(em_module *m, const em_bn_opts *opts);
 
 em_module *em_relu_new(void);
 em_module *em_sigmoid_new(void);

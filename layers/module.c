@@ -215,6 +215,9 @@ em_module *em_sequential_new(int n, em_module *const *modules) {
         free(mods);
         return NULL;
     }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            EM_ASSERT_MSG(modules[i] != modules[j], "the same module twice in a Sequential");
     memcpy(mods, modules, (size_t)n * sizeof *mods);
     s->base.ops = &sequential_ops;
     s->base.training = true;

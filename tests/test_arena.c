@@ -49,12 +49,19 @@ Test(arena, reset_reuses_memory_without_malloc) {
 Test(arena, reset_merges_chunks_into_one) {
     em_arena *a = em_arena_new(256);
     for (int i = 0; i < 10; i++) em_arena_alloc(a, 200);
+    cr_assert_gt(a->chunk_allocs, 5);
     em_arena_reset(a);
-    /* after the merge one chunk holds a whole step */
+    /* one chunk of exactly the high-water mark is left, and it holds a whole step */
+    cr_assert_eq(a->capacity, a->high_water, "capacity %zu, high water %zu", a->capacity,
+                 a->high_water);
     size_t before = a->chunk_allocs;
     for (int i = 0; i < 10; i++) em_arena_alloc(a, 200);
     cr_assert_eq(a->chunk_allocs, before);
-    cr_assert_geq(a->capacity, a->high_water);
+    /* a bigger step later grows again, and merges again */
+    for (int i = 0; i < 5; i++) em_arena_alloc(a, 300);
+    cr_assert_gt(a->chunk_allocs, before);
+    em_arena_reset(a);
+    cr_assert_eq(a->capacity, a->high_water);
     em_arena_free(a);
 }
 
@@ -72,5 +79,13 @@ Test(arena, failed_chunk_allocation_returns_null) {
     a->fail_after = 2;  /* the second chunk malloc fails */
     cr_assert_not_null(em_arena_alloc(a, 200));
     cr_assert_null(em_arena_alloc(a, 200));
+    em_arena_free(a);
+}
+
+Test(arena, absurd_requests_fail_instead_of_wrapping) {
+    em_arena *a = em_arena_new(1024);
+    cr_assert_null(em_arena_alloc(a, SIZE_MAX - 10));
+    cr_assert_null(em_arena_alloc(a, SIZE_MAX / 2 + 1));
+    cr_assert_not_null(em_arena_alloc(a, 10));
     em_arena_free(a);
 }

@@ -294,3 +294,88 @@ Test(layers, dropout_module_is_identity_in_eval_and_seeded_in_training) {
     em_tape_free(tape);
     em_module_free(d);
 }
+
+/* The module's backward follows its options: frozen_stats gives the constant-statistics
+ * gradient of the op, full the exact one; switching after construction works. */
+Test(layers, batchnorm_module_backward_follows_its_options) {
+    em_rng rng;
+    em_rng_seed(&rng, 8);
+    em_module *bn = em_batchnorm1d_new(3, NULL);
+    em_tensor *x = tensor_randn(&rng, 2, (int[]){6, 3}, 1, 2, EM_REQUIRES_GRAD);
+    em_real dy[18];
+    for (int i = 0; i < 18; i++) dy[i] = (em_real)em_rng_normal(&rng, 0, 1);
+    em_real want[2][18];
+    for (int frozen = 0; frozen < 2; frozen++) {   /* the op, directly */
+        em_tape *tape = em_tape_new(0);
+        em_tensor_zero_grad(x);
+        em_tensor *y = em_batchnorm(tape, x, NULL, NULL, NULL, NULL, 0.9, 1e-5,
+                                    frozen ? EM_BN_FROZEN_STATS : EM_BN_TRAIN);
+        cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+        memcpy(want[frozen], x->grad, sizeof want[frozen]);
+        em_tape_free(tape);
+    }
+    for (int frozen = 0; frozen < 2; frozen++) {   /* the module, option switched */
+        em_bn_opts o;
+        cr_assert(em_batchnorm_get_opts(bn, &o));
+        o.frozen_stats = frozen;
+        cr_assert(em_batchnorm_set_opts(bn, &o));
+        em_tape *tape = em_tape_new(0);
+        em_tensor_zero_grad(x);
+        em_tensor *y = em_module_forward(bn, tape, x);
+        cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+        assert_close_real(x->grad, want[frozen], 18, 1e-6, frozen ? "frozen dx" : "full dx");
+        em_tape_free(tape);
+    }
+    em_module *relu = em_relu_new();
+    em_bn_opts o;
+    cr_assert_not(em_batchnorm_get_opts(relu, &o));
+    em_module_free(relu);
+    em_tensor_free(x);
+    em_module_free(bn);
+}
+
+/* The zoo hands its BatchNorm options to every BatchNorm layer. */
+Test(layers, model_zoo_passes_bn_options) {
+    em_model_opts mo = em_model_defaults();
+    mo.bn_opts.momentum = 0.7;
+    mo.bn_opts.eps = 1e-3;
+    mo.bn_opts.frozen_stats = true;
+    int in[3], found = 0;
+    em_module *net = em_model_new("mnist-cnn", &mo, in);
+    for (int i = 0; i < em_sequential_len(net); i++) {
+        em_bn_opts o;
+        if (!em_batchnorm_get_opts(em_sequential_at(net, i), &o)) continue;
+        cr_assert(o.momentum == 0.7 && o.eps == 1e-3 && o.frozen_stats, "layer %d", i);
+        found++;
+    }
+    cr_assert_eq(found, 3);
+    em_module_free(net);
+}
+
+/* Conv2d's fan-in is Cin * k * k: PyTorch's default bound is 1/sqrt(Cin k k). */
+Test(layers, conv_init_uses_the_receptive_field) {
+    em_rng rng;
+    em_rng_seed(&rng, 2);
+    em_module *conv = em_conv2d_new(8, 64, 3, 1, 1, true);
+    em_module_init(conv, &rng, NULL);
+    em_entry w, b;
+    em_module_find(conv, "weight", &w);
+    em_module_find(conv, "bias", &b);
+    double bound = 1 / sqrt(8.0 * 9), maxabs = 0, maxb = 0;
+    for (size_t i = 0; i < w.tensor->size; i++) maxabs = fmax(maxabs, fabs(w.tensor->data[i]));
+    for (size_t i = 0; i < b.tensor->size; i++) maxb = fmax(maxb, fabs(b.tensor->data[i]));
+    cr_assert(maxabs <= bound + 1e-7 && maxabs > 0.95 * bound, "max |w| %g, bound %g", maxabs, bound);
+    cr_assert(maxb <= bound + 1e-7 && maxb > 0.8 * bound, "max |b| %g, bound %g", maxb, bound);
+    em_init kn = {EM_INIT_KAIMING_NORMAL, 0, 0};
+    em_module_init(conv, &rng, &kn);
+    double s2 = 0;
+    for (size_t i = 0; i < w.tensor->size; i++) s2 += w.tensor->data[i] * w.tensor->data[i];
+    double std = sqrt(s2 / w.tensor->size), want = sqrt(2.0 / 72);
+    cr_assert(fabs(std - want) < 0.05 * want, "kaiming-normal std %g, want %g", std, want);
+    em_module_free(conv);
+}
+
+Test(layers, the_same_module_twice_aborts, .signal = SIGABRT) {
+    em_module *r = em_relu_new();
+    em_sequential_new(2, (em_module *[]){r, r});
+}

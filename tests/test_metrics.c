@@ -55,3 +55,29 @@ Test(metrics, full_disk_is_an_error_naming_the_file) {
     cr_assert_eq(em_metrics_open(&m, "/nonexistent-dir/m.csv", false, &err), EM_ERR_IO);
     cr_assert(strstr(err.msg, "/nonexistent-dir/m.csv"), "%s", err.msg);
 }
+
+Test(metrics, resume_drops_rows_after_the_checkpoint) {
+    char dir[] = "/tmp/ember-metrics-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/m.csv", dir);
+    em_metrics *m;
+    em_error err;
+    cr_assert_eq(em_metrics_open(&m, path, false, &err), EM_OK);
+    for (long step = 100; step <= 400; step += 100) {
+        em_metrics_row r = {(int)(step / 200) + 1, step, 0.1, 1, 0.5, NAN, NAN, 1, 1, false};
+        em_metrics_write(m, &r, &err);
+    }
+    em_metrics_close(m, &err);
+    /* the checkpoint was at step 200: rows 300 and 400 will be written again */
+    cr_assert_eq(em_metrics_open_resume(&m, path, 200, &err), EM_OK, "%s", err.msg);
+    em_metrics_row r = {2, 300, 0.1, 1, 0.5, NAN, NAN, 1, 1, false};
+    em_metrics_write(m, &r, &err);
+    em_metrics_close(m, &err);
+    char *text = slurp(path);
+    cr_assert(strstr(text, "\n1,100,") && strstr(text, "\n2,200,") && strstr(text, "\n2,300,"), "%s", text);
+    cr_assert_null(strstr(text, ",400,"), "%s", text);
+    cr_assert_null(strstr(strstr(text, ",300,") + 1, ",300,"), "row 300 twice:\n%s", text);
+    unlink(path);
+    rmdir(dir);
+}

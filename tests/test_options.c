@@ -32,6 +32,7 @@ Test(options, defaults_and_values) {
                  EM_PARSE_OK, "%s", err.msg);
     cr_assert(c.synthetic && c.augment && c.n_mean == 3 && c.mean[2] == 0.3);
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "--help", &err), EM_PARSE_HELP);
+    cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "-h", &err), EM_PARSE_HELP);
 }
 
 Test(options, bad_arguments_get_one_line_errors) {
@@ -57,6 +58,8 @@ Test(options, bad_arguments_get_one_line_errors) {
         {EM_PROGRAM_MNIST, "--resume a --load b", "exclude"},
         {EM_PROGRAM_MNIST, "extra", "unexpected argument 'extra'"},
         {EM_PROGRAM_MNIST, "--lr", "needs a value"},
+        {EM_PROGRAM_MNIST, "-xq", "unknown option '-x'"},
+        {EM_PROGRAM_MNIST, "--seed +5", "--seed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         em_config c;

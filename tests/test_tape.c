@@ -114,3 +114,53 @@ Test(tape, backward_needs_scalar_loss, .signal = SIGABRT) {
     em_tensor *w = tensor_of(2, (int[]){2, 2}, NULL, EM_REQUIRES_GRAD);
     em_backward(tape, em_matmul(tape, w, w, false, false));
 }
+
+/* backward from something that needs no gradient is an error with a message */
+Test(tape, backward_on_a_constant_is_a_clear_error) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_of(2, (int[]){1, 1}, (float[]){2}, 0);
+    em_tensor *y = em_matmul(tape, x, x, false, false);
+    cr_assert_eq(em_backward(tape, y), EM_ERR_STATE);
+    cr_assert_eq(tape->status, EM_ERR_STATE);
+    cr_assert(strstr(tape->err.msg, "requires a gradient"), "%s", tape->err.msg);
+    em_tensor_free(x);
+    em_tape_free(tape);
+}
+
+/* Out of memory in the middle of backward: every op's backward copes (no crash), and
+ * em_backward reports it. The forward fits in the arena; the backward's gradient buffers
+ * do not, wherever the failure lands. */
+#include "core/ops_image.h"
+Test(tape, out_of_memory_during_backward_is_reported) {
+    em_rng rng;
+    em_rng_seed(&rng, 1);
+    int failed = 0, passed = 0;
+    for (size_t extra = 0; extra < 24; extra++) {
+        em_tape *tape = em_tape_new(1 << 20);
+        em_tensor *x = tensor_randn(&rng, 4, (int[]){2, 2, 8, 8}, 0, 1, EM_REQUIRES_GRAD);
+        em_tensor *h = em_maxpool2d(tape, em_relu(tape, x), 2, 2);
+        h = em_avgpool2d(tape, h, 2, 2);
+        h = em_dropout(tape, h, 0.5f, true, &rng);
+        h = em_global_avgpool(tape, em_sigmoid(tape, h));
+        em_tensor *loss = em_sum(tape, em_mul(tape, h, h), EM_ALL_AXES, false);
+        cr_assert_not_null(loss);
+        /* forbid new chunks, then use up the current one but for `extra` small buffers */
+        tape->arena->fail_after = tape->arena->chunk_allocs + 1;
+        size_t left = tape->arena->capacity - tape->arena->used;
+        size_t keep = extra * 512;
+        if (left > keep + 64) em_arena_alloc(tape->arena, left - keep - 64);
+        em_code c = em_backward(tape, loss);
+        if (c != EM_OK) {
+            cr_assert_eq(c, EM_ERR_NOMEM);
+            cr_assert(strstr(tape->err.msg, "out of memory"), "%s", tape->err.msg);
+            failed++;
+        } else {
+            passed++;
+        }
+        em_tensor_free(x);
+        em_tape_free(tape);
+    }
+    /* the sweep must have failed at several points, and succeeded with enough room */
+    cr_assert_gt(failed, 3, "%d failures", failed);
+    cr_assert_gt(passed, 0);
+}

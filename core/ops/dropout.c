@@ -30,7 +30,9 @@ static void dropout_backward(em_real *dx, const em_real *dy, const em_real *mask
 
 static void dropout_node_backward(em_tape *tape, em_node *node) {
     em_tensor *y = node->output;
-    dropout_backward(em_node_grad(tape, node, 0), y->grad, node->saved, y->size);
+    em_real *dx = em_node_grad(tape, node, 0);
+    if (!dx) return;  /* out of memory: the tape is marked failed */
+    dropout_backward(dx, y->grad, node->saved, y->size);
 }
 
 em_tensor *em_dropout(em_tape *tape, em_tensor *x, em_real p, bool training, em_rng *rng) {

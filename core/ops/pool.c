@@ -64,7 +64,9 @@ static void maxpool_backward(em_real *dx, const em_real *dy, const int32_t *argm
 
 static void maxpool_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *y = node->output;
-    maxpool_backward(em_node_grad(tape, node, 0), y->grad, node->saved,
+    em_real *dx = em_node_grad(tape, node, 0);
+    if (!dx) return;  /* out of memory: the tape is marked failed */
+    maxpool_backward(dx, y->grad, node->saved,
                      x->shape[0] * x->shape[1], x->shape[2], x->shape[3], y->shape[2],
                      y->shape[3]);
 }
@@ -125,7 +127,9 @@ static void avgpool_backward(em_real *dx, const em_real *dy, int NC, int H, int 
 
 static void avgpool_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *y = node->output;
-    avgpool_backward(em_node_grad(tape, node, 0), y->grad, x->shape[0] * x->shape[1],
+    em_real *dx = em_node_grad(tape, node, 0);
+    if (!dx) return;  /* out of memory: the tape is marked failed */
+    avgpool_backward(dx, y->grad, x->shape[0] * x->shape[1],
                      x->shape[2], x->shape[3], node->args[0], node->args[1], y->shape[2],
                      y->shape[3]);
 }
@@ -169,7 +173,9 @@ static void global_avgpool_backward(em_real *dx, const em_real *dy, int NC, size
 
 static void global_avgpool_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *y = node->output;
-    global_avgpool_backward(em_node_grad(tape, node, 0), y->grad, x->shape[0] * x->shape[1],
+    em_real *dx = em_node_grad(tape, node, 0);
+    if (!dx) return;  /* out of memory: the tape is marked failed */
+    global_avgpool_backward(dx, y->grad, x->shape[0] * x->shape[1],
                             (size_t)x->shape[2] * x->shape[3]);
 }
 

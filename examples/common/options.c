@@ -132,11 +132,11 @@ static const char *const bn_backwards[] = {"full", "frozen-stats", NULL};
 
 em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *err) {
     bool mnist = c->which == EM_PROGRAM_MNIST;
-    optind = 0;   /* GNU: rescan from the start, so the parser can run more than once */
+    optind = 0;   /* glibc: rescan from the start, so the parser can run more than once */
     opterr = 0;   /* we word the messages ourselves */
     int opt;
     long v;
-    while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
         const char *a = optarg;
         switch (opt) {
         case O_DATA: if (!copy_path(c->data, a)) return BAD("--data: empty or too long path"); break;
@@ -200,7 +200,8 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
             char *end;
             errno = 0;
             unsigned long long s = strtoull(a, &end, 10);
-            if (errno || end == a || *end || *a == '-') return BAD("--seed: '%s' is not a whole number >= 0", a);
+            if (errno || end == a || *end || !(*a >= '0' && *a <= '9'))
+                return BAD("--seed: '%s' is not a whole number >= 0", a);
             c->seed = s;
             break;
         }
@@ -245,9 +246,13 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
             if (!mnist) return BAD("--dataset is an ember-mnist option");
             if (!copy_name(c->dataset, sizeof c->dataset, a, mnist_sets)) return BAD("--dataset: '%s' is not mnist or fashion-mnist", a);
             break;
+        case 'h':
         case O_HELP: return EM_PARSE_HELP;
         case ':': return BAD("option '%s' needs a value", argv[optind - 1]);
-        default: return BAD("unknown option '%s'", argv[optind - 1]);
+        default:
+            /* a short option has no text of its own in argv when grouped (-xq): name it */
+            if (optopt) return BAD("unknown option '-%c'", optopt);
+            return BAD("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return BAD("unexpected argument '%s'", argv[optind]);

@@ -199,7 +199,9 @@ int em_program_main(em_program which, int argc, char **argv) {
         goto out_pred;
     }
 
-    if (cfg.metrics[0] && em_metrics_open(&t.metrics, cfg.metrics, cfg.resume[0] != 0, &err) != EM_OK) {
+    if (cfg.metrics[0] &&
+        (cfg.resume[0] ? em_metrics_open_resume(&t.metrics, cfg.metrics, t.step, &err)
+                       : em_metrics_open(&t.metrics, cfg.metrics, false, &err)) != EM_OK) {
         fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         status = 2;
         goto out_pred;

@@ -234,7 +234,12 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
     em_module_train(t->net, true);
 
     while (t->step < t->total_steps && r->status == 0) {
-        if (em_loader_seek(t->train, t->epoch, t->batch, NULL) != EM_OK) break;
+        em_error err;
+        if (em_loader_seek(t->train, t->epoch, t->batch, &err) != EM_OK) {
+            snprintf(r->error, sizeof r->error, "%s", err.msg);
+            r->status = 1;
+            break;
+        }
         em_progress bar;
         char label[48];
         long epochs = (t->total_steps + t->steps_per_epoch - 1) / t->steps_per_epoch;
@@ -316,7 +321,6 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
         }
         if (r->status == 1) break;
         double vl = NAN, va = NAN;
-        em_error err;
         if (em_trainer_evaluate(t, &vl, &va, NULL, &err) != EM_OK) {
             snprintf(r->error, sizeof r->error, "%s", err.msg);
             r->status = 1;
