@@ -138,9 +138,10 @@ static const em_st_tensor *plan_find(struct plan *p, const char *name, em_st_dty
     if (!t) {
         const char *model = em_st_meta_get(p->st, "model");
         p->code = em_error_set(p->err, EM_ERR_FORMAT, "%s: tensor '%s' is missing from the "
-                               "file (a checkpoint of another model%s%s%s?)", src, name,
-                               model ? ": the file says '" : "", model ? model : "",
-                               model ? "'" : ", or with BatchNorm switched the other way");
+                               "file; is it a checkpoint of this model%s%s%s, with the same "
+                               "BatchNorm setting?", src, name,
+                               model ? " (the file says model '" : "", model ? model : "",
+                               model ? "')" : "");
         return NULL;
     }
     bool dtype_ok = is_real(want) ? is_real(t->dtype) : t->dtype == want;
@@ -156,11 +157,11 @@ static const em_st_tensor *plan_find(struct plan *p, const char *name, em_st_dty
         char a[96], b[96];
         const char *model = em_st_meta_get(p->st, "model");
         p->code = em_error_set(p->err, EM_ERR_FORMAT, "%s: tensor '%s' has shape %s in the "
-                               "file but %s in the model (a checkpoint of another model%s%s%s?)",
+                               "file but %s in the model; a checkpoint of another model%s%s%s?",
                                src, name, shape_str(t->ndim, t->shape, a, sizeof a),
                                shape_str(ndim, shape, b, sizeof b),
-                               model ? ": the file says '" : "", model ? model : "",
-                               model ? "'" : "");
+                               model ? " (the file says model '" : "", model ? model : "",
+                               model ? "')" : "");
         return NULL;
     }
     return t;

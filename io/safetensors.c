@@ -152,36 +152,43 @@ static em_code parse_meta(const cJSON *j, em_st *st, const char *src, em_error *
     return EM_OK;
 }
 
-/* Sorted by offset, the tensors must tile [0, data_len) exactly. */
+/* Sorted by offset, the tensors must tile [0, data_len) exactly. The first problem found
+ * is reported; a tiling that merely runs past the end of the file is a truncated file, a
+ * tensor past the end with holes or overlaps elsewhere has offsets out of range. */
 static em_code check_layout(em_st *st, size_t data_len, const char *src, em_error *err) {
     em_code code = EM_OK;
     em_st_tensor **order = malloc((st->n ? (size_t)st->n : 1) * sizeof *order);
     if (!order) return em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", src);
     for (int i = 0; i < st->n; i++) order[i] = &st->tensors[i];
     qsort(order, (size_t)st->n, sizeof *order, by_offset);
-    size_t at = 0;                       /* end of the bytes covered so far */
-    const em_st_tensor *prev = NULL;
-    for (int i = 0; i < st->n && !code; i++) {
+    size_t at = 0;                                  /* end of the bytes covered so far */
+    const em_st_tensor *prev = NULL, *past_end = NULL, *hole = NULL, *over = NULL;
+    size_t hole_at = 0;
+    for (int i = 0; i < st->n; i++) {
         const em_st_tensor *t = order[i];
-        if (prev && t->begin < at)
-            FAIL("%s: tensors '%s' [%zu, %zu) and '%s' [%zu, %zu) overlap in the data "
-                 "section", src, prev->name, prev->begin, prev->end, t->name, t->begin, t->end);
-        else if (t->begin > at && t->begin >= data_len)
-            FAIL("%s: tensor '%s': data_offsets [%zu, %zu) out of range: the data section has "
-                 "%zu bytes", src, t->name, t->begin, t->end, data_len);
-        else if (t->begin > at)
-            FAIL("%s: bytes [%zu, %zu) of the data section belong to no tensor (before '%s')",
-                 src, at, t->begin, t->name);
-        if (t->end > at) {
+        if (!past_end && t->end > data_len) past_end = t;
+        if (!hole && !over && prev && t->begin < at) over = t;
+        if (!hole && !over && t->begin > at) hole = t, hole_at = at;
+        if (!over && t->end > at) {
             at = t->end;
             prev = t;
         }
+        if (over) break;
     }
-    if (!code && at > data_len)
+    if (past_end && !hole && !over)
         FAIL("%s: truncated: the header describes %zu bytes of tensor data, the file holds "
              "only %zu after the header (cut short by an interrupted copy or download?)", src,
              at, data_len);
-    if (!code && at < data_len)
+    else if (past_end)
+        FAIL("%s: tensor '%s': data_offsets [%zu, %zu) out of range: the data section has "
+             "%zu bytes", src, past_end->name, past_end->begin, past_end->end, data_len);
+    else if (over)
+        FAIL("%s: tensors '%s' [%zu, %zu) and '%s' [%zu, %zu) overlap in the data section",
+             src, prev->name, prev->begin, prev->end, over->name, over->begin, over->end);
+    else if (hole)
+        FAIL("%s: bytes [%zu, %zu) of the data section belong to no tensor (before '%s')",
+             src, hole_at, hole->begin, hole->name);
+    else if (at < data_len)
         FAIL("%s: %zu bytes after the last tensor belong to no tensor", src, data_len - at);
     free(order);
     return code;
@@ -193,9 +200,12 @@ static em_code parse_header(em_st *st, const char *text, size_t data_len, const 
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
-        size_t at = end ? (size_t)(end - text) : 0;
+        size_t at = end ? (size_t)(end - text) : 0, len = strlen(text);
+        if (at >= len)
+            return FAIL("%s: the header is not valid JSON (it ends early, at byte %zu)", src,
+                        len);
         return FAIL("%s: the header is not valid JSON (error at byte %zu of %zu, near "
-                    "\"%.16s\")", src, at, strlen(text), end ? end : "");
+                    "\"%.16s\")", src, at, len, end);
     }
     st->json = root;
     if (!cJSON_IsObject(root)) return FAIL("%s: the header is not a JSON object", src);
