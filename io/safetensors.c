@@ -334,9 +334,10 @@ static em_code build_header(cJSON *root, int n, const em_st_tensor *t, size_t *o
         for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
         size_t bytes = numel * em_st_dtype_size(t[i].dtype);
         cJSON *e = cJSON_AddObjectToObject(root, t[i].name);
-        cJSON *shape = e ? cJSON_AddArrayToObject(e, "shape") : NULL;
-        cJSON *off = e ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
-        ok = e && shape && off && cJSON_AddStringToObject(e, "dtype", em_st_dtype_name(t[i].dtype));
+        ok = e && cJSON_AddStringToObject(e, "dtype", em_st_dtype_name(t[i].dtype));
+        cJSON *shape = ok ? cJSON_AddArrayToObject(e, "shape") : NULL;
+        cJSON *off = shape ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
+        ok = off != NULL;
         for (int d = 0; ok && d < t[i].ndim; d++) {
             cJSON *v = cJSON_CreateNumber((double)t[i].shape[d]);
             ok = v && cJSON_AddItemToArray(shape, v);
