@@ -238,3 +238,83 @@ Test(resume, forgetting_the_data_rng_is_detected) {
     run_free(&a);
     run_free(&b);
 }
+
+/* ---- Dropout: the masks' rng lives in the module, outside the state dict ---------------- */
+
+enum { D_STEPS = 6 };
+
+static em_module *dropout_net(uint64_t seed) {
+    em_module *net = em_sequential_new(5, (em_module *[]){
+        em_flatten_new(), em_linear_new(64, 32, true), em_relu_new(), em_dropout_new(0.5),
+        em_linear_new(32, 10, true)});
+    em_rng rng;
+    em_rng_seed(&rng, seed);
+    em_module_init(net, &rng, NULL);
+    em_module_train(net, true);
+    return net;
+}
+
+static void dropout_steps(em_module *net, em_sgd *opt, int from, int n) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = em_tensor_new(4, (int[]){N, 1, 8, 8}, 0);
+    int labels[N];
+    for (int s = from; s < from + n; s++) {
+        em_rng batch;
+        em_rng_seed(&batch, (uint64_t)s);
+        for (size_t i = 0; i < x->size; i++) x->data[i] = (em_real)em_rng_normal(&batch, 0, 1);
+        for (int k = 0; k < N; k++) labels[k] = (int)em_rng_below(&batch, 10);
+        em_tensor *loss = em_cross_entropy(tape, em_module_forward(net, tape, x), labels);
+        cr_assert_eq(em_backward(tape, loss), EM_OK);
+        em_sgd_step(opt, 0.1);
+        em_sgd_zero_grad(opt);
+        em_tape_reset(tape);
+    }
+    em_tensor_free(x);
+    em_tape_free(tape);
+}
+
+/* restore_rngs false: the control, which must diverge */
+static bool dropout_resume_matches(bool restore_rngs) {
+    char path[] = "/tmp/ember-dropout-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    em_sgd_opts o = {.momentum = 0.9};
+    em_module *a = dropout_net(1);
+    em_sgd *oa = em_sgd_new(em_module_params(a), &o, NULL);
+    dropout_steps(a, oa, 0, 2 * D_STEPS);
+
+    em_module *b = dropout_net(1);
+    em_sgd *ob = em_sgd_new(em_module_params(b), &o, NULL);
+    dropout_steps(b, ob, 0, D_STEPS);
+    em_rng *rngs[4];
+    cr_assert_eq(em_module_rngs(b, rngs, 4), 1, "one Dropout, one stream");
+    em_ck_entry extra[] = {{"optim.momentum_buffer", EM_ST_REAL, ob->velocity, ob->params.n},
+                           {"optim.step", EM_ST_I64, &ob->step, 1},
+                           EM_CK_RNG("rng.module.0", rngs[0])};
+    em_ck_save_opts so = {.n_extra = restore_rngs ? 3 : 2, .extra = extra};
+    em_error err;
+    cr_assert_eq(em_checkpoint_save(path, b, &so, &err), EM_OK, "%s", err.msg);
+
+    em_module *c = dropout_net(2);                       /* fresh: other init, other masks */
+    em_sgd *oc = em_sgd_new(em_module_params(c), &o, NULL);
+    cr_assert_eq(em_module_rngs(c, rngs, 4), 1);
+    em_ck_entry into[] = {{"optim.momentum_buffer", EM_ST_REAL, oc->velocity, oc->params.n},
+                          {"optim.step", EM_ST_I64, &oc->step, 1},
+                          EM_CK_RNG("rng.module.0", rngs[0])};
+    em_ck_load_opts lo = {.n_extra = restore_rngs ? 3 : 2, .extra = into};
+    cr_assert_eq(em_checkpoint_load(path, c, &lo, &err), EM_OK, "%s", err.msg);
+    dropout_steps(c, oc, D_STEPS, D_STEPS);
+    em_params pa = em_module_params(a), pc = em_module_params(c);
+    bool same = !memcmp(pa.data, pc.data, pa.n * sizeof(em_real)) &&
+                !memcmp(oa->velocity, oc->velocity, pa.n * sizeof(em_real));
+    em_sgd_free(oa), em_sgd_free(ob), em_sgd_free(oc);
+    em_module_free(a), em_module_free(b), em_module_free(c);
+    remove(path);
+    return same;
+}
+
+Test(resume, dropout_masks_resume_exactly_with_em_module_rngs) {
+    cr_assert(dropout_resume_matches(true), "resumed with the Dropout rng: not bit-identical");
+    cr_assert(!dropout_resume_matches(false), "without the Dropout rng the masks must differ");
+}
