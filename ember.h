@@ -35,6 +35,11 @@
 #include "layers/init.h"
 #include "layers/layers.h"
 #include "layers/module.h"
+#include "optim/optim.h"
+#include "optim/schedule.h"
+#include "io/checkpoint.h"
 #include "io/metrics.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
 
 #endif

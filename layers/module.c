@@ -71,6 +71,16 @@ bool em_module_find(em_module *m, const char *name, em_entry *out) {
     return f.found;
 }
 
+static int rngs_at(em_module *m, em_rng **out, int max, int count) {
+    em_rng *r = m->ops->rng ? m->ops->rng(m) : NULL;
+    if (r && count < max) out[count] = r;
+    count += r != NULL;
+    for (int i = 0; child_at(m, i); i++) count = rngs_at(child_at(m, i), out, max, count);
+    return count;
+}
+
+int em_module_rngs(em_module *m, em_rng **out, int max) { return rngs_at(m, out, max, 0); }
+
 static bool count_fn(void *ctx, const char *name, const em_entry *e) {
     (void)name;
     if (e->kind == EM_ENTRY_PARAM) *(size_t *)ctx += e->tensor->size;

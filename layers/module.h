@@ -61,6 +61,8 @@ typedef struct em_module_ops {
     void (*init)(em_module *m, em_rng *rng, const em_init *init);
     /* "Conv2d(1, 16, kernel=3, stride=1, pad=1, bias=false)" */
     void (*describe)(const em_module *m, char *buf, size_t len);
+    /* the module's own random stream (Dropout's masks); may be NULL (none) */
+    em_rng *(*rng)(em_module *m);
 } em_module_ops;
 
 struct em_module {
@@ -84,6 +86,11 @@ typedef bool (*em_visit_fn)(void *ctx, const char *name, const em_entry *entry);
 bool em_module_visit(em_module *m, em_visit_fn fn, void *ctx);
 /* The entry called `name` ("3.running_var"), or false. */
 bool em_module_find(em_module *m, const char *name, em_entry *out);
+/* The random streams modules own (Dropout's masks), in tree order: state that is not in
+ * the state dict (PyTorch keeps it in its global generator) but that a bit-identical resume
+ * must restore — save each as an extra, e.g. EM_CK_RNG("rng.module.0", out[0]) (see
+ * io/checkpoint.h). Fills out[0..min(count, max)) and returns the count. */
+int em_module_rngs(em_module *m, em_rng **out, int max);
 /* Number of trainable scalars. */
 size_t em_module_param_count(em_module *m);
 

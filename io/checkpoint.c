@@ -1,0 +1,266 @@
+/* io/checkpoint.c — models and training state to and from safetensors (see checkpoint.h).
+ * Loading is two phases: plan (match every expected tensor against the file, check dtype
+ * and shape; nothing is written) and commit (copy; cannot fail). */
+#include "checkpoint.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(em_rng) == 16 && offsetof(em_rng, inc) == 8,
+               "EM_CK_RNG saves an em_rng as two consecutive uint64");
+
+/* ---- save ---------------------------------------------------------------------------------- */
+
+struct collect {
+    em_st_tensor *t;
+    char **names;
+    int n, cap;
+    bool nomem;
+};
+
+static em_st_tensor *collect_push(struct collect *c, const char *name) {
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 32;
+        em_st_tensor *t = realloc(c->t, (size_t)cap * sizeof *t);
+        if (t) c->t = t;
+        char **names = realloc(c->names, (size_t)cap * sizeof *names);
+        if (names) c->names = names;
+        if (!t || !names) return NULL;
+        c->cap = cap;
+    }
+    size_t len = strlen(name) + 1;
+    char *copy = malloc(len);
+    if (!copy) return NULL;
+    memcpy(copy, name, len);
+    c->names[c->n] = copy;
+    em_st_tensor *t = &c->t[c->n++];
+    memset(t, 0, sizeof *t);
+    t->name = copy;
+    return t;
+}
+
+static bool collect_fn(void *ctx, const char *name, const em_entry *e) {
+    struct collect *c = ctx;
+    em_st_tensor *t = collect_push(c, name);
+    if (!t) {
+        c->nomem = true;
+        return false;
+    }
+    if (e->kind == EM_ENTRY_COUNTER) {       /* an I64 scalar, as PyTorch stores it */
+        t->dtype = EM_ST_I64;
+        t->ndim = 0;
+        t->data = e->counter;
+    } else {
+        t->dtype = EM_ST_REAL;
+        t->ndim = e->tensor->ndim;
+        for (int d = 0; d < t->ndim; d++) t->shape[d] = e->tensor->shape[d];
+        t->data = e->tensor->data;
+    }
+    return true;
+}
+
+em_code em_checkpoint_save(const char *path, em_module *model, const em_ck_save_opts *opts,
+                           em_error *err) {
+    EM_ASSERT(path && model);
+    static const em_ck_save_opts none = {0};
+    if (!opts) opts = &none;
+    struct collect c = {0};
+    em_module_visit(model, collect_fn, &c);
+    for (int i = 0; i < opts->n_extra && !c.nomem; i++) {
+        const em_ck_entry *x = &opts->extra[i];
+        EM_ASSERT(x->name && (x->data || x->n == 0));
+        em_st_tensor *t = collect_push(&c, x->name);
+        if (!t) {
+            c.nomem = true;
+            break;
+        }
+        t->dtype = x->dtype;
+        t->ndim = 1;
+        t->shape[0] = (int64_t)x->n;
+        t->data = x->data;
+    }
+    em_st_meta meta[64];
+    int nm = 0;
+    meta[nm++] = (em_st_meta){"format", "pt"};
+    meta[nm++] = (em_st_meta){"framework", "ember"};
+    meta[nm++] = (em_st_meta){"dtype", EM_REAL_NAME};
+    if (opts->model_name) meta[nm++] = (em_st_meta){"model", opts->model_name};
+    if (opts->config) meta[nm++] = (em_st_meta){"config", opts->config};
+    if (opts->progress) meta[nm++] = (em_st_meta){"progress", opts->progress};
+    em_code code = EM_OK;
+    if (opts->n_meta > 64 - nm)
+        code = em_error_set(err, EM_ERR_ARG, "%s: %d metadata entries (at most %d)", path,
+                            opts->n_meta, 64 - nm);
+    for (int i = 0; !code && i < opts->n_meta; i++) meta[nm++] = opts->meta[i];
+    if (!code && c.nomem)
+        code = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory listing the tensors", path);
+    if (!code) code = em_st_save(path, c.n, c.t, nm, meta, opts->fail_after_bytes, err);
+    for (int i = 0; i < c.n; i++) free(c.names[i]);
+    free(c.names);
+    free(c.t);
+    return code;
+}
+
+/* ---- load: plan, then commit ------------------------------------------------------------- */
+
+/* one copy to do: n values of the file's tensor src into dst, of dtype dst_dtype */
+typedef struct copy_op {
+    const em_st_tensor *src;
+    void *dst;
+    em_st_dtype dst_dtype;
+} copy_op;
+
+struct plan {
+    const em_st *st;
+    copy_op *ops;
+    int n, cap;
+    bool *used;                 /* per file tensor */
+    em_code code;
+    em_error *err;
+};
+
+static bool is_real(em_st_dtype d) { return d == EM_ST_F32 || d == EM_ST_F64; }
+
+static char *shape_str(int ndim, const int64_t *shape, char *buf, size_t len) {
+    int k = snprintf(buf, len, "(");
+    for (int d = 0; d < ndim && k >= 0 && (size_t)k < len; d++)
+        k += snprintf(buf + k, len - (size_t)k, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (k >= 0 && (size_t)k < len) snprintf(buf + k, len - (size_t)k, ndim == 1 ? ",)" : ")");
+    return buf;
+}
+
+/* the file's tensor `name`, checked for dtype and shape; NULL with p->code set otherwise */
+static const em_st_tensor *plan_find(struct plan *p, const char *name, em_st_dtype want,
+                                     int ndim, const int64_t *shape, bool scalar_ok) {
+    const char *src = p->st->source;
+    const em_st_tensor *t = em_st_find(p->st, name);
+    if (!t) {
+        const char *model = em_st_meta_get(p->st, "model");
+        p->code = em_error_set(p->err, EM_ERR_FORMAT, "%s: tensor '%s' is missing from the "
+                               "file; is it a checkpoint of this model%s%s%s, with the same "
+                               "BatchNorm setting?", src, name,
+                               model ? " (the file says model '" : "", model ? model : "",
+                               model ? "')" : "");
+        return NULL;
+    }
+    bool dtype_ok = is_real(want) ? is_real(t->dtype) : t->dtype == want;
+    if (!dtype_ok) {
+        p->code = em_error_set(p->err, EM_ERR_FORMAT, "%s: tensor '%s' has dtype %s; ember "
+                               "loads it from %s", src, name, em_st_dtype_name(t->dtype),
+                               is_real(want) ? "F32 or F64" : em_st_dtype_name(want));
+        return NULL;
+    }
+    bool same = t->ndim == ndim || (scalar_ok && t->numel == 1 && t->ndim <= 1);
+    for (int d = 0; same && d < ndim && t->ndim == ndim; d++) same = t->shape[d] == shape[d];
+    if (!same) {
+        char a[96], b[96];
+        const char *model = em_st_meta_get(p->st, "model");
+        p->code = em_error_set(p->err, EM_ERR_FORMAT, "%s: tensor '%s' has shape %s in the "
+                               "file but %s in the model; a checkpoint of another model%s%s%s?",
+                               src, name, shape_str(t->ndim, t->shape, a, sizeof a),
+                               shape_str(ndim, shape, b, sizeof b),
+                               model ? " (the file says model '" : "", model ? model : "",
+                               model ? "')" : "");
+        return NULL;
+    }
+    return t;
+}
+
+static bool plan_push(struct plan *p, const em_st_tensor *src, void *dst, em_st_dtype dt) {
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 32;
+        copy_op *ops = realloc(p->ops, (size_t)cap * sizeof *ops);
+        if (!ops) {
+            p->code = em_error_set(p->err, EM_ERR_NOMEM, "%s: out of memory", p->st->source);
+            return false;
+        }
+        p->ops = ops;
+        p->cap = cap;
+    }
+    p->ops[p->n++] = (copy_op){src, dst, dt};
+    p->used[src - p->st->tensors] = true;
+    return true;
+}
+
+static bool plan_fn(void *ctx, const char *name, const em_entry *e) {
+    struct plan *p = ctx;
+    const em_st_tensor *t;
+    if (e->kind == EM_ENTRY_COUNTER) {
+        t = plan_find(p, name, EM_ST_I64, 0, NULL, true);
+        return t && plan_push(p, t, e->counter, EM_ST_I64);
+    }
+    int64_t shape[EM_MAX_DIMS];
+    for (int d = 0; d < e->tensor->ndim; d++) shape[d] = e->tensor->shape[d];
+    t = plan_find(p, name, EM_ST_REAL, e->tensor->ndim, shape, false);
+    return t && plan_push(p, t, e->tensor->data, EM_ST_REAL);
+}
+
+/* n values from the file's bytes into dst: same dtype, or F32 <-> F64 */
+static void copy_values(void *dst, em_st_dtype dd, const em_st_tensor *src) {
+    size_t n = src->numel;
+    if (dd == src->dtype) {
+        memcpy(dst, src->data, n * em_st_dtype_size(dd));
+    } else if (dd == EM_ST_F64) {                 /* F32 -> F64: exact */
+        const unsigned char *s = src->data;
+        for (size_t i = 0; i < n; i++) {
+            float v;
+            memcpy(&v, s + 4 * i, 4);
+            ((double *)dst)[i] = v;
+        }
+    } else {                                      /* F64 -> F32: rounded to nearest */
+        const unsigned char *s = src->data;
+        for (size_t i = 0; i < n; i++) {
+            double v;
+            memcpy(&v, s + 8 * i, 8);
+            ((float *)dst)[i] = (float)v;
+        }
+    }
+}
+
+em_code em_checkpoint_apply(const em_st *st, em_module *model, const em_ck_load_opts *opts,
+                            em_error *err) {
+    EM_ASSERT(st && model);
+    static const em_ck_load_opts none = {0};
+    if (!opts) opts = &none;
+    const char *src = st->source;
+    if (opts->expect_model) {
+        const char *m = em_st_meta_get(st, "model");
+        if (!m || strcmp(m, opts->expect_model))
+            return em_error_set(err, EM_ERR_FORMAT, "%s: a checkpoint of %s%s%s, not of '%s'",
+                                src, m ? "'" : "an unnamed model", m ? m : "", m ? "'" : "",
+                                opts->expect_model);
+    }
+    struct plan p = {.st = st, .err = err};
+    p.used = calloc(st->n ? (size_t)st->n : 1, sizeof *p.used);
+    if (!p.used) return em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", src);
+    em_module_visit(model, plan_fn, &p);
+    for (int i = 0; i < opts->n_extra && !p.code; i++) {
+        const em_ck_entry *x = &opts->extra[i];
+        int64_t n = (int64_t)x->n;
+        const em_st_tensor *t = plan_find(&p, x->name, x->dtype, 1, &n, x->n == 1);
+        if (t && p.used[t - st->tensors])
+            p.code = em_error_set(err, EM_ERR_ARG, "%s: '%s' is asked for twice", src, x->name);
+        else if (t) plan_push(&p, t, x->data, x->dtype);
+    }
+    for (int i = 0; i < st->n && !p.code && !opts->allow_unused; i++)
+        if (!p.used[i])
+            p.code = em_error_set(err, EM_ERR_FORMAT, "%s: unexpected tensor '%s' (not part of "
+                                  "the model%s; load with allow_unused to ignore it)", src,
+                                  st->tensors[i].name, opts->n_extra ? " or the extras" : "");
+    if (!p.code)                                  /* commit: nothing below can fail */
+        for (int i = 0; i < p.n; i++) copy_values(p.ops[i].dst, p.ops[i].dst_dtype, p.ops[i].src);
+    free(p.ops);
+    free(p.used);
+    return p.code;
+}
+
+em_code em_checkpoint_load(const char *path, em_module *model, const em_ck_load_opts *opts,
+                           em_error *err) {
+    em_st *st;
+    em_code code = em_st_read(&st, path, err);
+    if (code) return code;
+    code = em_checkpoint_apply(st, model, opts, err);
+    em_st_free(st);
+    return code;
+}

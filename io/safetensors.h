@@ -1,0 +1,99 @@
+/* io/safetensors.h — the safetensors file format, read and written.
+ *
+ *     em_st *st;
+ *     if (em_st_read(&st, "model.safetensors", &err) != EM_OK) ...err.msg...
+ *     const em_st_tensor *w = em_st_find(st, "0.weight");      // NULL when absent
+ *     printf("%s %s, %zu elements\n", w->name, em_st_dtype_name(w->dtype), w->numel);
+ *     const char *model = em_st_meta(st, "model");              // NULL when absent
+ *     em_st_free(st);
+ *
+ * The format (https://github.com/huggingface/safetensors), all little-endian:
+ *
+ *     u64 N | N bytes of JSON header | data section
+ *
+ *     {"__metadata__": {"model": "mnist-cnn", ...},                  string values only
+ *      "0.weight": {"dtype": "F32", "shape": [16, 1, 3, 3], "data_offsets": [0, 576]}, ...}
+ *
+ * data_offsets [begin, end) are relative to the start of the data section. A valid file
+ * has tensors that do not overlap and together cover the data section exactly, each with
+ * end - begin = numel * dtype size. em_st_parse checks all of it, and that names are
+ * unique and dtypes known; every failure is EM_ERR_FORMAT with a message that names the
+ * source and the problem. The writer pads the header with spaces to a multiple of 8 bytes
+ * so the data starts aligned, and writes crash-safely (io/wfile.h).
+ *
+ * Byte order: ember supports little-endian hosts only (checked at compile time), so the
+ * data section is the host's own representation of the values.
+ */
+#ifndef EM_SAFETENSORS_H
+#define EM_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/errors.h"
+#include "../core/tensor.h"
+
+/* every dtype of the format; ember's models use F32 (F64 in the double build) and I64 */
+typedef enum em_st_dtype {
+    EM_ST_BOOL, EM_ST_U8, EM_ST_I8, EM_ST_F8_E5M2, EM_ST_F8_E4M3, EM_ST_I16, EM_ST_U16,
+    EM_ST_F16, EM_ST_BF16, EM_ST_I32, EM_ST_U32, EM_ST_F32, EM_ST_F64, EM_ST_I64, EM_ST_U64,
+    EM_ST_DTYPE_COUNT
+} em_st_dtype;
+
+/* the dtype of em_real in this build */
+#ifdef EM_DOUBLE
+#define EM_ST_REAL EM_ST_F64
+#else
+#define EM_ST_REAL EM_ST_F32
+#endif
+
+#define EM_ST_MAX_DIMS 8
+/* headers larger than this are refused (the reference implementation's limit) */
+#define EM_ST_MAX_HEADER ((size_t)100 << 20)
+
+typedef struct em_st_tensor {
+    const char *name;
+    em_st_dtype dtype;
+    int ndim;                         /* 0 for a scalar                                     */
+    int64_t shape[EM_ST_MAX_DIMS];
+    size_t numel;                     /* product of shape (1 for a scalar)                  */
+    size_t begin, end;                /* data_offsets within the data section (parsed)     */
+    const void *data;                 /* numel values in dtype, little-endian               */
+} em_st_tensor;
+
+typedef struct em_st_meta {
+    const char *key;
+    const char *value;
+} em_st_meta;
+
+typedef struct em_st {
+    const char *source;               /* file name (or caller's label) for messages        */
+    int n;                            /* tensors, sorted by name                            */
+    em_st_tensor *tensors;
+    int n_meta;                       /* __metadata__, in file order                        */
+    em_st_meta *meta;
+    void *json;                       /* the parsed header (cJSON); names point into it   */
+    void *owned;                      /* the file's bytes when read by em_st_read           */
+    char *source_copy;
+} em_st;
+
+const char *em_st_dtype_name(em_st_dtype dtype);   /* "F32" */
+size_t em_st_dtype_size(em_st_dtype dtype);        /* 4 */
+
+/* Parse and validate len bytes in memory. The em_st points into `bytes`, which must
+ * outlive it. source names the bytes in messages. */
+em_code em_st_parse(em_st **out, const void *bytes, size_t len, const char *source,
+                    em_error *err);
+/* Read a whole file and parse it; EM_ERR_IO when it cannot be read. */
+em_code em_st_read(em_st **out, const char *path, em_error *err);
+void em_st_free(em_st *st);
+const em_st_tensor *em_st_find(const em_st *st, const char *name);
+const char *em_st_meta_get(const em_st *st, const char *key);
+
+/* Write tensors (name, dtype, ndim, shape, data; numel/begin/end are computed) and
+ * metadata to path, crash-safely. Names must be unique, non-empty and not "__metadata__"
+ * (EM_ERR_ARG otherwise). fail_after_bytes: testing hook of io/wfile.h (0: never). */
+em_code em_st_save(const char *path, int n, const em_st_tensor *tensors, int n_meta,
+                   const em_st_meta *meta, size_t fail_after_bytes, em_error *err);
+
+#endif

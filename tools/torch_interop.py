@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Move weights between ember and PyTorch through safetensors, and prove it with logits.
+
+Needs Debian's python3-torch (/usr/bin/python3). The safetensors package is not in Debian,
+so this file reads and writes the format itself (read_safetensors / write_safetensors).
+
+    tools/torch_interop.py --ember build/examples/ember-logits            # both directions
+    tools/torch_interop.py --ember ... load CKPT MODEL [--no-bn]          # ember -> PyTorch
+    tools/torch_interop.py export MODEL OUT.safetensors [--no-bn]        # PyTorch -> ember
+
+Both directions, for each reference model (tools/fixtures/reference_models.py, the copy of
+../shared/reference_models.py that ember's zoo mirrors):
+  ember -> PyTorch  ember-logits initializes the model, trains 3 SGD steps (so weights,
+                    running statistics and num_batches_tracked all move), saves a model-only
+                    checkpoint and writes an input batch and its logits (.npy). PyTorch loads
+                    the checkpoint into the nn.Sequential with load_state_dict(strict=True)
+                    and computes the logits of the same batch in eval mode.
+  PyTorch -> ember  PyTorch initializes the model (seeded), trains 3 SGD steps, exports its
+                    state_dict to safetensors; ember-logits loads it and writes its logits on
+                    its batch; PyTorch computes its own logits on that batch.
+Agreement is measured as max |ember - torch| / max |torch| (float32 on both sides).
+Exit status: 0 all agree, 1 a mismatch or failure, 77 PyTorch not available (a skip).
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # meson treats 77 as "skipped"
+    print(f"SKIPPED: {e} (install Debian's python3-torch)")
+    sys.exit(77)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
+from reference_models import build  # noqa: E402
+
+DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
+          "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32,
+          "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
+NAMES = {v: k for k, v in DTYPES.items()}
+TOL = 1e-4
+
+
+def read_safetensors(path):
+    """-> ({name: tensor}, {metadata}). u64 header length, JSON header, raw LE data."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data, out = raw[8 + n:], {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        buf = bytearray(data[begin:end]) or bytearray(1)      # frombuffer needs >= 1 byte
+        t = torch.frombuffer(buf, dtype=DTYPES[info["dtype"]])[:int(np.prod(info["shape"]))]
+        out[name] = t.reshape(info["shape"]).clone()
+    return out, meta
+
+
+def write_safetensors(path, tensors, meta):
+    """Tensors in order, the header padded with spaces to 8 bytes; tmp file, then rename."""
+    header, blobs, at = {"__metadata__": meta}, [], 0
+    for name, t in tensors.items():
+        b = t.detach().cpu().contiguous().numpy().tobytes()
+        header[name] = {"dtype": NAMES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [at, at + len(b)]}
+        blobs.append(b)
+        at += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    os.replace(path + ".tmp", path)
+
+
+def rel_err(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def torch_logits(model, x_path):
+    x = torch.from_numpy(np.load(x_path))
+    model.eval()
+    with torch.no_grad():
+        return model(x).numpy()
+
+
+def ember_to_torch(ember, name, bn, work):
+    ckpt, xp, yp = (os.path.join(work, f) for f in ("e.safetensors", "x.npy", "y.npy"))
+    flags = [] if bn else ["--no-bn"]
+    subprocess.run([ember, name, *flags, "--init", "11", "--train-steps", "3", "--save", ckpt,
+                    "--input", xp, "--logits", yp], check=True, stdout=subprocess.DEVNULL)
+    state, meta = read_safetensors(ckpt)
+    model, _ = build(name, bn=bn)
+    model.load_state_dict(state, strict=True)        # every name, shape and dtype must fit
+    err = rel_err(np.load(yp), torch_logits(model, xp))
+    nbt = [int(v) for k, v in state.items() if k.endswith("num_batches_tracked")]
+    return err, f"{len(state)} tensors, num_batches_tracked {sorted(set(nbt))}, " \
+                f"metadata model={meta.get('model')!r}"
+
+
+def torch_export(name, bn, path, seed=5, steps=3):
+    torch.manual_seed(seed)
+    model, shape = build(name, bn=bn)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    for _ in range(steps):                           # move weights and running statistics
+        x = torch.randn(8, *shape)
+        loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 10, (8,)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    write_safetensors(path, model.state_dict(),
+                      {"format": "pt", "framework": "pytorch", "model": name,
+                       "config": f"torch.manual_seed({seed}), {steps} SGD steps"})
+    return model
+
+
+def torch_to_ember(ember, name, bn, work):
+    ckpt, xp, yp = (os.path.join(work, f) for f in ("t.safetensors", "x.npy", "y.npy"))
+    model = torch_export(name, bn, ckpt)
+    flags = [] if bn else ["--no-bn"]
+    subprocess.run([ember, name, *flags, "--load", ckpt, "--input", xp, "--logits", yp],
+                   check=True, stdout=subprocess.DEVNULL)
+    err = rel_err(np.load(yp), torch_logits(model, xp))
+    return err, f"{len(model.state_dict())} tensors exported by PyTorch {torch.__version__}"
+
+
+def roundtrip(ember):
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="ember-interop-") as work:
+        for name in ("mnist-cnn", "cifar-cnn", "mlp"):
+            for bn in (True, False):
+                for label, fn in (("ember -> PyTorch", ember_to_torch),
+                                  ("PyTorch -> ember", torch_to_ember)):
+                    err, what = fn(ember, name, bn, work)
+                    ok = err < TOL
+                    failed += not ok
+                    print(f"{label}  {name:9s} bn={int(bn)}  logits max rel diff {err:.2e}  "
+                          f"{'ok' if ok else 'MISMATCH'}  ({what})")
+    print(f"torch_interop: {12 - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ember", default="build/examples/ember-logits",
+                    help="path of the ember-logits program")
+    sub = ap.add_subparsers(dest="cmd")
+    ld = sub.add_parser("load", help="load an ember checkpoint into PyTorch (strict=True)")
+    ld.add_argument("ckpt")
+    ld.add_argument("model")
+    ld.add_argument("--no-bn", action="store_true")
+    ex = sub.add_parser("export", help="export seeded PyTorch weights to safetensors")
+    ex.add_argument("model")
+    ex.add_argument("out")
+    ex.add_argument("--no-bn", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    if a.cmd == "load":
+        state, meta = read_safetensors(a.ckpt)
+        model, _ = build(a.model, bn=not a.no_bn)
+        model.load_state_dict({k: v for k, v in state.items() if not k.startswith(
+            ("optim.", "train.", "data.", "rng."))}, strict=True)
+        print(f"loaded {a.ckpt} into {a.model} (strict=True); metadata {meta}")
+        return 0
+    if a.cmd == "export":
+        torch_export(a.model, not a.no_bn, a.out)
+        print(f"wrote {a.out}")
+        return 0
+    return roundtrip(a.ember)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
