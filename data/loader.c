@@ -22,8 +22,6 @@ struct em_loader {
     int epoch;
     size_t cursor;                /* the batch the next em_loader_next returns           */
     em_real lut[EM_DATA_MAX_CHANNELS][256];  /* normalized value of each byte, per channel */
-    em_tensor *shrunk;            /* the tensor a short batch shrank, and to how many    */
-    int shrunk_n;
 
     /* prefetch: one job at a time, guarded by mu */
     bool threaded;
@@ -292,7 +290,10 @@ bool em_loader_next(em_loader *l, em_tensor *x, int *labels, int *n) {
     EM_ASSERT_MSG(x->ndim == 4 && x->shape[1] == l->c && x->shape[2] == l->h &&
                       x->shape[3] == l->w,
                   "x must have shape (batch, C, H, W): use em_loader_batch_tensor");
-    EM_ASSERT_MSG(x->shape[0] == l->o.batch || (x == l->shrunk && x->shape[0] == l->shrunk_n),
+    /* a short last batch leaves x with n % batch rows; any other row count is a tensor
+     * that was not made for this loader */
+    EM_ASSERT_MSG(x->shape[0] == l->o.batch ||
+                      (size_t)x->shape[0] == l->n % (size_t)l->o.batch,
                   "x must hold a whole batch: use em_loader_batch_tensor");
     if (l->cursor >= l->n_batches) return false;
     size_t count = batch_count(l, l->cursor), chw = (size_t)l->c * l->h * l->w;
@@ -308,8 +309,6 @@ bool em_loader_next(em_loader *l, em_tensor *x, int *labels, int *n) {
     if (!copied) fill_batch(l, l->epoch, l->cursor, x->data, labels);
     x->shape[0] = (int)count;
     x->size = count * chw;
-    l->shrunk = count < (size_t)l->o.batch ? x : NULL;
-    l->shrunk_n = (int)count;
     *n = (int)count;
     l->cursor++;
     schedule(l);

@@ -22,15 +22,16 @@ typedef struct idx_header {
 
 static em_code read_header(em_reader *r, bool images, idx_header *h, em_error *err) {
     uint8_t b[16];
-    size_t len = images ? 16 : 8;
-    em_code c = em_reader_read(r, b, len, images ? "the idx image header" : "the idx label header",
-                               err);
+    const char *what = images ? "the idx image header" : "the idx label header";
+    /* the magic first, so a wrong file is called that even when it is short */
+    em_code c = em_reader_read(r, b, 4, what, err);
     if (c != EM_OK) return c;
     uint32_t magic = em_read_be32(b), want = images ? EM_IDX_IMAGES_MAGIC : EM_IDX_LABELS_MAGIC;
     if (magic != want)
         return em_error_set(err, EM_ERR_FORMAT,
                             "%s: not an idx %s file: magic number 0x%08x, expected 0x%08x (%u)",
                             r->name, images ? "image" : "label", magic, want, want);
+    if ((c = em_reader_read(r, b + 4, images ? 12 : 4, what, err)) != EM_OK) return c;
     h->n = em_read_be32(b + 4);
     h->rows = images ? em_read_be32(b + 8) : 1;
     h->cols = images ? em_read_be32(b + 12) : 1;
