@@ -81,7 +81,7 @@ em_code em_dataset_copy_names(em_dataset *ds, const char *const *names, int n, e
 }
 
 em_code em_dataset_number_names(em_dataset *ds, int n, em_error *err) {
-    char buf[EM_DATA_MAX_CLASSES][4];
+    char buf[EM_DATA_MAX_CLASSES][12];
     const char *names[EM_DATA_MAX_CLASSES];
     if (n <= 0 || n > EM_DATA_MAX_CLASSES)
         return em_error_set(err, EM_ERR_ARG, "bad number of classes %d", n);
