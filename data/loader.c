@@ -290,11 +290,10 @@ bool em_loader_next(em_loader *l, em_tensor *x, int *labels, int *n) {
     EM_ASSERT_MSG(x->ndim == 4 && x->shape[1] == l->c && x->shape[2] == l->h &&
                       x->shape[3] == l->w,
                   "x must have shape (batch, C, H, W): use em_loader_batch_tensor");
-    /* a short last batch leaves x with n % batch rows; any other row count is a tensor
-     * that was not made for this loader */
-    EM_ASSERT_MSG(x->shape[0] == l->o.batch ||
-                      (size_t)x->shape[0] == l->n % (size_t)l->o.batch,
-                  "x must hold a whole batch: use em_loader_batch_tensor");
+    /* x may come shrunk from a short batch of this or another loader: its allocation
+     * cannot be seen (a tensor has no capacity field), only that it claims <= batch rows */
+    EM_ASSERT_MSG(x->shape[0] >= 1 && x->shape[0] <= l->o.batch,
+                  "x must be allocated for a whole batch: use em_loader_batch_tensor");
     if (l->cursor >= l->n_batches) return false;
     size_t count = batch_count(l, l->cursor), chw = (size_t)l->c * l->h * l->w;
     bool copied = false;

@@ -86,11 +86,12 @@ em_code em_loader_seek(em_loader *l, int epoch, size_t batch_index, em_error *er
 /* Where the next em_loader_next call reads: epoch and batch index. */
 void em_loader_position(const em_loader *l, int *epoch, size_t *batch_index);
 
-/* Fill the next batch of the epoch: x (from em_loader_batch_tensor, or any tensor
- * allocated as (batch, C, H, W)) gets n <= batch examples and its shape[0] and size are
- * set to n (a short last batch shrinks x; the next full batch restores it); labels[0..n)
- * gets their labels. Returns false, filling nothing, when the epoch has no batch left.
- * A tensor of another shape aborts (EM_ASSERT). */
+/* Fill the next batch of the epoch: x, allocated for (batch, C, H, W) (by
+ * em_loader_batch_tensor, or any tensor of at least that many rows), gets n <= batch
+ * examples and its shape[0] and size are set to n (a short last batch shrinks x; the next
+ * full batch restores it, so one x can serve a training and an evaluation loader of the
+ * same batch size); labels[0..n) gets their labels. Returns false, filling nothing, when
+ * the epoch has no batch left. Wrong C, H, W or more than batch rows abort (EM_ASSERT). */
 bool em_loader_next(em_loader *l, em_tensor *x, int *labels, int *n);
 
 /* The order of the current epoch: dataset index of the example at each position. */

@@ -377,6 +377,38 @@ Test(loader, bad_options_are_errors) {
 }
 
 /* a tensor of the wrong shape is a programmer error: abort with a message */
+Test(loader, tensor_with_too_many_rows_aborts, .signal = SIGABRT) {
+    em_dataset ds = shapes(10);
+    em_loader *l = loader(&ds, NULL);
+    em_tensor *x = em_tensor_new(4, (int[]){65, 3, 32, 32}, 0);
+    int lab[65], n;
+    em_loader_next(l, x, lab, &n);
+}
+
+/* one x for a training and an evaluation loader: a short batch of one does not stop the
+ * other from filling whole batches */
+Test(loader, one_tensor_shared_by_two_loaders) {
+    em_dataset ds = shapes(70);
+    em_loader_opts o = em_loader_defaults();
+    o.batch = 32;
+    em_loader *a = loader(&ds, &o);
+    o.subset = 40;
+    em_loader *b = loader(&ds, &o);
+    em_tensor *x = em_loader_batch_tensor(a);
+    int lab[32], n;
+    while (em_loader_next(a, x, lab, &n)) {}
+    cr_assert_eq(x->shape[0], 6);
+    cr_assert(em_loader_next(b, x, lab, &n));
+    cr_assert_eq(n, 32);
+    cr_assert_eq(x->shape[0], 32);
+    cr_assert(em_loader_next(b, x, lab, &n));
+    cr_assert_eq(x->shape[0], 8);
+    em_tensor_free(x);
+    em_loader_free(a);
+    em_loader_free(b);
+    em_dataset_free(&ds);
+}
+
 Test(loader, wrong_tensor_aborts, .signal = SIGABRT) {
     em_dataset ds = shapes(10);
     em_loader *l = loader(&ds, NULL);
