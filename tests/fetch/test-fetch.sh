@@ -16,10 +16,14 @@ root=$PWD
 tmp=$(mktemp -d)
 server=
 cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    if [ -n "$server" ]; then
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 passed=0 failed=0
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
