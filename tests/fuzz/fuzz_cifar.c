@@ -16,16 +16,16 @@
 
 #include "data/cifar10.h"
 
-static char dir[64];
+static char cifar_dir[64];  /* made on first use, removed by the replay test */
 
-static void write_file(const char *path, const uint8_t *p, size_t n) {
+static void cifar_write_file(const char *path, const uint8_t *p, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) abort();
     if (n && fwrite(p, 1, n, f) != n) abort();
     fclose(f);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int em_fuzz_cifar(const uint8_t *data, size_t size) {
     if (size < 3) return 0;
     static const int classes[4] = {10, 20, 100, 1};
     uint8_t mode = data[0];
@@ -36,18 +36,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     em_code c;
     int n_classes;
     if (mode & 1) {
-        if (!dir[0]) {
-            snprintf(dir, sizeof dir, "%s/ember-fuzz-cifar-XXXXXX",
+        if (!cifar_dir[0]) {
+            snprintf(cifar_dir, sizeof cifar_dir, "%s/ember-fuzz-cifar-XXXXXX",
                      access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-            if (!mkdtemp(dir)) abort();
+            if (!mkdtemp(cifar_dir)) abort();
         }
         char p[128];
-        snprintf(p, sizeof p, "%s/test_batch.bin", dir);
-        write_file(p, rest, split);
-        snprintf(p, sizeof p, "%s/batches.meta.txt", dir);
-        write_file(p, rest + split, len - split);
+        snprintf(p, sizeof p, "%s/test_batch.bin", cifar_dir);
+        cifar_write_file(p, rest, split);
+        snprintf(p, sizeof p, "%s/batches.meta.txt", cifar_dir);
+        cifar_write_file(p, rest + split, len - split);
         n_classes = 10;
-        c = em_cifar10_load(&ds, dir, EM_SPLIT_TEST, &err);
+        c = em_cifar10_load(&ds, cifar_dir, EM_SPLIT_TEST, &err);
     } else {
         int label_bytes = 1 + ((mode >> 1) & 1), index = (mode >> 2) & (label_bytes - 1);
         n_classes = classes[(mode >> 3) & 3];
@@ -69,3 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     em_dataset_free(&ds);
     return 0;
 }
+
+#ifndef EM_FUZZ_NO_ENTRY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return em_fuzz_cifar(data, size); }
+#endif

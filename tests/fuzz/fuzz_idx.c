@@ -15,9 +15,9 @@
 
 #include "data/mnist.h"
 
-static char dir[64];
+static char idx_dir[64];  /* made on first use, removed by the replay test */
 
-static void write_file(const char *path, const uint8_t *p, size_t n) {
+static void idx_write_file(const char *path, const uint8_t *p, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) abort();
     if (n && fwrite(p, 1, n, f) != n) abort();
@@ -36,7 +36,7 @@ static void check(const em_dataset *ds, int n_classes) {
         if (!ds->class_names[k]) abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int em_fuzz_idx(const uint8_t *data, size_t size) {
     if (size < 5) return 0;
     static const int classes[4] = {10, 0, 47, 1};
     uint8_t mode = data[0];
@@ -49,16 +49,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     em_error err;
     em_code c;
     if (mode & 1) {
-        if (!dir[0]) {
-            snprintf(dir, sizeof dir, "%s/ember-fuzz-idx-XXXXXX",
+        if (!idx_dir[0]) {
+            snprintf(idx_dir, sizeof idx_dir, "%s/ember-fuzz-idx-XXXXXX",
                      access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-            if (!mkdtemp(dir)) abort();
+            if (!mkdtemp(idx_dir)) abort();
         }
         char pi[128], pl[128];
-        snprintf(pi, sizeof pi, "%s/images", dir);
-        snprintf(pl, sizeof pl, "%s/labels", dir);
-        write_file(pi, rest, split);
-        write_file(pl, rest + split, len - split);
+        snprintf(pi, sizeof pi, "%s/images", idx_dir);
+        snprintf(pl, sizeof pl, "%s/labels", idx_dir);
+        idx_write_file(pi, rest, split);
+        idx_write_file(pl, rest + split, len - split);
         c = em_idx_load(&ds, pi, pl, n_classes, "fuzz", &err);
     } else {
         c = em_idx_load_mem(&ds, rest, split, rest + split, len - split, n_classes, &err);
@@ -71,3 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     em_dataset_free(&ds);
     return 0;
 }
+
+#ifndef EM_FUZZ_NO_ENTRY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return em_fuzz_idx(data, size); }
+#endif

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""tests/fuzz/make_corpus.py — writes the committed seed corpora (corpus/idx, corpus/cifar)
-in the input layouts that fuzz_idx.c and fuzz_cifar.c describe. Rerun to regenerate."""
+"""tests/fuzz/make_corpus.py — writes the hand-made seeds of the committed corpora
+(corpus/idx, corpus/cifar) in the input layouts that fuzz_idx.c and fuzz_cifar.c describe.
+The other (hash-named) files there are inputs the fuzzers found that reach new code, merged
+in with `fuzz_NAME -merge=1 tests/fuzz/corpus/NAME build-fuzz/corpus-NAME`."""
 import gzip
 import os
 import struct
