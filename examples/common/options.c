@@ -331,7 +331,8 @@ int em_config_format(const em_config *c, char *buf, size_t len) {
                     "init_scale=%g epochs=%d steps=%ld batch=%d optim=%s lr=%g momentum=%g "
                     "nesterov=%d weight_decay=%g schedule=%s warmup=%ld seed=%llu "
                     "train_limit=%ld test_limit=%ld shuffle=%d augment=%d normalize=%s",
-                    c->model, c->bn, c->act, c->bn_momentum, c->bn_eps,
+                    c->model, c->bn, strcmp(c->model, "mlp") ? "relu" : c->act, c->bn_momentum,
+                    c->bn_eps,
                     c->bn_frozen ? "frozen-stats" : "full", c->init, c->init_scale, c->epochs,
                     c->steps, c->batch, c->optim, c->lr, c->momentum, c->nesterov,
                     c->weight_decay, c->schedule, c->warmup, (unsigned long long)c->seed,

@@ -136,9 +136,10 @@ em_code em_trainer_init(em_trainer *t, const em_config *c, const em_dataset *tra
     t->test = loader_of(test, c, t->mean, t->std, false, err);
     if (!t->test) return err->code;
     t->x = em_loader_batch_tensor(t->train);
+    t->x_test = em_loader_batch_tensor(t->test);
     t->labels = calloc((size_t)c->batch, sizeof *t->labels);
     t->tape = em_tape_new(0);
-    if (!t->x || !t->labels || !t->tape)
+    if (!t->x || !t->x_test || !t->labels || !t->tape)
         return em_error_set(err, EM_ERR_NOMEM, "out of memory for a batch of %d", c->batch);
 
     t->steps_per_epoch = (long)em_loader_n_batches(t->train);
@@ -161,6 +162,7 @@ void em_trainer_free(em_trainer *t) {
     em_loader_free(t->train);
     em_loader_free(t->test);
     em_tensor_free(t->x);
+    em_tensor_free(t->x_test);
     free(t->labels);
     em_tape_free(t->tape);
     memset(t, 0, sizeof *t);
@@ -183,8 +185,8 @@ em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred
     long correct = 0, seen = 0;
     int n;
     em_loader_begin_epoch(t->test, 0);
-    while (em_loader_next(t->test, t->x, t->labels, &n)) {
-        em_tensor *logits = em_module_forward(t->net, t->tape, t->x);
+    while (em_loader_next(t->test, t->x_test, t->labels, &n)) {
+        em_tensor *logits = em_module_forward(t->net, t->tape, t->x_test);
         em_tensor *l = em_cross_entropy(t->tape, logits, t->labels);
         if (!l) {
             em_tape_set_recording(t->tape, true);

@@ -48,7 +48,7 @@ typedef struct em_run_result {
     double final_train_loss, final_train_acc;
     double final_test_loss, final_test_acc, best_test_acc;
     double seconds;
-    char error[EM_ERROR_MSG_MAX];
+    char error[EM_ERROR_MSG_MAX + 64];
 } em_run_result;
 
 /* Called after every optimizer step (ember-ablate records curves through it). */
@@ -70,7 +70,8 @@ struct em_trainer {
     em_optimizer opt;
     em_schedule sched;
     em_loader *train, *test;
-    em_tensor *x;               /* (batch, C, H, W), filled by the loaders               */
+    em_tensor *x;               /* (batch, C, H, W), filled by the training loader       */
+    em_tensor *x_test;          /* the same for the test loader (it shrinks differently) */
     int *labels;                /* (batch)                                                */
     em_tape *tape;
     em_rng init_rng;

@@ -1,0 +1,48 @@
+/* data/cifar10.h — the binary versions of CIFAR-10 and CIFAR-100.
+ *
+ *     em_dataset train;
+ *     em_error err;
+ *     if (em_cifar10_load(&train, em_cifar_default_dir(), EM_SPLIT_TRAIN, &err) != EM_OK) {
+ *         fprintf(stderr, "%s\n", err.msg);  // e.g. "...: no such directory ...; hint: ..."
+ *         return 2;
+ *     }
+ *     // train: 50000 x (3, 32, 32), class_names[0] == "airplane"
+ *
+ * The format: a file is a sequence of records, no header. A CIFAR-10 record is 1 label
+ * byte (0..9) and 3072 pixel bytes: the 1024 red values of the 32x32 image row by row,
+ * then 1024 green, then 1024 blue — already the (C, H, W) layout of em_dataset. A
+ * CIFAR-100 record has 2 label bytes (coarse 0..19, fine 0..99) before the pixels. The
+ * size of a file must be a whole number of records.
+ *
+ *   CIFAR-10:  data_batch_1.bin .. data_batch_5.bin (train), test_batch.bin (test),
+ *              batches.meta.txt (class names, one a line; optional)
+ *   CIFAR-100: train.bin, test.bin, fine_label_names.txt / coarse_label_names.txt (optional)
+ */
+#ifndef EM_CIFAR10_H
+#define EM_CIFAR10_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dataset.h"
+
+#define EM_CIFAR_PIXELS 3072   /* 3 x 32 x 32 */
+
+em_code em_cifar10_load(em_dataset *ds, const char *dir, em_split split, em_error *err);
+/* coarse: the 20 superclass labels instead of the 100 fine ones */
+em_code em_cifar100_load(em_dataset *ds, const char *dir, em_split split, bool coarse,
+                         em_error *err);
+
+/* One file in memory (tests and the fuzzer): records of label_bytes label bytes and 3072
+ * pixel bytes; the label is byte label_index of each record and must be < n_classes. */
+em_code em_cifar_load_mem(em_dataset *ds, const void *buf, size_t len, int label_bytes,
+                          int label_index, int n_classes, em_error *err);
+
+/* Write examples [first, first + count) of a (3, 32, 32) dataset as CIFAR-10 records, to
+ * path + ".tmp" and then renamed to path, so a crash never leaves a half-written file. */
+em_code em_cifar10_write(const em_dataset *ds, size_t first, size_t count, const char *path,
+                         em_error *err);
+/* Write the class names, one a line, the way batches.meta.txt holds them (same renaming). */
+em_code em_cifar10_write_meta(const em_dataset *ds, const char *path, em_error *err);
+
+#endif

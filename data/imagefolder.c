@@ -1,0 +1,209 @@
+/* data/imagefolder.c — root/<class>/<image> through stb_image and stb_image_resize.
+ *
+ * Debian's libstb-dev ships the implementations compiled in libstb.so, so this file only
+ * includes the headers (no STB_IMAGE_IMPLEMENTATION). */
+#include "imagefolder.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <stb_image.h>
+#include <stb_image_resize.h>
+
+/* a growable list of malloc'd strings */
+typedef struct strlist {
+    char **s;
+    size_t n, cap;
+} strlist;
+
+static void strlist_free(strlist *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->s[i]);
+    free(l->s);
+    memset(l, 0, sizeof *l);
+}
+
+static bool strlist_push(strlist *l, const char *s) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **grown = realloc(l->s, cap * sizeof *grown);
+        if (!grown) return false;
+        l->s = grown;
+        l->cap = cap;
+    }
+    size_t len = strlen(s) + 1;
+    char *copy = malloc(len);
+    if (!copy) return false;
+    memcpy(copy, s, len);
+    l->s[l->n++] = copy;
+    return true;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_image_ext(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot) return false;
+    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+           !strcasecmp(dot, ".bmp");
+}
+
+/* Names in dir (not starting with '.') that are directories (dirs) or image files,
+ * sorted. */
+static em_code list_dir(const char *dir, bool dirs, strlist *out, em_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return em_error_set(err, EM_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
+    em_code c = EM_OK;
+    char path[4096];
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.') continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) {
+            c = em_error_set(err, EM_ERR_ARG, "%s/%s: path too long", dir, e->d_name);
+            break;
+        }
+        struct stat st;
+        if (stat(path, &st) != 0) continue;   /* a dangling link: nothing to read */
+        bool want = dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode) && has_image_ext(e->d_name);
+        if (want && !strlist_push(out, e->d_name)) {
+            c = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory listing the directory", dir);
+            break;
+        }
+    }
+    closedir(d);
+    if (c == EM_OK && out->n) qsort(out->s, out->n, sizeof *out->s, cmp_str);
+    return c;
+}
+
+/* Decode path into out (channels, h, w). On failure: a message in why. */
+static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *out,
+                      uint8_t *hwc, em_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int w, h, comp;
+    uint8_t *img = stbi_load_from_file(f, &w, &h, &comp, o->channels);
+    fclose(f);
+    if (!img)
+        return em_error_set(err, EM_ERR_FORMAT, "%s: not a readable image (stb_image: %s)", path,
+                            stbi_failure_reason() ? stbi_failure_reason() : "unknown");
+    const uint8_t *src = img;
+    if (w != o->w || h != o->h) {
+        if (!stbir_resize_uint8(img, w, h, 0, hwc, o->w, o->h, 0, o->channels)) {
+            stbi_image_free(img);
+            return em_error_set(err, EM_ERR_FORMAT, "%s: cannot resize %dx%d to %dx%d", path, w,
+                                h, o->w, o->h);
+        }
+        src = hwc;
+    }
+    /* (h, w, c) interleaved -> (c, h, w) planar */
+    size_t hw = (size_t)o->h * (size_t)o->w;
+    for (size_t p = 0; p < hw; p++)
+        for (int c = 0; c < o->channels; c++) out[(size_t)c * hw + p] = src[p * (size_t)o->channels + c];
+    stbi_image_free(img);
+    return EM_OK;
+}
+
+static em_code check_opts(const char *root, const em_imagefolder_opts *o, em_error *err) {
+    if (!o || (o->channels != 1 && o->channels != 3) || o->h <= 0 || o->w <= 0 ||
+        o->h > 4096 || o->w > 4096)
+        return em_error_set(err, EM_ERR_ARG,
+                            "%s: image folder options need channels 1 or 3 and 1 <= h, w <= 4096",
+                            root);
+    return EM_OK;
+}
+
+/* Gather class names and (label, path) of every image file. */
+static em_code scan(const char *root, strlist *classes, strlist *files, uint8_t **labels,
+                    em_error *err) {
+    em_code c = list_dir(root, true, classes, err);
+    if (c != EM_OK) return c;
+    if (classes->n == 0)
+        return em_error_set(err, EM_ERR_FORMAT, "%s: no class folders (expected root/<class>/<image>)", root);
+    if (classes->n > EM_DATA_MAX_CLASSES)
+        return em_error_set(err, EM_ERR_FORMAT, "%s: %zu class folders, at most %d supported",
+                            root, classes->n, EM_DATA_MAX_CLASSES);
+    size_t cap = 0;
+    char dir[4096], path[4096];
+    for (size_t k = 0; k < classes->n; k++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, classes->s[k]);
+        strlist names = {0};
+        if ((c = list_dir(dir, false, &names, err)) != EM_OK) return c;
+        if (names.n == 0) {
+            strlist_free(&names);
+            return em_error_set(err, EM_ERR_FORMAT,
+                                "%s: empty class folder (no .png, .jpg, .jpeg or .bmp file)", dir);
+        }
+        for (size_t i = 0; i < names.n; i++) {
+            if (snprintf(path, sizeof path, "%s/%s", dir, names.s[i]) >= (int)sizeof path)
+                c = em_error_set(err, EM_ERR_ARG, "%s/%s: path too long", dir, names.s[i]);
+            else if (!strlist_push(files, path))
+                c = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", root);
+            if (c == EM_OK && files->n > cap) {
+                cap = files->cap;
+                uint8_t *grown = realloc(*labels, cap);
+                if (!grown) c = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", root);
+                else *labels = grown;
+            }
+            if (c != EM_OK) break;
+            (*labels)[files->n - 1] = (uint8_t)k;
+        }
+        strlist_free(&names);
+        if (c != EM_OK) return c;
+    }
+    return EM_OK;
+}
+
+em_code em_imagefolder_load(em_dataset *ds, const char *root, const em_imagefolder_opts *o,
+                            em_imagefolder_report *report, em_error *err) {
+    memset(ds, 0, sizeof *ds);
+    if (report) memset(report, 0, sizeof *report);
+    em_code c = check_opts(root, o, err);
+    if (c != EM_OK) return c;
+    strlist classes = {0}, files = {0};
+    uint8_t *labels = NULL, *hwc = NULL;
+    c = scan(root, &classes, &files, &labels, err);
+    const char *base = strrchr(root, '/');
+    base = base && base[1] ? base + 1 : root;
+    if (c == EM_OK) c = em_dataset_alloc(ds, base, files.n, o->channels, o->h, o->w, err);
+    if (c == EM_OK && !(hwc = malloc(em_dataset_example_size(ds))))
+        c = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", root);
+    size_t n = 0, per = c == EM_OK ? em_dataset_example_size(ds) : 0;
+    for (size_t i = 0; c == EM_OK && i < files.n; i++) {
+        em_error why;
+        em_code d = decode(files.s[i], o, ds->pixels + n * per, hwc, &why);
+        if (d == EM_OK) {
+            ds->labels[n++] = labels[i];
+        } else if (o->skip_bad) {
+            if (report && report->n_skipped++ == 0)
+                snprintf(report->first_skipped, sizeof report->first_skipped, "%s", why.msg);
+        } else {
+            c = em_error_set(err, d, "%s", why.msg);
+        }
+    }
+    if (c == EM_OK && n == 0)
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: no image could be read", root);
+    if (c == EM_OK) {
+        ds->n = n;
+        c = em_dataset_copy_names(ds, (const char *const *)classes.s, (int)classes.n, err);
+    }
+    if (c == EM_OK) {
+        /* every class must still have an image after skipping */
+        size_t hist[EM_DATA_MAX_CLASSES];
+        em_dataset_histogram(ds, hist);
+        for (int k = 0; k < ds->n_classes && c == EM_OK; k++)
+            if (hist[k] == 0)
+                c = em_error_set(err, EM_ERR_FORMAT, "%s/%s: no image of this class could be read",
+                                 root, ds->class_names[k]);
+    }
+    if (c != EM_OK) em_dataset_free(ds);
+    free(hwc);
+    free(labels);
+    strlist_free(&classes);
+    strlist_free(&files);
+    return c;
+}

@@ -1,0 +1,44 @@
+/* data/mnist.h — the idx format of MNIST, Fashion-MNIST, KMNIST and EMNIST, raw or gzip.
+ *
+ *     em_dataset train, test;
+ *     em_error err;
+ *     const char *dir = em_mnist_default_dir();   // $EMBER_MNIST_DIR or Debian's Fashion-MNIST
+ *     if (em_mnist_load(&train, dir, EM_SPLIT_TRAIN, &err) != EM_OK ||
+ *         em_mnist_load(&test, dir, EM_SPLIT_TEST, &err) != EM_OK) {
+ *         fprintf(stderr, "%s\n", err.msg);
+ *         return 2;
+ *     }
+ *     // train: 60000 x (1, 28, 28), labels 0..9; test: 10000
+ *
+ * The format (big-endian 32-bit integers):
+ *   images: magic 0x00000803 (2051: unsigned bytes, 3 dims), n, rows, cols, n*rows*cols bytes
+ *   labels: magic 0x00000801 (2049: unsigned bytes, 1 dim),  n, n bytes
+ * Both files must hold the same n, labels must be < n_classes, and nothing may follow the
+ * data. Each file is read as "<name>" or, when that does not exist, "<name>.gz".
+ */
+#ifndef EM_MNIST_H
+#define EM_MNIST_H
+
+#include <stddef.h>
+
+#include "dataset.h"
+
+#define EM_IDX_IMAGES_MAGIC 0x00000803u
+#define EM_IDX_LABELS_MAGIC 0x00000801u
+
+/* dir holds {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (also the "images.idx3"
+ * spelling). A directory name containing "fashion" gets Fashion-MNIST's class names and
+ * the name "fashion-mnist"; any other gets "mnist" and the digits. Labels must be < 10.
+ * A missing directory or file is EM_ERR_IO with a hint where the data comes from. */
+em_code em_mnist_load(em_dataset *ds, const char *dir, em_split split, em_error *err);
+
+/* Any pair of idx files (raw or gzip by content). n_classes: labels must be below it;
+ * 0 infers max label + 1 (EMNIST-style sets). Class names are "0", "1", ... */
+em_code em_idx_load(em_dataset *ds, const char *images_path, const char *labels_path,
+                    int n_classes, const char *name, em_error *err);
+
+/* The same from memory (tests and the fuzzer); the buffers are not gzip-decoded. */
+em_code em_idx_load_mem(em_dataset *ds, const void *images, size_t images_len,
+                        const void *labels, size_t labels_len, int n_classes, em_error *err);
+
+#endif

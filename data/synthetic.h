@@ -1,0 +1,40 @@
+/* data/synthetic.h — "shapes": a generated 10-class 32x32 colour dataset, the stand-in
+ * for CIFAR-10 on a machine without it.
+ *
+ *     em_dataset train, test;
+ *     em_shapes_load(&train, EM_SPLIT_TRAIN, 50000, 1, &err);   // seed 1
+ *     em_shapes_load(&test, EM_SPLIT_TEST, 10000, 1, &err);
+ *     // (3, 32, 32) uint8 images, labels i % 10, names em_shapes_class_names
+ *
+ * Each image: a textured background (two random colours mixed by a sinusoidal pattern of
+ * random frequency, direction and phase, or by a linear gradient), one shape of the class
+ * drawn in a random colour at a random position (centre in [9, 23]^2), size (radius
+ * 5..11 px) and orientation (fully random for the triangles and stripes, a +-12 degree
+ * jitter where orientation tells classes apart: square/diamond, plus/cross), edges
+ * anti-aliased by 4 samples per pixel, then Gaussian pixel noise of std 4..16.
+ * Shape classes come in filled/outlined pairs and rotated pairs, so position, colour or a
+ * single pixel do not give the label away: a linear classifier stays far from a CNN.
+ *
+ * Example i of a split is a pure function of (seed, split, i): its own em_rng stream, so
+ * any subset or order of examples can be generated alone. Train and test differ.
+ */
+#ifndef EM_SYNTHETIC_H
+#define EM_SYNTHETIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+
+#define EM_SHAPES_CLASSES 10
+#define EM_SHAPES_SIZE 32
+
+extern const char *const em_shapes_class_names[EM_SHAPES_CLASSES];
+
+/* n examples of the split into ds (name "shapes"). */
+em_code em_shapes_load(em_dataset *ds, em_split split, size_t n, uint64_t seed, em_error *err);
+
+/* Example `index` alone: out (3, 32, 32); returns its label (index % 10). */
+int em_shapes_example(uint8_t *out, uint64_t seed, em_split split, size_t index);
+
+#endif
