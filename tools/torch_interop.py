@@ -7,6 +7,12 @@ so this file reads and writes the format itself (read_safetensors / write_safete
     tools/torch_interop.py --ember build/examples/ember-logits            # both directions
     tools/torch_interop.py --ember ... load CKPT MODEL [--no-bn]          # ember -> PyTorch
     tools/torch_interop.py export MODEL OUT.safetensors [--no-bn]        # PyTorch -> ember
+    tools/torch_interop.py predict CKPT PRED.csv --data DIR [--mean M --std S]
+        # an ember-mnist --save checkpoint in PyTorch: its predictions on the test set
+        # against ember-mnist --predictions PRED.csv
+    tools/torch_interop.py train OUT.safetensors --data DIR [--epochs N] [--mean M --std S]
+        # train mnist-cnn in PyTorch on MNIST-format data, export it, print test accuracy
+        # (then: ember-mnist --load OUT.safetensors --eval gives the same accuracy)
 
 Both directions, for each reference model (tools/fixtures/reference_models.py, the copy of
 ../shared/reference_models.py that ember's zoo mirrors):
@@ -146,6 +152,91 @@ def roundtrip(ember):
     return 1 if failed else 0
 
 
+def read_idx(path):
+    """an idx file, raw or .gz, as a numpy array (images (n, 28, 28) or labels (n,))"""
+    import gzip
+    for p in (path, path + ".gz"):
+        if os.path.exists(p):
+            raw = (gzip.open if p.endswith(".gz") else open)(p, "rb").read()
+            ndim = raw[3]
+            dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+            return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    raise SystemExit(f"torch_interop: no {path}[.gz]")
+
+
+def mnist_split(data, split, mean, std, limit=0):
+    prefix = "train" if split == "train" else "t10k"
+    x = read_idx(os.path.join(data, f"{prefix}-images-idx3-ubyte"))
+    y = read_idx(os.path.join(data, f"{prefix}-labels-idx1-ubyte"))
+    if limit:
+        x, y = x[:limit], y[:limit]
+    # ember's loader: (v / 255 - mean) / std, in float32
+    xf = (x.astype(np.float32) / np.float32(255) - np.float32(mean)) / np.float32(std)
+    return torch.from_numpy(xf[:, None, :, :].copy()), torch.from_numpy(y.astype(np.int64))
+
+
+def model_from_checkpoint(ckpt):
+    state, meta = read_safetensors(ckpt)
+    name = meta.get("model", "mnist-cnn")
+    bn = any(k.endswith("running_mean") for k in state)
+    model, _ = build(name, bn=bn)
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith(
+        ("optim.", "train.", "data.", "rng."))}, strict=True)
+    return model, name, bn
+
+
+def predict(a):
+    """PyTorch's predictions of an ember checkpoint against ember's --predictions CSV."""
+    model, name, bn = model_from_checkpoint(a.ckpt)
+    rows = np.loadtxt(a.predictions, delimiter=",", ndmin=2)
+    x, y = mnist_split(a.data, "test", a.mean, a.std, len(rows))
+    logits = torch_logits_of(model, x)
+    pred = logits.argmax(1)
+    same_label = int((rows[:, 1].astype(np.int64) == y.numpy()).sum())
+    same_pred = int((rows[:, 2].astype(np.int64) == pred).sum())
+    err = rel_err(rows[:, 3:], logits)
+    acc_t, acc_e = float((pred == y.numpy()).mean()), float((rows[:, 2] == rows[:, 1]).mean())
+    print(f"{name} bn={int(bn)}: {len(rows)} test images; labels agree {same_label}/{len(rows)}, "
+          f"predictions agree {same_pred}/{len(rows)}, logits max rel diff {err:.2e} "
+          f"(ember's CSV has 6 significant digits); accuracy PyTorch {100 * acc_t:.2f}% "
+          f"ember {100 * acc_e:.2f}%")
+    return 0 if same_label == len(rows) and same_pred == len(rows) and err < 1e-4 else 1
+
+
+def torch_logits_of(model, x, batch=1000):
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)]).numpy()
+
+
+def train(a):
+    """mnist-cnn with BN trained in PyTorch (SGD 0.05, momentum 0.9, batch 64), exported."""
+    torch.manual_seed(a.seed)
+    model, _ = build("mnist-cnn", bn=True)
+    x, y = mnist_split(a.data, "train", a.mean, a.std, a.train_limit)
+    xt, yt = mnist_split(a.data, "test", a.mean, a.std)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for epoch in range(a.epochs):
+        model.train()
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), 64):
+            idx = perm[i:i + 64]
+            if len(idx) < 2:
+                continue
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    acc = float((torch_logits_of(model, xt).argmax(1) == yt.numpy()).mean())
+    write_safetensors(a.out, model.state_dict(),
+                      {"format": "pt", "framework": "pytorch", "model": "mnist-cnn",
+                       "config": f"PyTorch {torch.__version__}, seed {a.seed}, {a.epochs} "
+                                 f"epoch(s), SGD lr 0.05 momentum 0.9, batch 64"})
+    print(f"wrote {a.out}: mnist-cnn bn=1 trained {a.epochs} epoch(s) in PyTorch, "
+          f"test accuracy {100 * acc:.2f}% ({len(xt)} images)")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ember", default="build/examples/ember-logits",
@@ -159,6 +250,18 @@ def main():
     ex.add_argument("model")
     ex.add_argument("out")
     ex.add_argument("--no-bn", action="store_true")
+    pr = sub.add_parser("predict", help="an ember checkpoint's test predictions in PyTorch")
+    pr.add_argument("ckpt")
+    pr.add_argument("predictions")
+    tr = sub.add_parser("train", help="train mnist-cnn in PyTorch and export it")
+    tr.add_argument("out")
+    tr.add_argument("--epochs", type=int, default=1)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--train-limit", type=int, default=0)
+    for p in (pr, tr):
+        p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+        p.add_argument("--mean", type=float, default=0.2860)
+        p.add_argument("--std", type=float, default=0.3530)
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.cmd == "load":
@@ -168,6 +271,11 @@ def main():
             ("optim.", "train.", "data.", "rng."))}, strict=True)
         print(f"loaded {a.ckpt} into {a.model} (strict=True); metadata {meta}")
         return 0
+    if a.cmd == "predict":
+        return predict(a)
+    if a.cmd == "train":
+        torch.set_num_threads(2)
+        return train(a)
     if a.cmd == "export":
         torch_export(a.model, not a.no_bn, a.out)
         print(f"wrote {a.out}")

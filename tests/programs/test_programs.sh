@@ -45,9 +45,12 @@ check "metrics has the header and a row per epoch" \
     test "$(head -1 "$tmp/s1.csv")" = "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,diverged" -a "$(wc -l < "$tmp/s1.csv")" = 3
 
 # ---- resume: 2 epochs straight == 1 epoch, save, resume to 2 -----------------------------
-"$MNIST" "${small[@]}" --epochs 2 --metrics "$tmp/a.csv" --save "$tmp/a.st" >/dev/null
-"$MNIST" "${small[@]}" --epochs 1 --metrics "$tmp/b.csv" --save "$tmp/b1.st" >/dev/null
-"$MNIST" "${small[@]}" --epochs 2 --metrics "$tmp/b.csv" --resume "$tmp/b1.st" --save "$tmp/b.st" >/dev/null
+# (a constant learning rate: with the default cosine schedule the curve spans --epochs, so
+# a 1-epoch run is a different run; the SIGINT test below resumes a cosine run instead)
+const=(--schedule const)
+"$MNIST" "${small[@]}" "${const[@]}" --epochs 2 --metrics "$tmp/a.csv" --save "$tmp/a.st" >/dev/null
+"$MNIST" "${small[@]}" "${const[@]}" --epochs 1 --metrics "$tmp/b.csv" --save "$tmp/b1.st" >/dev/null
+"$MNIST" "${small[@]}" "${const[@]}" --epochs 2 --metrics "$tmp/b.csv" --resume "$tmp/b1.st" --save "$tmp/b.st" >/dev/null
 check "resumed run ends with bit-identical weights, buffers and optimizer state" cmp -s "$tmp/a.st" "$tmp/b.st"
 check "resumed run writes identical metrics rows" \
     cmp -s <(cut -d, -f1-7,10 "$tmp/a.csv") <(cut -d, -f1-7,10 "$tmp/b.csv")
@@ -73,8 +76,11 @@ printf 'garbage' > "$tmp/bad.st"
 s=$(status "$MNIST" "${small[@]}" --load "$tmp/bad.st" --eval)
 check "a corrupt --load file exits 2 naming the file" test "$s" = 2 -a -n "$(grep bad.st "$tmp/err")"
 
-# ---- SIGINT: finish the step, write the row and the checkpoint, exit 130 -----------------
-"$MNIST" --train-limit 20000 --test-limit 320 --quiet --epochs 5 --metrics "$tmp/i.csv" --save "$tmp/i.st" >"$tmp/out" 2>&1 &
+# ---- SIGINT: finish the step, write the row and the checkpoint, exit 130; resuming that
+# checkpoint ends exactly where an uninterrupted run ends (default cosine schedule) -------
+long=(--train-limit 6400 --test-limit 320 --quiet --epochs 2)
+"$MNIST" "${long[@]}" --save "$tmp/straight.st" >/dev/null
+"$MNIST" "${long[@]}" --metrics "$tmp/i.csv" --save "$tmp/i.st" >"$tmp/out" 2>&1 &
 pid=$!
 sleep 1.5
 kill -INT $pid
@@ -83,6 +89,10 @@ s=$?
 check "SIGINT exits 130" test "$s" = 130
 check "SIGINT saves the checkpoint" test -s "$tmp/i.st"
 check "SIGINT keeps a metrics row" test "$(wc -l < "$tmp/i.csv")" -ge 2
+"$MNIST" "${long[@]}" --resume "$tmp/i.st" --save "$tmp/i2.st" >"$tmp/out" 2>&1
+check "an interrupted run, resumed, ends bit-identical to one never interrupted" \
+    cmp -s "$tmp/straight.st" "$tmp/i2.st"
+check "... and it did resume mid-run ($(grep -o 'resumed from.*' "$tmp/out"))" grep -q "resumed from .* step [1-9]" "$tmp/out"
 
 # ---- ember-cifar on generated CIFAR-format files -------------------------------------------
 "$SHAPES" --train 640 --test 320 "$tmp/cifar" >/dev/null
