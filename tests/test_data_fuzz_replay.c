@@ -1,4 +1,4 @@
-/* tests/test_data_fuzz_replay.c — every input in tests/fuzz/corpus/{idx,cifar} run through
+/* tests/test_data_fuzz_replay.c — every input in tests/fuzz/corpus/{idx,cifar,safetensors} run through
  * the fuzz harnesses (tests/fuzz/fuzz_*.c, compiled in here without libFuzzer). The corpus
  * holds the hand-made seeds and the inputs the fuzzers found that reach new code; a crash
  * input found by a fuzzer is added there (and so becomes a regression test of this suite).
@@ -10,9 +10,11 @@
 
 int em_fuzz_idx(const uint8_t *data, size_t size);
 int em_fuzz_cifar(const uint8_t *data, size_t size);
+int em_fuzz_safetensors(const uint8_t *data, size_t size);
 
 #include "fuzz/fuzz_cifar.c"
 #include "fuzz/fuzz_idx.c"
+#include "fuzz/fuzz_safetensors.c"
 
 static size_t replay(const char *sub, int (*one)(const uint8_t *, size_t)) {
     char dir[512], p[1024];
@@ -42,4 +44,9 @@ Test(fuzz_replay, cifar_corpus) {
     size_t n = replay("cifar", em_fuzz_cifar);
     cr_assert(n >= 5, "only %zu inputs", n);
     if (cifar_dir[0]) rm_tree(cifar_dir);
+}
+
+Test(fuzz_replay, safetensors_corpus) {
+    size_t n = replay("safetensors", em_fuzz_safetensors);
+    cr_assert(n >= 6, "only %zu inputs", n);
 }

@@ -22,7 +22,7 @@ static em_module *seed_model(void) {
                                                 em_linear_new(4, 2, true)});
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int em_fuzz_safetensors(const uint8_t *data, size_t size) {
     em_st *st;
     em_error err;
     if (em_st_parse(&st, data, size, "fuzz", &err) != EM_OK) {
@@ -57,3 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     em_st_free(st);
     return 0;
 }
+
+#ifndef EM_FUZZ_NO_ENTRY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    return em_fuzz_safetensors(data, size);
+}
+#endif

@@ -16,15 +16,20 @@ out=${FUZZ_OUT:-build-fuzz}
 cc=${FUZZ_CC:-clang}
 mkdir -p "$out"
 
-lib_sources=(data/reader.c data/dataset.c data/mnist.c data/cifar10.c core/errors.c)
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.)
+# what each harness links: the data readers alone; the safetensors reader with the whole
+# model/checkpoint stack it feeds
+data_link=(data/reader.c data/dataset.c data/mnist.c data/cifar10.c core/errors.c -lz -lm)
+mapfile -t model_sources < <(find core layers optim io -name '*.c' | sort)
+st_link=("${model_sources[@]}" $(pkg-config --cflags --libs openblas libcjson) -lm)
 
 # name, max input length
-fuzzers=("idx 4096" "cifar 16384")
+fuzzers=("idx 4096" "cifar 16384" "safetensors 16384")
 for entry in "${fuzzers[@]}"; do
     read -r name max_len <<<"$entry"
-    "$cc" "${flags[@]}" "tests/fuzz/fuzz_$name.c" "${lib_sources[@]}" -lz -lm -o "$out/fuzz_$name"
+    if [ "$name" = safetensors ]; then link=("${st_link[@]}"); else link=("${data_link[@]}"); fi
+    "$cc" "${flags[@]}" "tests/fuzz/fuzz_$name.c" "${link[@]}" -o "$out/fuzz_$name"
 done
 
 status=0
