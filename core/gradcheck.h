@@ -21,6 +21,12 @@
  * em_real is double; there h = 1e-6 gives errors near 1e-9 and the default tolerance
  * (rtol 1e-6) catches any O(1/N) error. The test suites run their gradchecks there.
  *
+ * Rounding. L is a sum over every output element, each carrying a rounding error of
+ * about eps * |u_i y_i| (eps of em_real), so the numeric derivative carries an error up to
+ * about eps * S / h with S = sum |u_i y_i|. That floor is added to the tolerance: a big
+ * output (a BatchNorm over 16 x 3 x 3 x 2 values, S ~ 10^3) cannot be checked to 1e-8
+ * absolute, and pretending it can fails correct code by chance. The floor is reported.
+ *
  * Points of non-differentiability (ReLU at 0, max-pool ties) make finite differences
  * meaningless: pick inputs away from them.
  */
@@ -42,6 +48,7 @@ typedef em_tensor *(*em_gradcheck_fn)(em_tape *tape, em_tensor *const *inputs, v
 typedef struct em_gradcheck_opts {
     double h;            /* step; 0: 1e-6 in double, 1e-2 in float                     */
     double atol, rtol;   /* element passes iff |a - n| <= atol + rtol * max(|a|, |n|)     */
+                         /*   + noise, the rounding floor eps * sum|u y| / h (see above)  */
     size_t max_checks;   /* elements checked per input (spread evenly); 0: all           */
     uint64_t seed;       /* for the upstream gradient u                                   */
 } em_gradcheck_opts;
@@ -59,6 +66,7 @@ typedef struct em_gradcheck_result {
     size_t worst[EM_GRADCHECK_MAX_INPUTS];             /* element with the largest excess */
     double worst_analytic[EM_GRADCHECK_MAX_INPUTS];
     double worst_numeric[EM_GRADCHECK_MAX_INPUTS];
+    double noise;                                      /* the rounding floor used      */
 } em_gradcheck_result;
 
 /* EM_OK with the result filled in (passed or not); EM_ERR_NOMEM if a tape failed. */
