@@ -60,6 +60,17 @@ static inline void assert_close_d(const em_real *got, const double *want, size_t
     }
 }
 
+/* y has the given shape and values (hand-computed doubles), to TOL relative. */
+static inline void assert_tensor(const em_tensor *y, int ndim, const int *shape,
+                                 const double *want, const char *what) {
+    cr_assert_not_null(y, "%s: NULL", what);
+    cr_assert_eq(y->ndim, ndim, "%s: ndim %d, want %d", what, y->ndim, ndim);
+    for (int d = 0; d < ndim; d++)
+        cr_assert_eq(y->shape[d], shape[d], "%s: dim %d is %d, want %d", what, d, y->shape[d],
+                     shape[d]);
+    assert_close_d(y->data, want, y->size, TOL, what);
+}
+
 static inline void assert_close_real(const em_real *got, const em_real *want, size_t n,
                                      double tol, const char *what) {
     for (size_t i = 0; i < n; i++) {

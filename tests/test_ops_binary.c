@@ -9,21 +9,6 @@ enum { ADD, SUB, MUL, DIV, N_OPS };
 static const binop OPS[N_OPS] = {em_add, em_sub, em_mul, em_div};
 static const char *const OP_NAMES[N_OPS] = {"add", "sub", "mul", "div"};
 
-/* y has the given shape and values (hand-computed doubles), to TOL relative. */
-static void assert_tensor(const em_tensor *y, int ndim, const int *shape, const double *want,
-                          const char *what) {
-    cr_assert_not_null(y, "%s: NULL", what);
-    cr_assert_eq(y->ndim, ndim, "%s: ndim %d, want %d", what, y->ndim, ndim);
-    for (int d = 0; d < ndim; d++)
-        cr_assert_eq(y->shape[d], shape[d], "%s: dim %d is %d, want %d", what, d, y->shape[d],
-                     shape[d]);
-    for (size_t i = 0; i < y->size; i++) {
-        double bound = TOL * fmax(1.0, fabs(want[i]));
-        cr_assert(fabs(y->data[i] - want[i]) <= bound, "%s[%zu]: got %.9g, want %.9g", what, i,
-                  (double)y->data[i], want[i]);
-    }
-}
-
 /* ---- known values ------------------------------------------------------------------ */
 
 #define MAXN 16

@@ -6,21 +6,6 @@
 
 #include <stdlib.h>
 
-/* y has the given shape and values (hand-computed doubles), to TOL relative. */
-static void assert_tensor(const em_tensor *y, int ndim, const int *shape, const double *want,
-                          const char *what) {
-    cr_assert_not_null(y, "%s: NULL", what);
-    cr_assert_eq(y->ndim, ndim, "%s: ndim %d, want %d", what, y->ndim, ndim);
-    for (int d = 0; d < ndim; d++)
-        cr_assert_eq(y->shape[d], shape[d], "%s: dim %d is %d, want %d", what, d, y->shape[d],
-                     shape[d]);
-    for (size_t i = 0; i < y->size; i++) {
-        double bound = TOL * fmax(1.0, fabs(want[i]));
-        cr_assert(fabs(y->data[i] - want[i]) <= bound, "%s[%zu]: got %.9g, want %.9g", what, i,
-                  (double)y->data[i], want[i]);
-    }
-}
-
 #define SHAPE(...) (int[]){__VA_ARGS__}
 #define VALUES(...) (double[]){__VA_ARGS__}
 
