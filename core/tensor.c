@@ -23,6 +23,7 @@ void em_tensor_wrap(em_tensor *t, em_real *data, em_real *grad, int ndim, const 
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->size = em_shape_size(ndim, shape);
+    t->capacity = t->size;
     if (grad) t->flags |= EM_REQUIRES_GRAD;
 }
 

@@ -51,6 +51,8 @@ typedef struct em_tensor {
     int ndim;
     int shape[EM_MAX_DIMS];
     size_t size;                 /* product of shape                                    */
+    size_t capacity;             /* elements behind data (>= size: a batch tensor may be
+                                    shrunk for a short last batch and grown back)       */
     unsigned flags;              /* EM_REQUIRES_GRAD, EM_OWNS_DATA                      */
     struct em_node *node;        /* the tape node that made this tensor; NULL: a leaf   */
     const char *name;            /* for em_tape_print; may be NULL                      */

@@ -290,9 +290,9 @@ bool em_loader_next(em_loader *l, em_tensor *x, int *labels, int *n) {
     EM_ASSERT_MSG(x->ndim == 4 && x->shape[1] == l->c && x->shape[2] == l->h &&
                       x->shape[3] == l->w,
                   "x must have shape (batch, C, H, W): use em_loader_batch_tensor");
-    /* x may come shrunk from a short batch of this or another loader: its allocation
-     * cannot be seen (a tensor has no capacity field), only that it claims <= batch rows */
-    EM_ASSERT_MSG(x->shape[0] >= 1 && x->shape[0] <= l->o.batch,
+    /* x may come shrunk from a short batch: what counts is the memory behind it */
+    EM_ASSERT_MSG(x->shape[0] >= 1 && x->shape[0] <= l->o.batch &&
+                      x->capacity >= (size_t)l->o.batch * l->c * l->h * l->w,
                   "x must be allocated for a whole batch: use em_loader_batch_tensor");
     if (l->cursor >= l->n_batches) return false;
     size_t count = batch_count(l, l->cursor), chw = (size_t)l->c * l->h * l->w;

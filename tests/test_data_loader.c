@@ -385,6 +385,20 @@ Test(loader, tensor_with_too_many_rows_aborts, .signal = SIGABRT) {
     em_loader_next(l, x, lab, &n);
 }
 
+/* a tensor made for a smaller batch (shrunk to look like a short batch of this loader)
+ * would overflow: its capacity gives it away */
+Test(loader, tensor_too_small_for_the_batch_aborts, .signal = SIGABRT) {
+    em_dataset ds = shapes(200);
+    em_loader_opts o = em_loader_defaults();
+    o.batch = 32;
+    em_loader *small = loader(&ds, &o);
+    o.batch = 128;
+    em_loader *big = loader(&ds, &o);
+    em_tensor *x = em_loader_batch_tensor(small);
+    int lab[128], n;
+    em_loader_next(big, x, lab, &n);
+}
+
 /* one x for a training and an evaluation loader: a short batch of one does not stop the
  * other from filling whole batches */
 Test(loader, one_tensor_shared_by_two_loaders) {

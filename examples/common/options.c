@@ -279,8 +279,9 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "data:\n");
     fprintf(out, "  --data DIR            dataset directory (default: $%s, then %s)\n",
             mnist ? "EMBER_MNIST_DIR" : "EMBER_CIFAR_DIR",
-            mnist ? "/usr/share/datasets/fashion-mnist" : "data/cifar-10-batches-bin");
-    if (mnist) fprintf(out, "  --dataset NAME        mnist | fashion-mnist: class names, normalization (%s)\n", c->dataset);
+            mnist ? "/usr/share/datasets/fashion-mnist" : "datasets/cifar-10-batches-bin");
+    if (mnist) fprintf(out, "  --dataset NAME        mnist | fashion-mnist: which set the files hold (%s);\n"
+                            "                        mnist needs --data or $EMBER_MNIST_DIR\n", c->dataset);
     else fprintf(out, "  --synthetic           use the generated 10-class shapes set instead of CIFAR-10\n");
     fprintf(out, "  --train-limit N       use the first N training images (all)\n");
     fprintf(out, "  --test-limit N        use the first N test images (all)\n");
@@ -306,8 +307,8 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --momentum X          SGD momentum (%g)\n", c->momentum);
     fprintf(out, "  --nesterov            Nesterov momentum\n");
     fprintf(out, "  --weight-decay X      (%g)\n", c->weight_decay);
-    fprintf(out, "  --schedule NAME       const | step | cosine (%s)\n", c->schedule);
-    fprintf(out, "  --warmup N            linear warm-up steps (%ld)\n", c->warmup);
+    fprintf(out, "  --schedule NAME       const | step (x0.1 at 1/3 and 2/3) | cosine (%s)\n", c->schedule);
+    fprintf(out, "  --warmup N            linear warm-up from lr/10 over N steps (%ld)\n", c->warmup);
     fprintf(out, "  --seed N              (%llu)\n", (unsigned long long)c->seed);
     fprintf(out, "  --threads N           threads for BLAS and kernels (machine default)\n");
     fprintf(out, "files and output:\n");

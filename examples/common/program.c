@@ -40,11 +40,17 @@ static em_code load_data(const em_config *c, em_dataset *train, em_dataset *test
     const char *dir = c->data[0] ? c->data
                       : c->which == EM_PROGRAM_MNIST ? em_mnist_default_dir() : em_cifar_default_dir();
     if (c->which == EM_PROGRAM_MNIST) {
+        bool digits = !strcmp(c->dataset, "mnist");
+        if (digits && !c->data[0] && !getenv("EMBER_MNIST_DIR"))
+            return em_error_set(err, EM_ERR_ARG, "--dataset mnist: give the directory of the "
+                                "MNIST files with --data DIR or EMBER_MNIST_DIR (get them "
+                                "with tools/fetch-mnist.sh); the default directory holds "
+                                "Fashion-MNIST");
         if ((code = em_mnist_load(train, dir, EM_SPLIT_TRAIN, err)) != EM_OK) return code;
-        code = em_mnist_load(test, dir, EM_SPLIT_TEST, err);
-        if (code == EM_OK && !strcmp(c->dataset, "mnist"))
-            em_dataset_static_names(train, em_mnist_class_names, 10, err);
-        return code;
+        if ((code = em_mnist_load(test, dir, EM_SPLIT_TEST, err)) != EM_OK) return code;
+        const char *const *names = digits ? em_mnist_class_names : em_fashion_mnist_class_names;
+        if ((code = em_dataset_static_names(train, names, 10, err)) != EM_OK) return code;
+        return em_dataset_static_names(test, names, 10, err);
     }
     if ((code = em_cifar10_load(train, dir, EM_SPLIT_TRAIN, err)) != EM_OK) return code;
     return em_cifar10_load(test, dir, EM_SPLIT_TEST, err);
@@ -56,7 +62,7 @@ static em_code load_data(const em_config *c, em_dataset *train, em_dataset *test
  * position (epoch, batch, step). The data order and augmentation are functions of
  * (seed, epoch, position), so no generator state is needed to continue exactly. */
 typedef struct ck_state {
-    em_ck_entry entries[4];
+    em_ck_entry entries[5];
     int n;
     int64_t position[3];      /* epoch, batch, step */
     int64_t optim_step;
@@ -77,6 +83,45 @@ static void ck_state_of(ck_state *s, em_trainer *t) {
     s->position[2] = t->step;
     s->entries[s->n++] = (em_ck_entry){"optim.step", EM_ST_I64, &s->optim_step, 1};
     s->entries[s->n++] = (em_ck_entry){"train.position", EM_ST_I64, s->position, 3};
+    s->entries[s->n++] = (em_ck_entry){"train.epoch_stats", EM_ST_F64, &t->stats,
+                                       EM_EPOCH_STATS_N};
+}
+
+/* The configuration with the normalization actually used: what a resumed run must match. */
+static void run_config(const em_trainer *t, char *buf, size_t len) {
+    int at = em_config_format(t->cfg, buf, len);
+    for (int ch = 0; ch < t->train_set->c && at > 0 && (size_t)at < len; ch++)
+        at += snprintf(buf + at, len - (size_t)at, " mean%d=%.17g std%d=%.17g", ch, t->mean[ch],
+                       ch, t->std[ch]);
+}
+
+/* The config of a checkpoint against this run's, key by key. epochs and steps may differ
+ * (a run can be extended); with a schedule other than const that changes the learning-rate
+ * curve, which the caller is told about. Returns false with err set on a real difference. */
+static bool same_run(const char *path, const char *saved, const char *now, bool *horizon,
+                     em_error *err) {
+    char a[2048], b[2048];
+    snprintf(a, sizeof a, "%s", saved);
+    snprintf(b, sizeof b, "%s", now);
+    *horizon = false;
+    char *sa = NULL, *sb = NULL;
+    char *ta = strtok_r(a, " ", &sa), *tb = strtok_r(b, " ", &sb);
+    for (; ta && tb; ta = strtok_r(NULL, " ", &sa), tb = strtok_r(NULL, " ", &sb)) {
+        if (!strcmp(ta, tb)) continue;
+        if (!strncmp(ta, "epochs=", 7) || !strncmp(ta, "steps=", 6) ||
+            !strncmp(ta, "test_limit=", 11)) {
+            *horizon |= strncmp(ta, "test_limit=", 11) != 0;
+            continue;
+        }
+        em_error_set(err, EM_ERR_ARG, "%s was saved by a run with %s, this one has %s: "
+                     "resume with the same options", path, ta, tb);
+        return false;
+    }
+    if (ta || tb) {
+        em_error_set(err, EM_ERR_ARG, "%s: its configuration does not match this run's", path);
+        return false;
+    }
+    return true;
 }
 
 static const char *model_name(const em_trainer *t) {
@@ -87,8 +132,8 @@ static const char *model_name(const em_trainer *t) {
 static em_code save_checkpoint(em_trainer *t, const char *path, em_error *err) {
     ck_state s;
     ck_state_of(&s, t);
-    char config[1024], progress[96];
-    em_config_format(t->cfg, config, sizeof config);
+    char config[2048], progress[96];
+    run_config(t, config, sizeof config);
     snprintf(progress, sizeof progress, "epoch %d, batch %zu, step %ld", t->epoch, t->batch, t->step);
     em_ck_save_opts so = {.model_name = model_name(t), .config = config, .progress = progress,
                           .n_extra = s.n, .extra = s.entries};
@@ -99,9 +144,27 @@ static em_code resume_checkpoint(em_trainer *t, const char *path, em_error *err)
     ck_state s;
     ck_state_of(&s, t);
     em_ck_load_opts lo = {.n_extra = s.n, .extra = s.entries, .expect_model = model_name(t)};
-    em_code code = em_checkpoint_load(path, t->net, &lo, err);
+    em_st *st;
+    em_code code = em_st_read(&st, path, err);
     if (code != EM_OK) return code;
-    if (s.position[0] < 0 || s.position[1] < 0 || s.position[2] < 0 ||
+    const char *saved = em_st_meta_get(st, "config");
+    char now[2048];
+    run_config(t, now, sizeof now);
+    const char *model = em_st_meta_get(st, "model");
+    bool horizon = false;
+    if (model && strcmp(model, model_name(t)))
+        code = em_error_set(err, EM_ERR_FORMAT, "%s: a checkpoint of '%s', not of '%s'", path,
+                            model, model_name(t));
+    else if (!saved) code = em_error_set(err, EM_ERR_FORMAT, "%s has no run configuration: not a "
+                                    "training checkpoint of ember-mnist/-cifar", path);
+    else if (!same_run(path, saved, now, &horizon, err)) code = EM_ERR_ARG;
+    else code = em_checkpoint_apply(st, t->net, &lo, err);
+    em_st_free(st);
+    if (code != EM_OK) return code;
+    if (horizon && strcmp(t->cfg->schedule, "const"))
+        printf("note: --epochs/--steps differ from the saved run's: the %s schedule now spans "
+               "%ld steps\n", t->cfg->schedule, t->total_steps);
+    if (s.position[0] < 0 || s.position[0] > 100000 || s.position[1] < 0 || s.position[2] < 0 ||
         s.position[1] > t->steps_per_epoch)
         return em_error_set(err, EM_ERR_FORMAT, "%s: train.position (%lld, %lld, %lld) does not "
                             "fit this run (%ld batches per epoch); was it saved with another "
@@ -211,9 +274,12 @@ int em_program_main(em_program which, int argc, char **argv) {
         t.epoch_hook = save_every_hook;
         t.epoch_ctx = &sc;
     }
+    /* the first Ctrl-C asks the loop to stop after its step; SA_RESETHAND gives the
+     * second one its default action, so a stuck program can still be killed */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
     t.interrupted = &interrupted;
 

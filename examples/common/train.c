@@ -44,7 +44,7 @@ static em_code optimizer_new(em_optimizer *o, const em_config *c, em_params p, e
     }
     bool w = !strcmp(c->optim, "adamw");
     em_adam_opts ao = w ? em_adamw_defaults() : em_adam_defaults();
-    if (c->weight_decay > 0 || !w) ao.weight_decay = c->weight_decay;
+    ao.weight_decay = c->weight_decay;   /* the command line's value, 0 included */
     o->adam = em_adam_new(p, &ao, err);
     return o->adam ? EM_OK : err->code;
 }
@@ -63,14 +63,17 @@ static em_init init_of(const em_config *c) {
 static em_schedule schedule_of(const em_config *c, long steps_per_epoch, long total_steps) {
     em_schedule s;
     if (!strcmp(c->schedule, "step")) {
-        long every = c->epochs >= 3 ? c->epochs / 3 : 1;   /* x0.1 at 1/3 and 2/3 of the run */
-        s = em_schedule_step(c->lr, steps_per_epoch, every, 0.1);
+        /* x0.1 after 1/3 and after 2/3 of the run's epochs (counted from --steps if given) */
+        int64_t E = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
+        int64_t m1 = (E + 2) / 3, m2 = (2 * E + 2) / 3;
+        if (m2 <= m1) m2 = m1 + 1;
+        s = em_schedule_multistep(c->lr, steps_per_epoch, 2, (int64_t[]){m1, m2}, 0.1);
     } else if (!strcmp(c->schedule, "cosine")) {
         s = em_schedule_cosine(c->lr, 1, total_steps, 0.0);  /* annealed over all steps */
     } else {
         s = em_schedule_constant(c->lr);
     }
-    if (c->warmup > 0) s = em_schedule_with_warmup(s, c->warmup, 0.0);
+    if (c->warmup > 0) s = em_schedule_with_warmup(s, c->warmup, 0.1);  /* from lr/10 */
     return s;
 }
 
@@ -142,6 +145,9 @@ em_code em_trainer_init(em_trainer *t, const em_config *c, const em_dataset *tra
     if (!t->x || !t->x_test || !t->labels || !t->tape)
         return em_error_set(err, EM_ERR_NOMEM, "out of memory for a batch of %d", c->batch);
 
+    if (c->bn && c->batch < 2)
+        return em_error_set(err, EM_ERR_ARG, "--batch %d: BatchNorm needs at least 2 examples "
+                            "per batch (or --no-bn)", c->batch);
     t->steps_per_epoch = (long)em_loader_n_batches(t->train);
     if (t->steps_per_epoch == 0)
         return em_error_set(err, EM_ERR_ARG, "the training set has %zu example(s): too few "
@@ -152,6 +158,7 @@ em_code em_trainer_init(em_trainer *t, const em_config *c, const em_dataset *tra
     t->sched = schedule_of(c, t->steps_per_epoch, t->total_steps);
     if ((code = em_schedule_check(&t->sched, err)) != EM_OK) return code;
     t->divergence_bound = 10 * log((double)train->n_classes);
+    t->stats.best_test_acc = NAN;
     return EM_OK;
 }
 
@@ -229,9 +236,11 @@ static void write_row(em_trainer *t, em_run_result *r, int epoch, double lr, dou
 
 void em_trainer_run(em_trainer *t, em_run_result *r) {
     const em_config *c = t->cfg;
+    em_epoch_stats *st = &t->stats;
     memset(r, 0, sizeof *r);
     r->diverged_step = -1;
-    r->best_test_acc = r->final_test_acc = r->final_test_loss = NAN;
+    r->final_test_acc = r->final_test_loss = NAN;
+    r->best_test_acc = st->best_test_acc;
     double run_start = em_now();
     em_module_train(t->net, true);
 
@@ -247,12 +256,16 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
         long epochs = (t->total_steps + t->steps_per_epoch - 1) / t->steps_per_epoch;
         snprintf(label, sizeof label, "epoch %d/%ld", t->epoch + 1, epochs);
         em_progress_begin(&bar, stderr, label, t->steps_per_epoch, t->quiet);
-        double epoch_start = em_now(), sum_loss = 0, lr = 0;
-        long correct = 0, seen = 0, log_correct = 0, log_seen = 0;
-        double log_loss = 0, log_start = epoch_start;
+        double epoch_start = em_now(), lr = em_schedule_lr(&t->sched, t->step);
+        double log_start = epoch_start, images_now = 0;
         int n;
 
-        while (t->step < t->total_steps && em_loader_next(t->train, t->x, t->labels, &n)) {
+        while (t->step < t->total_steps) {
+            if (t->interrupted && *t->interrupted) {   /* Ctrl-C: no new step */
+                r->status = 130;
+                break;
+            }
+            if (!em_loader_next(t->train, t->x, t->labels, &n)) break;
             lr = em_schedule_lr(&t->sched, t->step);
 
             /* forward: every op records itself on the tape */
@@ -283,45 +296,45 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
 
             t->step++;
             t->batch++;
-            sum_loss += l * n;
-            correct += ok;
-            seen += n;
-            log_loss += l * n;
-            log_correct += ok;
-            log_seen += n;
+            st->loss_sum += l * n;
+            st->correct += ok;
+            st->seen += n;
+            st->log_loss_sum += l * n;
+            st->log_correct += ok;
+            st->log_seen += n;
+            images_now += n;
             if (t->hook) {
                 em_step_info info = {t->step, t->epoch, lr, l, (double)ok / n};
                 t->hook(t->hook_ctx, t, &info);
             }
-            em_progress_step(&bar, (long)t->batch, sum_loss / seen, (double)correct / seen, seen);
+            em_progress_step(&bar, (long)t->batch, st->loss_sum / st->seen,
+                             st->correct / st->seen, (long)images_now);
             if (c->log_every && t->step % c->log_every == 0) {
                 double now = em_now();
-                write_row(t, r, t->epoch + 1, lr, log_loss / log_seen,
-                          (double)log_correct / log_seen, NAN, NAN, now - log_start,
-                          log_seen / (now - log_start), false);
-                log_loss = 0;
-                log_correct = log_seen = 0;
+                write_row(t, r, t->epoch + 1, lr, st->log_loss_sum / st->log_seen,
+                          st->log_correct / st->log_seen, NAN, NAN, now - log_start,
+                          st->log_seen / (now - log_start), false);
+                st->log_loss_sum = st->log_correct = st->log_seen = 0;
                 log_start = now;
-            }
-            if (t->interrupted && *t->interrupted) {
-                r->status = 130;
-                break;
             }
         }
         em_progress_end(&bar);
-        double secs = em_now() - epoch_start;
-        double tl = seen ? sum_loss / seen : NAN, ta = seen ? (double)correct / seen : NAN;
+        double secs = em_now() - epoch_start, ips = images_now / secs;
+        double tl = st->seen ? st->loss_sum / st->seen : NAN;
+        double ta = st->seen ? st->correct / st->seen : NAN;
         bool epoch_done = t->batch >= (size_t)t->steps_per_epoch;
+        bool run_done = t->step >= t->total_steps;
 
-        if (r->status == 3 || r->status == 130) {   /* no evaluation: stop promptly */
-            write_row(t, r, t->epoch + 1, lr, tl, ta, NAN, NAN, secs, seen / secs, r->status == 3);
-            if (seen) {
-                r->final_train_loss = tl;
-                r->final_train_acc = ta;
-            }
+        if (r->status == 1) break;
+        if (r->status == 3 || (r->status == 130 && !epoch_done && !run_done)) {
+            /* stopped inside the epoch: the row says how far it got, without a test pass */
+            if (images_now > 0 || r->status == 3)
+                write_row(t, r, t->epoch + 1, lr, tl, ta, NAN, NAN, secs, ips, r->status == 3);
+            r->final_train_loss = tl;
+            r->final_train_acc = ta;
             break;
         }
-        if (r->status == 1) break;
+        /* the epoch (or the run) is complete, also when Ctrl-C came on its last step */
         double vl = NAN, va = NAN;
         if (em_trainer_evaluate(t, &vl, &va, NULL, &err) != EM_OK) {
             snprintf(r->error, sizeof r->error, "%s", err.msg);
@@ -332,16 +345,21 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
         r->final_train_acc = ta;
         r->final_test_loss = vl;
         r->final_test_acc = va;
-        if (isnan(r->best_test_acc) || va > r->best_test_acc) r->best_test_acc = va;
-        write_row(t, r, t->epoch + 1, lr, tl, ta, vl, va, secs, seen / secs, false);
+        if (isnan(st->best_test_acc) || va > st->best_test_acc) st->best_test_acc = va;
+        r->best_test_acc = st->best_test_acc;
+        write_row(t, r, t->epoch + 1, lr, tl, ta, vl, va, secs, ips, false);
         printf("epoch %3d  step %7ld  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  "
                "lr %.4g  %6.1fs  %6.0f img/s\n", t->epoch + 1, t->step, tl, 100 * ta, vl,
-               100 * va, lr, secs, seen / secs);
+               100 * va, lr, secs, ips);
         fflush(stdout);
         if (epoch_done) {
             t->epoch++;
             t->batch = 0;
-            if (t->epoch_hook) r->status = t->epoch_hook(t->epoch_ctx, t, r);
+            st->loss_sum = st->correct = st->seen = 0;
+            if (t->epoch_hook) {
+                int s2 = t->epoch_hook(t->epoch_ctx, t, r);
+                if (r->status == 0) r->status = s2;
+            }
         }
     }
     r->steps = t->step;

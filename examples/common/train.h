@@ -57,6 +57,16 @@ typedef struct em_step_info {
     int epoch;
     double lr, loss, acc;       /* this batch                                             */
 } em_step_info;
+/* Running sums of the current epoch and of the current --log-every window, and the best
+ * test accuracy so far: training state like the weights, saved in checkpoints (as one F64
+ * tensor, hence all double) so that a resumed epoch reports what a straight one does. */
+typedef struct em_epoch_stats {
+    double loss_sum, correct, seen;              /* this epoch                             */
+    double log_loss_sum, log_correct, log_seen;  /* since the last --log-every row          */
+    double best_test_acc;                        /* NaN before the first evaluation         */
+} em_epoch_stats;
+#define EM_EPOCH_STATS_N (sizeof(em_epoch_stats) / sizeof(double))
+
 typedef void (*em_step_hook)(void *ctx, em_trainer *t, const em_step_info *info);
 /* Called after each completed epoch's evaluation; a non-zero return stops the run with
  * that status (the program saves --save-every checkpoints through it). */
@@ -81,10 +91,12 @@ struct em_trainer {
     size_t batch;
     long step;
     long steps_per_epoch, total_steps;
+    em_epoch_stats stats;
     double divergence_bound;    /* 10 ln(classes): a loss above it counts as diverged    */
     /* output */
     em_metrics *metrics;
-    const volatile sig_atomic_t *interrupted;   /* set by the program's SIGINT handler */
+    const volatile sig_atomic_t *interrupted;   /* set by the program's SIGINT handler;
+                                                   checked before every step */
     em_step_hook hook;
     void *hook_ctx;
     em_epoch_hook epoch_hook;

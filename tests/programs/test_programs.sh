@@ -58,6 +58,16 @@ s=$(status "$MNIST" "${small[@]}" --model mlp --resume "$tmp/b1.st")
 check "--resume with a checkpoint of another model exits 2" test "$s" = 2
 check "... and says which model the file holds" grep -q "mnist-cnn" "$tmp/err"
 
+s=$(status "$MNIST" "${small[@]}" "${const[@]}" --epochs 2 --seed 9 --resume "$tmp/b1.st")
+check "--resume with other options (another seed) exits 2" test "$s" = 2
+check "... naming the option that differs" grep -q "seed=1.*seed=9" "$tmp/err"
+
+# ---- arguments that only the data can refute: still exit 2 -----------------------------
+s=$(status "$MNIST" "${small[@]}" --batch 1)
+check "--batch 1 with BatchNorm exits 2 with the reason" test "$s" = 2 -a -n "$(grep 'at least 2' "$tmp/err")"
+s=$(status env -u EMBER_MNIST_DIR "$MNIST" --dataset mnist)
+check "--dataset mnist without a directory exits 2" test "$s" = 2 -a -n "$(grep 'fetch-mnist' "$tmp/err")"
+
 # ---- divergence: exit 3, the message, diverged=1 in the last row, no checkpoint ----------
 s=$(status "$MNIST" "${small[@]}" --no-bn --lr 10000 --metrics "$tmp/d.csv" --save "$tmp/d.st")
 check "lr 1e4 without BN diverges with exit 3" test "$s" = 3
@@ -78,11 +88,12 @@ check "a corrupt --load file exits 2 naming the file" test "$s" = 2 -a -n "$(gre
 
 # ---- SIGINT: finish the step, write the row and the checkpoint, exit 130; resuming that
 # checkpoint ends exactly where an uninterrupted run ends (default cosine schedule) -------
-long=(--train-limit 6400 --test-limit 320 --quiet --epochs 2)
+long=(--train-limit 6400 --test-limit 320 --quiet --epochs 2 --log-every 5)
 "$MNIST" "${long[@]}" --save "$tmp/straight.st" >/dev/null
 "$MNIST" "${long[@]}" --metrics "$tmp/i.csv" --save "$tmp/i.st" >"$tmp/out" 2>&1 &
 pid=$!
-sleep 1.5
+# interrupt once training runs (the first --log-every row is out), not after a guess
+for _ in $(seq 600); do [ -f "$tmp/i.csv" ] && [ "$(wc -l < "$tmp/i.csv")" -ge 2 ] && break; sleep 0.05; done
 kill -INT $pid
 wait $pid
 s=$?
