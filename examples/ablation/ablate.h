@@ -146,6 +146,12 @@ int ab_select(const ab_report *rep, const char *experiment, int *idx, int max);
 int ab_series(const ab_report *rep, int run, const char *metric, long *steps, double *values,
               int max);
 double ab_median(double *v, int n);   /* sorts v */
+/* a markdown table of the experiment's runs (variants starting with prefix, if given) */
+void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix);
+/* the last value of metric at or before step, NaN if none */
+double ab_value_at(const ab_report *rep, int run, const char *metric, long step);
+/* the run of experiment with that variant name, or -1 */
+int ab_find(const ab_report *rep, const char *experiment, const char *variant);
 void ab_criterion(ab_report *rep, const char *id, const char *what, const char *measured,
                   bool pass);
 /* A figure: name.gp with the data inline, rendered to name.png when gnuplot exists.
@@ -162,6 +168,9 @@ bool ab_plot_begin(ab_report *rep, ab_plot *p, const char *name, const char *tit
                    const char *xlabel, const char *ylabel, bool logx, bool logy);
 void ab_plot_series(ab_plot *p, const char *title, const char *style, const double *x,
                     const double *y, int n);
+/* a run's metric against the step as one series */
+void ab_plot_metric(ab_report *rep, ab_plot *p, int run, const char *metric, const char *title,
+                    const char *style);
 void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption);
 
 #endif

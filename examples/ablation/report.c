@@ -106,3 +106,53 @@ void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption) {
                          "gnuplot-nox and run `gnuplot %s.gp` in this folder)\n\n", caption,
                 p->name, p->name);
 }
+
+void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix) {
+    FILE *f = rep->md;
+    fprintf(f, "| run | variant | BN | lr | init scale | batch | steps | final train loss | "
+               "final test acc | best test acc | steps to target | outcome |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    int idx[AB_MAX_RUNS], k = ab_select(rep, experiment, idx, AB_MAX_RUNS);
+    size_t np = prefix ? strlen(prefix) : 0;
+    for (int a = 0; a < k; a++) {
+        const ab_run *r = &rep->runs[idx[a]];
+        const ab_result *s = &rep->res[idx[a]];
+        if (np && strncmp(r->variant, prefix, np)) continue;
+        fprintf(f, "| %d | %s | %s | %g | %g | %d | %ld | %.4g | %.4f | %.4f | %ld | %s |\n",
+                idx[a], r->variant, r->cfg.bn ? "yes" : "no", r->cfg.lr, r->cfg.init_scale,
+                r->cfg.batch, s->steps, s->final_train_loss, s->final_test_acc,
+                s->best_test_acc, s->steps_to_target, s->outcome);
+    }
+    fprintf(f, "\n");
+}
+
+double ab_value_at(const ab_report *rep, int run, const char *metric, long step) {
+    double best = NAN;
+    for (long i = 0; i < rep->n_pts; i++) {
+        const ab_point *p = &rep->pts[i];
+        if (p->run == run && p->step <= step && !strcmp(p->metric, metric)) best = p->value;
+    }
+    return best;
+}
+
+void ab_plot_metric(ab_report *rep, ab_plot *p, int run, const char *metric, const char *title,
+                    const char *style) {
+    enum { MAX = 20000 };
+    long *st = malloc(MAX * sizeof *st);
+    double *x = malloc(MAX * sizeof *x), *y = malloc(MAX * sizeof *y);
+    if (st && x && y) {
+        int n = ab_series(rep, run, metric, st, y, MAX);
+        for (int i = 0; i < n; i++) x[i] = (double)st[i];
+        ab_plot_series(p, title, style, x, y, n);
+    }
+    free(st);
+    free(x);
+    free(y);
+}
+
+int ab_find(const ab_report *rep, const char *experiment, const char *variant) {
+    for (int i = 0; i < rep->n_runs; i++)
+        if (!strcmp(rep->runs[i].experiment, experiment) && !strcmp(rep->runs[i].variant, variant))
+            return i;
+    return -1;
+}
