@@ -50,6 +50,7 @@ typedef struct ab_ctx {
 } ab_ctx;
 
 struct ab_run;
+struct em_trainer;
 /* A run's body: writes C/X records to out and fills the R fields through res.
  * The default (fn NULL) is ab_train, one training run on the shared trainer. */
 struct ab_result;
@@ -68,6 +69,12 @@ typedef struct ab_run {
     long curve_every;          /* train-loss curve point every N steps (0: 10)             */
     bool weight_norms;         /* per-layer weight norms in curves.csv                     */
     bool grad_flow;            /* per-layer gradient norms and update/weight ratios        */
+    /* a probe at step 0 and every probe_every steps (after the update): it may read and
+     * temporarily change the model but must leave it as it found it; *state is the
+     * probe's own, NULL at first; a last call with step -1 frees it */
+    void (*probe)(const struct ab_run *run, int index, struct em_trainer *t, long step,
+                  FILE *out, void **state);
+    long probe_every;
     ab_run_fn fn;
 } ab_run;
 
@@ -119,7 +126,6 @@ extern const int ab_n_experiments;
 /* ---- runs (train_run.c) ---------------------------------------------------------------- */
 /* A new run of `experiment` with the driver's defaults on top of em_config_defaults. */
 ab_run *ab_run_add(const ab_ctx *ctx, ab_run *runs, int *n, const char *experiment);
-struct em_trainer;
 /* the trainer for a run, model built as the run says; quiet and silent */
 em_code ab_trainer_new(const ab_ctx *ctx, const ab_run *run, struct em_trainer *t, em_error *err);
 int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FILE *out);

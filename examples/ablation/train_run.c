@@ -78,6 +78,7 @@ typedef struct hook_ctx {
     layer_ref layers[MAX_LAYERS];
     int n_layers;
     em_real *prev;              /* the parameters before this step (grad-flow)            */
+    void *probe_state;
 } hook_ctx;
 
 static bool collect_weights(void *vctx, const char *name, const em_entry *e) {
@@ -149,6 +150,8 @@ static void on_step(void *vctx, em_trainer *t, const em_step_info *s) {
                 h->res->steps_to_target = s->step;
         }
     }
+    if (run->probe && run->probe_every && s->step % run->probe_every == 0)
+        run->probe(run, h->index, t, s->step, h->out, &h->probe_state);
     if (h->prev) memcpy(h->prev, h->params.data, h->params.n * sizeof *h->prev);
 }
 
@@ -187,8 +190,10 @@ int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FI
     res->steps_to_target = -1;
     t.hook = on_step;
     t.hook_ctx = &h;
+    if (run->probe) run->probe(run, index, &t, 0, out, &h.probe_state);
     em_run_result r;
     em_trainer_run(&t, &r);
+    if (run->probe) run->probe(run, index, &t, -1, out, &h.probe_state);
     free(h.prev);
     if (r.status == 1) {
         fprintf(stderr, "ember-ablate: %s/%s: %s\n", run->experiment, run->variant, r.error);

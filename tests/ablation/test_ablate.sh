@@ -35,7 +35,7 @@ runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_lo
 # column value of the rows of runs.csv whose variant matches a regex
 col() { awk -F, -v re="$2" -v c="$3" 'NR > 1 && $2 ~ re { print $c }' "$1"; }
 
-for e in lr-sweep convergence init-scale activations full-vs-frozen; do
+for e in lr-sweep convergence init-scale activations full-vs-frozen distributions; do
     out="$tmp/$e"
     start=$(date +%s)
     s=$(status "$ABLATE" "$e" --quick --out "$out")
@@ -79,6 +79,10 @@ frozen_n=$(awk -F, 'NR > 1 && $2 ~ /^bn-frozen-/ && $13 == "trained"' "$r" | wc 
 check "full-vs-frozen: the full backward trains where frozen-stats does not ($full_n > $frozen_n)" \
     test "$full_n" -gt "$frozen_n"
 check "full-vs-frozen: per-layer weight norms in curves.csv" grep -q ",wnorm.L1," "$tmp/full-vs-frozen/curves.csv"
+
+check "distributions: BN's median drifts less (E1 d2)" grep -q "E1 (d2).*PASS" "$tmp/distributions/report.md"
+check "distributions: BN's sigmoid input starts at a unit Gaussian's percentiles (E1 d1)" \
+    grep -q "E1 (d1).*PASS" "$tmp/distributions/report.md"
 
 # ---- --jobs 2 gives the same rows as --jobs 1 (time column aside) ----------------------------
 "$ABLATE" lr-sweep --quick --jobs 2 --out "$tmp/j2" >/dev/null 2>&1
