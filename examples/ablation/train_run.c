@@ -215,6 +215,7 @@ int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FI
     snprintf(res->outcome, sizeof res->outcome, "%s", ab_outcome(ctx, diverged, res->final_train_loss));
     if (isfinite(r.final_test_acc)) ab_curve(out, index, r.steps, "test_acc_final", r.final_test_acc);
     ab_extra(res, out, "best_train_acc", h.best_train_acc);
+    ab_extra(res, out, "final_train_acc", r.final_train_acc);
     em_trainer_free(&t);
     return 0;
 }

@@ -35,7 +35,8 @@ runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_lo
 # column value of the rows of runs.csv whose variant matches a regex
 col() { awk -F, -v re="$2" -v c="$3" 'NR > 1 && $2 ~ re { print $c }' "$1"; }
 
-for e in lr-sweep convergence init-scale activations full-vs-frozen distributions; do
+for e in lr-sweep convergence init-scale activations full-vs-frozen distributions batch-size \
+         grad-flow; do
     out="$tmp/$e"
     start=$(date +%s)
     s=$(status "$ABLATE" "$e" --quick --out "$out")
@@ -83,6 +84,11 @@ check "full-vs-frozen: per-layer weight norms in curves.csv" grep -q ",wnorm.L1,
 check "distributions: BN's median drifts less (E1 d2)" grep -q "E1 (d2).*PASS" "$tmp/distributions/report.md"
 check "distributions: BN's sigmoid input starts at a unit Gaussian's percentiles (E1 d1)" \
     grep -q "E1 (d1).*PASS" "$tmp/distributions/report.md"
+
+check "grad-flow: update/weight ratios more even across layers with BN" \
+    grep -q "update/weight ratios more even.*PASS" "$tmp/grad-flow/report.md"
+check "grad-flow: per-layer gradient norms in curves.csv" grep -q ",gnorm.L1," "$tmp/grad-flow/curves.csv"
+check "batch-size: six batch sizes with and without BN" test "$(($(wc -l <"$tmp/batch-size/runs.csv") - 1))" = 12
 
 # ---- --jobs 2 gives the same rows as --jobs 1 (time column aside) ----------------------------
 "$ABLATE" lr-sweep --quick --jobs 2 --out "$tmp/j2" >/dev/null 2>&1
