@@ -103,9 +103,11 @@ em_module *em_model_new(const char *name, const em_model_opts *opts, int input_c
 em_module *em_model_mlp_new(const int input_chw[3], int n_hidden, int width, int out,
                             const char *act, const em_model_opts *opts) {
     em_model_opts o = opts ? *opts : em_model_defaults();
-    if (n_hidden < 0 || 3 * n_hidden + 2 > 64 || width < 1 || out < 1 || !act) return NULL;
-    if (strcmp(act, "linear") && strcmp(act, "relu") && strcmp(act, "sigmoid") && strcmp(act, "tanh"))
+    if (!act || (strcmp(act, "linear") && strcmp(act, "relu") && strcmp(act, "sigmoid") &&
+                 strcmp(act, "tanh")))
         return NULL;
+    int per_block = 1 + (o.bn ? 1 : 0) + (strcmp(act, "linear") ? 1 : 0);
+    if (n_hidden < 0 || per_block * n_hidden + 2 > 64 || width < 1 || out < 1) return NULL;
     int in = input_chw[0] * input_chw[1] * input_chw[2];
     layer_list l = {.n = 0};
     push(&l, em_flatten_new());

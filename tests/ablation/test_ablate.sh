@@ -36,7 +36,7 @@ runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_lo
 col() { awk -F, -v re="$2" -v c="$3" 'NR > 1 && $2 ~ re { print $c }' "$1"; }
 
 for e in lr-sweep convergence init-scale activations full-vs-frozen distributions batch-size \
-         grad-flow; do
+         grad-flow smoothness; do
     out="$tmp/$e"
     start=$(date +%s)
     s=$(status "$ABLATE" "$e" --quick --out "$out")
@@ -89,6 +89,10 @@ check "grad-flow: update/weight ratios more even across layers with BN" \
     grep -q "update/weight ratios more even.*PASS" "$tmp/grad-flow/report.md"
 check "grad-flow: per-layer gradient norms in curves.csv" grep -q ",gnorm.L1," "$tmp/grad-flow/curves.csv"
 check "batch-size: six batch sizes with and without BN" test "$(($(wc -l <"$tmp/batch-size/runs.csv") - 1))" = 12
+
+check "smoothness: E5b gradient predictiveness worse without BN" \
+    grep -q "E5b (predictiveness).*PASS" "$tmp/smoothness/report.md"
+check "smoothness: probe measures in curves.csv" grep -q ",beta_eff," "$tmp/smoothness/curves.csv"
 
 # ---- --jobs 2 gives the same rows as --jobs 1 (time column aside) ----------------------------
 "$ABLATE" lr-sweep --quick --jobs 2 --out "$tmp/j2" >/dev/null 2>&1
