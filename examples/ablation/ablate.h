@@ -141,7 +141,7 @@ int ab_seeds(const ab_ctx *ctx, int full_default);
 int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir);
 /* Reads the workers' files in run order: writes dir/runs.csv and dir/curves.csv (via a
  * temporary name and rename), fills res[0..n) and the in-memory points (malloc'd). */
-int ab_gather(const char *dir, int n, ab_result *res, ab_point **pts, long *n_pts);
+int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_point **pts, long *n_pts);
 int ab_mkdirs(const char *dir);
 
 /* ---- results and report helpers (report.c) ------------------------------------------------ */

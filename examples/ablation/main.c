@@ -133,17 +133,21 @@ static const char *find_gnuplot(char *buf, size_t len) {
 
 static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
     FILE *f = rep->md;
+    char seeds[96];
+    if (o->seeds) snprintf(seeds, sizeof seeds, "%d per configuration (--seeds)", o->seeds);
+    else snprintf(seeds, sizeof seeds, "%s", o->quick ? "1 per configuration"
+                  : "3 per configuration for lr-sweep and E1, 1 elsewhere");
     time_t now = time(NULL);
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     fprintf(f, "# ember-ablate %s%s\n\n", o->experiment, o->quick ? " --quick" : "");
     fprintf(f, "Written %s. Data: %s (%zu training / %zu test images available). Protocol: %s. "
                "Runs: %d, each in its own worker process (--jobs %d, %d OpenBLAS thread(s) each). "
-               "Seeds: %d per configuration (seeds 1..N). Loss: mean cross-entropy over the batch "
+               "Seeds: %s (seeds 1..N; the seed column of runs.csv; each seeds the initialization and the shuffling). Loss: mean cross-entropy over the batch "
                "(EXPERIMENTS.md §7); optimizer plain SGD unless a section says otherwise; "
                "BatchNorm momentum 0.9 (fraction of history kept), eps 1e-5.\n\n",
             when, ctx->train->name, ctx->train->n, ctx->test->n, o->quick ? "quick" : "full",
-            rep->n_runs, o->jobs, o->threads, o->seeds ? o->seeds : o->quick ? 1 : 3);
+            rep->n_runs, o->jobs, o->threads, seeds);
     fprintf(f, "Outcome of a run (EXPERIMENTS.md E3a): *diverged* = NaN/Inf or loss > 10 ln 10 "
                "(stopped there) or final loss > 2.2; *trained* = final train loss (mean of the "
                "last 100 steps) < %s; otherwise *slow*. The pass criteria below are measured "
@@ -199,7 +203,7 @@ int main(int argc, char **argv) {
     }
     double start = em_now();
     if (ab_execute(&ctx, runs, n, o.out) != 0) status = 1;
-    if (ab_gather(o.out, n, res, &pts, &n_pts) != 0) status = 1;
+    if (ab_gather(o.out, runs, n, res, &pts, &n_pts) != 0) status = 1;
     double total = em_now() - start;
 
     char path[EM_PATH_MAX + 32], tmp[EM_PATH_MAX + 32], gp[EM_PATH_MAX];

@@ -145,7 +145,15 @@ static bool push_point(ab_point **pts, long *n, long *cap, const ab_point *p) {
     return true;
 }
 
-int ab_gather(const char *dir, int n, ab_result *res, ab_point **pts, long *n_pts) {
+/* the row of a run whose worker failed: outcome "failed", no measurements */
+static void failed_row(FILE *fr, const ab_run *run) {
+    const em_config *c = &run->cfg;
+    fprintf(fr, "%s,%s,%d,%.6g,%.6g,%d,%llu,0,nan,nan,nan,-1,failed,-1,0\n", run->experiment,
+            run->variant, c->bn ? 1 : 0, c->lr, c->init_scale, c->batch,
+            (unsigned long long)c->seed);
+}
+
+int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_point **pts, long *n_pts) {
     char path[EM_PATH_MAX + 32], runs_tmp[EM_PATH_MAX + 32], curves_tmp[EM_PATH_MAX + 32];
     snprintf(runs_tmp, sizeof runs_tmp, "%s/runs.csv.tmp", dir);
     snprintf(curves_tmp, sizeof curves_tmp, "%s/curves.csv.tmp", dir);
@@ -175,14 +183,17 @@ int ab_gather(const char *dir, int n, ab_result *res, ab_point **pts, long *n_pt
         FILE *f = fopen(path, "r");
         if (!f) {
             status = 1;
+            failed_row(fr, &runs[i]);
             continue;
         }
         long last_step = 0;
+        bool got_row = false;
         while (fgets(line, sizeof line, f)) {
             line[strcspn(line, "\n")] = 0;
             if (line[0] == 'R' && line[1] == ',') {
                 fprintf(fr, "%s\n", line + 2);
                 parse_row(line + 2, r);
+                got_row = true;
             } else if (line[0] == 'C' && line[1] == ',') {
                 fprintf(fc, "%s\n", line + 2);
                 char *s = line + 2;
@@ -206,6 +217,10 @@ int ab_gather(const char *dir, int n, ab_result *res, ab_point **pts, long *n_pt
         }
         fclose(f);
         remove(path);
+        if (!got_row) {
+            status = 1;
+            failed_row(fr, &runs[i]);
+        }
     }
     int e1 = fclose(fr), e2 = fclose(fc);
     char final[EM_PATH_MAX + 32];
