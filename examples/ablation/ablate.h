@@ -75,6 +75,7 @@ typedef struct ab_run {
     void (*probe)(const struct ab_run *run, int index, struct em_trainer *t, long step,
                   FILE *out, void **state);
     long probe_every;
+    long period;               /* an experiment's own step period (E3c's epoch length)     */
     ab_run_fn fn;
 } ab_run;
 

@@ -1,5 +1,7 @@
 /* examples/ablation/exp_lrsweep.c — E3a, the learning-rate grid on a deep ReLU MLP
- * (784-[100x6]-10, He init, plain SGD, batch 64) with and without BatchNorm; and E3d,
+ * (784-[100x6]-10, He init, plain SGD, batch 64) with and without BatchNorm; E3c, Myrtle's
+ * stress test (one run whose lr rises as 0.005 * 2^(e/2) over "epochs" e of K steps,
+ * linearly within each, momentum 0.9); and E3d,
  * Bjorck's relative-loss probe at initialisation: L(theta - alpha g) / L(theta) for
  * alpha in logspace(-5, 1, 13) on the first 5 mini-batches; alpha* is the smallest alpha
  * with a ratio above 10^3 (or non-finite). */
@@ -10,6 +12,7 @@
 #include "ablate.h"
 #include "examples/common/snapshot.h"
 #include "examples/common/train.h"
+#include "optim/schedule.h"
 
 static const double default_grid[] = {0.01, 0.03, 0.1, 0.3, 1, 3};
 #define N_ALPHA 13
@@ -99,6 +102,23 @@ static int probe_init(const ab_ctx *ctx, int index, const ab_run *run, ab_result
     return status;
 }
 
+/* E3c: lr(step) = 0.005 * 2^(e/2) at the start of epoch e, linear in between */
+static double stress_lr(long step, long per_epoch) {
+    double e = floor((double)step / per_epoch), f = (double)step / per_epoch - e;
+    return 0.005 * pow(2, e / 2) * (1 - f) + 0.005 * pow(2, (e + 1) / 2) * f;
+}
+
+/* a probe every step that sets the next step's lr: the trainer reads its schedule each step */
+static void stress_probe(const ab_run *run, int index, em_trainer *t, long step, FILE *out, void **state) {
+    (void)state;
+    if (step < 0) return;
+    double lr = stress_lr(step, run->period);
+    t->sched = em_schedule_constant(lr);
+    if (step % run->curve_every == 0) ab_curve(out, index, step, "lr", lr);
+}
+
+#define STRESS_EPOCHS 22     /* up to 0.005 * 2^11 = 10 */
+
 static bool expand(const ab_ctx *ctx, ab_run *runs, int *n) {
     const ab_opts *o = ctx->o;
     const double *grid = o->n_lrs ? o->lrs : default_grid;
@@ -114,12 +134,69 @@ static bool expand(const ab_ctx *ctx, ab_run *runs, int *n) {
     for (int bn = 0; bn < 2; bn++) {
         ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
         if (!r) return false;
+        deep_relu(ctx, r, bn, 0.005, 1);
+        snprintf(r->variant, sizeof r->variant, "e3c-%s", bn ? "bn" : "nobn");
+        r->cfg.momentum = 0.9;
+        r->period = o->quick ? 50 : 150;           /* steps per stress "epoch" */
+        r->cfg.steps = r->period * STRESS_EPOCHS;
+        r->cfg.epochs = 1000;
+        r->cfg.test_limit = 1000;
+        r->probe = stress_probe;
+        r->probe_every = 1;
+        r->curve_every = 10;
+    }
+    for (int bn = 0; bn < 2; bn++) {
+        ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
+        if (!r) return false;
         deep_relu(ctx, r, bn, 0, 1);
         r->cfg.lr = 1;       /* unused by the probe; the grid of alphas is the probe's */
         snprintf(r->variant, sizeof r->variant, "e3d-%s", bn ? "bn" : "nobn");
         r->fn = probe_init;
     }
     return true;
+}
+
+/* E3c: the lr at which a stress run failed — diverged (stopped by the trainer), or
+ * collapsed (the 10-step mean loss back above 2.2 after it had been below 1.5); INFINITY
+ * when it never failed */
+static double stress_fail_lr(ab_report *rep, int run) {
+    const ab_run *r = &rep->runs[run];
+    const ab_result *s = &rep->res[run];
+    long st[4096];
+    double loss[4096], lo = INFINITY;
+    int n = ab_series(rep, run, "train_loss", st, loss, 4096);
+    for (int i = 0; i < n; i++) {
+        if (loss[i] > 2.2 && lo < 1.5) return stress_lr(st[i] - 1, r->period);
+        lo = fmin(lo, loss[i]);
+    }
+    if (s->diverged_step > 0) return stress_lr(s->diverged_step - 1, r->period);
+    return INFINITY;
+}
+
+static void stress_report(ab_report *rep, bool figure) {
+    int r[2] = {ab_find(rep, "lr-sweep", "e3c-nobn"), ab_find(rep, "lr-sweep", "e3c-bn")};
+    if (r[0] < 0 || r[1] < 0) return;
+    double f[2] = {stress_fail_lr(rep, r[0]), stress_fail_lr(rep, r[1])};
+    double top = stress_lr(rep->runs[r[0]].cfg.steps, rep->runs[r[0]].period);
+    char m[160];
+    snprintf(m, sizeof m, "first failure at lr: BN %.3g, no BN %.3g (inf = none up to %.3g)", f[1], f[0], top);
+    if (!figure) {
+        ab_criterion(rep, "E3c", "lr at first divergence/collapse: BN >= 10x no-BN (hard minimum 3x)",
+                     m, f[1] >= 10 * f[0]);
+        return;
+    }
+    ab_plot p;
+    if (ab_plot_begin(rep, &p, "lr_stress", "E3c: training loss as the lr rises (momentum 0.9)",
+                      "learning rate", "training loss (10-step mean)", true, true)) {
+        for (int bn = 0; bn < 2; bn++) {
+            static long st[4096];
+            static double x[4096], y[4096];
+            int n = ab_series(rep, r[bn], "train_loss", st, y, 4096);
+            for (int i = 0; i < n; i++) x[i] = stress_lr(st[i] - 1, rep->runs[r[bn]].period);
+            ab_plot_series(&p, bn ? "with BN" : "without BN", "lines lw 2", x, y, n);
+        }
+        ab_plot_end(rep, &p, "E3c: the lr stress test (Myrtle.ai style)");
+    }
 }
 
 /* the per-(bn, lr) summary over seeds */
@@ -133,7 +210,7 @@ static int cells_of(ab_report *rep, bool bn, cell *cells, int max) {
     int idx[AB_MAX_RUNS], k = ab_select(rep, "lr-sweep", idx, AB_MAX_RUNS), nc = 0;
     for (int a = 0; a < k; a++) {
         const ab_run *r = &rep->runs[idx[a]];
-        if (r->fn || r->cfg.bn != bn) continue;
+        if (r->fn || r->probe || r->cfg.bn != bn) continue;
         int c = 0;
         while (c < nc && cells[c].lr != r->cfg.lr) c++;
         if (c == nc) {
@@ -147,7 +224,7 @@ static int cells_of(ab_report *rep, bool bn, cell *cells, int max) {
         for (int a = 0; a < k && m < 128; a++) {
             const ab_run *r = &rep->runs[idx[a]];
             const ab_result *s = &rep->res[idx[a]];
-            if (r->fn || r->cfg.bn != bn || r->cfg.lr != cells[c].lr) continue;
+            if (r->fn || r->probe || r->cfg.bn != bn || r->cfg.lr != cells[c].lr) continue;
             bool div = !strcmp(s->outcome, "diverged");
             cells[c].trained += !strcmp(s->outcome, "trained");
             cells[c].diverged += div;
@@ -222,6 +299,8 @@ static void report(ab_report *rep) {
     ab_criterion(rep, "E3 (b4)", "BN's best test accuracy >= no-BN's best - 0.5 pp", m,
                  best_acc[1] >= best_acc[0] - 0.005);
 
+    stress_report(rep, false);
+
     /* E3d */
     double astar[2] = {NAN, NAN};
     int idx[AB_MAX_RUNS], k = ab_select(rep, "lr-sweep", idx, AB_MAX_RUNS);
@@ -236,7 +315,7 @@ static void report(ab_report *rep) {
     ab_criterion(rep, "E3d", "median alpha*_BN >= 10 x median alpha*_noBN", m,
                  astar[1] >= 10 * astar[0]);
 
-    /* figures: accuracy against lr; relative loss against alpha */
+    /* figures: accuracy against lr; loss against the rising lr; relative loss against alpha */
     ab_plot p;
     if (ab_plot_begin(rep, &p, "lr_sweep_accuracy", "final test accuracy vs learning rate",
                       "learning rate", "test accuracy (median over seeds)", true, false)) {
@@ -256,6 +335,7 @@ static void report(ab_report *rep) {
         }
         ab_plot_end(rep, &p, "E3a: test accuracy against the learning rate, diverged runs marked x");
     }
+    stress_report(rep, true);
     if (probe_run[0] >= 0 && probe_run[1] >= 0 &&
         ab_plot_begin(rep, &p, "lr_sweep_relative_loss", "E3d: L(theta - alpha g) / L(theta) at init",
                       "alpha", "relative loss (batch 1)", true, true)) {
@@ -269,5 +349,5 @@ static void report(ab_report *rep) {
     }
 }
 
-const ab_experiment ab_exp_lr_sweep = {"lr-sweep", "E3a/E3d: learning-rate tolerance with and "
-                                       "without BatchNorm", expand, report};
+const ab_experiment ab_exp_lr_sweep = {"lr-sweep", "E3a/E3c/E3d: learning-rate tolerance with "
+                                       "and without BatchNorm", expand, report};

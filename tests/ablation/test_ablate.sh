@@ -58,6 +58,8 @@ nobn_max=$(awk -F, 'NR > 1 && $2 ~ /^nobn-lr/ && $13 == "trained" && $4 > m { m 
 check "lr-sweep: BN's largest trained lr ($bn_max) > no-BN's ($nobn_max)" \
     awk -v a="$bn_max" -v b="$nobn_max" 'BEGIN { exit !(a > b) }'
 check "lr-sweep: no-BN diverges at lr 3" test "$(col "$r" '^nobn-lr3-' 13)" = diverged
+check "lr-sweep: in the stress test BN survives a 10x larger lr (E3c)" \
+    grep -q "^| E3c .*PASS" "$tmp/lr-sweep/report.md"
 
 r="$tmp/convergence/runs.csv"
 check "convergence: E1 BN beats no-BN at the end of the quick run" \
