@@ -12,14 +12,14 @@ em_model_opts em_model_defaults(void) {
 /* A growing list of layers; building stops quietly at the first NULL (out of memory)
  * and em_sequential_new then frees what was built. */
 typedef struct layer_list {
-    em_module *m[32];
+    em_module *m[64];
     int n;
     bool failed;
 } layer_list;
 
 static void push(layer_list *l, em_module *m) {
     if (!m) l->failed = true;
-    if (l->n < 32) l->m[l->n++] = m;
+    if (l->n < 64) l->m[l->n++] = m;
     else l->failed = true;
 }
 
@@ -31,6 +31,7 @@ static void conv_block(layer_list *l, int cin, int cout, const em_model_opts *o)
 }
 
 static em_module *activation(const char *act) {
+    if (!strcmp(act, "linear")) return NULL;   /* no layer: handled by dense_block */
     if (!strcmp(act, "relu")) return em_relu_new();
     if (!strcmp(act, "sigmoid")) return em_sigmoid_new();
     if (!strcmp(act, "tanh")) return em_tanh_new();
@@ -41,7 +42,7 @@ static em_module *activation(const char *act) {
 static void dense_block(layer_list *l, int in, int out, const em_model_opts *o, const char *act) {
     push(l, em_linear_new(in, out, !o->bn));
     if (o->bn) push(l, em_batchnorm1d_new(out, &o->bn_opts));
-    push(l, activation(act));
+    if (strcmp(act, "linear")) push(l, activation(act));
 }
 
 static em_module *finish(layer_list *l) {
@@ -92,5 +93,25 @@ em_module *em_model_new(const char *name, const em_model_opts *opts, int input_c
     } else {
         return NULL;
     }
+    return finish(&l);
+}
+
+/* The generic MLP the BatchNorm experiments need (deep ReLU/sigmoid/tanh nets, and
+ * Santurkar's deep linear network): flatten, n_hidden blocks "linear [BN1d] act" of the
+ * given width, then linear width->out. act "linear" leaves the blocks without an
+ * activation. input_chw (if non-NULL) describes the input, e.g. {1, 28, 28}. */
+em_module *em_model_mlp_new(const int input_chw[3], int n_hidden, int width, int out,
+                            const char *act, const em_model_opts *opts) {
+    em_model_opts o = opts ? *opts : em_model_defaults();
+    if (!act || (strcmp(act, "linear") && strcmp(act, "relu") && strcmp(act, "sigmoid") &&
+                 strcmp(act, "tanh")))
+        return NULL;
+    int per_block = 1 + (o.bn ? 1 : 0) + (strcmp(act, "linear") ? 1 : 0);
+    if (n_hidden < 0 || per_block * n_hidden + 2 > 64 || width < 1 || out < 1) return NULL;
+    int in = input_chw[0] * input_chw[1] * input_chw[2];
+    layer_list l = {.n = 0};
+    push(&l, em_flatten_new());
+    for (int i = 0; i < n_hidden; i++) dense_block(&l, i ? width : in, width, &o, act);
+    push(&l, em_linear_new(n_hidden ? width : in, out, true));
     return finish(&l);
 }

@@ -31,6 +31,11 @@ em_model_opts em_model_defaults(void);
  * shape without the batch dimension. */
 em_module *em_model_new(const char *name, const em_model_opts *opts, int input_chw[3]);
 
+/* flatten, n_hidden x (linear width [BN1d] act), linear width->out; act is "relu",
+ * "sigmoid", "tanh" or "linear" (none: a deep linear network). NULL on bad arguments. */
+em_module *em_model_mlp_new(const int input_chw[3], int n_hidden, int width, int out,
+                            const char *act, const em_model_opts *opts);
+
 /* "mnist-cnn", "cifar-cnn", "mlp" */
 extern const char *const em_model_names[3];
 

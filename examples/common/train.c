@@ -107,24 +107,41 @@ static em_loader *loader_of(const em_dataset *ds, const em_config *c, const doub
     return em_loader_new(ds, &o, err);
 }
 
-em_code em_trainer_init(em_trainer *t, const em_config *c, const em_dataset *train,
-                        const em_dataset *test, em_error *err) {
-    memset(t, 0, sizeof *t);
-    t->cfg = c;
-    t->train_set = train;
-    t->test_set = test;
-    t->quiet = c->quiet;
-
+em_model_opts em_config_model_opts(const em_config *c) {
     em_model_opts mo = em_model_defaults();
     mo.bn = c->bn;
     mo.act = c->act;
     mo.bn_opts.momentum = c->bn_momentum;
     mo.bn_opts.eps = c->bn_eps;
     mo.bn_opts.frozen_stats = c->bn_frozen;
+    return mo;
+}
+
+em_code em_trainer_init(em_trainer *t, const em_config *c, const em_dataset *train,
+                        const em_dataset *test, em_error *err) {
+    em_model_opts mo = em_config_model_opts(c);
+    int chw[3] = {0, 0, 0};
     const char *name = c->which == EM_PROGRAM_CIFAR ? "cifar-cnn"
                        : !strcmp(c->model, "mlp") ? "mlp" : "mnist-cnn";
-    t->net = em_model_new(name, &mo, t->input_chw);
+    em_module *net = em_model_new(name, &mo, chw);
+    if (!net) {
+        memset(t, 0, sizeof *t);
+        return em_error_set(err, EM_ERR_NOMEM, "out of memory building %s", name);
+    }
+    return em_trainer_init_net(t, c, train, test, net, chw, name, err);
+}
+
+em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset *train,
+                            const em_dataset *test, em_module *net, const int input_chw[3],
+                            const char *name, em_error *err) {
+    memset(t, 0, sizeof *t);
+    t->cfg = c;
+    t->train_set = train;
+    t->test_set = test;
+    t->quiet = c->quiet;
+    t->net = net;
     if (!t->net) return em_error_set(err, EM_ERR_NOMEM, "out of memory building %s", name);
+    memcpy(t->input_chw, input_chw, sizeof t->input_chw);
     if (train->c != t->input_chw[0] || train->h != t->input_chw[1] || train->w != t->input_chw[2])
         return em_error_set(err, EM_ERR_ARG, "%s takes %dx%dx%d images, the data has %dx%dx%d",
                             name, t->input_chw[0], t->input_chw[1], t->input_chw[2], train->c,
@@ -348,7 +365,7 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
         if (isnan(st->best_test_acc) || va > st->best_test_acc) st->best_test_acc = va;
         r->best_test_acc = st->best_test_acc;
         write_row(t, r, t->epoch + 1, lr, tl, ta, vl, va, secs, ips, false);
-        printf("epoch %3d  step %7ld  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  "
+        if (!t->silent) printf("epoch %3d  step %7ld  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  "
                "lr %.4g  %6.1fs  %6.0f img/s\n", t->epoch + 1, t->step, tl, 100 * ta, vl,
                100 * va, lr, secs, ips);
         fflush(stdout);

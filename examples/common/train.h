@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "data/loader.h"
+#include "examples/common/models.h"
 #include "examples/common/options.h"
 #include "io/metrics.h"
 #include "layers/layers.h"
@@ -102,11 +103,20 @@ struct em_trainer {
     em_epoch_hook epoch_hook;
     void *epoch_ctx;
     bool quiet;
+    bool silent;                /* no per-epoch summary line on stdout (ember-ablate)   */
 };
 
 /* Build model, optimizer, schedule, loaders and tape from the configuration. */
 em_code em_trainer_init(em_trainer *t, const em_config *cfg, const em_dataset *train,
                         const em_dataset *test, em_error *err);
+/* The same with a model built by the caller (ember-ablate's deep MLPs): the trainer owns
+ * net from here on, also on failure (em_trainer_free frees it). input_chw is the shape
+ * net takes without the batch dimension; name is for messages. */
+em_code em_trainer_init_net(em_trainer *t, const em_config *cfg, const em_dataset *train,
+                            const em_dataset *test, em_module *net, const int input_chw[3],
+                            const char *name, em_error *err);
+/* The model options a configuration asks for (--bn, --act, --bn-momentum, ...). */
+em_model_opts em_config_model_opts(const em_config *cfg);
 void em_trainer_free(em_trainer *t);
 
 /* Train from the current position to the end (epochs or --steps), evaluating after each

@@ -1,0 +1,75 @@
+# convergence_e1.gp — written by ember-ablate; render with: gnuplot convergence_e1.gp
+set terminal pngcairo size 800,500 noenhanced
+set output 'convergence_e1.png'
+set title 'E1: test accuracy, sigmoid MLP (seed 1)'
+set xlabel 'training step'
+set ylabel 'test accuracy (2k subset)'
+set grid
+set key outside right
+set datafile missing 'nan'
+$d0 << EOD
+500 0.1965
+1000 0.291
+1500 0.333
+2000 0.3905
+2500 0.399
+3000 0.4945
+3500 0.6235
+4000 0.6495
+4500 0.7125
+5000 0.7065
+5500 0.7405
+6000 0.7685
+6500 0.795
+7000 0.833
+7500 0.8535
+8000 0.854
+8500 0.854
+9000 0.854
+9500 0.8615
+10000 0.833
+10500 0.851
+11000 0.8545
+11500 0.864
+12000 0.8625
+12500 0.862
+13000 0.86
+13500 0.871
+14000 0.8655
+14500 0.868
+15000 0.8665
+EOD
+$d1 << EOD
+500 0.798
+1000 0.822
+1500 0.8355
+2000 0.8415
+2500 0.8455
+3000 0.835
+3500 0.851
+4000 0.8515
+4500 0.865
+5000 0.854
+5500 0.863
+6000 0.8525
+6500 0.8675
+7000 0.872
+7500 0.881
+8000 0.871
+8500 0.874
+9000 0.874
+9500 0.8735
+10000 0.881
+10500 0.8685
+11000 0.881
+11500 0.872
+12000 0.876
+12500 0.876
+13000 0.8815
+13500 0.8835
+14000 0.882
+14500 0.8865
+15000 0.8805
+EOD
+plot $d0 using 1:2 with linespoints lw 2 title 'without BN', \
+     $d1 using 1:2 with linespoints lw 2 title 'with BN'

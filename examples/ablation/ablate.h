@@ -1,0 +1,183 @@
+/* examples/ablation/ablate.h — ember-ablate, the BatchNorm experiment driver.
+ *
+ * An experiment expands into a list of runs (ab_run: an em_config for the shared trainer
+ * of examples/common, a model description and a seed). The runner executes every run in
+ * a forked worker (--jobs N at a time); a worker writes its rows to its own temporary file
+ * and the parent concatenates them in run order, so the output does not depend on --jobs.
+ * Then each experiment writes its section of report.md from the results: a table, every
+ * pass criterion of ../shared/EXPERIMENTS.md with its measured value, and figures.
+ *
+ * A worker's temporary file has one record per line:
+ *   R,<the runs.csv row>            exactly one, last
+ *   C,<run>,<step>,<metric>,<value> a curves.csv row
+ *   X,<key>,<value>                 a scalar for the report (also a curves.csv row)
+ */
+#ifndef EM_ABLATE_H
+#define EM_ABLATE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "data/dataset.h"
+#include "examples/common/options.h"
+
+#define AB_MAX_RUNS 1024
+#define AB_MAX_LRS 16
+#define AB_MAX_EXTRA 24
+
+/* The command line. */
+typedef struct ab_opts {
+    char experiment[24];
+    char out[EM_PATH_MAX];
+    bool quick;
+    int seeds;                 /* 0: the experiment's default (1 quick, 3 full)            */
+    int jobs;
+    char data[EM_PATH_MAX];
+    char dataset[16];          /* "fashion-mnist" (default) or "mnist"                     */
+    double lrs[AB_MAX_LRS];    /* --lr: the lr-sweep grid; elsewhere its first value       */
+    int n_lrs;
+    int batch;                 /* 0: the experiment's own                                  */
+    long steps;                /* 0: the experiment's own                                  */
+    long train_limit;          /* 0: the experiment's own                                  */
+    int threads;               /* OpenBLAS threads per worker (default 1)                  */
+} ab_opts;
+
+/* What every run and report sees. */
+typedef struct ab_ctx {
+    const ab_opts *o;
+    const em_dataset *train, *test;
+    bool fashion;              /* the lower Fashion-MNIST thresholds apply                 */
+} ab_ctx;
+
+struct ab_run;
+struct em_trainer;
+/* A run's body: writes C/X records to out and fills the R fields through res.
+ * The default (fn NULL) is ab_train, one training run on the shared trainer. */
+struct ab_result;
+typedef int (*ab_run_fn)(const ab_ctx *ctx, int index, const struct ab_run *run,
+                         struct ab_result *res, FILE *out);
+
+typedef struct ab_run {
+    const char *experiment;
+    char variant[48];          /* no commas: a CSV field                                   */
+    em_config cfg;             /* bn, lr, batch, steps, init, seed, ...                    */
+    /* model: a generic MLP (n_hidden >= 0) or, with n_hidden < 0, the zoo's cfg.model      */
+    int n_hidden, width;
+    char act[8];
+    double target;             /* test accuracy for steps_to_target (0: none)              */
+    long eval_every;           /* test accuracy every K steps (0: only at the end)         */
+    long curve_every;          /* train-loss curve point every N steps (0: 10)             */
+    bool weight_norms;         /* per-layer weight norms in curves.csv                     */
+    bool grad_flow;            /* per-layer gradient norms and update/weight ratios        */
+    /* a probe at step 0 and every probe_every steps (after the update): it may read and
+     * temporarily change the model but must leave it as it found it; *state is the
+     * probe's own, NULL at first; a last call with step -1 frees it */
+    void (*probe)(const struct ab_run *run, int index, struct em_trainer *t, long step,
+                  FILE *out, void **state);
+    long probe_every;
+    long period;               /* an experiment's own step period (E3c's epoch length)     */
+    ab_run_fn fn;
+} ab_run;
+
+typedef struct ab_result {
+    int run;                   /* index into the run list                                  */
+    double final_train_loss;   /* mean of the last 100 steps' batch losses                 */
+    double final_test_acc, best_test_acc;
+    long steps, steps_to_target, diverged_step;
+    char outcome[12];          /* trained | slow | diverged                                */
+    double seconds;
+    int n_extra;
+    char extra_key[AB_MAX_EXTRA][32];
+    double extra_val[AB_MAX_EXTRA];
+} ab_result;
+
+/* A curves.csv row kept in memory for the figures. */
+typedef struct ab_point {
+    int run;
+    long step;
+    char metric[32];
+    double value;
+} ab_point;
+
+/* The report being written: report.md plus figure scripts in dir. */
+typedef struct ab_report {
+    FILE *md;
+    const char *dir;
+    const char *gnuplot;       /* path, or NULL when not installed                         */
+    const ab_ctx *ctx;
+    const ab_run *runs;
+    const ab_result *res;      /* res[i] belongs to runs[i]                                */
+    int n_runs;
+    const ab_point *pts;
+    long n_pts;
+    int n_pass, n_fail;
+} ab_report;
+
+typedef struct ab_experiment {
+    const char *name;
+    const char *title;
+    /* appends the runs to runs[*n] (at most AB_MAX_RUNS); false when there is no room */
+    bool (*expand)(const ab_ctx *ctx, ab_run *runs, int *n);
+    void (*report)(ab_report *rep);
+} ab_experiment;
+
+extern const ab_experiment *const ab_experiments[];
+extern const int ab_n_experiments;
+
+/* ---- runs (train_run.c) ---------------------------------------------------------------- */
+/* A new run of `experiment` with the driver's defaults on top of em_config_defaults. */
+ab_run *ab_run_add(const ab_ctx *ctx, ab_run *runs, int *n, const char *experiment);
+/* the trainer for a run, model built as the run says; quiet and silent */
+em_code ab_trainer_new(const ab_ctx *ctx, const ab_run *run, struct em_trainer *t, em_error *err);
+int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FILE *out);
+void ab_curve(FILE *out, int run, long step, const char *metric, double value);
+void ab_extra(ab_result *res, FILE *out, const char *key, double value);
+/* the outcome of EXPERIMENTS.md §6 E3a: diverged (NaN/Inf or final loss > 2.2), trained
+ * (final loss < 0.5, Fashion-MNIST 0.8), else slow */
+const char *ab_outcome(const ab_ctx *ctx, bool diverged, double final_loss);
+int ab_seeds(const ab_ctx *ctx, int full_default);
+
+/* ---- the runner (runner.c) ------------------------------------------------------------- */
+/* Executes runs[0..n) in forked workers, ctx->o->jobs at a time; 0 when all succeeded. */
+int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir);
+/* Reads the workers' files in run order: writes dir/runs.csv and dir/curves.csv (via a
+ * temporary name and rename), fills res[0..n) and the in-memory points (malloc'd). */
+int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_point **pts, long *n_pts);
+int ab_mkdirs(const char *dir);
+
+/* ---- results and report helpers (report.c) ------------------------------------------------ */
+bool ab_result_extra(const ab_result *r, const char *key, double *value);
+/* the results of one experiment: indices into rep->runs, returns the count */
+int ab_select(const ab_report *rep, const char *experiment, int *idx, int max);
+/* points of one run and metric, in step order; returns the count (at most max) */
+int ab_series(const ab_report *rep, int run, const char *metric, long *steps, double *values,
+              int max);
+double ab_median(double *v, int n);   /* sorts v */
+/* a markdown table of the experiment's runs (variants starting with prefix, if given) */
+void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix);
+/* the last value of metric at or before step, NaN if none */
+double ab_value_at(const ab_report *rep, int run, const char *metric, long step);
+/* the run of experiment with that variant name, or -1 */
+int ab_find(const ab_report *rep, const char *experiment, const char *variant);
+void ab_criterion(ab_report *rep, const char *id, const char *what, const char *measured,
+                  bool pass);
+/* A figure: name.gp with the data inline, rendered to name.png when gnuplot exists.
+ * ab_plot_begin writes the header; each ab_plot_series adds one curve; ab_plot_end
+ * writes the plot command, renders, and embeds the figure in the report. */
+typedef struct ab_plot {
+    FILE *gp;
+    char name[64];
+    int n_series;
+    char titles[16][64];
+    char styles[16][64];
+} ab_plot;
+bool ab_plot_begin(ab_report *rep, ab_plot *p, const char *name, const char *title,
+                   const char *xlabel, const char *ylabel, bool logx, bool logy);
+void ab_plot_series(ab_plot *p, const char *title, const char *style, const double *x,
+                    const double *y, int n);
+/* a run's metric against the step as one series */
+void ab_plot_metric(ab_report *rep, ab_plot *p, int run, const char *metric, const char *title,
+                    const char *style);
+void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption);
+
+#endif

@@ -1,0 +1,241 @@
+/* ember-ablate EXPERIMENT [options] — the BatchNorm experiments of ../shared/EXPERIMENTS.md
+ * §6 on MNIST-format data (Fashion-MNIST by default): runs.csv, curves.csv, report.md and
+ * figures in --out DIR. Exit status: 0 done, 1 a run or a write failed, 2 bad arguments or
+ * missing data. */
+#include <cblas.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ablate.h"
+#include "data/mnist.h"
+#include "examples/common/progress.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ember-ablate EXPERIMENT [options]\n\nexperiments:\n");
+    for (int i = 0; i < ab_n_experiments; i++)
+        fprintf(f, "  %-15s %s\n", ab_experiments[i]->name, ab_experiments[i]->title);
+    fprintf(f, "  %-15s every experiment above\n\noptions:\n"
+            "  --out DIR          output folder (default results/EXPERIMENT)\n"
+            "  --quick            the reduced protocol (each experiment well under a minute)\n"
+            "  --seeds N          seeds per configuration (default 1 quick, 3 full)\n"
+            "  --jobs N           runs in N parallel worker processes (default 1)\n"
+            "  --data DIR         MNIST-format data (default $EMBER_MNIST_DIR or Debian's "
+            "Fashion-MNIST)\n"
+            "  --dataset NAME     fashion-mnist (default) or mnist: which thresholds apply\n"
+            "  --lr LIST          comma-separated learning rates (lr-sweep's grid; elsewhere "
+            "the first overrides the experiment's lr)\n"
+            "  --batch N, --steps N, --train-limit N   override the experiment's protocol\n"
+            "  --threads N        OpenBLAS threads per worker (default 1)\n", "all");
+}
+
+static bool parse_long(const char *s, long lo, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_lrs(const char *s, ab_opts *o) {
+    o->n_lrs = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || !(v > 0) || o->n_lrs >= AB_MAX_LRS) return false;
+        o->lrs[o->n_lrs++] = v;
+        if (*end == ',') end++;
+        else if (*end) return false;
+        p = end;
+    }
+    return o->n_lrs > 0;
+}
+
+/* 0 ok, 1 help, 2 error (message printed) */
+static int parse(int argc, char **argv, ab_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->jobs = 1;
+    o->threads = 1;
+    snprintf(o->dataset, sizeof o->dataset, "fashion-mnist");
+    static const struct option longs[] = {
+        {"out", 1, 0, 'o'}, {"quick", 0, 0, 'q'}, {"seeds", 1, 0, 's'}, {"jobs", 1, 0, 'j'},
+        {"data", 1, 0, 'd'}, {"dataset", 1, 0, 'D'}, {"lr", 1, 0, 'l'}, {"batch", 1, 0, 'b'},
+        {"steps", 1, 0, 'S'}, {"train-limit", 1, 0, 'L'}, {"threads", 1, 0, 't'},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    opterr = 0;
+    int c;
+    long v;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        const char *bad = NULL;
+        switch (c) {
+        case 'o': snprintf(o->out, sizeof o->out, "%s", optarg); break;
+        case 'q': o->quick = true; break;
+        case 's': if (!parse_long(optarg, 1, &v) || v > 100) bad = "--seeds"; else o->seeds = (int)v; break;
+        case 'j': if (!parse_long(optarg, 1, &v) || v > 64) bad = "--jobs"; else o->jobs = (int)v; break;
+        case 'd': snprintf(o->data, sizeof o->data, "%s", optarg); break;
+        case 'D':
+            if (strcmp(optarg, "fashion-mnist") && strcmp(optarg, "mnist")) bad = "--dataset";
+            else snprintf(o->dataset, sizeof o->dataset, "%s", optarg);
+            break;
+        case 'l': if (!parse_lrs(optarg, o)) bad = "--lr"; break;
+        case 'b': if (!parse_long(optarg, 2, &v) || v > 65536) bad = "--batch"; else o->batch = (int)v; break;
+        case 'S': if (!parse_long(optarg, 1, &v)) bad = "--steps"; else o->steps = v; break;
+        case 'L': if (!parse_long(optarg, 2, &v)) bad = "--train-limit"; else o->train_limit = v; break;
+        case 't': if (!parse_long(optarg, 1, &v) || v > 256) bad = "--threads"; else o->threads = (int)v; break;
+        case 'h': return 1;
+        default:
+            fprintf(stderr, "ember-ablate: unknown option '%s'\nTry 'ember-ablate --help'.\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "ember-ablate: %s: invalid value '%s'\nTry 'ember-ablate --help'.\n",
+                    bad, optarg);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "ember-ablate: %s\nTry 'ember-ablate --help'.\n",
+                optind >= argc ? "which experiment? (e.g. lr-sweep, or all)" : "one experiment only");
+        return 2;
+    }
+    snprintf(o->experiment, sizeof o->experiment, "%s", argv[optind]);
+    bool known = !strcmp(o->experiment, "all");
+    for (int i = 0; i < ab_n_experiments; i++) known |= !strcmp(o->experiment, ab_experiments[i]->name);
+    if (!known) {
+        fprintf(stderr, "ember-ablate: unknown experiment '%s'\nTry 'ember-ablate --help'.\n",
+                o->experiment);
+        return 2;
+    }
+    if (!o->out[0]) snprintf(o->out, sizeof o->out, "results/%s", o->experiment);
+    return 0;
+}
+
+/* gnuplot on PATH, found at run time */
+static const char *find_gnuplot(char *buf, size_t len) {
+    const char *path = getenv("PATH");
+    if (!path) return NULL;
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        snprintf(buf, len, "%.*s/gnuplot", (int)n, path);
+        if (n && access(buf, X_OK) == 0) return buf;
+        path += n + (path[n] == ':');
+    }
+    return NULL;
+}
+
+static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
+    FILE *f = rep->md;
+    char seeds[96];
+    if (o->seeds) snprintf(seeds, sizeof seeds, "%d per configuration (--seeds)", o->seeds);
+    else snprintf(seeds, sizeof seeds, "%s", o->quick ? "1 per configuration"
+                  : "3 per configuration for lr-sweep and E1, 1 elsewhere");
+    time_t now = time(NULL);
+    char when[64];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    fprintf(f, "# ember-ablate %s%s\n\n", o->experiment, o->quick ? " --quick" : "");
+    fprintf(f, "Written %s. Data: %s (%zu training / %zu test images available). Protocol: %s. "
+               "Runs: %d, each in its own worker process (--jobs %d, %d OpenBLAS thread(s) each). "
+               "Seeds: %s (seeds 1..N; the seed column of runs.csv; each seeds the initialization and the shuffling). Loss: mean cross-entropy over the batch "
+               "(EXPERIMENTS.md §7); optimizer plain SGD unless a section says otherwise; "
+               "BatchNorm momentum 0.9 (fraction of history kept), eps 1e-5.\n\n",
+            when, ctx->train->name, ctx->train->n, ctx->test->n, o->quick ? "quick" : "full",
+            rep->n_runs, o->jobs, o->threads, seeds);
+    fprintf(f, "Outcome of a run (EXPERIMENTS.md E3a): *diverged* = NaN/Inf or loss > 10 ln 10 "
+               "(stopped there) or final loss > 2.2; *trained* = final train loss (mean of the "
+               "last 100 steps) < %s; otherwise *slow*. The pass criteria below are measured "
+               "and reported honestly; they are not a gate.\n\n",
+            ctx->fashion ? "0.8 (Fashion-MNIST)" : "0.5");
+    fprintf(f, "Files: `runs.csv` (one row per run), `curves.csv` (run, step, metric, value; "
+               "`run` is the 0-based row of runs.csv), figures as `.png` with their `.gp` "
+               "scripts.\n\n");
+}
+
+int main(int argc, char **argv) {
+    ab_opts o;
+    switch (parse(argc, argv, &o)) {
+    case 1: usage(stdout); return 0;
+    case 2: return 2;
+    default: break;
+    }
+    openblas_set_num_threads(o.threads);
+    em_dataset train = {0}, test = {0};
+    em_error err = {0};
+    const char *dir = o.data[0] ? o.data : em_mnist_default_dir();
+    if (em_mnist_load(&train, dir, EM_SPLIT_TRAIN, &err) != EM_OK ||
+        em_mnist_load(&test, dir, EM_SPLIT_TEST, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        em_dataset_free(&train);
+        em_dataset_free(&test);
+        return 2;
+    }
+    ab_ctx ctx = {.o = &o, .train = &train, .test = &test,
+                  .fashion = strcmp(o.dataset, "mnist") != 0};
+    ab_run *runs = calloc(AB_MAX_RUNS, sizeof *runs);
+    ab_result *res = calloc(AB_MAX_RUNS, sizeof *res);
+    int n = 0, status = 0;
+    ab_point *pts = NULL;
+    long n_pts = 0;
+    bool all = !strcmp(o.experiment, "all");
+    if (!runs || !res) {
+        fprintf(stderr, "ember-ablate: out of memory\n");
+        status = 1;
+        goto out;
+    }
+    for (int i = 0; i < ab_n_experiments; i++)
+        if ((all || !strcmp(o.experiment, ab_experiments[i]->name)) &&
+            !ab_experiments[i]->expand(&ctx, runs, &n)) {
+            fprintf(stderr, "ember-ablate: more than %d runs: use fewer seeds or lrs\n", AB_MAX_RUNS);
+            status = 2;
+            goto out;
+        }
+    if (ab_mkdirs(o.out) != 0) {
+        fprintf(stderr, "ember-ablate: cannot create %s: %s\n", o.out, strerror(errno));
+        status = 2;
+        goto out;
+    }
+    double start = em_now();
+    if (ab_execute(&ctx, runs, n, o.out) != 0) status = 1;
+    if (ab_gather(o.out, runs, n, res, &pts, &n_pts) != 0) status = 1;
+    double total = em_now() - start;
+
+    char path[EM_PATH_MAX + 32], tmp[EM_PATH_MAX + 32], gp[EM_PATH_MAX];
+    snprintf(path, sizeof path, "%s/report.md", o.out);
+    snprintf(tmp, sizeof tmp, "%s/report.md.tmp", o.out);
+    ab_report rep = {.md = fopen(tmp, "w"), .dir = o.out, .gnuplot = find_gnuplot(gp, sizeof gp),
+                     .ctx = &ctx, .runs = runs, .res = res, .n_runs = n, .pts = pts,
+                     .n_pts = n_pts};
+    if (!rep.md) {
+        fprintf(stderr, "ember-ablate: cannot write %s: %s\n", tmp, strerror(errno));
+        status = 1;
+        goto out;
+    }
+    report_header(&rep, &o, &ctx);
+    for (int i = 0; i < ab_n_experiments; i++)
+        if (all || !strcmp(o.experiment, ab_experiments[i]->name)) {
+            fprintf(rep.md, "## %s — %s\n\n", ab_experiments[i]->name, ab_experiments[i]->title);
+            ab_experiments[i]->report(&rep);
+        }
+    fprintf(rep.md, "## Summary\n\n%d criteria passed, %d failed; %d runs in %.0f s.\n",
+            rep.n_pass, rep.n_fail, n, total);
+    if (fclose(rep.md) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "ember-ablate: writing %s failed\n", path);
+        status = 1;
+    }
+    printf("ember-ablate %s: %d runs in %.0f s; %d criteria passed, %d failed; see %s\n",
+           o.experiment, n, total, rep.n_pass, rep.n_fail, path);
+out:
+    free(pts);
+    free(runs);
+    free(res);
+    em_dataset_free(&train);
+    em_dataset_free(&test);
+    return status;
+}

@@ -1,0 +1,158 @@
+/* examples/ablation/report.c — report.md helpers: selecting results, pass criteria, and
+ * gnuplot figures whose scripts carry their data inline (a student can restyle a figure
+ * with nothing but the .gp file). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ablate.h"
+
+bool ab_result_extra(const ab_result *r, const char *key, double *value) {
+    for (int i = 0; i < r->n_extra; i++)
+        if (!strcmp(r->extra_key[i], key)) {
+            *value = r->extra_val[i];
+            return true;
+        }
+    return false;
+}
+
+int ab_select(const ab_report *rep, const char *experiment, int *idx, int max) {
+    int k = 0;
+    for (int i = 0; i < rep->n_runs && k < max; i++)
+        if (!strcmp(rep->runs[i].experiment, experiment)) idx[k++] = i;
+    return k;
+}
+
+int ab_series(const ab_report *rep, int run, const char *metric, long *steps, double *values,
+              int max) {
+    int k = 0;
+    for (long i = 0; i < rep->n_pts && k < max; i++) {
+        const ab_point *p = &rep->pts[i];
+        if (p->run != run || strcmp(p->metric, metric)) continue;
+        if (steps) steps[k] = p->step;
+        values[k++] = p->value;
+    }
+    return k;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double ab_median(double *v, int n) {
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void ab_criterion(ab_report *rep, const char *id, const char *what, const char *measured,
+                  bool pass) {
+    fprintf(rep->md, "| %s | %s | %s | **%s** |\n", id, what, measured, pass ? "PASS" : "FAIL");
+    if (pass) rep->n_pass++;
+    else rep->n_fail++;
+}
+
+bool ab_plot_begin(ab_report *rep, ab_plot *p, const char *name, const char *title,
+                   const char *xlabel, const char *ylabel, bool logx, bool logy) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    char path[EM_PATH_MAX + 80];
+    snprintf(path, sizeof path, "%s/%s.gp", rep->dir, name);
+    p->gp = fopen(path, "w");
+    if (!p->gp) return false;
+    fprintf(p->gp, "# %s.gp — written by ember-ablate; render with: gnuplot %s.gp\n", name, name);
+    fprintf(p->gp, "set terminal pngcairo size 800,500 noenhanced\nset output '%s.png'\n", name);
+    fprintf(p->gp, "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n"
+                   "set key outside right\nset datafile missing 'nan'\n", title, xlabel, ylabel);
+    if (logx) fprintf(p->gp, "set logscale x\n");
+    if (logy) fprintf(p->gp, "set logscale y\n");
+    return true;
+}
+
+void ab_plot_series(ab_plot *p, const char *title, const char *style, const double *x,
+                    const double *y, int n) {
+    if (!p->gp || p->n_series >= 16) return;
+    fprintf(p->gp, "$d%d << EOD\n", p->n_series);
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(y[i])) fprintf(p->gp, "%.6g %.6g\n", x[i], y[i]);
+    fprintf(p->gp, "EOD\n");
+    snprintf(p->titles[p->n_series], sizeof p->titles[0], "%s", title);
+    snprintf(p->styles[p->n_series], sizeof p->styles[0], "%s", style ? style : "linespoints");
+    p->n_series++;
+}
+
+void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption) {
+    if (!p->gp) return;
+    fprintf(p->gp, "plot ");
+    for (int i = 0; i < p->n_series; i++)
+        fprintf(p->gp, "%s$d%d using 1:2 with %s title '%s'", i ? ", \\\n     " : "", i,
+                p->styles[i], p->titles[i]);
+    fprintf(p->gp, "\n");
+    fclose(p->gp);
+    p->gp = NULL;
+    bool rendered = false;
+    if (rep->gnuplot) {
+        char cmd[EM_PATH_MAX * 2 + 128];
+        snprintf(cmd, sizeof cmd, "cd '%s' && '%s' '%s.gp' >/dev/null 2>&1", rep->dir,
+                 rep->gnuplot, p->name);
+        rendered = system(cmd) == 0;
+    }
+    if (rendered)
+        fprintf(rep->md, "\n![%s](%s.png)\n\n*%s* (script: `%s.gp`)\n\n", caption, p->name,
+                caption, p->name);
+    else
+        fprintf(rep->md, "\n*%s*: `%s.gp` (not rendered: gnuplot was not found; install "
+                         "gnuplot-nox and run `gnuplot %s.gp` in this folder)\n\n", caption,
+                p->name, p->name);
+}
+
+void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix) {
+    FILE *f = rep->md;
+    fprintf(f, "| run | variant | BN | lr | init scale | batch | steps | final train loss | "
+               "final test acc | best test acc | steps to target | outcome |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    int idx[AB_MAX_RUNS], k = ab_select(rep, experiment, idx, AB_MAX_RUNS);
+    size_t np = prefix ? strlen(prefix) : 0;
+    for (int a = 0; a < k; a++) {
+        const ab_run *r = &rep->runs[idx[a]];
+        const ab_result *s = &rep->res[idx[a]];
+        if (np && strncmp(r->variant, prefix, np)) continue;
+        fprintf(f, "| %d | %s | %s | %g | %g | %d | %ld | %.4g | %.4f | %.4f | %ld | %s |\n",
+                idx[a], r->variant, r->cfg.bn ? "yes" : "no", r->cfg.lr, r->cfg.init_scale,
+                r->cfg.batch, s->steps, s->final_train_loss, s->final_test_acc,
+                s->best_test_acc, s->steps_to_target, s->outcome);
+    }
+    fprintf(f, "\n");
+}
+
+double ab_value_at(const ab_report *rep, int run, const char *metric, long step) {
+    double best = NAN;
+    for (long i = 0; i < rep->n_pts; i++) {
+        const ab_point *p = &rep->pts[i];
+        if (p->run == run && p->step <= step && !strcmp(p->metric, metric)) best = p->value;
+    }
+    return best;
+}
+
+void ab_plot_metric(ab_report *rep, ab_plot *p, int run, const char *metric, const char *title,
+                    const char *style) {
+    enum { MAX = 20000 };
+    long *st = malloc(MAX * sizeof *st);
+    double *x = malloc(MAX * sizeof *x), *y = malloc(MAX * sizeof *y);
+    if (st && x && y) {
+        int n = ab_series(rep, run, metric, st, y, MAX);
+        for (int i = 0; i < n; i++) x[i] = (double)st[i];
+        ab_plot_series(p, title, style, x, y, n);
+    }
+    free(st);
+    free(x);
+    free(y);
+}
+
+int ab_find(const ab_report *rep, const char *experiment, const char *variant) {
+    for (int i = 0; i < rep->n_runs; i++)
+        if (!strcmp(rep->runs[i].experiment, experiment) && !strcmp(rep->runs[i].variant, variant))
+            return i;
+    return -1;
+}
