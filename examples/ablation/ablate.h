@@ -136,6 +136,8 @@ void ab_extra(ab_result *res, FILE *out, const char *key, double value);
  * (final loss < 0.5, Fashion-MNIST 0.8), else slow */
 const char *ab_outcome(const ab_ctx *ctx, bool diverged, double final_loss);
 int ab_seeds(const ab_ctx *ctx, int full_default);
+/* E1's network and optimizer (Ioffe's sigmoid MLP) on run r */
+void ab_ioffe_mlp(const ab_ctx *ctx, ab_run *r, bool bn, int seed);
 
 /* ---- the runner (runner.c) ------------------------------------------------------------- */
 /* Executes runs[0..n) in forked workers, ctx->o->jobs at a time; 0 when all succeeded. */

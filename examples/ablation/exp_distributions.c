@@ -111,20 +111,7 @@ static bool expand(const ab_ctx *ctx, ab_run *runs, int *n) {
             ab_run *r = ab_run_add(ctx, runs, n, "distributions");
             if (!r) return false;
             snprintf(r->variant, sizeof r->variant, "%s-s%d", bn ? "bn" : "nobn", s);
-            r->n_hidden = 3;
-            r->width = 100;
-            snprintf(r->act, sizeof r->act, "sigmoid");
-            r->cfg.bn = bn;
-            r->cfg.lr = o->n_lrs ? o->lrs[0] : 0.5;
-            r->cfg.batch = o->batch ? o->batch : 60;
-            snprintf(r->cfg.init, sizeof r->cfg.init, "normal");
-            r->cfg.init_scale = 0.01;
-            r->cfg.seed = (uint64_t)s;
-            r->cfg.train_limit = o->train_limit;
-            r->cfg.test_limit = 2000;
-            r->cfg.epochs = 1000;
-            r->cfg.steps = o->steps ? o->steps : o->quick ? 1500 : 15000;
-            r->curve_every = o->quick ? 20 : 100;
+            ab_ioffe_mlp(ctx, r, bn, s);
             r->probe = probe;
             r->probe_every = o->quick ? 50 : 250;
         }

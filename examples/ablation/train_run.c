@@ -38,6 +38,27 @@ int ab_seeds(const ab_ctx *ctx, int full_default) {
     return ctx->o->seeds > 0 ? ctx->o->seeds : ctx->o->quick ? 1 : full_default;
 }
 
+/* Ioffe & Szegedy's MNIST network as E1 trains it (EXPERIMENTS.md E1): 784-100-100-100-10
+ * sigmoid, N(0, 0.01^2) init, plain SGD lr 0.5, batch 60, a fixed 2k test subset. Shared
+ * by the convergence and distributions experiments, which must train the same runs. */
+void ab_ioffe_mlp(const ab_ctx *ctx, ab_run *r, bool bn, int seed) {
+    const ab_opts *o = ctx->o;
+    r->n_hidden = 3;
+    r->width = 100;
+    snprintf(r->act, sizeof r->act, "sigmoid");
+    r->cfg.bn = bn;
+    r->cfg.lr = o->n_lrs ? o->lrs[0] : 0.5;
+    r->cfg.batch = o->batch ? o->batch : 60;
+    snprintf(r->cfg.init, sizeof r->cfg.init, "normal");
+    r->cfg.init_scale = 0.01;
+    r->cfg.seed = (uint64_t)seed;
+    r->cfg.train_limit = o->train_limit;
+    r->cfg.test_limit = 2000;
+    r->cfg.epochs = 1000;
+    r->cfg.steps = o->steps ? o->steps : o->quick ? 1500 : 15000;
+    r->curve_every = o->quick ? 20 : 100;
+}
+
 void ab_curve(FILE *out, int run, long step, const char *metric, double value) {
     fprintf(out, "C,%d,%ld,%s,%.6g\n", run, step, metric, value);
 }
