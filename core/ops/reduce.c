@@ -143,75 +143,53 @@ static void spread_rows(em_real *dx, const em_real *dy, em_real k, const reduce_
     }
 }
 
-/* ---- sum: y = sum_R x ----------------------------------------------------------------
+/* ---- sum and mean: y = sum_R x / d,  d = 1 (sum) or M (mean) --------------------------
+ * One kernel pair for both: a mean is a sum divided by the number of values summed.
  * x (n), y (n_out), acc (n_out) scratch; R: the reduced dims. */
 
-static void sum_forward(em_real *y, double *acc, const em_real *x, const reduce_layout *L) {
+static void sum_forward(em_real *y, double *acc, const em_real *x, double d,
+                        const reduce_layout *L) {
     sum_rows(acc, x, L);
-    for (size_t o = 0; o < L->n_out; o++) y[o] = (em_real)acc[o];
+    for (size_t o = 0; o < L->n_out; o++) y[o] = (em_real)(d == 1 ? acc[o] : acc[o] / d);
 }
 
-/* dx += dy   (each x element gets the gradient of the sum it went into) */
-static void sum_backward(em_real *dx, const em_real *dy, const reduce_layout *L) {
-    spread_rows(dx, dy, 1, L);
+/* dx += dy / d   (each x element gets the gradient of the sum it went into, scaled) */
+static void sum_backward(em_real *dx, const em_real *dy, double d, const reduce_layout *L) {
+    spread_rows(dx, dy, (em_real)(1.0 / d), L);
 }
 
 static void sum_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0];
     reduce_layout L = reduce_layout_of(x, (unsigned)node->args[0], node->args[1]);
     em_real *dx = em_node_grad(tape, node, 0);
-    if (dx) sum_backward(dx, node->output->grad, &L);
+    if (dx) sum_backward(dx, node->output->grad, node->scalar, &L);
+}
+
+static em_tensor *sum_op(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim, bool mean) {
+    if (!em_tape_ok(tape)) return NULL;
+    reduce_layout L = reduce_layout_of(x, axes, keepdim);
+    if (mean) EM_ASSERT_MSG(L.m > 0, "em_mean: a reduced dim has size 0, the mean of nothing");
+    double d = mean ? (double)L.m : 1.0;
+    em_tensor *y = em_tape_tensor(tape, L.y_ndim, L.y_shape);
+    double *acc = em_tape_alloc(tape, L.n_out * sizeof *acc);     /* (n_out) */
+    if (!y || !acc) return NULL;
+    sum_forward(y->data, acc, x->data, d, &L);
+    em_node *node = em_tape_record(tape, mean ? EM_OP_MEAN : EM_OP_SUM, y, sum_node_backward,
+                                   1, x);
+    if (node) {
+        node->args[0] = (int)L.axes;
+        node->args[1] = keepdim;
+        node->scalar = d;
+    }
+    return y;
 }
 
 em_tensor *em_sum(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim) {
-    if (!em_tape_ok(tape)) return NULL;
-    reduce_layout L = reduce_layout_of(x, axes, keepdim);
-    em_tensor *y = em_tape_tensor(tape, L.y_ndim, L.y_shape);
-    double *acc = em_tape_alloc(tape, L.n_out * sizeof *acc);     /* (n_out) */
-    if (!y || !acc) return NULL;
-    sum_forward(y->data, acc, x->data, &L);
-    em_node *node = em_tape_record(tape, EM_OP_SUM, y, sum_node_backward, 1, x);
-    if (node) {
-        node->args[0] = (int)L.axes;
-        node->args[1] = keepdim;
-    }
-    return y;
-}
-
-/* ---- mean: y = sum_R x / M -----------------------------------------------------------
- * x (n), y (n_out), acc (n_out) scratch. */
-
-static void mean_forward(em_real *y, double *acc, const em_real *x, const reduce_layout *L) {
-    sum_rows(acc, x, L);
-    for (size_t o = 0; o < L->n_out; o++) y[o] = (em_real)(acc[o] / (double)L->m);
-}
-
-/* dx += dy / M */
-static void mean_backward(em_real *dx, const em_real *dy, const reduce_layout *L) {
-    spread_rows(dx, dy, (em_real)(1.0 / (double)L->m), L);
-}
-
-static void mean_node_backward(em_tape *tape, em_node *node) {
-    em_tensor *x = node->inputs[0];
-    reduce_layout L = reduce_layout_of(x, (unsigned)node->args[0], node->args[1]);
-    em_real *dx = em_node_grad(tape, node, 0);
-    if (dx) mean_backward(dx, node->output->grad, &L);
+    return sum_op(tape, x, axes, keepdim, false);
 }
 
 em_tensor *em_mean(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim) {
-    if (!em_tape_ok(tape)) return NULL;
-    reduce_layout L = reduce_layout_of(x, axes, keepdim);
-    EM_ASSERT_MSG(L.m > 0, "em_mean: a reduced dim has size 0, the mean of nothing");
-    em_tensor *y = em_tape_tensor(tape, L.y_ndim, L.y_shape);
-    double *acc = em_tape_alloc(tape, L.n_out * sizeof *acc);     /* (n_out) */
-    if (!y || !acc) return NULL;
-    mean_forward(y->data, acc, x->data, &L);
-    em_node *node = em_tape_record(tape, EM_OP_MEAN, y, mean_node_backward, 1, x);
-    if (node) {
-        node->args[0] = (int)L.axes;
-        node->args[1] = keepdim;
-    }
-    return y;
+    return sum_op(tape, x, axes, keepdim, true);
 }
 
 /* ---- var: y = sum_R (x - mean)^2 / (M - correction),  mean = sum_R x / M --------------
