@@ -10,21 +10,10 @@
 
 #include "examples/common/models.h"
 #include "helpers.h"
+#include "tempdir.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-static char dir[64];
-
-static void make_dir(void) {
-    snprintf(dir, sizeof dir, "/tmp/ember-ck-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
 
 static const char *in_dir(const char *name) {
     static char buf[4][256];

@@ -5,17 +5,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "tempdir.h"
 
-static char dir[64];
-static void make_dir(void) {
-    snprintf(dir, sizeof dir, "/tmp/ember-npy-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-static void remove_dir(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
 
 static unsigned char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
