@@ -95,4 +95,23 @@ em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor
                         em_real *running_mean, em_real *running_var, double momentum,
                         double eps, em_bn_mode mode);
 
+/* Synchronized batch statistics (SyncBatchNorm), for data-parallel training where each
+ * process holds a shard of the global batch. `sum` must replace buf[0..n) by its sum over
+ * all processes (an MPI_Allreduce with MPI_SUM, say); core knows nothing of MPI.
+ * em_batchnorm_sync calls it, in training modes only, with:
+ *   forward   [sum_x[0..C), M_local]          -> global mean and M
+ *             [sum (x - mean)^2 [0..C)]       -> global (biased) variance
+ *   backward  [sum dy [0..C), sum dy*xhat [0..C)]  (EM_BN_TRAIN only; dx uses the global
+ *             sums and M, while dgamma/dbeta get this process's own sums: the parameter
+ *             gradients are reduced with all the others afterwards)
+ * Every process must call with the same C and mode, in the same order. NULL: no sync. */
+typedef struct em_bn_sync {
+    void (*sum)(double *buf, int n, void *ctx);
+    void *ctx;
+} em_bn_sync;
+
+em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
+                             em_real *running_mean, em_real *running_var, double momentum,
+                             double eps, em_bn_mode mode, const em_bn_sync *sync);
+
 #endif

@@ -28,9 +28,10 @@ static em_tensor *bn_forward(em_module *m, em_tape *tape, em_tensor *x) {
     em_bn_mode mode = !m->training ? EM_BN_EVAL
                       : b->opts.frozen_stats ? EM_BN_FROZEN_STATS : EM_BN_TRAIN;
     bool affine = !b->opts.no_affine;
-    em_tensor *y = em_batchnorm(tape, x, affine ? &b->gamma : NULL, affine ? &b->beta : NULL,
-                                b->running_mean.data, b->running_var.data, b->opts.momentum,
-                                b->opts.eps, mode);
+    em_tensor *y = em_batchnorm_sync(tape, x, affine ? &b->gamma : NULL,
+                                     affine ? &b->beta : NULL, b->running_mean.data,
+                                     b->running_var.data, b->opts.momentum, b->opts.eps, mode,
+                                     b->opts.sync);
     if (y && m->training) b->num_batches_tracked++;
     return y;
 }

@@ -26,6 +26,7 @@ typedef struct em_bn_opts {
     double eps;          /* inside the square root (default 1e-5)                           */
     bool no_affine;      /* true: no gamma/beta (default: affine on)                         */
     bool frozen_stats;   /* true: backward treats the batch statistics as constants          */
+    const em_bn_sync *sync;  /* statistics over all processes (core/ops.h); default NULL   */
 } em_bn_opts;
 em_bn_opts em_bn_defaults(void);
 /* x (N, C) */

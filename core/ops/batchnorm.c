@@ -4,108 +4,191 @@
  * Layout. x, y, dx, dy are viewed as (N, C, S) with S = H*W (S = 1 for an (N, C) input):
  * the values of channel c in sample n are the contiguous run x[(n*C + c)*S .. +S).
  * Per-channel buffers mean, rstd, gamma, beta, dgamma, dbeta are (C). Each channel has
- * M = N*S values. Sums run in double whatever em_real is.
+ * M = N*S values. Per-channel sums are double whatever em_real is; inside one run of S
+ * values they are summed in 16 independent partial sums of em_real (so the loop
+ * vectorizes), each run's total then added in double.
+ *
+ * Speed. Every pass walks memory in order: for S > 1, channel by channel over its N runs
+ * (channels split across threads); for S = 1 (BatchNorm1d), row by row with one double
+ * accumulator per channel. Kernels are EM_KERNEL (core/simd.h): AVX-512 / AVX2 / plain,
+ * chosen at run time.
  */
 #include <math.h>
+#include <string.h>
 
 #include "../ops.h"
+#include "../simd.h"
+
+#define LANES 16
+
+/* sum of x[0..S) */
+static inline double run_sum(const em_real *restrict x, int S) {
+    em_real acc[LANES] = {0};
+    int s = 0;
+    for (; s + LANES <= S; s += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += x[s + j];
+    double t = 0.0;
+    for (; s < S; s++) t += x[s];
+    for (int j = 0; j < LANES; j++) t += acc[j];
+    return t;
+}
+
+/* sum of (x - mu)^2 over x[0..S) */
+static inline double run_sqdev(const em_real *restrict x, em_real mu, int S) {
+    em_real acc[LANES] = {0};
+    int s = 0;
+    for (; s + LANES <= S; s += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += (x[s + j] - mu) * (x[s + j] - mu);
+    double t = 0.0;
+    for (; s < S; s++) t += ((double)x[s] - mu) * ((double)x[s] - mu);
+    for (int j = 0; j < LANES; j++) t += acc[j];
+    return t;
+}
+
+/* sum of dy and of dy * (x - mu) over a run */
+static inline void run_dsums(const em_real *restrict dy, const em_real *restrict x, em_real mu,
+                             int S, double *sdy, double *sdyxc) {
+    em_real a[LANES] = {0}, b[LANES] = {0};
+    int s = 0;
+    for (; s + LANES <= S; s += LANES)
+        for (int j = 0; j < LANES; j++) {
+            a[j] += dy[s + j];
+            b[j] += dy[s + j] * (x[s + j] - mu);
+        }
+    double ta = 0.0, tb = 0.0;
+    for (; s < S; s++) {
+        ta += dy[s];
+        tb += (double)dy[s] * ((double)x[s] - mu);
+    }
+    for (int j = 0; j < LANES; j++) {
+        ta += a[j];
+        tb += b[j];
+    }
+    *sdy += ta;
+    *sdyxc += tb;
+}
+
+/* sum[c] = sum_{n,s} x[n,c,s] */
+EM_KERNEL static void bn_sum(double *restrict sum, const em_real *restrict x, int N, int C,
+                             int S) {
+    if (S == 1) {
+        for (int c = 0; c < C; c++) sum[c] = 0.0;
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++) sum[c] += x[(size_t)n * C + c];
+        return;
+    }
+    EM_PARALLEL_FOR((long)N * C * S)
+    for (int c = 0; c < C; c++) {
+        double t = 0.0;
+        for (int n = 0; n < N; n++) t += run_sum(x + ((size_t)n * C + c) * S, S);
+        sum[c] = t;
+    }
+}
+
+/* sq[c] = sum_{n,s} (x[n,c,s] - mean[c])^2 — the second pass of a two-pass variance, so
+ * no cancellation as in E[x^2] - E[x]^2 */
+EM_KERNEL static void bn_sqdev(double *restrict sq, const em_real *restrict x,
+                               const em_real *restrict mean, int N, int C, int S) {
+    if (S == 1) {
+        for (int c = 0; c < C; c++) sq[c] = 0.0;
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++) {
+                double d = (double)x[(size_t)n * C + c] - mean[c];
+                sq[c] += d * d;
+            }
+        return;
+    }
+    EM_PARALLEL_FOR((long)N * C * S)
+    for (int c = 0; c < C; c++) {
+        double t = 0.0;
+        for (int n = 0; n < N; n++) t += run_sqdev(x + ((size_t)n * C + c) * S, mean[c], S);
+        sq[c] = t;
+    }
+}
+
+/* y[n,c,s] = (x[n,c,s] - mean[c]) * scale[c] + shift[c], scale = gamma * rstd,
+ * shift = beta. (x - mean) first: folding mean into the shift would cancel digits when
+ * |mean| >> std. relu: y = max(y, 0) as well (BatchNorm followed by ReLU, fused). */
+EM_KERNEL static void bn_normalize(em_real *restrict y, const em_real *restrict x,
+                                   const em_real *restrict mean, const em_real *restrict scale,
+                                   const em_real *restrict shift, int N, int C, int S) {
+    if (S == 1) {
+        for (int n = 0; n < N; n++) {
+            const em_real *xr = x + (size_t)n * C;
+            em_real *yr = y + (size_t)n * C;
+            for (int c = 0; c < C; c++) yr[c] = (xr[c] - mean[c]) * scale[c] + shift[c];
+        }
+        return;
+    }
+    EM_PARALLEL_FOR((long)N * C * S)
+    for (int nc = 0; nc < N * C; nc++) {
+        int c = nc % C;
+        const em_real *xr = x + (size_t)nc * S;
+        em_real *yr = y + (size_t)nc * S;
+        em_real mu = mean[c], k = scale[c], b = shift[c];
+        for (int s = 0; s < S; s++) yr[s] = (xr[s] - mu) * k + b;
+    }
+}
+
+/* sdy[c] = sum dy, sdyxc[c] = sum dy * (x - mean[c]) */
+EM_KERNEL static void bn_dsums(double *restrict sdy, double *restrict sdyxc,
+                               const em_real *restrict dy, const em_real *restrict x,
+                               const em_real *restrict mean, int N, int C, int S) {
+    if (S == 1) {
+        for (int c = 0; c < C; c++) sdy[c] = sdyxc[c] = 0.0;
+        for (int n = 0; n < N; n++) {
+            const em_real *d = dy + (size_t)n * C, *xr = x + (size_t)n * C;
+            for (int c = 0; c < C; c++) {
+                sdy[c] += d[c];
+                sdyxc[c] += (double)d[c] * ((double)xr[c] - mean[c]);
+            }
+        }
+        return;
+    }
+    EM_PARALLEL_FOR((long)N * C * S)
+    for (int c = 0; c < C; c++) {
+        double a = 0.0, b = 0.0;
+        for (int n = 0; n < N; n++) {
+            size_t at = ((size_t)n * C + c) * S;
+            run_dsums(dy + at, x + at, mean[c], S, &a, &b);
+        }
+        sdy[c] = a;
+        sdyxc[c] = b;
+    }
+}
+
+/* dx[n,c,s] += a[c] * dy[n,c,s] + b[c] + k[c] * (x[n,c,s] - mean[c]) */
+EM_KERNEL static void bn_dx(em_real *restrict dx, const em_real *restrict dy,
+                            const em_real *restrict x, const em_real *restrict mean,
+                            const em_real *restrict a, const em_real *restrict b,
+                            const em_real *restrict k, int N, int C, int S) {
+    if (S == 1) {
+        for (int n = 0; n < N; n++) {
+            size_t r = (size_t)n * C;
+            for (int c = 0; c < C; c++)
+                dx[r + c] += a[c] * dy[r + c] + b[c] + k[c] * (x[r + c] - mean[c]);
+        }
+        return;
+    }
+    EM_PARALLEL_FOR((long)N * C * S)
+    for (int nc = 0; nc < N * C; nc++) {
+        int c = nc % C;
+        size_t at = (size_t)nc * S;
+        em_real ac = a[c], bc = b[c], kc = k[c], mu = mean[c];
+        for (int s = 0; s < S; s++) dx[at + s] += ac * dy[at + s] + bc + kc * (x[at + s] - mu);
+    }
+}
 
 /* rstd = 1 / sqrt(var + eps): eps inside the root. The ONE definition, used by the
  * forward in every mode and, through the saved rstd, by the backward. */
 static em_real bn_rstd(double var, double eps) { return (em_real)(1.0 / sqrt(var + eps)); }
 
-/* mean[c] = (1/M) sum_{n,s} x[n,c,s]
- * var[c]  = (1/M) sum_{n,s} (x[n,c,s] - mean[c])^2      (biased; two passes, so no
- *                                                         cancellation as in E[x^2]-E[x]^2) */
-static void bn_batch_stats(double *mean, double *var, const em_real *x, int N, int C, int S) {
-    const double M = (double)N * S;
-    for (int c = 0; c < C; c++) {
-        double sum = 0.0;
-        for (int n = 0; n < N; n++) {
-            const em_real *xc = x + ((size_t)n * C + c) * S;
-            for (int s = 0; s < S; s++) sum += xc[s];
-        }
-        double mu = sum / M, sq = 0.0;
-        for (int n = 0; n < N; n++) {
-            const em_real *xc = x + ((size_t)n * C + c) * S;
-            for (int s = 0; s < S; s++) sq += (xc[s] - mu) * (xc[s] - mu);
-        }
-        mean[c] = mu;
-        var[c] = sq / M;
-    }
-}
-
-/* y[n,c,s] = gamma[c] * (x[n,c,s] - mean[c]) * rstd[c] + beta[c]
- * gamma = NULL means 1, beta = NULL means 0. */
-static void bn_normalize(em_real *y, const em_real *x, const em_real *mean,
-                         const em_real *rstd, const em_real *gamma, const em_real *beta,
-                         int N, int C, int S) {
-    for (int n = 0; n < N; n++) {
-        for (int c = 0; c < C; c++) {
-            size_t at = ((size_t)n * C + c) * S;
-            /* (x - mean) first: folding mean into the shift would cancel digits when
-             * |mean| >> std */
-            em_real scale = (gamma ? gamma[c] : 1) * rstd[c], mu = mean[c];
-            em_real shift = beta ? beta[c] : 0;
-            for (int s = 0; s < S; s++) y[at + s] = (x[at + s] - mu) * scale + shift;
-        }
-    }
-}
-
-/* running_mean = m * running_mean + (1 - m) * mean
- * running_var  = m * running_var  + (1 - m) * var * M / (M - 1)   (unbiased, as Ioffe &
- * Szegedy's inference algorithm and PyTorch use); m = fraction of history kept. */
-static void bn_update_running(em_real *running_mean, em_real *running_var, const double *mean,
-                              const double *var, double m, double M, int C) {
-    for (int c = 0; c < C; c++) {
-        if (running_mean) running_mean[c] = (em_real)(m * running_mean[c] + (1 - m) * mean[c]);
-        if (running_var)
-            running_var[c] = (em_real)(m * running_var[c] + (1 - m) * var[c] * M / (M - 1));
-    }
-}
-
-/* Backward, with xhat = (x - mean) * rstd recomputed from the saved mean and rstd:
- *   dbeta[c]  += sum_{n,s} dy
- *   dgamma[c] += sum_{n,s} dy * xhat
- * full (mean and var depend on x):
- *   dx += gamma * rstd * (dy - (1/M) sum dy - xhat * (1/M) sum dy * xhat)
- * frozen (mean and var taken as constants; also the exact backward of eval mode):
- *   dx += gamma * rstd * dy
- * The two sums are exactly dbeta's and dgamma's (before scaling), so the full backward
- * costs one more pass over the data than the frozen one. */
-static void bn_backward(em_real *dx, em_real *dgamma, em_real *dbeta, const em_real *dy,
-                        const em_real *x, const em_real *mean, const em_real *rstd,
-                        const em_real *gamma, bool full, int N, int C, int S) {
-    const double M = (double)N * S;
-    for (int c = 0; c < C; c++) {
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (int n = 0; n < N; n++) {
-            size_t at = ((size_t)n * C + c) * S;
-            for (int s = 0; s < S; s++) {
-                double xhat = (x[at + s] - mean[c]) * rstd[c];
-                sum_dy += dy[at + s];
-                sum_dy_xhat += dy[at + s] * xhat;
-            }
-        }
-        if (dbeta) dbeta[c] += (em_real)sum_dy;
-        if (dgamma) dgamma[c] += (em_real)sum_dy_xhat;
-        if (!dx) continue;
-        double k = (gamma ? gamma[c] : 1) * (double)rstd[c];
-        double mean_dy = full ? sum_dy / M : 0.0, mean_dy_xhat = full ? sum_dy_xhat / M : 0.0;
-        for (int n = 0; n < N; n++) {
-            size_t at = ((size_t)n * C + c) * S;
-            for (int s = 0; s < S; s++) {
-                double xhat = (x[at + s] - mean[c]) * rstd[c];
-                dx[at + s] += (em_real)(k * (dy[at + s] - mean_dy - xhat * mean_dy_xhat));
-            }
-        }
-    }
-}
-
 typedef struct bn_saved {
     em_real *mean;   /* (C) the statistics the forward normalized with (batch or running) */
     em_real *rstd;   /* (C) */
+    double M;        /* values per channel the statistics came from (all processes)      */
     bool full;       /* backward through the batch statistics                           */
+    const em_bn_sync *sync;
 } bn_saved;
 
 /* x viewed as (N, C, S) */
@@ -115,6 +198,17 @@ static void bn_dims(const em_tensor *x, int *N, int *C, int *S) {
     *S = x->ndim == 4 ? x->shape[2] * x->shape[3] : 1;
 }
 
+/* Backward, with xhat = (x - mean) * rstd:
+ *   dbeta[c]  += sum_{n,s} dy
+ *   dgamma[c] += sum_{n,s} dy * xhat
+ * full (mean and var depend on x):
+ *   dx += gamma * rstd * (dy - (1/M) sum dy - xhat * (1/M) sum dy * xhat)
+ * frozen (mean and var taken as constants; also the exact backward of eval mode):
+ *   dx += gamma * rstd * dy
+ * The two sums are exactly dbeta's and dgamma's (before scaling), so the full backward
+ * costs one more pass over the data than the frozen one. As computed:
+ *   dx += a * dy + b + k * (x - mean),  a = gamma * rstd,  b = -a * mean(dy),
+ *                                       k = -a * rstd^2 * mean(dy * (x - mean)) */
 static void bn_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *gamma = node->inputs[1], *y = node->output;
     const bn_saved *sv = node->saved;
@@ -122,13 +216,44 @@ static void bn_node_backward(em_tape *tape, em_node *node) {
     bn_dims(x, &N, &C, &S);
     em_real *dgamma = gamma ? em_node_grad(tape, node, 1) : NULL;
     em_real *dbeta = node->inputs[2] ? em_node_grad(tape, node, 2) : NULL;
-    bn_backward(em_node_grad(tape, node, 0), dgamma, dbeta, y->grad, x->data, sv->mean,
-                sv->rstd, gamma ? gamma->data : NULL, sv->full, N, C, S);
+    em_real *dx = em_node_grad(tape, node, 0);
+    double *sums = em_tape_alloc(tape, 4 * (size_t)C * sizeof(double));
+    em_real *abk = em_tape_alloc(tape, 3 * (size_t)C * sizeof(em_real));
+    if (!sums || !abk || !em_tape_ok(tape)) return;
+    double *sdy = sums, *sdyxc = sums + C;
+    const em_real *dy = y->grad, *mean = sv->mean, *rstd = sv->rstd;
+    bn_dsums(sdy, sdyxc, dy, x->data, mean, N, C, S);
+    for (int c = 0; c < C; c++) {
+        if (dbeta) dbeta[c] += (em_real)sdy[c];
+        if (dgamma) dgamma[c] += (em_real)(sdyxc[c] * rstd[c]);
+    }
+    if (!dx) return;
+    if (sv->full && sv->sync) { /* dx needs the sums over the global batch */
+        memcpy(sums + 2 * C, sums, 2 * (size_t)C * sizeof(double));
+        sdy = sums + 2 * C;
+        sdyxc = sums + 3 * C;
+        sv->sync->sum(sdy, 2 * C, sv->sync->ctx);
+    }
+    em_real *a = abk, *b = abk + C, *k = abk + 2 * C;
+    for (int c = 0; c < C; c++) {
+        double g = (gamma ? gamma->data[c] : 1) * (double)rstd[c];
+        a[c] = (em_real)g;
+        b[c] = sv->full ? (em_real)(-g * sdy[c] / sv->M) : 0;
+        k[c] = sv->full ? (em_real)(-g * rstd[c] * rstd[c] * sdyxc[c] / sv->M) : 0;
+    }
+    bn_dx(dx, dy, x->data, mean, a, b, k, N, C, S);
 }
 
 em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
                         em_real *running_mean, em_real *running_var, double momentum,
                         double eps, em_bn_mode mode) {
+    return em_batchnorm_sync(tape, x, gamma, beta, running_mean, running_var, momentum, eps,
+                             mode, NULL);
+}
+
+em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
+                             em_real *running_mean, em_real *running_var, double momentum,
+                             double eps, em_bn_mode mode, const em_bn_sync *sync) {
     if (!em_tape_ok(tape)) return NULL;
     EM_ASSERT_MSG(x->ndim == 2 || x->ndim == 4, "em_batchnorm: x is (N, C) or (N, C, H, W)");
     int N, C, S;
@@ -137,40 +262,59 @@ em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor
     EM_ASSERT_MSG(!beta || (beta->ndim == 1 && beta->shape[0] == C), "beta is (C)");
     EM_ASSERT_MSG(eps >= 0 && momentum >= 0 && momentum <= 1, "eps >= 0, momentum in [0, 1]");
     bool training = mode != EM_BN_EVAL;
-    if (training && (size_t)N * S < 2)
-        return em_tape_fail(tape, EM_ERR_STATE,
-                            "batchnorm: training needs more than one value per channel, got "
-                            "input (N=%d, C=%d, H*W=%d); use a batch of 2 or more, or "
-                            "evaluation mode", N, C, S);
     if (!training) EM_ASSERT_MSG(running_mean && running_var, "eval mode needs running stats");
 
     em_tensor *y = em_tape_tensor_like(tape, x);
     bn_saved *sv = em_tape_alloc(tape, sizeof *sv);
-    em_real *mean = em_tape_alloc(tape, 2 * (size_t)C * sizeof(em_real));
-    double *stats = training ? em_tape_alloc(tape, 2 * (size_t)C * sizeof(double)) : NULL;
-    if (!y || !sv || !mean || (training && !stats)) return NULL;
-    em_real *rstd = mean + C;
+    em_real *mean = em_tape_alloc(tape, 4 * (size_t)C * sizeof(em_real));
+    double *stats = em_tape_alloc(tape, (2 * (size_t)C + 1) * sizeof(double));
+    if (!y || !sv || !mean || !stats) return NULL;
+    em_real *rstd = mean + C, *scale = mean + 2 * C, *shift = mean + 3 * C;
+    double M = (double)N * S;
 
     if (training) {
-        double *bmean = stats, *bvar = stats + C;
-        bn_batch_stats(bmean, bvar, x->data, N, C, S);
+        double *sum = stats, *sq = stats + C + 1;
+        bn_sum(sum, x->data, N, C, S);
+        sum[C] = M;
+        if (sync) sync->sum(sum, C + 1, sync->ctx);
+        M = sum[C];
+        if (M < 2)
+            return em_tape_fail(tape, EM_ERR_STATE,
+                                "batchnorm: training needs more than one value per channel, "
+                                "got input (N=%d, C=%d, H*W=%d); use a batch of 2 or more, "
+                                "or evaluation mode", N, C, S);
+        for (int c = 0; c < C; c++) mean[c] = (em_real)(sum[c] / M);
+        bn_sqdev(sq, x->data, mean, N, C, S);
+        if (sync) sync->sum(sq, C, sync->ctx);
+        /* running_mean = m * running_mean + (1 - m) * mean
+         * running_var  = m * running_var  + (1 - m) * var * M / (M - 1)   (unbiased, as
+         * Ioffe & Szegedy's inference algorithm and PyTorch use); m = history kept */
         for (int c = 0; c < C; c++) {
-            mean[c] = (em_real)bmean[c];
-            rstd[c] = bn_rstd(bvar[c], eps);
+            double mu = sum[c] / M, var = sq[c] / M;
+            rstd[c] = bn_rstd(var, eps);
+            if (running_mean)
+                running_mean[c] = (em_real)(momentum * running_mean[c] + (1 - momentum) * mu);
+            if (running_var)
+                running_var[c] = (em_real)(momentum * running_var[c] +
+                                           (1 - momentum) * var * M / (M - 1));
         }
-        bn_update_running(running_mean, running_var, bmean, bvar, momentum, (double)N * S, C);
     } else {
         for (int c = 0; c < C; c++) {
             mean[c] = running_mean[c];
             rstd[c] = bn_rstd(running_var[c], eps);
         }
     }
-    bn_normalize(y->data, x->data, mean, rstd, gamma ? gamma->data : NULL,
-                 beta ? beta->data : NULL, N, C, S);
+    for (int c = 0; c < C; c++) {
+        scale[c] = (gamma ? gamma->data[c] : 1) * rstd[c];
+        shift[c] = beta ? beta->data[c] : 0;
+    }
+    bn_normalize(y->data, x->data, mean, scale, shift, N, C, S);
 
     sv->mean = mean;
     sv->rstd = rstd;
+    sv->M = M;
     sv->full = mode == EM_BN_TRAIN;
+    sv->sync = training ? sync : NULL;
     em_node *node = em_tape_record(tape, EM_OP_BATCHNORM, y, bn_node_backward, 3, x, gamma, beta);
     if (node) {
         node->saved = sv;

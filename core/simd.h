@@ -1,0 +1,35 @@
+/* core/simd.h — how ember's hot loops get vector instructions without -march=native.
+ *
+ *     EM_KERNEL static void axpy(em_real *restrict y, const em_real *restrict x, ...)
+ *
+ * EM_KERNEL compiles a function three times — for AVX-512 (x86-64-v4), for AVX2 + FMA
+ * (x86-64-v3) and for the baseline x86-64 — and the dynamic loader picks the best one
+ * the CPU supports when the program starts (GCC/Clang target_clones, an ifunc). The
+ * loops inside are plain C written so the compiler can vectorize them (unit stride, no
+ * branches, independent partial sums); there is no intrinsic code to maintain.
+ *
+ * Built with -DEM_PORTABLE (the double-precision library is: see meson.build), EM_KERNEL
+ * is empty and every kernel runs its baseline code — so the whole test suite runs on
+ * both the dispatched and the plain path.
+ */
+#ifndef EM_SIMD_H
+#define EM_SIMD_H
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(EM_PORTABLE)
+#define EM_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define EM_KERNEL
+#endif
+
+/* OpenMP worksharing when the work is worth a fork: `EM_PARALLEL_FOR(n_items, work)`
+ * before a for loop parallelizes it when work (about the number of scalar operations)
+ * exceeds EM_PAR_MIN. Without OpenMP it is nothing. */
+#define EM_PAR_MIN 32768
+#ifdef _OPENMP
+#define EM_PRAGMA(x) _Pragma(#x)
+#define EM_PARALLEL_FOR(work) EM_PRAGMA(omp parallel for schedule(static) if ((work) > EM_PAR_MIN))
+#else
+#define EM_PARALLEL_FOR(work)
+#endif
+
+#endif
