@@ -78,6 +78,11 @@ void *em_arena_alloc(em_arena *arena, size_t bytes) {
     c->top += need;
     arena->used += need;
     if (arena->used > arena->high_water) arena->high_water = arena->used;
+#ifdef EM_ARENA_POISON
+    /* test builds: new memory reads as NaN (all bits set), so a kernel that reads memory
+     * it did not write (a "fresh" gradient it forgot to store to) poisons its result */
+    memset(p, 0xFF, bytes);
+#endif
     return p;
 }
 

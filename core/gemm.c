@@ -3,10 +3,14 @@
 
 #include <cblas.h>
 
-void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
-             const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
-             em_real *C, int ldc) {
-    if (M == 0 || N == 0) return;
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* one BLAS call, on the calling thread (OpenBLAS runs single-threaded: core/parallel.h) */
+static void blas_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+                      const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
+                      em_real *C, int ldc) {
 #ifdef EM_DOUBLE
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta,
@@ -16,6 +20,46 @@ void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta,
                 C, ldc);
 #endif
+}
+
+/* Below this many multiply-adds a product runs on one thread (a fork costs more). */
+#define PAR_MACS 200000.0
+
+/* Threads split C into blocks of rows (or of columns, when N is the longer side), each
+ * block one single-threaded BLAS call: op(A)'s rows m0.. start at A + m0 lda (A + m0
+ * when transposed); op(B)'s columns n0.. at B + n0 (B + n0 ldb when transposed). Each
+ * entry of C is computed by exactly one call, so the result does not depend on the
+ * thread count. Inside an enclosing parallel region (a convolution over images) the
+ * product runs on the calling thread. */
+void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+             const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
+             em_real *C, int ldc) {
+    if (M == 0 || N == 0) return;
+#ifdef _OPENMP
+    int nt = omp_get_level() > 0 ? 1 : omp_get_max_threads();
+    double macs = (double)M * N * K;
+    if (nt > 1 && macs >= PAR_MACS && (M >= 16 * nt || N >= 16 * nt)) {
+        bool by_rows = M >= N;
+        int len = by_rows ? M : N;
+        /* blocks of whole 16s, so the BLAS kernels see aligned full tiles */
+        int blk = ((len + nt - 1) / nt + 15) / 16 * 16;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int t = 0; t < nt; t++) {
+            int lo = t * blk, hi = lo + blk < len ? lo + blk : len;
+            if (lo >= hi) continue;
+            if (by_rows)
+                blas_gemm(trans_a, trans_b, hi - lo, N, K, alpha,
+                          A + (trans_a ? (size_t)lo : (size_t)lo * lda), lda, B, ldb, beta,
+                          C + (size_t)lo * ldc, ldc);
+            else
+                blas_gemm(trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
+                          B + (trans_b ? (size_t)lo * ldb : (size_t)lo), ldb, beta, C + lo,
+                          ldc);
+        }
+        return;
+    }
+#endif
+    blas_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* C[i][j] = alpha * sum_k opA[i][k] * opB[k][j] + beta * C[i][j]

@@ -2,17 +2,20 @@
  *
  *     em_set_threads(2);     // before the first step; 0 = the machine's default
  *
- * ember runs its own kernels on OpenMP threads (when built with OpenMP) and calls
- * OpenBLAS for some GEMMs. The two pools must not fight over the cores: em_set_threads
- * sets both, and ember's parallel kernels call OpenBLAS only from outside their
- * parallel regions. The thread count is process-wide state of those libraries.
+ * ember runs its kernels on OpenMP threads (when built with OpenMP), and splits every
+ * large matrix product across them itself (core/gemm.c), each piece one single-threaded
+ * OpenBLAS call: OpenBLAS's own thread pool is set to one thread when the library loads,
+ * so the two pools never fight over the cores. The thread count is process-wide state of
+ * OpenMP (OMP_NUM_THREADS sets it too).
  */
 #ifndef EM_PARALLEL_H
 #define EM_PARALLEL_H
 
-/* n > 0: use n threads; n = 0: the libraries' defaults (OMP_NUM_THREADS, the cores). */
+/* n > 0: use n threads; n = 0: OpenMP's default (OMP_NUM_THREADS, else the cores). */
 void em_set_threads(int n);
 /* threads an OpenMP parallel region of ember would use now (1 without OpenMP) */
 int em_threads(void);
+/* this thread's number inside a parallel region, 0 .. threads - 1 (0 outside one) */
+int em_thread_id(void);
 
 #endif

@@ -134,21 +134,30 @@ em_node *em_tape_record(em_tape *tape, em_op op, em_tensor *out, em_backward_fn 
 }
 
 /* The gradient buffer of t: a leaf that requires a gradient must own one; an
- * intermediate gets a zeroed one from the arena on first use. */
-static em_real *grad_of(em_tape *tape, em_tensor *t) {
+ * intermediate gets one from the arena on first use, zeroed unless the caller is going
+ * to overwrite all of it (*fresh set to true: see em_node_grad_fresh). */
+static em_real *grad_of(em_tape *tape, em_tensor *t, bool *fresh) {
+    if (fresh) *fresh = false;
     if (!em_requires_grad(t)) return NULL;
     if (!t->grad) {
         EM_ASSERT_MSG(t->node != NULL, "a leaf tensor that requires grad has no grad buffer");
         t->grad = em_tape_alloc(tape, t->size * sizeof(em_real));
         if (!t->grad) return NULL;
-        memset(t->grad, 0, t->size * sizeof(em_real));
+        if (fresh) *fresh = true;
+        else memset(t->grad, 0, t->size * sizeof(em_real));
     }
     return t->grad;
 }
 
 em_real *em_node_grad(em_tape *tape, em_node *node, int i) {
     EM_ASSERT(i >= 0 && i < node->n_inputs);
-    return node->inputs[i] ? grad_of(tape, node->inputs[i]) : NULL;
+    return node->inputs[i] ? grad_of(tape, node->inputs[i], NULL) : NULL;
+}
+
+em_real *em_node_grad_fresh(em_tape *tape, em_node *node, int i, bool *fresh) {
+    EM_ASSERT(i >= 0 && i < node->n_inputs);
+    *fresh = false;
+    return node->inputs[i] ? grad_of(tape, node->inputs[i], fresh) : NULL;
 }
 
 em_code em_backward_from(em_tape *tape, em_tensor *y, const em_real *dy) {
@@ -162,7 +171,7 @@ em_code em_backward_from(em_tape *tape, em_tensor *y, const em_real *dy) {
         return em_tape_fail(tape, EM_ERR_STATE, "backward: the output does not depend on any "
                             "tensor that requires a gradient (is the tape recording?)"),
                EM_ERR_STATE;
-    em_real *g = grad_of(tape, y);
+    em_real *g = grad_of(tape, y, NULL);
     if (!g) return tape->status;
     for (size_t i = 0; i < y->size; i++) g[i] += dy[i];
     for (em_node *node = tape->last; node; node = node->prev) {

@@ -116,6 +116,12 @@ em_node *em_tape_record(em_tape *tape, em_op op, em_tensor *out, em_backward_fn 
  * use for intermediates; NULL when that input is absent (an optional bias) or does not
  * require a gradient. */
 em_real *em_node_grad(em_tape *tape, em_node *node, int i);
+/* The same, for a backward that can write the gradient instead of adding to it: when
+ * the buffer is new, *fresh is true and it is NOT zeroed — the caller must then store
+ * every element (dx = ... rather than dx += ...). That saves a pass over memory per
+ * activation gradient (most tensors have one consumer). *fresh is false when the buffer
+ * already holds gradient (another consumer ran first, or a leaf's own grad): add. */
+em_real *em_node_grad_fresh(em_tape *tape, em_node *node, int i, bool *fresh);
 
 /* dloss/dloss = 1, then every node's backward in reverse creation order. loss must have
  * one element. Once per recorded graph: a second call before em_tape_reset aborts. */

@@ -1,6 +1,7 @@
 /* tests/test_ops_conv.c — conv2d: known values, im2col path against the direct reference
  * (forward and all three gradients), finite differences, bad shapes. */
 #include "helpers.h"
+#include "core/parallel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,9 @@ static const conv_case cases[] = {
     {1, 1, 2, 2, 1, 3, 3, 1, 1, true},
     {1, 1, 3, 3, 2, 2, 2, 1, 3, true},
     {2, 3, 8, 8, 4, 5, 5, 2, 2, true},
+    /* large enough that the images are split across threads (core/ops/conv.c) */
+    {7, 16, 14, 14, 32, 3, 3, 1, 1, true},
+    {5, 3, 17, 15, 8, 3, 3, 2, 1, false},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -143,7 +147,20 @@ static double sum_tol(int terms) {
     return sizeof(em_real) == 8 ? 1e-12 * sqrt((double)terms) : 2e-6 * sqrt((double)terms);
 }
 
-Test(conv2d, im2col_equals_reference_forward_and_gradients) {
+static void check_against_reference(void);
+
+Test(conv2d, im2col_equals_reference_forward_and_gradients) { check_against_reference(); }
+
+/* the same with the images split across 2 and 3 threads (an odd split too) */
+Test(conv2d, threaded_equals_reference_forward_and_gradients) {
+    for (int nt = 2; nt <= 3; nt++) {
+        em_set_threads(nt);
+        check_against_reference();
+    }
+    em_set_threads(1);
+}
+
+static void check_against_reference(void) {
     em_rng rng;
     em_rng_seed(&rng, 11);
     for (size_t k = 0; k < N_CASES; k++) {

@@ -92,6 +92,47 @@ Test(maxpool2d, nan_propagates) {
     em_tape_free(tape);
 }
 
+/* The 2x2 / stride-2 window has its own branch-free kernel (core/ops/pool.c): held to
+ * plain loops written here, on odd sizes (a trailing row and column), many ties (values
+ * from {0, 1, 2}) and NaNs, forward values and where backward sends each dy. */
+Test(maxpool2d, fast_2x2_equals_plain_loops) {
+    enum { N = 3, C = 5, H = 9, W = 11, Ho = 4, Wo = 5 };
+    em_rng rng;
+    em_rng_seed(&rng, 5);
+    em_tensor *x = em_tensor_new(4, (int[]){N, C, H, W}, EM_REQUIRES_GRAD);
+    for (size_t i = 0; i < x->size; i++)
+        x->data[i] = em_rng_below(&rng, 40) == 0 ? NAN : (em_real)em_rng_below(&rng, 3);
+    em_tape *tape = em_tape_new(0);
+    em_tensor *y = em_maxpool2d(tape, x, 2, 2);
+    cr_assert(y && y->shape[2] == Ho && y->shape[3] == Wo);
+    em_real *dy = malloc(y->size * sizeof *dy), *want_dx = calloc(x->size, sizeof *want_dx);
+    cr_assert(dy && want_dx);
+    for (size_t i = 0; i < y->size; i++) dy[i] = (em_real)em_rng_normal(&rng, 0, 1);
+    for (int nc = 0; nc < N * C; nc++)
+        for (int i = 0; i < Ho; i++)
+            for (int j = 0; j < Wo; j++) {
+                size_t first = (size_t)nc * H * W, best = first + (size_t)2 * i * W + 2 * j;
+                for (int p = 0; p < 2; p++)
+                    for (int q = 0; q < 2; q++) {
+                        size_t at = first + (size_t)(2 * i + p) * W + 2 * j + q;
+                        em_real v = x->data[at], m = x->data[best];
+                        if (v > m || (isnan(v) && !isnan(m))) best = at;
+                    }
+                size_t o = ((size_t)nc * Ho + i) * Wo + j;
+                em_real got = y->data[o], want = x->data[best];
+                cr_assert(got == want || (isnan(got) && isnan(want)),
+                          "plane %d (%d, %d): max %g, want %g", nc, i, j, got, want);
+                want_dx[best] += dy[o];
+            }
+    cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+    for (size_t i = 0; i < x->size; i++)
+        cr_assert_eq(x->grad[i], want_dx[i], "dx[%zu] = %g, want %g", i, x->grad[i], want_dx[i]);
+    free(dy);
+    free(want_dx);
+    em_tensor_free(x);
+    em_tape_free(tape);
+}
+
 /* Several images and channels: each (n, c) plane is pooled on its own. */
 Test(maxpool2d, planes_are_independent) {
     em_tape *tape = em_tape_new(0);

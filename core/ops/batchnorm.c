@@ -157,16 +157,21 @@ EM_KERNEL static void bn_dsums(double *restrict sdy, double *restrict sdyxc,
     }
 }
 
-/* dx[n,c,s] += a[c] * dy[n,c,s] + b[c] + k[c] * (x[n,c,s] - mean[c]) */
+/* dx[n,c,s] += a[c] * dy[n,c,s] + b[c] + k[c] * (x[n,c,s] - mean[c]); add = false: a
+ * fresh buffer (em_node_grad_fresh), dx = ... */
 EM_KERNEL static void bn_dx(em_real *restrict dx, const em_real *restrict dy,
                             const em_real *restrict x, const em_real *restrict mean,
                             const em_real *restrict a, const em_real *restrict b,
-                            const em_real *restrict k, int N, int C, int S) {
+                            const em_real *restrict k, int N, int C, int S, bool add) {
     if (S == 1) {
         for (int n = 0; n < N; n++) {
             size_t r = (size_t)n * C;
-            for (int c = 0; c < C; c++)
-                dx[r + c] += a[c] * dy[r + c] + b[c] + k[c] * (x[r + c] - mean[c]);
+            if (add)
+                for (int c = 0; c < C; c++)
+                    dx[r + c] += a[c] * dy[r + c] + b[c] + k[c] * (x[r + c] - mean[c]);
+            else  /* never read: a fresh buffer holds garbage, maybe NaN */
+                for (int c = 0; c < C; c++)
+                    dx[r + c] = a[c] * dy[r + c] + b[c] + k[c] * (x[r + c] - mean[c]);
         }
         return;
     }
@@ -175,7 +180,12 @@ EM_KERNEL static void bn_dx(em_real *restrict dx, const em_real *restrict dy,
         int c = nc % C;
         size_t at = (size_t)nc * S;
         em_real ac = a[c], bc = b[c], kc = k[c], mu = mean[c];
-        for (int s = 0; s < S; s++) dx[at + s] += ac * dy[at + s] + bc + kc * (x[at + s] - mu);
+        if (add)
+            for (int s = 0; s < S; s++)
+                dx[at + s] += ac * dy[at + s] + bc + kc * (x[at + s] - mu);
+        else
+            for (int s = 0; s < S; s++)
+                dx[at + s] = ac * dy[at + s] + bc + kc * (x[at + s] - mu);
     }
 }
 
@@ -216,7 +226,8 @@ static void bn_node_backward(em_tape *tape, em_node *node) {
     bn_dims(x, &N, &C, &S);
     em_real *dgamma = gamma ? em_node_grad(tape, node, 1) : NULL;
     em_real *dbeta = node->inputs[2] ? em_node_grad(tape, node, 2) : NULL;
-    em_real *dx = em_node_grad(tape, node, 0);
+    bool fresh;
+    em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
     double *sums = em_tape_alloc(tape, 4 * (size_t)C * sizeof(double));
     em_real *abk = em_tape_alloc(tape, 3 * (size_t)C * sizeof(em_real));
     if (!sums || !abk || !em_tape_ok(tape)) return;
@@ -241,7 +252,7 @@ static void bn_node_backward(em_tape *tape, em_node *node) {
         b[c] = sv->full ? (em_real)(-g * sdy[c] / sv->M) : 0;
         k[c] = sv->full ? (em_real)(-g * rstd[c] * rstd[c] * sdyxc[c] / sv->M) : 0;
     }
-    bn_dx(dx, dy, x->data, mean, a, b, k, N, C, S);
+    bn_dx(dx, dy, x->data, mean, a, b, k, N, C, S, !fresh);
 }
 
 em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,

@@ -6,20 +6,22 @@
  * Shapes: x (N, C, H, W), w (O, C, kh, kw), b (O), y (N, O, Ho, Wo) with
  * Ho = (H + 2 pad - kh) / s + 1, Wo = (W + 2 pad - kw) / s + 1; x reads 0 outside the image.
  *
- * The fast path lowers the convolution to a matrix product. With K = C kh kw (one row per
- * filter tap) and P = N Ho Wo (one column per output pixel of the whole batch),
- *   cols[(c,p,q)][(n,i,j)] = x[n,c, i*s+p-pad, j*s+q-pad]     (K, P)    "im2col"
- *   ycols = w cols                                              (O, K) x (K, P) = (O, P)
- * and y is ycols with its axes reordered from (O, N, Ho Wo) to (N, O, Ho Wo), plus b.
- * Backward is the same product differentiated (dY = dy reordered to (O, P)):
- *   dw += dY cols^T,   dcols = w^T dY,   dx += col2im(dcols)   (col2im adds every column
- * entry back onto the pixel im2col copied it from).
+ * The fast path lowers the convolution to matrix products, one image at a time. With
+ * K = C kh kw (one row per filter tap) and HoWo output pixels per image,
+ *   cols[(c,p,q)][(i,j)] = x[n,c, i*s+p-pad, j*s+q-pad]        (K, HoWo)   "im2col"
+ *   y_n = w cols                                 (O, K) x (K, HoWo) = (O, HoWo)
+ * which is image n of y in its own (N, O, Ho, Wo) layout; the images are split across
+ * threads. Backward is the same product differentiated, per image:
+ *   dw += dy_n cols^T,   dcols = w^T dy_n,   dx_n += col2im(dcols)   (col2im adds every
+ * column entry back onto the pixel im2col copied it from).
  */
 #include <limits.h>
 #include <string.h>
 
 #include "../gemm.h"
 #include "../ops_image.h"
+#include "../parallel.h"
+#include "../simd.h"
 
 /* Everything about one convolution's geometry, derived once from the shapes. */
 typedef struct conv_geom {
@@ -28,7 +30,6 @@ typedef struct conv_geom {
     int s, pad;       /* stride and zero padding         */
     int Ho, Wo;       /* output y                        */
     int K;            /* C kh kw: rows of cols           */
-    int P;            /* N Ho Wo: columns of cols        */
 } conv_geom;
 
 static conv_geom conv_geometry(int N, int C, int H, int W, int O, int kh, int kw, int s,
@@ -37,10 +38,9 @@ static conv_geom conv_geometry(int N, int C, int H, int W, int O, int kh, int kw
                    .pad = pad};
     g.Ho = (H + 2 * pad - kh) / s + 1;
     g.Wo = (W + 2 * pad - kw) / s + 1;
-    size_t K = (size_t)C * kh * kw, P = (size_t)N * g.Ho * g.Wo;
-    EM_ASSERT_MSG(K <= INT_MAX && P <= INT_MAX, "em_conv2d: im2col matrix too large for a GEMM");
+    size_t K = (size_t)C * kh * kw, HoWo = (size_t)g.Ho * g.Wo;
+    EM_ASSERT_MSG(K <= INT_MAX && HoWo <= INT_MAX, "em_conv2d: im2col matrix too large for a GEMM");
     g.K = (int)K;
-    g.P = (int)P;
     return g;
 }
 
@@ -54,120 +54,191 @@ static void valid_range(int off, int s, int len, int out, int *lo, int *hi) {
     if (*hi < *lo) *hi = *lo;
 }
 
-/* ---- im2col / col2im -----------------------------------------------------------------
- * cols: (K, P), row r = (c kh + p) kw + q, column (n Ho + i) Wo + j.  x, dx: (N, C, H, W). */
+/* ---- im2col / col2im, one image at a time ---------------------------------------------
+ * cols: (K, HoWo), row r = (c kh + p) kw + q, column i Wo + j.  x, dx: (C, H, W). */
 
-/* cols[(c,p,q)][(n,i,j)] = x[n,c, i*s+p-pad, j*s+q-pad], 0 outside the image */
-static void im2col(em_real *cols, const em_real *x, const conv_geom *g) {
-    const size_t P = (size_t)g->P, HW = (size_t)g->H * g->W;
+/* cols[(c,p,q)][(i,j)] = x[c, i*s+p-pad, j*s+q-pad], 0 outside the image */
+EM_KERNEL static void im2col(em_real *restrict cols, const em_real *restrict x,
+                             const conv_geom *g) {
+    const size_t HoWo = (size_t)g->Ho * g->Wo, HW = (size_t)g->H * g->W;
+    const int s = g->s, Wo = g->Wo;
     for (int c = 0; c < g->C; c++)
         for (int p = 0; p < g->kh; p++)
             for (int q = 0; q < g->kw; q++) {
-                em_real *row = cols + ((size_t)(c * g->kh + p) * g->kw + q) * P;
-                int jlo, jhi;
-                valid_range(q - g->pad, g->s, g->W, g->Wo, &jlo, &jhi);
-                for (int n = 0; n < g->N; n++) {
-                    const em_real *xc = x + ((size_t)n * g->C + c) * HW;  /* (H, W) */
-                    for (int i = 0; i < g->Ho; i++) {
-                        em_real *dst = row + ((size_t)n * g->Ho + i) * g->Wo;  /* (Wo) */
-                        int h = i * g->s + p - g->pad;
-                        if (h < 0 || h >= g->H) {
-                            memset(dst, 0, (size_t)g->Wo * sizeof *dst);
-                            continue;
-                        }
-                        const em_real *src = xc + (size_t)h * g->W;  /* (W) */
-                        for (int j = 0; j < jlo; j++) dst[j] = 0;
-                        for (int j = jlo; j < jhi; j++) dst[j] = src[j * g->s + q - g->pad];
-                        for (int j = jhi; j < g->Wo; j++) dst[j] = 0;
+                em_real *row = cols + ((size_t)(c * g->kh + p) * g->kw + q) * HoWo;
+                const em_real *xc = x + (size_t)c * HW;  /* (H, W) */
+                int jlo, jhi, off = q - g->pad;
+                valid_range(off, s, g->W, Wo, &jlo, &jhi);
+                for (int i = 0; i < g->Ho; i++) {
+                    em_real *dst = row + (size_t)i * Wo;  /* (Wo) */
+                    int h = i * s + p - g->pad;
+                    if (h < 0 || h >= g->H) {
+                        for (int j = 0; j < Wo; j++) dst[j] = 0;
+                        continue;
                     }
+                    const em_real *src = xc + (size_t)h * g->W + off;  /* src[j*s] */
+                    for (int j = 0; j < jlo; j++) dst[j] = 0;
+                    if (s == 1)
+                        for (int j = jlo; j < jhi; j++) dst[j] = src[j];
+                    else
+                        for (int j = jlo; j < jhi; j++) dst[j] = src[j * s];
+                    for (int j = jhi; j < Wo; j++) dst[j] = 0;
                 }
             }
 }
 
-/* dx[n,c, i*s+p-pad, j*s+q-pad] += dcols[(c,p,q)][(n,i,j)] for every entry inside the
+/* dx[c, i*s+p-pad, j*s+q-pad] += dcols[(c,p,q)][(i,j)] for every entry inside the
  * image: the adjoint of im2col (overlapping windows add up). */
-static void col2im(em_real *dx, const em_real *dcols, const conv_geom *g) {
-    const size_t P = (size_t)g->P, HW = (size_t)g->H * g->W;
+EM_KERNEL static void col2im(em_real *restrict dx, const em_real *restrict dcols,
+                             const conv_geom *g) {
+    const size_t HoWo = (size_t)g->Ho * g->Wo, HW = (size_t)g->H * g->W;
+    const int s = g->s, Wo = g->Wo;
     for (int c = 0; c < g->C; c++)
         for (int p = 0; p < g->kh; p++)
             for (int q = 0; q < g->kw; q++) {
-                const em_real *row = dcols + ((size_t)(c * g->kh + p) * g->kw + q) * P;
-                int jlo, jhi;
-                valid_range(q - g->pad, g->s, g->W, g->Wo, &jlo, &jhi);
-                for (int n = 0; n < g->N; n++) {
-                    em_real *dxc = dx + ((size_t)n * g->C + c) * HW;  /* (H, W) */
-                    for (int i = 0; i < g->Ho; i++) {
-                        int h = i * g->s + p - g->pad;
-                        if (h < 0 || h >= g->H) continue;
-                        const em_real *src = row + ((size_t)n * g->Ho + i) * g->Wo;  /* (Wo) */
-                        em_real *dst = dxc + (size_t)h * g->W;  /* (W) */
-                        for (int j = jlo; j < jhi; j++) dst[j * g->s + q - g->pad] += src[j];
-                    }
+                const em_real *row = dcols + ((size_t)(c * g->kh + p) * g->kw + q) * HoWo;
+                em_real *dxc = dx + (size_t)c * HW;  /* (H, W) */
+                int jlo, jhi, off = q - g->pad;
+                valid_range(off, s, g->W, Wo, &jlo, &jhi);
+                for (int i = 0; i < g->Ho; i++) {
+                    int h = i * s + p - g->pad;
+                    if (h < 0 || h >= g->H) continue;
+                    const em_real *src = row + (size_t)i * Wo;     /* (Wo) */
+                    em_real *dst = dxc + (size_t)h * g->W + off;   /* dst[j*s] */
+                    if (s == 1)
+                        for (int j = jlo; j < jhi; j++) dst[j] += src[j];
+                    else
+                        for (int j = jlo; j < jhi; j++) dst[j * s] += src[j];
                 }
             }
 }
 
 /* ---- conv2d, the fast path -------------------------------------------------------------
- * y: (N, O, Ho, Wo)   cols: (K, P) saved for backward   ycols: (O, P) work
- * x: (N, C, H, W)     w: (O, K) = (O, C, kh, kw)        b: (O) or NULL */
+ * Image by image, the images split across threads: cols = im2col(x_n) (K, HoWo) in the
+ * thread's own scratch, then y_n (O, HoWo) = w (O, K) cols, straight into y's layout.
+ * cols are not kept for backward (K times the input is a lot of memory for a copy that
+ * costs little to make again). y: (N, O, Ho, Wo), x: (N, C, H, W), w: (O, K), b: (O). */
 
-static void conv2d_forward(em_real *y, em_real *cols, em_real *ycols, const em_real *x,
-                           const em_real *w, const em_real *b, const conv_geom *g) {
-    const size_t P = (size_t)g->P, HoWo = (size_t)g->Ho * g->Wo;
-    im2col(cols, x, g);
-    em_gemm(false, false, g->O, g->P, g->K, 1, w, g->K, cols, g->P, 0, ycols, g->P);
-    /* (O, N, Ho Wo) -> (N, O, Ho Wo), adding the bias on the way */
-    for (int n = 0; n < g->N; n++)
-        for (int o = 0; o < g->O; o++) {
-            const em_real *src = ycols + (size_t)o * P + (size_t)n * HoWo;
-            em_real *dst = y + ((size_t)n * g->O + o) * HoWo;
-            em_real bo = b ? b[o] : 0;
-            for (size_t k = 0; k < HoWo; k++) dst[k] = src[k] + bo;
-        }
+/* threads a convolution's parallel loop uses, and so how many scratch sets it needs */
+static int conv_threads(const conv_geom *g) {
+    double macs = (double)g->N * g->O * g->K * g->Ho * g->Wo;
+    int nt = em_threads();
+    return macs < 200000.0 || g->N < 2 ? 1 : (nt < g->N ? nt : g->N);
 }
 
-/* db[o] += sum_{n,i,j} dy[n,o,i,j]
- * dY = dy as (O, P);   dw += dY cols^T;   dcols = w^T dY;   dx += col2im(dcols).
- * dx, dw, db may be NULL (no gradient wanted). cols holds im2col(x) on entry; when dx is
- * wanted it is overwritten with dcols (backward runs once per graph, and dw has been
- * taken by then), which saves a (K, P) buffer per convolution. dycols: (O, P) work. */
-static void conv2d_backward(em_real *dx, em_real *dw, em_real *db, const em_real *dy,
-                            em_real *cols, const em_real *w, em_real *dycols,
-                            const conv_geom *g) {
-    const size_t P = (size_t)g->P, HoWo = (size_t)g->Ho * g->Wo;
-    if (db) {
-        for (int o = 0; o < g->O; o++) {
+/* y_n = w im2col(x_n) + b for images n in [lo, hi), cols: (K, HoWo) scratch */
+static void conv2d_forward_images(em_real *y, em_real *cols, const em_real *x,
+                                  const em_real *w, const em_real *b, const conv_geom *g,
+                                  int lo, int hi) {
+    const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
+    for (int n = lo; n < hi; n++) {
+        em_real *yn = y + (size_t)n * g->O * HoWo;
+        im2col(cols, x + n * CHW, g);
+        em_gemm(false, false, g->O, (int)HoWo, g->K, 1, w, g->K, cols, (int)HoWo, 0, yn,
+                (int)HoWo);
+        for (int o = 0; b && o < g->O; o++)
+            for (size_t k = 0; k < HoWo; k++) yn[o * HoWo + k] += b[o];
+    }
+}
+
+/* Thread t of nt takes images [t N / nt, (t + 1) N / nt): a fixed split, so which image
+ * a thread handles never depends on timing. With nt = 1 there is no parallel region and
+ * the GEMMs themselves may use the threads (core/gemm.c). */
+static void split(int N, int t, int nt, int *lo, int *hi) {
+    *lo = (int)((long)N * t / nt);
+    *hi = (int)((long)N * (t + 1) / nt);
+}
+
+static void conv2d_forward(em_real *y, em_real *scratch, const em_real *x, const em_real *w,
+                           const em_real *b, const conv_geom *g, int nt) {
+    const size_t KHW = (size_t)g->K * g->Ho * g->Wo;
+    if (nt == 1) {
+        conv2d_forward_images(y, scratch, x, w, b, g, 0, g->N);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = em_thread_id(), lo, hi;
+        split(g->N, t, nt, &lo, &hi);
+        conv2d_forward_images(y, scratch + t * KHW, x, w, b, g, lo, hi);
+    }
+}
+
+/* Per image n in [lo, hi) (dy_n: (O, HoWo)):
+ *   dbt += sum_{i,j} dy_n;   dwt += dy_n im2col(x_n)^T;   dx_n += col2im(w^T dy_n)
+ * cols, dcols: (K, HoWo) scratch. dx, dwt, dbt may be NULL. */
+static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, double *dbt,
+                                   const em_real *dy,
+                                   const em_real *x, const em_real *w, em_real *cols,
+                                   em_real *dcols, const conv_geom *g, int lo, int hi) {
+    const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
+    for (int n = lo; n < hi; n++) {
+        const em_real *dyn = dy + (size_t)n * g->O * HoWo;
+        for (int o = 0; dbt && o < g->O; o++) {
             double acc = 0.0;
-            for (int n = 0; n < g->N; n++) {
-                const em_real *d = dy + ((size_t)n * g->O + o) * HoWo;
-                for (size_t k = 0; k < HoWo; k++) acc += d[k];
-            }
-            db[o] += (em_real)acc;
+            for (size_t k = 0; k < HoWo; k++) acc += dyn[o * HoWo + k];
+            dbt[o] += acc;
         }
-    }
-    if (!dx && !dw) return;
-    for (int n = 0; n < g->N; n++)  /* (N, O, Ho Wo) -> (O, N, Ho Wo) */
-        for (int o = 0; o < g->O; o++)
-            memcpy(dycols + (size_t)o * P + (size_t)n * HoWo,
-                   dy + ((size_t)n * g->O + o) * HoWo, HoWo * sizeof *dy);
-    if (dw) em_gemm(false, true, g->O, g->K, g->P, 1, dycols, g->P, cols, g->P, 1, dw, g->K);
-    if (dx) {
-        em_gemm(true, false, g->K, g->P, g->O, 1, w, g->K, dycols, g->P, 0, cols, g->P);
-        col2im(dx, cols, g);
+        if (dwt) {
+            im2col(cols, x + n * CHW, g);
+            em_gemm(false, true, g->O, g->K, (int)HoWo, 1, dyn, (int)HoWo, cols, (int)HoWo, 1,
+                    dwt, g->K);
+        }
+        if (dx) {
+            em_gemm(true, false, g->K, (int)HoWo, g->O, 1, w, g->K, dyn, (int)HoWo, 0, dcols,
+                    (int)HoWo);
+            if (dx_fresh) memset(dx + n * CHW, 0, CHW * sizeof *dx);  /* while in cache */
+            col2im(dx + n * CHW, dcols, g);
+        }
     }
 }
 
-/* node->saved: cols (K, P) followed by the (O, P) work buffer, one arena block.
- * node->args: stride, pad. */
+/* Each thread sums its images' db and dw into its own zeroed buffers (dwt: nt x (O, K),
+ * dbt: nt x (O) doubles), added into db and dw in thread order afterwards: the result
+ * depends on the thread count but not on timing. dx, dw, db may be NULL.
+ * scratch: nt x 2 (K, HoWo). */
+static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db,
+                            const em_real *dy,
+                            const em_real *x, const em_real *w, em_real *scratch,
+                            em_real *dwt, double *dbt, const conv_geom *g, int nt) {
+    const size_t KHW = (size_t)g->K * g->Ho * g->Wo, OK = (size_t)g->O * g->K;
+    if (dw) memset(dwt, 0, nt * OK * sizeof *dwt);
+    if (db) memset(dbt, 0, (size_t)nt * g->O * sizeof *dbt);
+    if (nt == 1) {
+        conv2d_backward_images(dx, dx_fresh, dw ? dwt : NULL, db ? dbt : NULL, dy, x, w, scratch,
+                               scratch + KHW, g, 0, g->N);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+            int t = em_thread_id(), lo, hi;
+            split(g->N, t, nt, &lo, &hi);
+            conv2d_backward_images(dx, dx_fresh, dw ? dwt + t * OK : NULL, db ? dbt + (size_t)t * g->O : NULL,
+                                   dy, x, w, scratch + 2 * t * KHW, scratch + (2 * t + 1) * KHW,
+                                   g, lo, hi);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        for (size_t i = 0; dw && i < OK; i++) dw[i] += dwt[t * OK + i];
+        for (int o = 0; db && o < g->O; o++) db[o] += (em_real)dbt[(size_t)t * g->O + o];
+    }
+}
+
+/* node->args: stride, pad */
 static void conv2d_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->output;
     conv_geom g = conv_geometry(x->shape[0], x->shape[1], x->shape[2], x->shape[3],
                                 w->shape[0], w->shape[2], w->shape[3], node->args[0],
                                 node->args[1]);
-    em_real *cols = node->saved, *work = cols + (size_t)g.K * g.P;
+    int nt = conv_threads(&g);
+    size_t HoWo = (size_t)g.Ho * g.Wo;
+    bool dx_fresh;
+    em_real *dx = em_node_grad_fresh(tape, node, 0, &dx_fresh), *dw = em_node_grad(tape, node, 1);
     em_real *db = node->inputs[2] ? em_node_grad(tape, node, 2) : NULL;
-    conv2d_backward(em_node_grad(tape, node, 0), em_node_grad(tape, node, 1), db, y->grad,
-                    cols, w->data, work, &g);
+    em_real *scratch = em_tape_alloc(tape, (size_t)nt * 2 * g.K * HoWo * sizeof *scratch);
+    em_real *dwt = em_tape_alloc(tape, (size_t)nt * g.O * g.K * sizeof *dwt);
+    double *dbt = em_tape_alloc(tape, (size_t)nt * g.O * sizeof *dbt);
+    if (!scratch || !dwt || !dbt || !em_tape_ok(tape)) return;
+    conv2d_backward(dx, dx_fresh, dw, db, y->grad, x->data, w->data, scratch, dwt, dbt, &g, nt);
 }
 
 em_tensor *em_conv2d(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, int stride,
@@ -184,13 +255,12 @@ em_tensor *em_conv2d(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, in
                                 w->shape[0], w->shape[2], w->shape[3], stride, pad);
     em_tensor *y = em_tape_tensor(tape, 4, (int[]){g.N, g.O, g.Ho, g.Wo});
     if (!y) return NULL;
-    em_real *cols = em_tape_alloc(tape, ((size_t)g.K + g.O) * g.P * sizeof *cols);
-    if (!cols) return NULL;
-    conv2d_forward(y->data, cols, cols + (size_t)g.K * g.P, x->data, w->data,
-                   b ? b->data : NULL, &g);
+    int nt = conv_threads(&g);
+    em_real *scratch = em_tape_alloc(tape, (size_t)nt * g.K * g.Ho * g.Wo * sizeof *scratch);
+    if (!scratch) return NULL;
+    conv2d_forward(y->data, scratch, x->data, w->data, b ? b->data : NULL, &g, nt);
     em_node *node = em_tape_record(tape, EM_OP_CONV2D, y, conv2d_node_backward, 3, x, w, b);
     if (node) {
-        node->saved = cols;
         node->args[0] = stride;
         node->args[1] = pad;
     }

@@ -41,23 +41,24 @@ static void cross_entropy_forward(em_real *y, em_real *probs, const em_real *z,
 
 /* dz_nc += dy (softmax(z_n)_c - [c = label_n]) / N */
 static void cross_entropy_backward(em_real *dz, const em_real *dy, const em_real *probs,
-                                   const int *labels, int N, int C) {
+                                   const int *labels, int N, int C, bool add) {
     double g = (double)dy[0] / N;  /* the upstream gradient, shared by the N rows */
     for (int n = 0; n < N; n++) {
         em_real *dzn = dz + (size_t)n * C;            /* (C) */
         const em_real *pn = probs + (size_t)n * C;    /* (C) */
         for (int c = 0; c < C; c++)
-            dzn[c] += (em_real)(g * ((double)pn[c] - (c == labels[n])));
+            dzn[c] = (add ? dzn[c] : 0) + (em_real)(g * ((double)pn[c] - (c == labels[n])));
     }
 }
 
 static void cross_entropy_node_backward(em_tape *tape, em_node *node) {
-    em_real *dz = em_node_grad(tape, node, 0);
+    bool fresh;
+    em_real *dz = em_node_grad_fresh(tape, node, 0, &fresh);
     if (!dz) return;
     em_tensor *z = node->inputs[0], *y = node->output;
     const ce_saved *saved = node->saved;
     cross_entropy_backward(dz, y->grad, saved->probs, saved->labels, z->shape[0],
-                           z->shape[1]);
+                           z->shape[1], !fresh);
 }
 
 em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels) {

@@ -63,10 +63,12 @@ static void linear_forward(em_real *y, const em_real *x, const em_real *w, const
     em_gemm(false, true, N, out, in, 1, x, in, w, in, b ? 1 : 0, y, out);
 }
 
-/* dx += dy w,   dw += dy^T x,   db += sum_n dy[n] */
-static void linear_backward(em_real *dx, em_real *dw, em_real *db, const em_real *dy,
-                            const em_real *x, const em_real *w, int N, int in, int out) {
-    if (dx) em_gemm(false, false, N, in, out, 1, dy, out, w, in, 1, dx, in);
+/* dx += dy w,   dw += dy^T x,   db += sum_n dy[n];  dx = dy w when dx_fresh (a new,
+ * unzeroed buffer: em_node_grad_fresh) */
+static void linear_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db,
+                            const em_real *dy, const em_real *x, const em_real *w, int N,
+                            int in, int out) {
+    if (dx) em_gemm(false, false, N, in, out, 1, dy, out, w, in, dx_fresh ? 0 : 1, dx, in);
     if (dw) em_gemm(true, false, out, in, N, 1, dy, out, x, in, 1, dw, in);
     if (db) {
         for (int n = 0; n < N; n++)
@@ -77,8 +79,10 @@ static void linear_backward(em_real *dx, em_real *dw, em_real *db, const em_real
 static void linear_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->output;
     em_real *db = node->inputs[2] ? em_node_grad(tape, node, 2) : NULL;
-    linear_backward(em_node_grad(tape, node, 0), em_node_grad(tape, node, 1), db, y->grad,
-                    x->data, w->data, x->shape[0], x->shape[1], w->shape[0]);
+    bool fresh;
+    em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
+    linear_backward(dx, fresh, em_node_grad(tape, node, 1), db, y->grad, x->data, w->data,
+                    x->shape[0], x->shape[1], w->shape[0]);
 }
 
 em_tensor *em_linear(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b) {

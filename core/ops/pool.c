@@ -7,8 +7,10 @@
  * batch and channel axes as one axis of NC = N C planes.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "../ops_image.h"
+#include "../simd.h"
 
 static int pool_out(int len, int k, int s) { return (len - k) / s + 1; }
 
@@ -24,8 +26,92 @@ static void pool_check(const em_tensor *x, int k, int s, const char *why) {
  * y: (NC, Ho, Wo)   argmax: (NC, Ho, Wo), the winner's offset h*W + v in its (H, W) plane
  * x: (NC, H, W) */
 
+/* The 2x2 window with stride 2 (every reference model's pool), branch-free so it
+ * vectorizes: the same comparisons in the same order as the general loop below (a, b of
+ * the top row, then c, d of the bottom), so the same winner on ties and NaNs. */
+EM_KERNEL static void maxpool2x2_forward(em_real *restrict y, int32_t *restrict argmax,
+                                         const em_real *restrict x, int NC, int H, int W,
+                                         int Ho, int Wo) {
+    EM_PARALLEL_FOR((long)NC * Ho * Wo * 4)
+    for (int nc = 0; nc < NC; nc++) {
+        const em_real *xp = x + (size_t)nc * H * W;
+        em_real *yp = y + (size_t)nc * Ho * Wo;
+        int32_t *ap = argmax + (size_t)nc * Ho * Wo;
+        for (int i = 0; i < Ho; i++) {
+            const em_real *top = xp + (size_t)(2 * i) * W, *bot = top + W;
+            for (int j = 0; j < Wo; j++) {
+                int32_t at = 2 * i * W + 2 * j;
+                em_real m = top[2 * j];
+                int32_t best = at;
+                em_real v = top[2 * j + 1];
+                int take = v > m || (v != v && m == m);
+                m = take ? v : m;
+                best = take ? at + 1 : best;
+                v = bot[2 * j];
+                take = v > m || (v != v && m == m);
+                m = take ? v : m;
+                best = take ? at + W : best;
+                v = bot[2 * j + 1];
+                take = v > m || (v != v && m == m);
+                m = take ? v : m;
+                best = take ? at + W + 1 : best;
+                yp[i * Wo + j] = m;
+                ap[i * Wo + j] = best;
+            }
+        }
+    }
+}
+
+/* 2x2 stride 2: the windows do not overlap, so every input pixel is in at most one
+ * window and gets dy where it won, 0 elsewhere — written as four masked adds per window */
+EM_KERNEL static void maxpool2x2_backward(em_real *restrict dx, const em_real *restrict dy,
+                                          const int32_t *restrict argmax, int NC, int H,
+                                          int W, int Ho, int Wo, bool add) {
+    if (!add) {  /* a fresh buffer with H, W even: every pixel is in one window, store */
+        EM_PARALLEL_FOR((long)NC * Ho * Wo * 4)
+        for (int nc = 0; nc < NC; nc++) {
+            em_real *dxp = dx + (size_t)nc * H * W;
+            const em_real *dyp = dy + (size_t)nc * Ho * Wo;
+            const int32_t *ap = argmax + (size_t)nc * Ho * Wo;
+            for (int i = 0; i < Ho; i++) {
+                em_real *top = dxp + (size_t)(2 * i) * W, *bot = top + W;
+                for (int j = 0; j < Wo; j++) {
+                    int32_t at = 2 * i * W + 2 * j, a = ap[i * Wo + j];
+                    em_real g = dyp[i * Wo + j];
+                    top[2 * j] = a == at ? g : 0;
+                    top[2 * j + 1] = a == at + 1 ? g : 0;
+                    bot[2 * j] = a == at + W ? g : 0;
+                    bot[2 * j + 1] = a == at + W + 1 ? g : 0;
+                }
+            }
+        }
+        return;
+    }
+    EM_PARALLEL_FOR((long)NC * Ho * Wo * 4)
+    for (int nc = 0; nc < NC; nc++) {
+        em_real *dxp = dx + (size_t)nc * H * W;
+        const em_real *dyp = dy + (size_t)nc * Ho * Wo;
+        const int32_t *ap = argmax + (size_t)nc * Ho * Wo;
+        for (int i = 0; i < Ho; i++) {
+            em_real *top = dxp + (size_t)(2 * i) * W, *bot = top + W;
+            for (int j = 0; j < Wo; j++) {
+                int32_t at = 2 * i * W + 2 * j, a = ap[i * Wo + j];
+                em_real g = dyp[i * Wo + j];
+                top[2 * j] += a == at ? g : 0;
+                top[2 * j + 1] += a == at + 1 ? g : 0;
+                bot[2 * j] += a == at + W ? g : 0;
+                bot[2 * j + 1] += a == at + W + 1 ? g : 0;
+            }
+        }
+    }
+}
+
 static void maxpool_forward(em_real *y, int32_t *argmax, const em_real *x, int NC, int H,
                             int W, int k, int s, int Ho, int Wo) {
+    if (k == 2 && s == 2) {
+        maxpool2x2_forward(y, argmax, x, NC, H, W, Ho, Wo);
+        return;
+    }
     for (int nc = 0; nc < NC; nc++) {
         const em_real *xp = x + (size_t)nc * H * W;        /* (H, W)   */
         em_real *yp = y + (size_t)nc * Ho * Wo;            /* (Ho, Wo) */
@@ -52,8 +138,15 @@ static void maxpool_forward(em_real *y, int32_t *argmax, const em_real *x, int N
 }
 
 /* dx[n,c, argmax[n,c,i,j]] += dy[n,c,i,j]: only the maximum moved y */
-static void maxpool_backward(em_real *dx, const em_real *dy, const int32_t *argmax, int NC,
-                             int H, int W, int Ho, int Wo) {
+static void maxpool_backward(em_real *dx, bool fresh, const em_real *dy,
+                             const int32_t *argmax, int NC, int H, int W, int k, int s,
+                             int Ho, int Wo) {
+    bool cover = k == 2 && s == 2 && H % 2 == 0 && W % 2 == 0;  /* windows tile x */
+    if (fresh && !cover) memset(dx, 0, (size_t)NC * H * W * sizeof *dx);
+    if (k == 2 && s == 2) {
+        maxpool2x2_backward(dx, dy, argmax, NC, H, W, Ho, Wo, !(fresh && cover));
+        return;
+    }
     for (int nc = 0; nc < NC; nc++) {
         em_real *dxp = dx + (size_t)nc * H * W;
         const em_real *dyp = dy + (size_t)nc * Ho * Wo;
@@ -64,11 +157,11 @@ static void maxpool_backward(em_real *dx, const em_real *dy, const int32_t *argm
 
 static void maxpool_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *y = node->output;
-    em_real *dx = em_node_grad(tape, node, 0);
+    bool fresh;
+    em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
     if (!dx) return;  /* out of memory: the tape is marked failed */
-    maxpool_backward(dx, y->grad, node->saved,
-                     x->shape[0] * x->shape[1], x->shape[2], x->shape[3], y->shape[2],
-                     y->shape[3]);
+    maxpool_backward(dx, fresh, y->grad, node->saved, x->shape[0] * x->shape[1], x->shape[2],
+                     x->shape[3], node->args[0], node->args[1], y->shape[2], y->shape[3]);
 }
 
 em_tensor *em_maxpool2d(em_tape *tape, em_tensor *x, int k, int stride) {

@@ -7,21 +7,29 @@
  * is element i of the source and the backward is one elementwise add. */
 #include <limits.h>
 
+#include <string.h>
+
 #include "../ops.h"
 
 /* ---- views: y = x with another shape -----------------------------------------------
  * x: any shape of n elements; y: another shape of the same n elements, the same data. */
 
-/* dx += dy   (elementwise: the view and its source agree on memory order) */
-static void view_backward(em_real *dx, const em_real *dy, size_t n) {
+/* dx += dy   (elementwise: the view and its source agree on memory order); a fresh dx
+ * (em_node_grad_fresh) is a copy */
+static void view_backward(em_real *dx, const em_real *dy, size_t n, bool add) {
+    if (!add) {
+        memcpy(dx, dy, n * sizeof *dx);
+        return;
+    }
     for (size_t i = 0; i < n; i++) dx[i] += dy[i];
 }
 
 static void view_node_backward(em_tape *tape, em_node *node) {
-    em_real *dx = em_node_grad(tape, node, 0);
+    bool fresh;
+    em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
     if (!dx) return;
     em_tensor *y = node->output;
-    view_backward(dx, y->grad, y->size);
+    view_backward(dx, y->grad, y->size, !fresh);
 }
 
 /* The view of x with shape dims (whose size the caller checked), recorded on the tape. */

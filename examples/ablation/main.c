@@ -2,7 +2,7 @@
  * §6 on MNIST-format data (Fashion-MNIST by default): runs.csv, curves.csv, report.md and
  * figures in --out DIR. Exit status: 0 done, 1 a run or a write failed, 2 bad arguments or
  * missing data. */
-#include <cblas.h>
+#include "core/parallel.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ static void usage(FILE *f) {
             "  --lr LIST          comma-separated learning rates (lr-sweep's grid; elsewhere "
             "the first overrides the experiment's lr)\n"
             "  --batch N, --steps N, --train-limit N   override the experiment's protocol\n"
-            "  --threads N        OpenBLAS threads per worker (default 1)\n", "all");
+            "  --threads N        threads per worker (default 1)\n", "all");
 }
 
 static bool parse_long(const char *s, long lo, long *out) {
@@ -165,7 +165,7 @@ int main(int argc, char **argv) {
     case 2: return 2;
     default: break;
     }
-    openblas_set_num_threads(o.threads);
+    em_set_threads(o.threads);
     em_dataset train = {0}, test = {0};
     em_error err = {0};
     const char *dir = o.data[0] ? o.data : em_mnist_default_dir();

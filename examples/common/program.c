@@ -5,7 +5,7 @@
  *   missing or corrupt data or checkpoint · 3 diverged · 130 interrupted (Ctrl-C) */
 #include "program.h"
 
-#include <cblas.h>
+#include "core/parallel.h"
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -203,7 +203,7 @@ int em_program_main(em_program which, int argc, char **argv) {
         fprintf(stderr, "%s: %s\nTry '%s --help'.\n", cfg.program, err.msg, cfg.program);
         return 2;
     }
-    if (cfg.threads > 0) openblas_set_num_threads(cfg.threads);
+    em_set_threads(cfg.threads);
 
     em_dataset train = {0}, test = {0};
     if (load_data(&cfg, &train, &test, &err) != EM_OK) {
