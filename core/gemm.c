@@ -1,4 +1,5 @@
-/* core/gemm.c — GEMM through OpenBLAS, and the plain-C reference beside it. */
+/* core/gemm.c — em_gemm: ember's own kernel (core/gemm_kernel.c) split across threads;
+ * OpenBLAS and the plain-C reference beside it. */
 #include "gemm.h"
 
 #include <cblas.h>
@@ -8,7 +9,7 @@
 #endif
 
 /* one BLAS call, on the calling thread (OpenBLAS runs single-threaded: core/parallel.h) */
-static void blas_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+void em_gemm_blas(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                       const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
                       em_real *C, int ldc) {
 #ifdef EM_DOUBLE
@@ -48,18 +49,18 @@ void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
             int lo = t * blk, hi = lo + blk < len ? lo + blk : len;
             if (lo >= hi) continue;
             if (by_rows)
-                blas_gemm(trans_a, trans_b, hi - lo, N, K, alpha,
+                em_gemm_kernel(trans_a, trans_b, hi - lo, N, K, alpha,
                           A + (trans_a ? (size_t)lo : (size_t)lo * lda), lda, B, ldb, beta,
                           C + (size_t)lo * ldc, ldc);
             else
-                blas_gemm(trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
+                em_gemm_kernel(trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
                           B + (trans_b ? (size_t)lo * ldb : (size_t)lo), ldb, beta, C + lo,
                           ldc);
         }
         return;
     }
 #endif
-    blas_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    em_gemm_kernel(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* C[i][j] = alpha * sum_k opA[i][k] * opB[k][j] + beta * C[i][j]

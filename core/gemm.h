@@ -4,9 +4,14 @@
  *   op(A) is A (M x K, leading dimension lda) or A^T when trans_a (A stored K x M),
  *   op(B) is B (K x N, ldb) or B^T when trans_b (B stored N x K).
  *
- * em_gemm calls OpenBLAS (cblas_sgemm, or cblas_dgemm in the double build). em_gemm_ref
- * is the same product as three plain loops: the definition the tests compare against,
- * and the one to read first.
+ * em_gemm runs ember's own packed, register-blocked kernel (core/gemm_kernel.c:
+ * AVX-512/AVX2/plain chosen at run time, no allocation), split across the OpenMP threads
+ * for large products (core/gemm.c). em_gemm_kernel is that kernel on the calling thread;
+ * em_gemm_blas the same product by OpenBLAS (cblas_sgemm/dgemm), kept for comparison
+ * (tests, bench). em_gemm_ref is the product as three plain loops: the definition the
+ * tests compare against, and the one to read first.
+ *
+ * As in BLAS, beta = 0 means C is written without being read (it may hold garbage).
  */
 #ifndef EM_GEMM_H
 #define EM_GEMM_H
@@ -18,6 +23,14 @@
 void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
              const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
              em_real *C, int ldc);
+
+void em_gemm_kernel(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+                    const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
+                    em_real *C, int ldc);
+
+void em_gemm_blas(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+                  const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
+                  em_real *C, int ldc);
 
 void em_gemm_ref(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                  const em_real *A, int lda, const em_real *B, int ldb, em_real beta,

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "core/parallel.h"
+
 static em_real *rand_buf(em_rng *rng, size_t n) {
     em_real *p = malloc(n * sizeof *p);
     cr_assert_not_null(p);
@@ -10,28 +12,61 @@ static em_real *rand_buf(em_rng *rng, size_t n) {
     return p;
 }
 
-/* OpenBLAS and the three-loop reference agree on odd shapes, all four transposes,
- * and with alpha/beta other than 1/0. */
-Test(gemm, blas_equals_reference_on_odd_shapes) {
-    const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {65, 33, 17}, {1, 64, 3}, {17, 1, 9},
-                             {128, 10, 784}};
+typedef void (*gemm_fn)(bool, bool, int, int, int, em_real, const em_real *, int,
+                        const em_real *, int, em_real, em_real *, int);
+
+/* f (ember's kernel, threaded or not, or OpenBLAS) against the three-loop reference on
+ * odd shapes — edges of every register tile and cache block (MR 6, NR 32/16, KC 192,
+ * MC 96, NC 256/128 in core/gemm_kernel.c) — all four transposes, leading dimensions
+ * wider than the matrices (sub-matrices), alpha/beta other than 1/0, and beta = 0 over
+ * a C full of NaN (which must not be read). */
+static void check_gemm(gemm_fn f, const char *name) {
+    const int shapes[][3] = {{1, 1, 1},   {3, 5, 7},    {65, 33, 17}, {1, 64, 3},
+                             {17, 1, 9},  {128, 10, 784}, {6, 32, 192}, {7, 33, 193},
+                             {97, 257, 385}, {200, 70, 30}, {13, 600, 5}, {16, 784, 9},
+                             {32, 196, 144}, {144, 196, 32}};
     em_rng rng;
     em_rng_seed(&rng, 7);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        for (int t = 0; t < 4; t++) {
-            bool ta = t & 1, tb = t & 2;
-            em_real *A = rand_buf(&rng, (size_t)M * K), *B = rand_buf(&rng, (size_t)K * N);
-            em_real *C1 = rand_buf(&rng, (size_t)M * N), *C2 = malloc((size_t)M * N * sizeof *C2);
-            for (int i = 0; i < M * N; i++) C2[i] = C1[i];
-            em_gemm(ta, tb, M, N, K, 0.5, A, ta ? M : K, B, tb ? K : N, 2, C1, N);
-            em_gemm_ref(ta, tb, M, N, K, 0.5, A, ta ? M : K, B, tb ? K : N, 2, C2, N);
-            double tol = sizeof(em_real) == 8 ? 1e-12 : 1e-5 * sqrt((double)K);
-            char what[64];
-            snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d", M, N, K, ta, tb);
-            assert_close_real(C1, C2, (size_t)M * N, tol, what);
+        for (int t = 0; t < 8; t++) {
+            bool ta = t & 1, tb = t & 2, beta0 = t & 4;
+            int pad = 3;  /* every leading dimension 3 wider than needed */
+            int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+            em_real *A = rand_buf(&rng, (size_t)(ta ? K : M) * lda);
+            em_real *B = rand_buf(&rng, (size_t)(tb ? N : K) * ldb);
+            em_real *C1 = rand_buf(&rng, (size_t)M * ldc), *C2 = malloc((size_t)M * ldc * sizeof *C2);
+            cr_assert_not_null(C2);
+            if (beta0)
+                for (int i = 0; i < M * ldc; i++) C1[i] = NAN;
+            for (int i = 0; i < M * ldc; i++) C2[i] = C1[i];
+            em_real beta = beta0 ? 0 : 2;
+            f(ta, tb, M, N, K, 0.5, A, lda, B, ldb, beta, C1, ldc);
+            em_gemm_ref(ta, tb, M, N, K, 0.5, A, lda, B, ldb, beta, C2, ldc);
+            double tol = sizeof(em_real) == 8 ? 1e-12 * sqrt((double)K) : 1e-5 * sqrt((double)K);
+            for (int i = 0; i < M; i++) {
+                char what[96];
+                snprintf(what, sizeof what, "%s %dx%dx%d ta=%d tb=%d beta=%g row %d", name, M,
+                         N, K, ta, tb, (double)beta, i);
+                assert_close_real(C1 + (size_t)i * ldc, C2 + (size_t)i * ldc, (size_t)N, tol,
+                                  what);
+                /* the padding columns of C are not touched */
+                for (int j = N; j < ldc; j++)
+                    cr_assert(C1[(size_t)i * ldc + j] == C2[(size_t)i * ldc + j] ||
+                                  (C1[(size_t)i * ldc + j] != C1[(size_t)i * ldc + j]),
+                              "%s: padding of C written", what);
+            }
             free(A); free(B); free(C1); free(C2);
         }
+    }
+}
+
+Test(gemm, kernel_equals_reference_on_odd_shapes) { check_gemm(em_gemm_kernel, "kernel"); }
+Test(gemm, blas_equals_reference_on_odd_shapes) { check_gemm(em_gemm_blas, "openblas"); }
+Test(gemm, threaded_equals_reference_on_odd_shapes) {
+    for (int nt = 1; nt <= 3; nt++) {
+        em_set_threads(nt);
+        check_gemm(em_gemm, "em_gemm");
     }
 }
 

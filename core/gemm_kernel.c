@@ -1,0 +1,90 @@
+/* core/gemm_kernel.c — ember's own single-threaded GEMM: packed panels and a register-
+ * blocked micro-kernel, the classic Goto/BLIS structure in about 200 lines of plain C.
+ *
+ *   C (M x N) = alpha op(A) op(B) + beta C,  row-major, as em_gemm (core/gemm.h).
+ *
+ * Why not only OpenBLAS: for the small products of small CNNs (16 x 784 x 9, 32 x 196 x
+ * 144, one image at a time) OpenBLAS 0.3.21 takes a "small matrix" path that mallocs on
+ * every call, and which kernels it uses depends on OPENBLAS_CORETYPE; a training step must
+ * not allocate, and ember must use the AVX-512 units whatever OpenBLAS is told.
+ *
+ * Structure. The K axis is cut into blocks of KC, N into blocks of NC, M into blocks of
+ * MC. For each (K, N) block, op(B) is packed into panels of NR columns (for each k, NR
+ * consecutive values); for each M block inside it, op(A) is packed into panels of MR rows
+ * (for each k, MR consecutive values). The micro-kernel multiplies one A panel by one B
+ * panel: an MR x NR tile of C held in registers (MR rows x NR/VL vectors), KC rank-1
+ * updates, each one vector load per NR/VL of B and MR broadcasts of A. Packing makes every
+ * load unit-stride and aligned, whatever the transposes; padding the last panels with
+ * zeros lets the micro-kernel always run on full tiles (the edges are copied out of a
+ * local tile). The vectors are GCC/Clang vector extensions; core/gemm_tile.h holds the
+ * code once and is compiled three times — AVX-512 (64-byte vectors), AVX2 + FMA (32) and
+ * baseline SSE2 (16), each with a tile that fits its registers — and em_gemm_kernel
+ * picks the best the CPU has (__builtin_cpu_supports). Built with EM_PORTABLE, only the
+ * SSE2 variant exists, and the test suites run it.
+ *
+ * beta is applied by the first K block only (later blocks add to C); beta = 0 never reads
+ * C, so C may hold anything (a fresh gradient buffer, NaN poison) — as BLAS defines it.
+ * The packing buffers live on the stack (at most about 270 KB): no allocation, no shared
+ * state.
+ */
+#include <string.h>
+
+#include "gemm.h"
+
+/* op(A)[i][k] */
+static inline em_real a_at(const em_real *A, int lda, bool ta, int i, int k) {
+    return ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+}
+/* op(B)[k][j] */
+static inline em_real b_at(const em_real *B, int ldb, bool tb, int k, int j) {
+    return tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(EM_PORTABLE)
+#define EM_X86_DISPATCH 1
+#else
+#define EM_X86_DISPATCH 0
+#endif
+
+#if EM_X86_DISPATCH
+#define GT(name) name##_avx512
+#define GT_ATTR __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+#define VB 64
+#include "gemm_tile.h"
+#undef GT
+#undef GT_ATTR
+#undef VB
+
+#define GT(name) name##_avx2
+#define GT_ATTR __attribute__((target("avx2,fma")))
+#define VB 32
+#include "gemm_tile.h"
+#undef GT
+#undef GT_ATTR
+#undef VB
+#endif
+
+#define GT(name) name##_sse2
+#define GT_ATTR
+#define VB 16
+#include "gemm_tile.h"
+#undef GT
+#undef GT_ATTR
+#undef VB
+
+void em_gemm_kernel(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+                    const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
+                    em_real *C, int ldc) {
+#if EM_X86_DISPATCH
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+        gemm_avx512(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        gemm_avx2(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
+    gemm_sse2(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
