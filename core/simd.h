@@ -21,15 +21,46 @@
 #define EM_KERNEL
 #endif
 
-/* OpenMP worksharing when the work is worth a fork: `EM_PARALLEL_FOR(n_items, work)`
- * before a for loop parallelizes it when work (about the number of scalar operations)
- * exceeds EM_PAR_MIN. Without OpenMP it is nothing. */
+/* OpenMP worksharing when the work is worth a fork: `EM_PARALLEL_FOR(work)` before a
+ * for loop parallelizes it when work (about the number of scalar operations) exceeds
+ * EM_PAR_MIN. Without OpenMP it is nothing. */
 #define EM_PAR_MIN 32768
 #ifdef _OPENMP
+#include <omp.h>
 #define EM_PRAGMA(x) _Pragma(#x)
 #define EM_PARALLEL_FOR(work) EM_PRAGMA(omp parallel for schedule(static) if ((work) > EM_PAR_MIN))
 #else
 #define EM_PARALLEL_FOR(work)
+#endif
+
+/* EM_PARALLEL_RANGES(n, work, lo, hi, CALL): runs CALL with size_t lo, hi bound to
+ * contiguous pieces of [0, n), one per thread (a fixed split: the same thread count gives
+ * the same pieces), or once with [0, n) when the work is small or inside a parallel
+ * region. CALL is a call of an EM_KERNEL function taking the pieces: the vectorized loop
+ * lives there, with its restrict pointers — the function OpenMP outlines from a parallel
+ * region loses restrict, and with it the vectorizer's trust. */
+#ifdef _OPENMP
+#define EM_PARALLEL_RANGES(n, work, lo, hi, CALL)                                        \
+    do {                                                                                 \
+        size_t n_ = (n);                                                                 \
+        if ((work) > EM_PAR_MIN && omp_get_level() == 0 && omp_get_max_threads() > 1) {  \
+            _Pragma("omp parallel")                                                      \
+            {                                                                            \
+                size_t t_ = (size_t)omp_get_thread_num(), nt_ = (size_t)omp_get_num_threads(); \
+                size_t lo = n_ * t_ / nt_, hi = n_ * (t_ + 1) / nt_;                     \
+                CALL;                                                                    \
+            }                                                                            \
+        } else {                                                                         \
+            size_t lo = 0, hi = n_;                                                      \
+            CALL;                                                                        \
+        }                                                                                \
+    } while (0)
+#else
+#define EM_PARALLEL_RANGES(n, work, lo, hi, CALL)                                        \
+    do {                                                                                 \
+        size_t lo = 0, hi = (n);                                                         \
+        CALL;                                                                            \
+    } while (0)
 #endif
 
 #endif

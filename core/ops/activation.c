@@ -11,22 +11,29 @@
 /* ---- relu: y = max(0, x) -----------------------------------------------------------
  * A NaN passes through (as in PyTorch), so a diverging run still shows in the loss. */
 
-EM_KERNEL static void relu_forward(em_real *restrict y, const em_real *restrict x, size_t n) {
-    EM_PARALLEL_FOR((long)n)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 || x[i] != x[i] ? x[i] : 0;
+EM_KERNEL static void relu_fwd_k(em_real *restrict y, const em_real *restrict x, size_t lo,
+                                 size_t hi) {
+    for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0 || x[i] != x[i] ? x[i] : 0;
+}
+
+static void relu_forward(em_real *y, const em_real *x, size_t n) {
+    EM_PARALLEL_RANGES(n, n, lo, hi, relu_fwd_k(y, x, lo, hi));
 }
 
 /* dx += dy [x > 0]   (the output y stands in for x: y > 0 exactly where x > 0;
- * at x = 0 the subgradient 0 is taken, as PyTorch does) */
-EM_KERNEL static void relu_backward(em_real *restrict dx, const em_real *restrict dy,
-                                    const em_real *restrict y, size_t n, bool add) {
-    if (add) {
-        EM_PARALLEL_FOR((long)n)
-        for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0 ? dy[i] : 0;
-    } else {  /* a fresh buffer (em_node_grad_fresh): store */
-        EM_PARALLEL_FOR((long)n)
-        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
-    }
+ * at x = 0 the subgradient 0 is taken, as PyTorch does); add = false: dx = ..., for a
+ * fresh buffer (em_node_grad_fresh) */
+EM_KERNEL static void relu_bwd_k(em_real *restrict dx, const em_real *restrict dy,
+                                 const em_real *restrict y, size_t lo, size_t hi, bool add) {
+    if (add)
+        for (size_t i = lo; i < hi; i++) dx[i] += y[i] > 0 ? dy[i] : 0;
+    else
+        for (size_t i = lo; i < hi; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+}
+
+static void relu_backward(em_real *dx, const em_real *dy, const em_real *y, size_t n,
+                          bool add) {
+    EM_PARALLEL_RANGES(n, n, lo, hi, relu_bwd_k(dx, dy, y, lo, hi, add));
 }
 
 static void relu_node_backward(em_tape *tape, em_node *node) {
@@ -79,28 +86,33 @@ static inline float exp_nonpos(float x) {
 }
 #endif
 
-EM_KERNEL static void sigmoid_forward(em_real *restrict y, const em_real *restrict x,
-                                      size_t n) {
-    EM_PARALLEL_FOR((long)n * 16)
-    for (size_t i = 0; i < n; i++) {
+EM_KERNEL static void sigmoid_fwd_k(em_real *restrict y, const em_real *restrict x,
+                                    size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; i++) {
         em_real ax = x[i] < 0 ? -x[i] : x[i];
         em_real e = exp_nonpos(-ax);  /* in (0, 1] */
         em_real r = 1 / (1 + e);
-        y[i] = x[i] >= 0 ? r : e * r;
-        if (x[i] != x[i]) y[i] = x[i];  /* NaN stays NaN */
+        em_real v = x[i] >= 0 ? r : e * r;
+        y[i] = x[i] != x[i] ? x[i] : v;  /* NaN stays NaN */
     }
 }
 
+static void sigmoid_forward(em_real *y, const em_real *x, size_t n) {
+    EM_PARALLEL_RANGES(n, 16 * n, lo, hi, sigmoid_fwd_k(y, x, lo, hi));
+}
+
 /* dx += dy y (1 - y) */
-EM_KERNEL static void sigmoid_backward(em_real *restrict dx, const em_real *restrict dy,
-                                       const em_real *restrict y, size_t n, bool add) {
-    if (add) {
-        EM_PARALLEL_FOR((long)n)
-        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1 - y[i]);
-    } else {
-        EM_PARALLEL_FOR((long)n)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
-    }
+EM_KERNEL static void sigmoid_bwd_k(em_real *restrict dx, const em_real *restrict dy,
+                                    const em_real *restrict y, size_t lo, size_t hi, bool add) {
+    if (add)
+        for (size_t i = lo; i < hi; i++) dx[i] += dy[i] * y[i] * (1 - y[i]);
+    else
+        for (size_t i = lo; i < hi; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
+}
+
+static void sigmoid_backward(em_real *dx, const em_real *dy, const em_real *y, size_t n,
+                             bool add) {
+    EM_PARALLEL_RANGES(n, n, lo, hi, sigmoid_bwd_k(dx, dy, y, lo, hi, add));
 }
 
 static void sigmoid_node_backward(em_tape *tape, em_node *node) {

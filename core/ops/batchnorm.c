@@ -68,27 +68,36 @@ static inline void run_dsums(const em_real *restrict dy, const em_real *restrict
     *sdyxc += tb;
 }
 
+/* Every kernel below has an S = 1 form (BatchNorm1d: rows of C channels, one double
+ * accumulator per channel) and an S > 1 form over channels [lo, hi) (or (n, c) runs
+ * [lo, hi)), which EM_PARALLEL_RANGES splits across threads. */
+
 /* sum[c] = sum_{n,s} x[n,c,s] */
-EM_KERNEL static void bn_sum(double *restrict sum, const em_real *restrict x, int N, int C,
-                             int S) {
+EM_KERNEL static void bn_sum_k(double *restrict sum, const em_real *restrict x, int N, int C,
+                               int S, size_t lo, size_t hi) {
     if (S == 1) {
         for (int c = 0; c < C; c++) sum[c] = 0.0;
         for (int n = 0; n < N; n++)
             for (int c = 0; c < C; c++) sum[c] += x[(size_t)n * C + c];
         return;
     }
-    EM_PARALLEL_FOR((long)N * C * S)
-    for (int c = 0; c < C; c++) {
+    for (size_t c = lo; c < hi; c++) {
         double t = 0.0;
         for (int n = 0; n < N; n++) t += run_sum(x + ((size_t)n * C + c) * S, S);
         sum[c] = t;
     }
 }
 
+static void bn_sum(double *sum, const em_real *x, int N, int C, int S) {
+    EM_PARALLEL_RANGES((size_t)C, S == 1 ? 0 : (long)N * C * S, lo, hi,
+                       bn_sum_k(sum, x, N, C, S, lo, hi));
+}
+
 /* sq[c] = sum_{n,s} (x[n,c,s] - mean[c])^2 — the second pass of a two-pass variance, so
  * no cancellation as in E[x^2] - E[x]^2 */
-EM_KERNEL static void bn_sqdev(double *restrict sq, const em_real *restrict x,
-                               const em_real *restrict mean, int N, int C, int S) {
+EM_KERNEL static void bn_sqdev_k(double *restrict sq, const em_real *restrict x,
+                                 const em_real *restrict mean, int N, int C, int S, size_t lo,
+                                 size_t hi) {
     if (S == 1) {
         for (int c = 0; c < C; c++) sq[c] = 0.0;
         for (int n = 0; n < N; n++)
@@ -98,20 +107,26 @@ EM_KERNEL static void bn_sqdev(double *restrict sq, const em_real *restrict x,
             }
         return;
     }
-    EM_PARALLEL_FOR((long)N * C * S)
-    for (int c = 0; c < C; c++) {
+    for (size_t c = lo; c < hi; c++) {
         double t = 0.0;
         for (int n = 0; n < N; n++) t += run_sqdev(x + ((size_t)n * C + c) * S, mean[c], S);
         sq[c] = t;
     }
 }
 
+static void bn_sqdev(double *sq, const em_real *x, const em_real *mean, int N, int C, int S) {
+    EM_PARALLEL_RANGES((size_t)C, S == 1 ? 0 : (long)N * C * S, lo, hi,
+                       bn_sqdev_k(sq, x, mean, N, C, S, lo, hi));
+}
+
 /* y[n,c,s] = (x[n,c,s] - mean[c]) * scale[c] + shift[c], scale = gamma * rstd,
  * shift = beta. (x - mean) first: folding mean into the shift would cancel digits when
- * |mean| >> std. relu: y = max(y, 0) as well (BatchNorm followed by ReLU, fused). */
-EM_KERNEL static void bn_normalize(em_real *restrict y, const em_real *restrict x,
-                                   const em_real *restrict mean, const em_real *restrict scale,
-                                   const em_real *restrict shift, int N, int C, int S) {
+ * |mean| >> std. S > 1: runs nc in [lo, hi). */
+EM_KERNEL static void bn_normalize_k(em_real *restrict y, const em_real *restrict x,
+                                     const em_real *restrict mean,
+                                     const em_real *restrict scale,
+                                     const em_real *restrict shift, int N, int C, int S,
+                                     size_t lo, size_t hi) {
     if (S == 1) {
         for (int n = 0; n < N; n++) {
             const em_real *xr = x + (size_t)n * C;
@@ -120,20 +135,26 @@ EM_KERNEL static void bn_normalize(em_real *restrict y, const em_real *restrict 
         }
         return;
     }
-    EM_PARALLEL_FOR((long)N * C * S)
-    for (int nc = 0; nc < N * C; nc++) {
-        int c = nc % C;
-        const em_real *xr = x + (size_t)nc * S;
-        em_real *yr = y + (size_t)nc * S;
+    for (size_t nc = lo; nc < hi; nc++) {
+        size_t c = nc % (size_t)C;
+        const em_real *xr = x + nc * S;
+        em_real *yr = y + nc * S;
         em_real mu = mean[c], k = scale[c], b = shift[c];
         for (int s = 0; s < S; s++) yr[s] = (xr[s] - mu) * k + b;
     }
 }
 
+static void bn_normalize(em_real *y, const em_real *x, const em_real *mean,
+                         const em_real *scale, const em_real *shift, int N, int C, int S) {
+    EM_PARALLEL_RANGES((size_t)N * C, S == 1 ? 0 : (long)N * C * S, lo, hi,
+                       bn_normalize_k(y, x, mean, scale, shift, N, C, S, lo, hi));
+}
+
 /* sdy[c] = sum dy, sdyxc[c] = sum dy * (x - mean[c]) */
-EM_KERNEL static void bn_dsums(double *restrict sdy, double *restrict sdyxc,
-                               const em_real *restrict dy, const em_real *restrict x,
-                               const em_real *restrict mean, int N, int C, int S) {
+EM_KERNEL static void bn_dsums_k(double *restrict sdy, double *restrict sdyxc,
+                                 const em_real *restrict dy, const em_real *restrict x,
+                                 const em_real *restrict mean, int N, int C, int S, size_t lo,
+                                 size_t hi) {
     if (S == 1) {
         for (int c = 0; c < C; c++) sdy[c] = sdyxc[c] = 0.0;
         for (int n = 0; n < N; n++) {
@@ -145,8 +166,7 @@ EM_KERNEL static void bn_dsums(double *restrict sdy, double *restrict sdyxc,
         }
         return;
     }
-    EM_PARALLEL_FOR((long)N * C * S)
-    for (int c = 0; c < C; c++) {
+    for (size_t c = lo; c < hi; c++) {
         double a = 0.0, b = 0.0;
         for (int n = 0; n < N; n++) {
             size_t at = ((size_t)n * C + c) * S;
@@ -157,28 +177,33 @@ EM_KERNEL static void bn_dsums(double *restrict sdy, double *restrict sdyxc,
     }
 }
 
+static void bn_dsums(double *sdy, double *sdyxc, const em_real *dy, const em_real *x,
+                     const em_real *mean, int N, int C, int S) {
+    EM_PARALLEL_RANGES((size_t)C, S == 1 ? 0 : (long)N * C * S, lo, hi,
+                       bn_dsums_k(sdy, sdyxc, dy, x, mean, N, C, S, lo, hi));
+}
+
 /* dx[n,c,s] += a[c] * dy[n,c,s] + b[c] + k[c] * (x[n,c,s] - mean[c]); add = false: a
- * fresh buffer (em_node_grad_fresh), dx = ... */
-EM_KERNEL static void bn_dx(em_real *restrict dx, const em_real *restrict dy,
-                            const em_real *restrict x, const em_real *restrict mean,
-                            const em_real *restrict a, const em_real *restrict b,
-                            const em_real *restrict k, int N, int C, int S, bool add) {
+ * fresh buffer (em_node_grad_fresh), dx = ... (never read: it holds garbage, maybe NaN) */
+EM_KERNEL static void bn_dx_k(em_real *restrict dx, const em_real *restrict dy,
+                              const em_real *restrict x, const em_real *restrict mean,
+                              const em_real *restrict a, const em_real *restrict b,
+                              const em_real *restrict k, int N, int C, int S, bool add,
+                              size_t lo, size_t hi) {
     if (S == 1) {
         for (int n = 0; n < N; n++) {
             size_t r = (size_t)n * C;
             if (add)
                 for (int c = 0; c < C; c++)
                     dx[r + c] += a[c] * dy[r + c] + b[c] + k[c] * (x[r + c] - mean[c]);
-            else  /* never read: a fresh buffer holds garbage, maybe NaN */
+            else
                 for (int c = 0; c < C; c++)
                     dx[r + c] = a[c] * dy[r + c] + b[c] + k[c] * (x[r + c] - mean[c]);
         }
         return;
     }
-    EM_PARALLEL_FOR((long)N * C * S)
-    for (int nc = 0; nc < N * C; nc++) {
-        int c = nc % C;
-        size_t at = (size_t)nc * S;
+    for (size_t nc = lo; nc < hi; nc++) {
+        size_t c = nc % (size_t)C, at = nc * S;
         em_real ac = a[c], bc = b[c], kc = k[c], mu = mean[c];
         if (add)
             for (int s = 0; s < S; s++)
@@ -187,6 +212,13 @@ EM_KERNEL static void bn_dx(em_real *restrict dx, const em_real *restrict dy,
             for (int s = 0; s < S; s++)
                 dx[at + s] = ac * dy[at + s] + bc + kc * (x[at + s] - mu);
     }
+}
+
+static void bn_dx(em_real *dx, const em_real *dy, const em_real *x, const em_real *mean,
+                  const em_real *a, const em_real *b, const em_real *k, int N, int C, int S,
+                  bool add) {
+    EM_PARALLEL_RANGES((size_t)N * C, S == 1 ? 0 : (long)N * C * S, lo, hi,
+                       bn_dx_k(dx, dy, x, mean, a, b, k, N, C, S, add, lo, hi));
 }
 
 /* rstd = 1 / sqrt(var + eps): eps inside the root. The ONE definition, used by the

@@ -28,17 +28,19 @@ static void pool_check(const em_tensor *x, int k, int s, const char *why) {
 
 /* The 2x2 window with stride 2 (every reference model's pool), branch-free so it
  * vectorizes: the same comparisons in the same order as the general loop below (a, b of
- * the top row, then c, d of the bottom), so the same winner on ties and NaNs. */
-EM_KERNEL static void maxpool2x2_forward(em_real *restrict y, int32_t *restrict argmax,
-                                         const em_real *restrict x, int NC, int H, int W,
-                                         int Ho, int Wo) {
-    EM_PARALLEL_FOR((long)NC * Ho * Wo * 4)
-    for (int nc = 0; nc < NC; nc++) {
-        const em_real *xp = x + (size_t)nc * H * W;
-        em_real *yp = y + (size_t)nc * Ho * Wo;
-        int32_t *ap = argmax + (size_t)nc * Ho * Wo;
+ * the top row, then c, d of the bottom), so the same winner on ties and NaNs. Planes
+ * [lo, hi). */
+EM_KERNEL static void maxpool2x2_fwd_k(em_real *restrict y, int32_t *restrict argmax,
+                                       const em_real *restrict x, int H, int W, int Ho,
+                                       int Wo, size_t lo, size_t hi) {
+    for (size_t nc = lo; nc < hi; nc++) {
+        const em_real *xp = x + nc * H * W;
+        em_real *yp = y + nc * Ho * Wo;
+        int32_t *ap = argmax + nc * Ho * Wo;
         for (int i = 0; i < Ho; i++) {
             const em_real *top = xp + (size_t)(2 * i) * W, *bot = top + W;
+            em_real *yr = yp + (size_t)i * Wo;
+            int32_t *ar = ap + (size_t)i * Wo;
             for (int j = 0; j < Wo; j++) {
                 int32_t at = 2 * i * W + 2 * j;
                 em_real m = top[2 * j];
@@ -55,55 +57,60 @@ EM_KERNEL static void maxpool2x2_forward(em_real *restrict y, int32_t *restrict 
                 take = v > m || (v != v && m == m);
                 m = take ? v : m;
                 best = take ? at + W + 1 : best;
-                yp[i * Wo + j] = m;
-                ap[i * Wo + j] = best;
+                yr[j] = m;
+                ar[j] = best;
             }
         }
     }
 }
 
+static void maxpool2x2_forward(em_real *y, int32_t *argmax, const em_real *x, int NC, int H,
+                               int W, int Ho, int Wo) {
+    EM_PARALLEL_RANGES((size_t)NC, (long)NC * H * W, lo, hi,
+                       maxpool2x2_fwd_k(y, argmax, x, H, W, Ho, Wo, lo, hi));
+}
+
 /* 2x2 stride 2: the windows do not overlap, so every input pixel is in at most one
- * window and gets dy where it won, 0 elsewhere — written as four masked adds per window */
-EM_KERNEL static void maxpool2x2_backward(em_real *restrict dx, const em_real *restrict dy,
-                                          const int32_t *restrict argmax, int NC, int H,
-                                          int W, int Ho, int Wo, bool add) {
-    if (!add) {  /* a fresh buffer with H, W even: every pixel is in one window, store */
-        EM_PARALLEL_FOR((long)NC * Ho * Wo * 4)
-        for (int nc = 0; nc < NC; nc++) {
-            em_real *dxp = dx + (size_t)nc * H * W;
-            const em_real *dyp = dy + (size_t)nc * Ho * Wo;
-            const int32_t *ap = argmax + (size_t)nc * Ho * Wo;
-            for (int i = 0; i < Ho; i++) {
-                em_real *top = dxp + (size_t)(2 * i) * W, *bot = top + W;
+ * window and gets dy where it won, 0 elsewhere — four masked adds per window; add =
+ * false (a fresh buffer, H and W even, so the windows tile it): four stores. */
+EM_KERNEL static void maxpool2x2_bwd_k(em_real *restrict dx, const em_real *restrict dy,
+                                       const int32_t *restrict argmax, int H, int W, int Ho,
+                                       int Wo, bool add, size_t lo, size_t hi) {
+    for (size_t nc = lo; nc < hi; nc++) {
+        em_real *dxp = dx + nc * H * W;
+        const em_real *dyp = dy + nc * Ho * Wo;
+        const int32_t *ap = argmax + nc * Ho * Wo;
+        for (int i = 0; i < Ho; i++) {
+            em_real *top = dxp + (size_t)(2 * i) * W, *bot = top + W;
+            const em_real *dr = dyp + (size_t)i * Wo;
+            const int32_t *ar = ap + (size_t)i * Wo;
+            int32_t row = 2 * i * W;
+            if (add)
                 for (int j = 0; j < Wo; j++) {
-                    int32_t at = 2 * i * W + 2 * j, a = ap[i * Wo + j];
-                    em_real g = dyp[i * Wo + j];
+                    int32_t at = row + 2 * j, a = ar[j];
+                    em_real g = dr[j];
+                    top[2 * j] += a == at ? g : 0;
+                    top[2 * j + 1] += a == at + 1 ? g : 0;
+                    bot[2 * j] += a == at + W ? g : 0;
+                    bot[2 * j + 1] += a == at + W + 1 ? g : 0;
+                }
+            else
+                for (int j = 0; j < Wo; j++) {
+                    int32_t at = row + 2 * j, a = ar[j];
+                    em_real g = dr[j];
                     top[2 * j] = a == at ? g : 0;
                     top[2 * j + 1] = a == at + 1 ? g : 0;
                     bot[2 * j] = a == at + W ? g : 0;
                     bot[2 * j + 1] = a == at + W + 1 ? g : 0;
                 }
-            }
-        }
-        return;
-    }
-    EM_PARALLEL_FOR((long)NC * Ho * Wo * 4)
-    for (int nc = 0; nc < NC; nc++) {
-        em_real *dxp = dx + (size_t)nc * H * W;
-        const em_real *dyp = dy + (size_t)nc * Ho * Wo;
-        const int32_t *ap = argmax + (size_t)nc * Ho * Wo;
-        for (int i = 0; i < Ho; i++) {
-            em_real *top = dxp + (size_t)(2 * i) * W, *bot = top + W;
-            for (int j = 0; j < Wo; j++) {
-                int32_t at = 2 * i * W + 2 * j, a = ap[i * Wo + j];
-                em_real g = dyp[i * Wo + j];
-                top[2 * j] += a == at ? g : 0;
-                top[2 * j + 1] += a == at + 1 ? g : 0;
-                bot[2 * j] += a == at + W ? g : 0;
-                bot[2 * j + 1] += a == at + W + 1 ? g : 0;
-            }
         }
     }
+}
+
+static void maxpool2x2_backward(em_real *dx, const em_real *dy, const int32_t *argmax, int NC,
+                                int H, int W, int Ho, int Wo, bool add) {
+    EM_PARALLEL_RANGES((size_t)NC, (long)NC * H * W, lo, hi,
+                       maxpool2x2_bwd_k(dx, dy, argmax, H, W, Ho, Wo, add, lo, hi));
 }
 
 static void maxpool_forward(em_real *y, int32_t *argmax, const em_real *x, int NC, int H,
