@@ -92,18 +92,22 @@ Test(maxpool2d, nan_propagates) {
     em_tape_free(tape);
 }
 
-/* The 2x2 / stride-2 window has its own branch-free kernel (core/ops/pool.c): held to
- * plain loops written here, on odd sizes (a trailing row and column), many ties (values
- * from {0, 1, 2}) and NaNs, forward values and where backward sends each dy. */
-Test(maxpool2d, fast_2x2_equals_plain_loops) {
-    enum { N = 3, C = 5, H = 9, W = 11, Ho = 4, Wo = 5 };
+/* The 2x2 / stride-2 window on even H, W has its own two-stage kernel (core/ops/pool.c):
+ * held to plain loops written here, with many ties (values from {0, 1, 2}) and NaNs,
+ * forward values and where backward sends each dy — both into a leaf's gradient (added)
+ * and through an intermediate whose gradient buffer is fresh (stored). Odd sizes (a
+ * trailing row and column) take the general loop: checked the same way. */
+static void check_maxpool_2x2(int N, int C, int H, int W, bool through_intermediate) {
+    int Ho = H / 2, Wo = W / 2;
     em_rng rng;
-    em_rng_seed(&rng, 5);
+    em_rng_seed(&rng, (uint64_t)(H * 100 + W));
     em_tensor *x = em_tensor_new(4, (int[]){N, C, H, W}, EM_REQUIRES_GRAD);
     for (size_t i = 0; i < x->size; i++)
         x->data[i] = em_rng_below(&rng, 40) == 0 ? NAN : (em_real)em_rng_below(&rng, 3);
     em_tape *tape = em_tape_new(0);
-    em_tensor *y = em_maxpool2d(tape, x, 2, 2);
+    /* x * 1 is an intermediate: maxpool's input gradient is then a fresh buffer */
+    em_tensor *in = through_intermediate ? em_mul_scalar(tape, x, 1) : x;
+    em_tensor *y = em_maxpool2d(tape, in, 2, 2);
     cr_assert(y && y->shape[2] == Ho && y->shape[3] == Wo);
     em_real *dy = malloc(y->size * sizeof *dy), *want_dx = calloc(x->size, sizeof *want_dx);
     cr_assert(dy && want_dx);
@@ -121,16 +125,26 @@ Test(maxpool2d, fast_2x2_equals_plain_loops) {
                 size_t o = ((size_t)nc * Ho + i) * Wo + j;
                 em_real got = y->data[o], want = x->data[best];
                 cr_assert(got == want || (isnan(got) && isnan(want)),
-                          "plane %d (%d, %d): max %g, want %g", nc, i, j, got, want);
+                          "%dx%d plane %d (%d, %d): max %g, want %g", H, W, nc, i, j, got,
+                          want);
                 want_dx[best] += dy[o];
             }
     cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
     for (size_t i = 0; i < x->size; i++)
-        cr_assert_eq(x->grad[i], want_dx[i], "dx[%zu] = %g, want %g", i, x->grad[i], want_dx[i]);
+        cr_assert_eq(x->grad[i], want_dx[i], "%dx%d%s: dx[%zu] = %g, want %g", H, W,
+                     through_intermediate ? " (fresh)" : "", i, x->grad[i], want_dx[i]);
     free(dy);
     free(want_dx);
     em_tensor_free(x);
     em_tape_free(tape);
+}
+
+Test(maxpool2d, fast_2x2_equals_plain_loops) {
+    for (int t = 0; t < 2; t++) {
+        check_maxpool_2x2(3, 5, 10, 12, t);   /* the two-stage kernel             */
+        check_maxpool_2x2(2, 3, 28, 28, t);   /* mnist-cnn's first pool           */
+        check_maxpool_2x2(3, 5, 9, 11, t);    /* odd: the general loop            */
+    }
 }
 
 /* Several images and channels: each (n, c) plane is pooled on its own. */

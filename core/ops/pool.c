@@ -26,99 +26,103 @@ static void pool_check(const em_tensor *x, int k, int s, const char *why) {
  * y: (NC, Ho, Wo)   argmax: (NC, Ho, Wo), the winner's offset h*W + v in its (H, W) plane
  * x: (NC, H, W) */
 
-/* The 2x2 window with stride 2 (every reference model's pool), branch-free so it
- * vectorizes: the same comparisons in the same order as the general loop below (a, b of
- * the top row, then c, d of the bottom), so the same winner on ties and NaNs. Planes
- * [lo, hi). */
-EM_KERNEL static void maxpool2x2_fwd_k(em_real *restrict y, int32_t *restrict argmax,
-                                       const em_real *restrict x, int H, int W, int Ho,
-                                       int Wo, size_t lo, size_t hi) {
-    for (size_t nc = lo; nc < hi; nc++) {
-        const em_real *xp = x + nc * H * W;
-        em_real *yp = y + nc * Ho * Wo;
-        int32_t *ap = argmax + nc * Ho * Wo;
-        for (int i = 0; i < Ho; i++) {
-            const em_real *top = xp + (size_t)(2 * i) * W, *bot = top + W;
-            em_real *yr = yp + (size_t)i * Wo;
-            int32_t *ar = ap + (size_t)i * Wo;
-            for (int j = 0; j < Wo; j++) {
-                int32_t at = 2 * i * W + 2 * j;
-                em_real m = top[2 * j];
-                int32_t best = at;
-                em_real v = top[2 * j + 1];
-                int take = v > m || (v != v && m == m);
-                m = take ? v : m;
-                best = take ? at + 1 : best;
-                v = bot[2 * j];
-                take = v > m || (v != v && m == m);
-                m = take ? v : m;
-                best = take ? at + W : best;
-                v = bot[2 * j + 1];
-                take = v > m || (v != v && m == m);
-                m = take ? v : m;
-                best = take ? at + W + 1 : best;
-                yr[j] = m;
-                ar[j] = best;
+/* ---- the 2x2 window with stride 2 on even H, W (every reference model's pool) -------
+ * In two vectorizable stages instead of one pass over short rows (a row of 14 outputs
+ * does not fill a 16-lane vector). With R = NC Ho row pairs (H = 2 Ho, so the pairs of
+ * all planes follow each other in memory) and W = 2 Wo:
+ *   A (vertical, rows of W):  v[r][w] = the larger of x[2r][w] (top), x[2r+1][w] (bottom);
+ *                             vsel[r][w] = 1 when the bottom one won
+ *   B (horizontal, flat):     y[k] = the larger of v[2k] (left), v[2k+1] (right);
+ *                             hsel[k] = 1 when the right one won
+ * "Larger" follows the general loop's order a, b, c, d (top-left, top-right, bottom-left,
+ * bottom-right), the first maximum winning and a NaN beating any number: in A a tie keeps
+ * the top (a before c, b before d); in B a tie goes to whichever of the two column winners
+ * comes first in that order (left top 0, right top 1, left bottom 2, right bottom 3) —
+ * so the winner is exactly the general loop's (test: fast_2x2_equals_plain_loops).
+ * Backward runs the two stages' adjoints in reverse: B' spreads dy to gv (R, W), A'
+ * sends gv to the winning row. */
+
+/* does v beat m? (NaN beats a number) */
+#define BEATS(v, m) (((v) > (m)) | (((v) != (v)) & ((m) == (m))))
+
+EM_KERNEL static void mp2_vertical_k(em_real *restrict v, uint8_t *restrict vsel,
+                                     const em_real *restrict x, int W, size_t lo, size_t hi) {
+    for (size_t r = lo; r < hi; r++) {
+        const em_real *top = x + 2 * r * W, *bot = top + W;
+        em_real *vr = v + r * W;
+        uint8_t *sr = vsel + r * W;
+        for (int w = 0; w < W; w++) {
+            int down = BEATS(bot[w], top[w]);
+            vr[w] = down ? bot[w] : top[w];
+            sr[w] = (uint8_t)down;
+        }
+    }
+}
+
+EM_KERNEL static void mp2_horizontal_k(em_real *restrict y, uint8_t *restrict hsel,
+                                       const em_real *restrict v,
+                                       const uint8_t *restrict vsel, size_t lo, size_t hi) {
+    for (size_t k = lo; k < hi; k++) {
+        em_real l = v[2 * k], r = v[2 * k + 1];
+        int il = 2 * vsel[2 * k], ir = 1 + 2 * vsel[2 * k + 1];  /* order index, a=0 .. d=3 */
+        int right = BEATS(r, l) | ((ir < il) & ((r == l) | ((r != r) & (l != l))));
+        y[k] = right ? r : l;
+        hsel[k] = (uint8_t)right;
+    }
+}
+
+/* B': gv[2k] = dy[k] if left won, gv[2k+1] = dy[k] if right won (0 otherwise) */
+EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, const em_real *restrict dy,
+                                           const uint8_t *restrict hsel, size_t lo,
+                                           size_t hi) {
+    for (size_t k = lo; k < hi; k++) {
+        em_real g = dy[k];
+        gv[2 * k] = hsel[k] ? 0 : g;
+        gv[2 * k + 1] = hsel[k] ? g : 0;
+    }
+}
+
+/* A': dx[2r][w] (+)= gv[r][w] if the top won, dx[2r+1][w] (+)= gv[r][w] if the bottom did */
+EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *restrict gv,
+                                         const uint8_t *restrict vsel, int W, bool add,
+                                         size_t lo, size_t hi) {
+    for (size_t r = lo; r < hi; r++) {
+        em_real *top = dx + 2 * r * W, *bot = top + W;
+        const em_real *g = gv + r * W;
+        const uint8_t *sr = vsel + r * W;
+        if (add)
+            for (int w = 0; w < W; w++) {
+                top[w] += sr[w] ? 0 : g[w];
+                bot[w] += sr[w] ? g[w] : 0;
             }
-        }
+        else
+            for (int w = 0; w < W; w++) {
+                top[w] = sr[w] ? 0 : g[w];
+                bot[w] = sr[w] ? g[w] : 0;
+            }
     }
 }
 
-static void maxpool2x2_forward(em_real *y, int32_t *argmax, const em_real *x, int NC, int H,
-                               int W, int Ho, int Wo) {
-    EM_PARALLEL_RANGES((size_t)NC, (long)NC * H * W, lo, hi,
-                       maxpool2x2_fwd_k(y, argmax, x, H, W, Ho, Wo, lo, hi));
+/* sel: R W (vsel) + R Wo (hsel) bytes, saved for backward; v: R W scratch */
+static void maxpool2x2_forward(em_real *y, uint8_t *sel, em_real *v, const em_real *x,
+                               size_t R, int W) {
+    uint8_t *vsel = sel, *hsel = sel + R * W;
+    size_t K = R * (size_t)(W / 2);
+    EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi, mp2_vertical_k(v, vsel, x, W, lo, hi));
+    EM_PARALLEL_RANGES(K, (long)K * 2, lo, hi, mp2_horizontal_k(y, hsel, v, vsel, lo, hi));
 }
 
-/* 2x2 stride 2: the windows do not overlap, so every input pixel is in at most one
- * window and gets dy where it won, 0 elsewhere — four masked adds per window; add =
- * false (a fresh buffer, H and W even, so the windows tile it): four stores. */
-EM_KERNEL static void maxpool2x2_bwd_k(em_real *restrict dx, const em_real *restrict dy,
-                                       const int32_t *restrict argmax, int H, int W, int Ho,
-                                       int Wo, bool add, size_t lo, size_t hi) {
-    for (size_t nc = lo; nc < hi; nc++) {
-        em_real *dxp = dx + nc * H * W;
-        const em_real *dyp = dy + nc * Ho * Wo;
-        const int32_t *ap = argmax + nc * Ho * Wo;
-        for (int i = 0; i < Ho; i++) {
-            em_real *top = dxp + (size_t)(2 * i) * W, *bot = top + W;
-            const em_real *dr = dyp + (size_t)i * Wo;
-            const int32_t *ar = ap + (size_t)i * Wo;
-            int32_t row = 2 * i * W;
-            if (add)
-                for (int j = 0; j < Wo; j++) {
-                    int32_t at = row + 2 * j, a = ar[j];
-                    em_real g = dr[j];
-                    top[2 * j] += a == at ? g : 0;
-                    top[2 * j + 1] += a == at + 1 ? g : 0;
-                    bot[2 * j] += a == at + W ? g : 0;
-                    bot[2 * j + 1] += a == at + W + 1 ? g : 0;
-                }
-            else
-                for (int j = 0; j < Wo; j++) {
-                    int32_t at = row + 2 * j, a = ar[j];
-                    em_real g = dr[j];
-                    top[2 * j] = a == at ? g : 0;
-                    top[2 * j + 1] = a == at + 1 ? g : 0;
-                    bot[2 * j] = a == at + W ? g : 0;
-                    bot[2 * j + 1] = a == at + W + 1 ? g : 0;
-                }
-        }
-    }
-}
-
-static void maxpool2x2_backward(em_real *dx, const em_real *dy, const int32_t *argmax, int NC,
-                                int H, int W, int Ho, int Wo, bool add) {
-    EM_PARALLEL_RANGES((size_t)NC, (long)NC * H * W, lo, hi,
-                       maxpool2x2_bwd_k(dx, dy, argmax, H, W, Ho, Wo, add, lo, hi));
+static void maxpool2x2_backward(em_real *dx, bool add, em_real *gv, const em_real *dy,
+                                const uint8_t *sel, size_t R, int W) {
+    const uint8_t *vsel = sel, *hsel = sel + R * W;
+    size_t K = R * (size_t)(W / 2);
+    EM_PARALLEL_RANGES(K, (long)K * 2, lo, hi, mp2_horizontal_bwd_k(gv, dy, hsel, lo, hi));
+    EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi,
+                       mp2_vertical_bwd_k(dx, gv, vsel, W, add, lo, hi));
 }
 
 static void maxpool_forward(em_real *y, int32_t *argmax, const em_real *x, int NC, int H,
                             int W, int k, int s, int Ho, int Wo) {
-    if (k == 2 && s == 2) {
-        maxpool2x2_forward(y, argmax, x, NC, H, W, Ho, Wo);
-        return;
-    }
     for (int nc = 0; nc < NC; nc++) {
         const em_real *xp = x + (size_t)nc * H * W;        /* (H, W)   */
         em_real *yp = y + (size_t)nc * Ho * Wo;            /* (Ho, Wo) */
@@ -145,15 +149,8 @@ static void maxpool_forward(em_real *y, int32_t *argmax, const em_real *x, int N
 }
 
 /* dx[n,c, argmax[n,c,i,j]] += dy[n,c,i,j]: only the maximum moved y */
-static void maxpool_backward(em_real *dx, bool fresh, const em_real *dy,
-                             const int32_t *argmax, int NC, int H, int W, int k, int s,
-                             int Ho, int Wo) {
-    bool cover = k == 2 && s == 2 && H % 2 == 0 && W % 2 == 0;  /* windows tile x */
-    if (fresh && !cover) memset(dx, 0, (size_t)NC * H * W * sizeof *dx);
-    if (k == 2 && s == 2) {
-        maxpool2x2_backward(dx, dy, argmax, NC, H, W, Ho, Wo, !(fresh && cover));
-        return;
-    }
+static void maxpool_backward(em_real *dx, const em_real *dy, const int32_t *argmax, int NC,
+                             int H, int W, int Ho, int Wo) {
     for (int nc = 0; nc < NC; nc++) {
         em_real *dxp = dx + (size_t)nc * H * W;
         const em_real *dyp = dy + (size_t)nc * Ho * Wo;
@@ -162,13 +159,27 @@ static void maxpool_backward(em_real *dx, bool fresh, const em_real *dy,
     }
 }
 
+/* the two-stage 2x2 path applies (node->args[2] records it) */
+static bool maxpool_is_2x2(int k, int s, int H, int W) {
+    return k == 2 && s == 2 && H % 2 == 0 && W % 2 == 0;
+}
+
+/* node->saved: the 2x2 path's vsel/hsel bytes, else the argmax (int32 per output) */
 static void maxpool_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *y = node->output;
-    bool fresh;
-    em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
-    if (!dx) return;  /* out of memory: the tape is marked failed */
-    maxpool_backward(dx, fresh, y->grad, node->saved, x->shape[0] * x->shape[1], x->shape[2],
-                     x->shape[3], node->args[0], node->args[1], y->shape[2], y->shape[3]);
+    int NC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
+    if (node->args[2]) {
+        bool fresh;
+        em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
+        size_t R = (size_t)NC * (H / 2);
+        em_real *gv = em_tape_alloc(tape, R * W * sizeof *gv);
+        if (!dx || !gv) return;  /* out of memory: the tape is marked failed */
+        maxpool2x2_backward(dx, !fresh, gv, y->grad, node->saved, R, W);
+        return;
+    }
+    em_real *dx = em_node_grad(tape, node, 0);
+    if (!dx) return;
+    maxpool_backward(dx, y->grad, node->saved, NC, H, W, y->shape[2], y->shape[3]);
 }
 
 em_tensor *em_maxpool2d(em_tape *tape, em_tensor *x, int k, int stride) {
@@ -178,14 +189,27 @@ em_tensor *em_maxpool2d(em_tape *tape, em_tensor *x, int k, int stride) {
     int Ho = pool_out(H, k, stride), Wo = pool_out(W, k, stride);
     em_tensor *y = em_tape_tensor(tape, 4, (int[]){N, C, Ho, Wo});
     if (!y) return NULL;
-    int32_t *argmax = em_tape_alloc(tape, y->size * sizeof *argmax);
-    if (!argmax) return NULL;
-    maxpool_forward(y->data, argmax, x->data, N * C, H, W, k, stride, Ho, Wo);
+    bool two = maxpool_is_2x2(k, stride, H, W);
+    void *saved;
+    if (two) {
+        size_t R = (size_t)N * C * Ho;
+        uint8_t *sel = em_tape_alloc(tape, R * W + R * Wo);
+        em_real *v = em_tape_alloc(tape, R * W * sizeof *v);
+        if (!sel || !v) return NULL;
+        maxpool2x2_forward(y->data, sel, v, x->data, R, W);
+        saved = sel;
+    } else {
+        int32_t *argmax = em_tape_alloc(tape, y->size * sizeof *argmax);
+        if (!argmax) return NULL;
+        maxpool_forward(y->data, argmax, x->data, N * C, H, W, k, stride, Ho, Wo);
+        saved = argmax;
+    }
     em_node *node = em_tape_record(tape, EM_OP_MAXPOOL2D, y, maxpool_node_backward, 1, x);
     if (node) {
-        node->saved = argmax;
+        node->saved = saved;
         node->args[0] = k;
         node->args[1] = stride;
+        node->args[2] = two;
     }
     return y;
 }
