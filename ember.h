@@ -1,4 +1,4 @@
-/* ember.h — everything a program needs, in one include.
+/** ember.h — everything a program needs, in one include.
  *
  * A two-layer network learning y = 1 if x0 * x1 > 0 (the XOR of signs), from C:
  *
@@ -19,6 +19,8 @@
  *     }
  *
  * examples/demo/demo.c is this program in full.
+ *
+ * @file
  */
 #ifndef EMBER_H
 #define EMBER_H

@@ -1,4 +1,4 @@
-/* core/gemm.h — the one matrix multiply everything goes through.
+/** core/gemm.h — the one matrix multiply everything goes through.
  *
  *   C (M x N) = alpha * op(A) * op(B) + beta * C,   row-major,
  *   op(A) is A (M x K, leading dimension lda) or A^T when trans_a (A stored K x M),
@@ -12,6 +12,8 @@
  * tests compare against, and the one to read first.
  *
  * As in BLAS, beta = 0 means C is written without being read (it may hold garbage).
+ *
+ * @file
  */
 #ifndef EM_GEMM_H
 #define EM_GEMM_H
@@ -20,18 +22,49 @@
 
 #include "tensor.h"
 
+/** C = alpha op(A) op(B) + beta C through OpenBLAS.
+ * @param trans_a  use A^T (A stored K x M)
+ * @param trans_b  use B^T (B stored N x K)
+ * @param M        rows of C
+ * @param N        columns of C
+ * @param K        the inner dimension
+ * @param alpha    scales op(A) op(B)
+ * @param A        the left matrix, row-major
+ * @param lda      A's leading dimension (its row length in memory)
+ * @param B        the right matrix, row-major
+ * @param ldb      B's leading dimension
+ * @param beta     scales C before the sum (0: C is overwritten, even if it held NaN)
+ * @param C        M x N, row-major, updated
+ * @param ldc      C's leading dimension */
 void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
              const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
              em_real *C, int ldc);
 
+/** em_gemm's kernel on the calling thread, no threads (parameters as em_gemm_ref). */
 void em_gemm_kernel(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                     const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
                     em_real *C, int ldc);
 
+/** The same product by OpenBLAS (cblas_sgemm or cblas_dgemm), for comparison
+ * (parameters as em_gemm_ref). */
 void em_gemm_blas(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                   const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
                   em_real *C, int ldc);
 
+/** The same product as three plain loops (sums in double): the reference.
+ * @param trans_a  use A^T (A stored K x M)
+ * @param trans_b  use B^T (B stored N x K)
+ * @param M        rows of C
+ * @param N        columns of C
+ * @param K        the inner dimension
+ * @param alpha    scales op(A) op(B)
+ * @param A        the left matrix, row-major
+ * @param lda      A's leading dimension (its row length in memory)
+ * @param B        the right matrix, row-major
+ * @param ldb      B's leading dimension
+ * @param beta     scales C before the sum (0: C is overwritten, even if it held NaN)
+ * @param C        M x N, row-major, updated
+ * @param ldc      C's leading dimension */
 void em_gemm_ref(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                  const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
                  em_real *C, int ldc);

@@ -1,4 +1,4 @@
-/* core/gradcheck.h — check a backward against central finite differences.
+/** core/gradcheck.h — check a backward against central finite differences.
  *
  *     static em_tensor *f(em_tape *tape, em_tensor *const *in, void *ctx) {
  *         return em_mul(tape, in[0], in[1]);
@@ -29,6 +29,8 @@
  *
  * Points of non-differentiability (ReLU at 0, max-pool ties) make finite differences
  * meaningless: pick inputs away from them.
+ *
+ * @file
  */
 #ifndef EM_GRADCHECK_H
 #define EM_GRADCHECK_H
@@ -39,41 +41,67 @@
 
 #include "tape.h"
 
+/** The most inputs one check takes. */
 #define EM_GRADCHECK_MAX_INPUTS 8
 
-/* Build the output from the inputs on the tape. Must be deterministic: same inputs, same
- * output (reseed any dropout inside from ctx). */
+/** Build the output from the inputs on the tape. Must be deterministic: same inputs, same
+ * output (reseed any dropout inside from ctx).
+ * @param tape    the tape to compute on
+ * @param inputs  the tensors handed to em_gradcheck(), in the same order
+ * @param ctx     em_gradcheck()'s ctx
+ * @return the output (any shape), or NULL when the tape failed */
 typedef em_tensor *(*em_gradcheck_fn)(em_tape *tape, em_tensor *const *inputs, void *ctx);
 
+/** How closely the analytic gradient must match the numeric one. */
 typedef struct em_gradcheck_opts {
-    double h;            /* step; 0: 1e-6 in double, 1e-2 in float                     */
-    double atol, rtol;   /* element passes iff |a - n| <= atol + rtol * max(|a|, |n|)     */
-                         /*   + noise, the rounding floor eps * sum|u y| / h (see above)  */
-    size_t max_checks;   /* elements checked per input (spread evenly); 0: all           */
-    uint64_t seed;       /* for the upstream gradient u                                   */
+    double h;            /**< step; 1e-6 in double, 1e-2 in float by default            */
+    double atol, rtol;   /**< element passes iff |a - n| <= atol + rtol * max(|a|, |n|)
+                              + noise, the rounding floor eps * sum|u y| / h (see above);
+                              defaults 1e-8 and 1e-6 in double, 1e-3 and 3e-2 in float  */
+    size_t max_checks;   /**< elements checked per input (spread evenly); 0: all         */
+    uint64_t seed;       /**< for the upstream gradient u                                 */
 } em_gradcheck_opts;
+/** @var em_gradcheck_opts::atol
+ * the absolute part of the tolerance: see rtol */
 
-/* The defaults for this build's em_real. */
+/** The defaults for this build's em_real.
+ * @return the options em_gradcheck() uses when given NULL */
 em_gradcheck_opts em_gradcheck_defaults(void);
 
+/** What em_gradcheck() found, per input k (arrays indexed by k). */
 typedef struct em_gradcheck_result {
-    int n_inputs;
-    bool passed;                                       /* every checked element passed */
-    size_t checked[EM_GRADCHECK_MAX_INPUTS];           /* 0 for inputs without grad    */
-    size_t failures[EM_GRADCHECK_MAX_INPUTS];
-    double max_abs_err[EM_GRADCHECK_MAX_INPUTS];       /* max |analytic - numeric|     */
-    double max_rel_err[EM_GRADCHECK_MAX_INPUTS];       /* max of that / max(|a|,|n|)   */
-    size_t worst[EM_GRADCHECK_MAX_INPUTS];             /* element with the largest excess */
-    double worst_analytic[EM_GRADCHECK_MAX_INPUTS];
-    double worst_numeric[EM_GRADCHECK_MAX_INPUTS];
-    double noise;                                      /* the rounding floor used      */
+    int n_inputs;                                      /**< inputs checked (the k range) */
+    bool passed;                                       /**< every checked element passed */
+    size_t checked[EM_GRADCHECK_MAX_INPUTS];           /**< 0 for inputs without grad  */
+    size_t failures[EM_GRADCHECK_MAX_INPUTS];          /**< elements out of tolerance  */
+    double max_abs_err[EM_GRADCHECK_MAX_INPUTS];       /**< max |analytic - numeric|   */
+    double max_rel_err[EM_GRADCHECK_MAX_INPUTS];       /**< max of that / max(|a|,|n|) */
+    size_t worst[EM_GRADCHECK_MAX_INPUTS];             /**< element with the largest excess */
+    double worst_analytic[EM_GRADCHECK_MAX_INPUTS];    /**< the backward's value there */
+    double worst_numeric[EM_GRADCHECK_MAX_INPUTS];     /**< the finite difference there */
+    double noise;                                      /**< the rounding floor used    */
 } em_gradcheck_result;
 
-/* EM_OK with the result filled in (passed or not); EM_ERR_NOMEM if a tape failed. */
+/** EM_OK with the result filled in (passed or not); EM_ERR_NOMEM if a tape failed.
+ * Afterwards each input's grad holds the analytic gradient of L = sum(u * y), and its
+ * data is restored exactly.
+ * @param f         builds the output from the inputs
+ * @param ctx       passed to f
+ * @param n_inputs  1..EM_GRADCHECK_MAX_INPUTS
+ * @param inputs    leaf tensors; those with EM_REQUIRES_GRAD (and a grad buffer) are
+ *                  checked, the others held constant
+ * @param opts      tolerances and step; NULL: em_gradcheck_defaults()
+ * @param res       filled in
+ * @return EM_OK when the check ran (res->passed tells the verdict); EM_ERR_NOMEM when a
+ *         tape failed (f returned NULL); a failed backward's status (res->passed is then
+ *         false) */
 em_code em_gradcheck(em_gradcheck_fn f, void *ctx, int n_inputs, em_tensor *const *inputs,
                      const em_gradcheck_opts *opts, em_gradcheck_result *res);
 
-/* One line per input: checked count, max abs and rel error, the worst element. */
+/** One line per input: checked count, max abs and rel error, the worst element; then a
+ * line with the verdict and the rounding floor.
+ * @param res  a result of em_gradcheck()
+ * @param out  where to print */
 void em_gradcheck_print(const em_gradcheck_result *res, FILE *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* core/ops.h — every differentiable op, one line of math each.
+/** core/ops.h — every differentiable op, one line of math each.
  *
  *     em_tensor *h = em_relu(tape, em_linear(tape, x, w1, b1));    // (N, 128)
  *     em_tensor *logits = em_linear(tape, h, w2, b2);               // (N, 10)
@@ -9,6 +9,12 @@
  * requires a gradient. Shapes are checked with EM_ASSERT (a wrong shape is a bug in the
  * caller). On a failed tape (out of memory) every op returns NULL. The implementation of
  * each family is one file in core/ops/, forward kernel, backward kernel, tape wrapper.
+ *
+ * Every op below takes the step's tape first and returns its output, allocated from the
+ * tape's arena (valid until em_tape_reset()), or NULL when the tape has failed (then
+ * tape->err says why).
+ *
+ * @file
  */
 #ifndef EM_OPS_H
 #define EM_OPS_H
@@ -21,54 +27,151 @@
 /* ---- elementwise binary, NumPy broadcasting (core/ops/binary.c) ------------------
  * Shapes are aligned at the right; a dimension of 1 (or a missing one) is repeated.
  * Backward sums the gradient over the broadcast axes. */
-em_tensor *em_add(em_tape *tape, em_tensor *a, em_tensor *b);  /* y = a + b */
-em_tensor *em_sub(em_tape *tape, em_tensor *a, em_tensor *b);  /* y = a - b */
-em_tensor *em_mul(em_tape *tape, em_tensor *a, em_tensor *b);  /* y = a * b */
-em_tensor *em_div(em_tape *tape, em_tensor *a, em_tensor *b);  /* y = a / b */
+/** @param tape  the tape of this step
+ * @param a     any shape
+ * @param b     a shape that broadcasts with a's
+ * @return y of the broadcast shape; NULL when the tape has failed */
+em_tensor *em_add(em_tape *tape, em_tensor *a, em_tensor *b);  /**< y = a + b */
+/** @param tape  the tape of this step
+ * @param a     any shape
+ * @param b     a shape that broadcasts with a's
+ * @return y of the broadcast shape; NULL when the tape has failed */
+em_tensor *em_sub(em_tape *tape, em_tensor *a, em_tensor *b);  /**< y = a - b */
+/** @param tape  the tape of this step
+ * @param a     any shape
+ * @param b     a shape that broadcasts with a's
+ * @return y of the broadcast shape; NULL when the tape has failed */
+em_tensor *em_mul(em_tape *tape, em_tensor *a, em_tensor *b);  /**< y = a * b */
+/** @param tape  the tape of this step
+ * @param a     any shape
+ * @param b     a shape that broadcasts with a's
+ * @return y of the broadcast shape; NULL when the tape has failed */
+em_tensor *em_div(em_tape *tape, em_tensor *a, em_tensor *b);  /**< y = a / b */
 
 /* ---- elementwise unary (core/ops/unary.c) ----------------------------------------- */
-em_tensor *em_add_scalar(em_tape *tape, em_tensor *x, em_real c);  /* y = x + c        */
-em_tensor *em_mul_scalar(em_tape *tape, em_tensor *x, em_real c);  /* y = c x          */
-em_tensor *em_neg(em_tape *tape, em_tensor *x);                    /* y = -x           */
-em_tensor *em_exp(em_tape *tape, em_tensor *x);                    /* y = e^x          */
-em_tensor *em_log(em_tape *tape, em_tensor *x);                    /* y = ln x         */
-em_tensor *em_sqrt(em_tape *tape, em_tensor *x);                   /* y = x^(1/2)      */
-em_tensor *em_rsqrt(em_tape *tape, em_tensor *x);                  /* y = x^(-1/2)     */
-em_tensor *em_pow(em_tape *tape, em_tensor *x, em_real p);         /* y = x^p          */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @param c     the constant
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_add_scalar(em_tape *tape, em_tensor *x, em_real c);  /**< y = x + c      */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @param c     the constant
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_mul_scalar(em_tape *tape, em_tensor *x, em_real c);  /**< y = c x        */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_neg(em_tape *tape, em_tensor *x);                    /**< y = -x         */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_exp(em_tape *tape, em_tensor *x);                    /**< y = e^x        */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_log(em_tape *tape, em_tensor *x);                    /**< y = ln x       */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_sqrt(em_tape *tape, em_tensor *x);                   /**< y = x^(1/2)    */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_rsqrt(em_tape *tape, em_tensor *x);                  /**< y = x^(-1/2)   */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @param p     the exponent
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_pow(em_tape *tape, em_tensor *x, em_real p);         /**< y = x^p        */
 
 /* ---- activations (core/ops/activation.c) ------------------------------------------ */
-em_tensor *em_relu(em_tape *tape, em_tensor *x);     /* y = max(0, x)                  */
-em_tensor *em_sigmoid(em_tape *tape, em_tensor *x);  /* y = 1 / (1 + e^-x)             */
-em_tensor *em_tanh(em_tape *tape, em_tensor *x);     /* y = tanh x                     */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_relu(em_tape *tape, em_tensor *x);     /**< y = max(0, x)                */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_sigmoid(em_tape *tape, em_tensor *x);  /**< y = 1 / (1 + e^-x)           */
+/** @param tape  the tape of this step
+ * @param x     any shape
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_tanh(em_tape *tape, em_tensor *x);     /**< y = tanh x                   */
 
 /* ---- matrix products (core/ops/matmul.c) ------------------------------------------ */
-/* y = op(a) op(b), 2-D; op(a) = a^T when trans_a. (M, K) x (K, N) -> (M, N) */
+/** y = op(a) op(b), 2-D; op(a) = a^T when trans_a. (M, K) x (K, N) -> (M, N)
+ * @param tape     the tape of this step
+ * @param a        (M, K), or (K, M) when trans_a
+ * @param b        (K, N), or (N, K) when trans_b
+ * @param trans_a  use a^T
+ * @param trans_b  use b^T
+ * @return y (M, N); NULL when the tape has failed */
 em_tensor *em_matmul(em_tape *tape, em_tensor *a, em_tensor *b, bool trans_a, bool trans_b);
-/* y = x w^T + b: x (N, in), w (out, in), b (out) or NULL -> y (N, out). PyTorch's layout
- * for nn.Linear, one GEMM for the whole batch. */
+/** y = x w^T + b: x (N, in), w (out, in), b (out) or NULL -> y (N, out). PyTorch's layout
+ * for nn.Linear, one GEMM for the whole batch.
+ * @param tape  the tape of this step
+ * @param x     (N, in)
+ * @param w     (out, in)
+ * @param b     (out), or NULL for no bias
+ * @return y (N, out); NULL when the tape has failed */
 em_tensor *em_linear(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b);
 
 /* ---- reductions (core/ops/reduce.c) ------------------------------------------------
  * axes is a bit mask: EM_AXIS(0) | EM_AXIS(2) reduces over dims 0 and 2; EM_ALL_AXES
  * over all. keepdim keeps reduced dims as size 1 (handy for broadcasting back). */
+/** The bit of dimension i in an axes mask.
+ * @param i  the dimension */
 #define EM_AXIS(i) (1u << (i))
+/** An axes mask of every dimension. */
 #define EM_ALL_AXES (~0u)
-em_tensor *em_sum(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim);  /* sum x  */
-em_tensor *em_mean(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim); /* sum x / M */
-/* sum (x - mean)^2 / (M - correction); correction 0: biased, 1: unbiased */
+/** @param tape     the tape of this step
+ * @param x        any shape
+ * @param axes     the dimensions to reduce: EM_AXIS(i) | ..., or EM_ALL_AXES
+ * @param keepdim  keep the reduced dimensions as size 1
+ * @return y; NULL when the tape has failed */
+em_tensor *em_sum(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim);  /**< sum x */
+/** @param tape     the tape of this step
+ * @param x        any shape
+ * @param axes     the dimensions to reduce: EM_AXIS(i) | ..., or EM_ALL_AXES
+ * @param keepdim  keep the reduced dimensions as size 1
+ * @return y; NULL when the tape has failed */
+em_tensor *em_mean(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim); /**< sum x / M */
+/** sum (x - mean)^2 / (M - correction); correction 0: biased, 1: unbiased
+ * @param tape        the tape of this step
+ * @param x           any shape
+ * @param axes        the dimensions to reduce over (M values each)
+ * @param keepdim     keep the reduced dimensions as size 1
+ * @param correction  0 (biased) or 1 (unbiased)
+ * @return y; NULL when the tape has failed */
 em_tensor *em_var(em_tape *tape, em_tensor *x, unsigned axes, bool keepdim, int correction);
 
 /* ---- shape (core/ops/shape.c) ------------------------------------------------------ */
-/* a view with another shape of the same size; one dim may be -1 (inferred) */
+/** a view with another shape of the same size; one dim may be -1 (inferred)
+ * @param tape   the tape of this step
+ * @param x      the tensor to view
+ * @param ndim   number of dimensions of the view
+ * @param shape  ndim dimensions, at most one -1
+ * @return the view (shares x's data); NULL when the tape has failed */
 em_tensor *em_reshape(em_tape *tape, em_tensor *x, int ndim, const int *shape);
-/* (N, d1, d2, ...) -> (N, d1*d2*...), a view */
+/** (N, d1, d2, ...) -> (N, d1*d2*...), a view
+ * @param tape  the tape of this step
+ * @param x     at least one dimension
+ * @return the view; NULL when the tape has failed */
 em_tensor *em_flatten(em_tape *tape, em_tensor *x);
-/* (M, N) -> (N, M), a copy */
+/** (M, N) -> (N, M), a copy
+ * @param tape  the tape of this step
+ * @param x     (M, N)
+ * @return y (N, M); NULL when the tape has failed */
 em_tensor *em_transpose(em_tape *tape, em_tensor *x);
 
 /* ---- loss (core/ops/loss.c) -------------------------------------------------------- */
-/* logits (N, C), labels[N] in [0, C): y = -(1/N) sum_n log softmax(logits_n)[labels_n],
- * computed with log-sum-exp so no logit overflows. A scalar. */
+/** logits (N, C), labels[N] in [0, C): y = -(1/N) sum_n log softmax(logits_n)[labels_n],
+ * computed with log-sum-exp so no logit overflows. A scalar.
+ * @param tape    the tape of this step
+ * @param logits  (N, C)
+ * @param labels  N class indices in [0, C) (others are a programmer error)
+ * @return y, one element; NULL when the tape has failed */
 em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels);
 
 /* ---- batch normalization (core/ops/batchnorm.c) ------------------------------------
@@ -85,17 +188,31 @@ em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels)
  * full one matters. gamma, beta (C) may be NULL (no affine: gamma = 1, beta = 0);
  * running_mean/var (C) may be NULL in training (nothing tracked). Training with M = 1
  * fails the step with EM_ERR_STATE and a message (the variance of one value is 0). */
+/** Which statistics em_batchnorm() normalizes with, and how its backward treats them. */
 typedef enum em_bn_mode {
-    EM_BN_TRAIN,         /* batch statistics, full backward                              */
-    EM_BN_FROZEN_STATS,  /* batch statistics, backward as if they were constants         */
-    EM_BN_EVAL,          /* running statistics                                           */
+    EM_BN_TRAIN,         /**< batch statistics, full backward                            */
+    EM_BN_FROZEN_STATS,  /**< batch statistics, backward as if they were constants       */
+    EM_BN_EVAL,          /**< running statistics                                         */
 } em_bn_mode;
 
+/** BatchNorm over the channels of x, as described above (docs/batchnorm.md derives it).
+ * @param tape          the tape of this step
+ * @param x             (N, C) or (N, C, H, W)
+ * @param gamma         (C), or NULL (no affine: gamma = 1)
+ * @param beta          (C), or NULL (beta = 0)
+ * @param running_mean  C values, updated in training; read in EM_BN_EVAL; NULL in
+ *                      training: nothing tracked
+ * @param running_var   C values, likewise
+ * @param momentum      the fraction of history kept, in [0, 1] (0.9 = PyTorch's 0.1)
+ * @param eps           added to the variance inside the square root (1e-5 by default)
+ * @param mode          EM_BN_TRAIN, EM_BN_FROZEN_STATS or EM_BN_EVAL
+ * @return y, x's shape; NULL when the tape has failed, or when training sees one value
+ *         per channel (the tape fails with EM_ERR_STATE and says so) */
 em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
                         em_real *running_mean, em_real *running_var, double momentum,
                         double eps, em_bn_mode mode);
 
-/* Synchronized batch statistics (SyncBatchNorm), for data-parallel training where each
+/** Synchronized batch statistics (SyncBatchNorm), for data-parallel training where each
  * process holds a shard of the global batch. `sum` must replace buf[0..n) by its sum over
  * all processes (an MPI_Allreduce with MPI_SUM, say); core knows nothing of MPI.
  * em_batchnorm_sync calls it, in training modes only, with:
@@ -106,10 +223,16 @@ em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor
  *             gradients are reduced with all the others afterwards)
  * Every process must call with the same C and mode, in the same order. NULL: no sync. */
 typedef struct em_bn_sync {
-    void (*sum)(double *buf, int n, void *ctx);
-    void *ctx;
+    void (*sum)(double *buf, int n, void *ctx); /**< replace buf[0..n) by its global sum */
+    void *ctx;                                  /**< passed to sum                        */
 } em_bn_sync;
 
+/** em_batchnorm with its statistics (and, in EM_BN_TRAIN, its backward's two sums) summed
+ * over all processes through sync; the parameters as em_batchnorm's.
+ * @param tape, x, gamma, beta, running_mean, running_var, momentum, eps, mode  as for
+ *        em_batchnorm
+ * @param sync  the cross-process sum, or NULL (then this is em_batchnorm)
+ * @return y, or NULL as em_batchnorm */
 em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
                              em_real *running_mean, em_real *running_var, double momentum,
                              double eps, em_bn_mode mode, const em_bn_sync *sync);

@@ -1,4 +1,5 @@
-/* core/parallel.h — how many threads ember's kernels and BLAS use.
+/** @file
+ * core/parallel.h — how many threads ember's kernels and BLAS use.
  *
  *     em_set_threads(2);     // before the first step; 0 = the machine's default
  *
@@ -11,11 +12,15 @@
 #ifndef EM_PARALLEL_H
 #define EM_PARALLEL_H
 
-/* n > 0: use n threads; n = 0: OpenMP's default (OMP_NUM_THREADS, else the cores). */
+/** Set how many threads ember's kernels use.
+ * @param n  n > 0: use n threads; 0 (or less): leave OpenMP's default (OMP_NUM_THREADS,
+ *           else the cores) */
 void em_set_threads(int n);
-/* threads an OpenMP parallel region of ember would use now (1 without OpenMP) */
+/** @return the threads an OpenMP parallel region of ember would use now (1 without
+ *          OpenMP) */
 int em_threads(void);
-/* this thread's number inside a parallel region, 0 .. threads - 1 (0 outside one) */
+/** @return this thread's number inside a parallel region, 0 .. threads - 1 (0 outside
+ *          one) */
 int em_thread_id(void);
 
 #endif

@@ -1,4 +1,4 @@
-/* data/dataset.h — a labelled image dataset held in memory as raw bytes.
+/** data/dataset.h — a labelled image dataset held in memory as raw bytes.
  *
  *     em_dataset train;
  *     em_error err;
@@ -18,6 +18,8 @@
  *
  * Ownership: a loader fills an em_dataset it is handed; em_dataset_free releases what it
  * allocated and zeroes the struct. A failed load leaves the struct zeroed (free is a no-op).
+ *
+ * @file
  */
 #ifndef EM_DATASET_H
 #define EM_DATASET_H
@@ -27,67 +29,121 @@
 
 #include "../core/errors.h"
 
+/** The most channels an example can have (mean and std arrays have this many). */
 #define EM_DATA_MAX_CHANNELS 4
-#define EM_DATA_MAX_CLASSES 256   /* labels are uint8 */
+#define EM_DATA_MAX_CLASSES 256   /**< labels are uint8 */
 
-typedef enum em_split { EM_SPLIT_TRAIN, EM_SPLIT_TEST } em_split;
+/** Which part of a dataset. */
+typedef enum em_split {
+    EM_SPLIT_TRAIN,  /**< the training set */
+    EM_SPLIT_TEST    /**< the test set     */
+} em_split;
 
+/** A labelled image dataset in memory. */
 typedef struct em_dataset {
-    char name[64];              /* "fashion-mnist", "cifar-10", "shapes", the folder name */
-    size_t n;                   /* number of examples                                    */
-    int c, h, w;                /* channels, height, width of every example              */
-    uint8_t *pixels;            /* (n, c, h, w), 0..255                                   */
-    uint8_t *labels;            /* (n), each < n_classes                                  */
-    int n_classes;
-    const char **class_names;   /* n_classes names (owned array; strings static or below) */
-    char *names_storage;        /* backing store of names that are not static tables      */
+    char name[64];              /**< "fashion-mnist", "cifar-10", "shapes", the folder name */
+    size_t n;                   /**< number of examples                                  */
+    int c, h, w;                /**< channels, height, width of every example            */
+    uint8_t *pixels;            /**< (n, c, h, w), 0..255                                 */
+    uint8_t *labels;            /**< (n), each < n_classes                                */
+    int n_classes;              /**< number of classes                                    */
+    const char **class_names;   /**< n_classes names (owned array; strings static or below) */
+    char *names_storage;        /**< backing store of names that are not static tables    */
 } em_dataset;
+/** @var em_dataset::c
+ * the number of channels of every example (1: grey, 3: RGB)
+ * @var em_dataset::h
+ * the height of every example, in pixels */
 
+/** Release what a loader allocated and zero the struct (a zeroed struct: nothing to do).
+ * @param ds  the dataset */
 void em_dataset_free(em_dataset *ds);
 
-/* Bytes of one example: c * h * w. */
+/** Bytes of one example: c * h * w.
+ * @param ds  the dataset
+ * @return c * h * w */
 static inline size_t em_dataset_example_size(const em_dataset *ds) {
     return (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
 }
 
-/* Per-channel mean and (population) standard deviation of pixel / 255 over the first n
+/** Per-channel mean and (population) standard deviation of pixel / 255 over the first n
  * examples (0: all), in double, the numbers transforms.Normalize(mean, std) wants:
- *   mean_c = sum x / M,   std_c = sqrt(sum x^2 / M - mean_c^2),   M = n * h * w.
- * Compute them on the training set and use them for every split. */
+ *
+ *     mean_c = sum x / M,   std_c = sqrt(sum x^2 / M - mean_c^2),   M = n * h * w.
+ *
+ * Compute them on the training set and use them for every split.
+ * @param ds    the dataset
+ * @param n     how many examples from the start (0: all)
+ * @param mean  receives ds->c means
+ * @param std   receives ds->c standard deviations */
 void em_dataset_channel_stats(const em_dataset *ds, size_t n, double *mean, double *std);
 
-/* Count examples per class: hist[k] for k < ds->n_classes. */
+/** Count examples per class: hist[k] for k < ds->n_classes.
+ * @param ds    the dataset
+ * @param hist  receives ds->n_classes counts */
 void em_dataset_histogram(const em_dataset *ds, size_t *hist);
 
-/* Default directories: the environment variable when set and not empty, else the default.
- *   MNIST-format: $EMBER_MNIST_DIR, else /usr/share/datasets/fashion-mnist (Debian's
- *                 dataset-fashion-mnist package).
- *   CIFAR-10:     $EMBER_CIFAR_DIR, else datasets/cifar-10-batches-bin (relative to the
- *                 working directory; where tools/fetch-cifar10.sh unpacks by default). */
+/** Default directories: the environment variable when set and not empty, else the default.
+ *
+ *     MNIST-format: $EMBER_MNIST_DIR, else /usr/share/datasets/fashion-mnist (Debian's
+ *                   dataset-fashion-mnist package).
+ *     CIFAR-10:     $EMBER_CIFAR_DIR, else datasets/cifar-10-batches-bin (relative to the
+ *                   working directory; where tools/fetch-cifar10.sh unpacks by default).
+ *
+ * @return the MNIST-format directory */
 const char *em_mnist_default_dir(void);
+/** The CIFAR-10 directory: $EMBER_CIFAR_DIR, else datasets/cifar-10-batches-bin (see
+ * em_mnist_default_dir()).
+ * @return the directory */
 const char *em_cifar_default_dir(void);
 
-/* Class name tables. */
+/** Class name tables: the digits "0" to "9". */
 extern const char *const em_mnist_class_names[10];
+/** Fashion-MNIST's classes: "t-shirt/top", ..., "ankle boot". */
 extern const char *const em_fashion_mnist_class_names[10];
+/** CIFAR-10's classes: "airplane", ..., "truck". */
 extern const char *const em_cifar10_class_names[10];
 
 /* ---- for the loaders in data/ -------------------------------------------------------- */
-/* Allocate pixels and labels for n examples of (c, h, w) and name the set. On failure
- * (EM_ERR_NOMEM, or EM_ERR_FORMAT for a shape that would overflow) ds is zeroed. */
+/** Allocate pixels and labels for n examples of (c, h, w) and name the set. On failure
+ * (EM_ERR_NOMEM, or EM_ERR_FORMAT for a shape that would overflow) ds is zeroed.
+ * @param ds    the dataset to fill
+ * @param name  its name (cut to fit)
+ * @param n     examples
+ * @param c     channels
+ * @param h     height
+ * @param w     width
+ * @param err   filled on failure
+ * @return EM_OK, EM_ERR_NOMEM or EM_ERR_FORMAT */
 em_code em_dataset_alloc(em_dataset *ds, const char *name, size_t n, int c, int h, int w,
                          em_error *err);
-/* Point class_names at a static table of n entries. */
+/** Point class_names at a static table of n entries.
+ * @param ds     the dataset
+ * @param names  n strings that outlive the dataset
+ * @param n      number of classes (sets n_classes)
+ * @param err    filled on failure
+ * @return EM_OK or EM_ERR_NOMEM */
 em_code em_dataset_static_names(em_dataset *ds, const char *const *names, int n,
                                 em_error *err);
-/* Copy n names (each NUL-terminated) into storage owned by the dataset. */
+/** Copy n names (each NUL-terminated) into storage owned by the dataset.
+ * @param ds     the dataset
+ * @param names  n strings, copied
+ * @param n      number of classes (sets n_classes)
+ * @param err    filled on failure
+ * @return EM_OK or EM_ERR_NOMEM */
 em_code em_dataset_copy_names(em_dataset *ds, const char *const *names, int n, em_error *err);
-/* Names "0", "1", ..., "n-1" (sets whose classes are only numbers). */
+/** Names "0", "1", ..., "n-1" (sets whose classes are only numbers).
+ * @param ds   the dataset
+ * @param n    number of classes, 1..EM_DATA_MAX_CLASSES
+ * @param err  filled on failure
+ * @return EM_OK, EM_ERR_ARG (n out of range) or EM_ERR_NOMEM */
 em_code em_dataset_number_names(em_dataset *ds, int n, em_error *err);
 
-/* SplitMix64's finalizer: a bijective 64-bit mix. Seeds for per-epoch and per-example
+/** SplitMix64's finalizer: a bijective 64-bit mix. Seeds for per-epoch and per-example
  * generators are made as em_mix64(seed ^ em_mix64(tag)), so nearby integers give
- * unrelated streams. */
+ * unrelated streams.
+ * @param x  any value
+ * @return the mixed value */
 static inline uint64_t em_mix64(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -1,4 +1,4 @@
-/* data/imagefolder.h — a folder of class folders of images, as torchvision's ImageFolder.
+/** data/imagefolder.h — a folder of class folders of images, as torchvision's ImageFolder.
  *
  *     flowers/daisy/001.jpg, flowers/daisy/002.png, flowers/rose/a.bmp, ...
  *
@@ -20,6 +20,8 @@
  * or EM_ERR_IO when it cannot be opened) unless opts.skip_bad is set: then it is skipped
  * and counted in the report, which a program prints as a warning. A class folder with no
  * image is an error (as in ImageFolder); so is a root with no class folder.
+ *
+ * @file
  */
 #ifndef EM_IMAGEFOLDER_H
 #define EM_IMAGEFOLDER_H
@@ -29,18 +31,31 @@
 
 #include "dataset.h"
 
+/** How to read an image folder. */
 typedef struct em_imagefolder_opts {
-    int h, w;          /* every image is resized to h x w                  */
-    int channels;      /* 1 or 3                                           */
-    bool skip_bad;     /* skip undecodable images instead of failing       */
+    int h, w;          /**< every image is resized to h x w                */
+    int channels;      /**< 1 or 3                                         */
+    bool skip_bad;     /**< skip undecodable images instead of failing     */
 } em_imagefolder_opts;
+/** @var em_imagefolder_opts::h
+ * the height every image is resized to (see w) */
 
+/** What em_imagefolder_load() skipped. */
 typedef struct em_imagefolder_report {
-    size_t n_skipped;          /* images skipped under skip_bad              */
-    char first_skipped[512];   /* "path: reason" of the first one             */
+    size_t n_skipped;          /**< images skipped under skip_bad            */
+    char first_skipped[512];   /**< "path: reason" of the first one           */
 } em_imagefolder_report;
 
-/* report may be NULL. At most EM_DATA_MAX_CLASSES classes. */
+/** Read every image of root's class folders. report may be NULL. At most
+ * EM_DATA_MAX_CLASSES classes.
+ * @param ds      filled on success, zeroed on failure
+ * @param root    the folder of class folders
+ * @param opts    size, channels, skip_bad
+ * @param report  receives what was skipped; may be NULL
+ * @param err     filled on failure, naming the file
+ * @return EM_OK; EM_ERR_IO (a folder or file cannot be opened); EM_ERR_FORMAT (an
+ *         undecodable image without skip_bad, no class folder, too many classes, a class
+ *         with no image); EM_ERR_ARG (bad options, a path too long); EM_ERR_NOMEM */
 em_code em_imagefolder_load(em_dataset *ds, const char *root, const em_imagefolder_opts *opts,
                             em_imagefolder_report *report, em_error *err);
 

@@ -1,4 +1,4 @@
-/* data/loader.h — batches of (N, C, H, W) em_real tensors from an em_dataset: seeded
+/** data/loader.h — batches of (N, C, H, W) em_real tensors from an em_dataset: seeded
  * shuffle, normalization, augmentation, background prefetch.
  *
  *     em_loader_opts o = em_loader_defaults();             // batch 64, shuffle, seed 0
@@ -35,6 +35,8 @@
  * Prefetch: a background thread fills the next batch into the loader's buffer while the
  * caller trains on the current one; em_loader_next copies it into x. The loader itself is
  * used from one thread. The dataset must outlive the loader and not change under it.
+ *
+ * @file
  */
 #ifndef EM_LOADER_H
 #define EM_LOADER_H
@@ -46,55 +48,91 @@
 #include "../core/tensor.h"
 #include "dataset.h"
 
+/** What a loader does to a dataset; start from em_loader_defaults(). */
 typedef struct em_loader_opts {
-    int batch;              /* examples per batch (> 0)                                 */
-    bool shuffle;           /* a new permutation every epoch; else dataset order         */
-    uint64_t seed;
-    bool drop_last;         /* drop a short last batch                                   */
-    bool normalize;         /* use mean/std below; else x = v / 255                      */
-    double mean[EM_DATA_MAX_CHANNELS], std[EM_DATA_MAX_CHANNELS];  /* per channel, std > 0 */
-    bool augment;           /* random crop with zero padding `pad`, random horizontal flip */
-    int pad;                /* crop padding (default 4), 0 <= pad < min(h, w)            */
-    bool flip;              /* with augment: random horizontal flip (default true)       */
-    bool prefetch;          /* fill the next batch on a background thread                */
-    size_t subset;          /* use only the first `subset` examples (0: all; more: all)   */
+    int batch;              /**< examples per batch (> 0)                               */
+    bool shuffle;           /**< a new permutation every epoch; else dataset order       */
+    uint64_t seed;          /**< seeds the order and the augmentation                    */
+    bool drop_last;         /**< drop a short last batch                                 */
+    bool normalize;         /**< use mean/std below; else x = v / 255                    */
+    double mean[EM_DATA_MAX_CHANNELS], std[EM_DATA_MAX_CHANNELS];  /**< per channel, std > 0 */
+    bool augment;           /**< random crop with zero padding `pad`, random horizontal flip */
+    int pad;                /**< crop padding (default 4), 0 <= pad < min(h, w)          */
+    bool flip;              /**< with augment: random horizontal flip (default true)     */
+    bool prefetch;          /**< fill the next batch on a background thread              */
+    size_t subset;          /**< use only the first `subset` examples (0: all; more: all) */
 } em_loader_opts;
+/** @var em_loader_opts::mean
+ * the per-channel mean subtracted when normalize is set (see std) */
 
+/** A loader: see the top of data/loader.h. */
 typedef struct em_loader em_loader;
 
-/* batch 64, shuffle, seed 0, no drop_last, no normalization (mean 0, std 1), no
- * augmentation (pad 4 and flip on once augment is set), no prefetch, no subset */
+/** batch 64, shuffle, seed 0, no drop_last, no normalization (mean 0, std 1), no
+ * augmentation (pad 4 and flip on once augment is set), no prefetch, no subset
+ * @return the defaults */
 em_loader_opts em_loader_defaults(void);
 
-/* NULL with err filled for bad options (EM_ERR_ARG), an empty dataset, or no memory
- * (also when the prefetch thread cannot start). Starts at epoch 0, batch 0. */
+/** NULL with err filled for bad options (EM_ERR_ARG), an empty dataset, or no memory
+ * (also when the prefetch thread cannot start). Starts at epoch 0, batch 0.
+ * @param ds    the dataset; it must outlive the loader
+ * @param opts  the options
+ * @param err   filled on failure
+ * @return the loader, or NULL */
 em_loader *em_loader_new(const em_dataset *ds, const em_loader_opts *opts, em_error *err);
+/** Stop the prefetch thread and free the loader (not the dataset).
+ * @param l  the loader; NULL is allowed and does nothing */
 void em_loader_free(em_loader *l);
 
-/* Examples per epoch (after subset) and batches per epoch (after drop_last). */
+/** Examples per epoch (after subset).
+ * @param l  the loader
+ * @return the number of examples an epoch visits */
 size_t em_loader_size(const em_loader *l);
+/** Batches per epoch (after drop_last).
+ * @param l  the loader
+ * @return the number of em_loader_next() calls an epoch gives */
 size_t em_loader_n_batches(const em_loader *l);
-/* A heap tensor of shape (batch, C, H, W) for em_loader_next; em_tensor_free it. */
+/** A heap tensor of shape (batch, C, H, W) for em_loader_next; em_tensor_free it.
+ * @param l  the loader
+ * @return the tensor, or NULL when out of memory */
 em_tensor *em_loader_batch_tensor(const em_loader *l);
 
-/* Start epoch `epoch` (>= 0) at its first batch. */
+/** Start epoch `epoch` (>= 0) at its first batch.
+ * @param l      the loader
+ * @param epoch  the epoch (its order and augmentation depend on it) */
 void em_loader_begin_epoch(em_loader *l, int epoch);
-/* Continue epoch `epoch` at batch `batch_index` (0 <= batch_index <= n_batches; equal:
+/** Continue epoch `epoch` at batch `batch_index` (0 <= batch_index <= n_batches; equal:
  * the epoch is over) without producing the batches before it. EM_ERR_ARG when out of
- * range. */
+ * range.
+ * @param l            the loader
+ * @param epoch        the epoch, >= 0
+ * @param batch_index  the batch the next em_loader_next() returns
+ * @param err          filled on failure
+ * @return EM_OK or EM_ERR_ARG */
 em_code em_loader_seek(em_loader *l, int epoch, size_t batch_index, em_error *err);
-/* Where the next em_loader_next call reads: epoch and batch index. */
+/** Where the next em_loader_next call reads: epoch and batch index.
+ * @param l            the loader
+ * @param epoch        receives the epoch
+ * @param batch_index  receives the batch index */
 void em_loader_position(const em_loader *l, int *epoch, size_t *batch_index);
 
-/* Fill the next batch of the epoch: x, allocated for (batch, C, H, W) (by
+/** Fill the next batch of the epoch: x, allocated for (batch, C, H, W) (by
  * em_loader_batch_tensor, or any tensor of at least that many rows), gets n <= batch
  * examples and its shape[0] and size are set to n (a short last batch shrinks x; the next
  * full batch restores it, so one x can serve a training and an evaluation loader of the
  * same batch size); labels[0..n) gets their labels. Returns false, filling nothing, when
- * the epoch has no batch left. Wrong C, H, W or more than batch rows abort (EM_ASSERT). */
+ * the epoch has no batch left. Wrong C, H, W or more than batch rows abort (EM_ASSERT).
+ * @param l       the loader
+ * @param x       the batch tensor, overwritten
+ * @param labels  receives n labels (room for batch)
+ * @param n       receives the number of examples in this batch
+ * @return true when a batch was produced, false at the end of the epoch */
 bool em_loader_next(em_loader *l, em_tensor *x, int *labels, int *n);
 
-/* The order of the current epoch: dataset index of the example at each position. */
+/** The order of the current epoch: dataset index of the example at each position.
+ * @param l  the loader
+ * @return em_loader_size() indices, valid until the next em_loader_begin_epoch() or
+ *         em_loader_seek() */
 const size_t *em_loader_order(const em_loader *l);
 
 #endif

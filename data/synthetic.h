@@ -1,4 +1,4 @@
-/* data/synthetic.h — "shapes": a generated 10-class 32x32 colour dataset, the stand-in
+/** data/synthetic.h — "shapes": a generated 10-class 32x32 colour dataset, the stand-in
  * for CIFAR-10 on a machine without it.
  *
  *     em_dataset train, test;
@@ -17,6 +17,8 @@
  *
  * Example i of a split is a pure function of (seed, split, i): its own em_rng stream, so
  * any subset or order of examples can be generated alone. Train and test differ.
+ *
+ * @file
  */
 #ifndef EM_SYNTHETIC_H
 #define EM_SYNTHETIC_H
@@ -26,15 +28,27 @@
 
 #include "dataset.h"
 
-#define EM_SHAPES_CLASSES 10
-#define EM_SHAPES_SIZE 32
+#define EM_SHAPES_CLASSES 10   /**< the number of classes                   */
+#define EM_SHAPES_SIZE 32      /**< images are EM_SHAPES_SIZE x EM_SHAPES_SIZE */
 
+/** "disk", "ring", "square", ...: the class names in label order. */
 extern const char *const em_shapes_class_names[EM_SHAPES_CLASSES];
 
-/* n examples of the split into ds (name "shapes"). */
+/** n examples of the split into ds (name "shapes").
+ * @param ds     filled on success, zeroed on failure
+ * @param split  EM_SPLIT_TRAIN or EM_SPLIT_TEST (different images)
+ * @param n      how many examples
+ * @param seed   the seed every image is a function of
+ * @param err    filled on failure
+ * @return EM_OK or EM_ERR_NOMEM */
 em_code em_shapes_load(em_dataset *ds, em_split split, size_t n, uint64_t seed, em_error *err);
 
-/* Example `index` alone: out (3, 32, 32); returns its label (index % 10). */
+/** Example `index` alone: out (3, 32, 32); returns its label (index % 10).
+ * @param out    receives 3 * 32 * 32 bytes
+ * @param seed   the seed
+ * @param split  the split
+ * @param index  the example
+ * @return its label */
 int em_shapes_example(uint8_t *out, uint64_t seed, em_split split, size_t index);
 
 #endif

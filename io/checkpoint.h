@@ -1,4 +1,4 @@
-/* io/checkpoint.h — save and load models (and training state) as safetensors files that
+/** io/checkpoint.h — save and load models (and training state) as safetensors files that
  * PyTorch loads with load_state_dict(strict=True).
  *
  * A model-only checkpoint:
@@ -39,7 +39,9 @@
  * names the file and the problem. Tensors in the file that nobody asked for are an error
  * too (as strict=True), unless allow_unused (e.g. loading a training checkpoint's model).
  *
- * Saving writes <path>.tmp, fsyncs it and renames it into place (io/wfile.h).
+ * Saving writes `<path>.tmp`, fsyncs it and renames it into place (io/wfile.h).
+ *
+ * @file
  */
 #ifndef EM_CHECKPOINT_H
 #define EM_CHECKPOINT_H
@@ -50,43 +52,68 @@
 #include "../layers/module.h"
 #include "safetensors.h"
 
-/* A named flat array saved beside the model and restored into the same memory. */
+/** A named flat array saved beside the model and restored into the same memory. */
 typedef struct em_ck_entry {
-    const char *name;        /* "optim.momentum_buffer", "train.step", ...               */
-    em_st_dtype dtype;       /* EM_ST_REAL (em_real), EM_ST_I64 (int64_t), EM_ST_U64     */
-    void *data;              /* n values: read by save, overwritten by a successful load */
-    size_t n;                /* stored as a 1-d tensor of n elements                     */
+    const char *name;        /**< "optim.momentum_buffer", "train.step", ...             */
+    em_st_dtype dtype;       /**< EM_ST_REAL (em_real), EM_ST_I64 (int64_t), EM_ST_U64   */
+    void *data;              /**< n values: read by save, overwritten by a successful load */
+    size_t n;                /**< stored as a 1-d tensor of n elements                   */
 } em_ck_entry;
 
-/* An em_rng's state (two uint64: state and stream) as an extra entry. */
+/** An em_rng's state (two uint64: state and stream) as an extra entry.
+ * @param name     the entry's name, "rng.data"
+ * @param rng_ptr  the em_rng * whose state is saved and restored */
 #define EM_CK_RNG(name, rng_ptr) ((em_ck_entry){(name), EM_ST_U64, &(rng_ptr)->state, 2})
 
+/** What em_checkpoint_save() writes besides the model; zero-initialize what you do not
+ * set. */
 typedef struct em_ck_save_opts {
-    const char *model_name;      /* metadata "model" (NULL: not written)                 */
-    const char *config;          /* metadata "config": the run's configuration as text   */
-    const char *progress;        /* metadata "progress": "epoch 3/10, step 1400"          */
-    int n_meta;                  /* more string metadata                                 */
-    const em_st_meta *meta;
-    int n_extra;                 /* more tensors (training state)                        */
-    const em_ck_entry *extra;
-    size_t fail_after_bytes;     /* testing: the write fails after this many bytes, as a
-                                    full disk would (0: never)                           */
+    const char *model_name;      /**< metadata "model" (NULL: not written)               */
+    const char *config;          /**< metadata "config": the run's configuration as text */
+    const char *progress;        /**< metadata "progress": "epoch 3/10, step 1400"        */
+    int n_meta;                  /**< more string metadata                               */
+    const em_st_meta *meta;      /**< the n_meta key-value pairs                         */
+    int n_extra;                 /**< more tensors (training state)                      */
+    const em_ck_entry *extra;    /**< the n_extra entries                                */
+    size_t fail_after_bytes;     /**< testing: the write fails after this many bytes, as a
+                                      full disk would (0: never)                         */
 } em_ck_save_opts;
 
+/** What em_checkpoint_load() restores and checks besides the model. */
 typedef struct em_ck_load_opts {
-    int n_extra;                 /* tensors to restore beside the model; all required    */
-    const em_ck_entry *extra;
-    const char *expect_model;    /* non-NULL: metadata "model" must say this             */
-    bool allow_unused;           /* ignore tensors nobody asked for (default: an error)  */
+    int n_extra;                 /**< tensors to restore beside the model; all required  */
+    const em_ck_entry *extra;    /**< the n_extra entries, as given to the save          */
+    const char *expect_model;    /**< non-NULL: metadata "model" must say this           */
+    bool allow_unused;           /**< ignore tensors nobody asked for (default: an error) */
 } em_ck_load_opts;
 
-/* opts may be NULL (no metadata beyond the format's, no extras). */
+/** Save the model (and the extras) as a safetensors file, crash-safely.
+ * opts may be NULL (no metadata beyond the format's, no extras).
+ * @param path   the file to write (replaced atomically)
+ * @param model  the model; every entry of em_module_visit() is saved
+ * @param opts   metadata and extras, or NULL
+ * @param err    filled on failure, naming the file
+ * @return EM_OK; EM_ERR_IO (cannot write: the old file, if any, is untouched);
+ *         EM_ERR_ARG (too many metadata entries, duplicate or empty names);
+ *         EM_ERR_NOMEM */
 em_code em_checkpoint_save(const char *path, em_module *model, const em_ck_save_opts *opts,
                            em_error *err);
-/* Read, validate, then restore model (and extras). On failure nothing has changed. */
+/** Read, validate, then restore model (and extras). On failure nothing has changed.
+ * @param path   the file
+ * @param model  the model to restore into; its structure must match the file's
+ * @param opts   extras and checks, or NULL (model only, no unused tensors allowed)
+ * @param err    filled on failure, naming the file and the problem
+ * @return EM_OK; EM_ERR_IO (cannot read); EM_ERR_FORMAT (not valid safetensors, an entry
+ *         missing, of the wrong dtype or shape, a tensor nobody asked for, another model
+ *         than expect_model); EM_ERR_ARG (an extra asked for twice); EM_ERR_NOMEM */
 em_code em_checkpoint_load(const char *path, em_module *model, const em_ck_load_opts *opts,
                            em_error *err);
-/* The same from an already-read file (em_st_read), e.g. to read its metadata as well. */
+/** The same from an already-read file (em_st_read), e.g. to read its metadata as well.
+ * @param st     the parsed file
+ * @param model  the model to restore into
+ * @param opts   extras and checks, or NULL
+ * @param err    filled on failure
+ * @return as em_checkpoint_load(), without EM_ERR_IO */
 em_code em_checkpoint_apply(const em_st *st, em_module *model, const em_ck_load_opts *opts,
                             em_error *err);
 

@@ -1,4 +1,4 @@
-/* io/metrics.h — the metrics CSV that training runs write as they go.
+/** io/metrics.h — the metrics CSV that training runs write as they go.
  *
  *     em_metrics *m;
  *     if (em_metrics_open(&m, "run.csv", false, &err) != EM_OK) ...
@@ -11,6 +11,8 @@
  * empty field, so a reader can tell "not measured" from 0. Every row is flushed to the
  * file before the call returns; a failed write (disk full) is an EM_ERR_IO naming the file,
  * and the rows already written stay.
+ *
+ * @file
  */
 #ifndef EM_METRICS_H
 #define EM_METRICS_H
@@ -20,27 +22,52 @@
 
 #include "../core/errors.h"
 
+/** An open metrics file. */
 typedef struct em_metrics em_metrics;
 
+/** One row of the CSV. */
 typedef struct em_metrics_row {
-    int epoch;
-    long step;
-    double lr;
-    double train_loss, train_acc;   /* NAN: not measured */
-    double test_loss, test_acc;     /* NAN: not measured */
-    double seconds;                 /* wall time of the epoch (or since the last row) */
-    double images_per_s;
-    bool diverged;
+    int epoch;                    /**< 1, 2, ...                                      */
+    long step;                    /**< optimizer steps taken so far                   */
+    double lr;                    /**< the learning rate of the last step             */
+    double train_loss, train_acc; /**< NAN: not measured */
+    double test_loss, test_acc;   /**< NAN: not measured */
+    double seconds;               /**< wall time of the epoch (or since the last row) */
+    double images_per_s;          /**< training throughput over those seconds        */
+    bool diverged;                /**< the run stopped: loss NaN/Inf or too large     */
 } em_metrics_row;
+/** @var em_metrics_row::train_loss
+ * mean training loss over the epoch (or since the last row); NAN: not measured
+ * @var em_metrics_row::test_loss
+ * mean test loss; NAN: not measured */
 
-/* append: keep an existing file's rows and add to them (a resumed run); otherwise the
- * file is created or truncated and gets the header. */
+/** append: keep an existing file's rows and add to them (a resumed run); otherwise the
+ * file is created or truncated and gets the header.
+ * @param m       receives the open file
+ * @param path    the CSV file
+ * @param append  true: add to an existing file
+ * @param err     filled on failure
+ * @return EM_OK, EM_ERR_IO (cannot open or write, naming the file) or EM_ERR_NOMEM */
 em_code em_metrics_open(em_metrics **m, const char *path, bool append, em_error *err);
-/* For a resumed run: keep the header and the rows with step <= last_step (what the
+/** For a resumed run: keep the header and the rows with step <= last_step (what the
  * checkpoint had seen; rows written after it would be written again), rewriting the file
- * atomically, then append. A missing file is created. */
+ * atomically, then append. A missing file is created.
+ * @param m          receives the open file
+ * @param path       the CSV file
+ * @param last_step  the checkpoint's step
+ * @param err        filled on failure
+ * @return EM_OK, EM_ERR_IO or EM_ERR_NOMEM */
 em_code em_metrics_open_resume(em_metrics **m, const char *path, long last_step, em_error *err);
+/** Append one row and flush it to the file.
+ * @param m    the open file
+ * @param row  the values
+ * @param err  filled on failure
+ * @return EM_OK or EM_ERR_IO (the rows written before stay) */
 em_code em_metrics_write(em_metrics *m, const em_metrics_row *row, em_error *err);
+/** Close the file and free m (also on failure).
+ * @param m    the open file; NULL is allowed and does nothing
+ * @param err  filled on failure
+ * @return EM_OK or EM_ERR_IO */
 em_code em_metrics_close(em_metrics *m, em_error *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* layers/layers.h — the modules. Each constructor returns NULL when out of memory.
+/** layers/layers.h — the modules. Each constructor returns NULL when out of memory.
  *
  *     em_module *conv = em_conv2d_new(1, 16, 3, 1, 1, false);   // 3x3, stride 1, pad 1
  *     em_module *bn = em_batchnorm2d_new(16, NULL);            // defaults: momentum 0.9
@@ -7,6 +7,8 @@
  * otherwise). State-dict names follow PyTorch: Linear and Conv2d have "weight" and
  * (if bias) "bias"; BatchNorm has "weight" (gamma), "bias" (beta), "running_mean",
  * "running_var", "num_batches_tracked".
+ *
+ * @file
  */
 #ifndef EM_LAYERS_H
 #define EM_LAYERS_H
@@ -15,40 +17,84 @@
 #include "init.h"
 #include "module.h"
 
-/* y = x W^T + b; x (N, in), W (out, in), b (out) */
+/** y = x W^T + b; x (N, in), W (out, in), b (out)
+ * @param in    input features (> 0)
+ * @param out   output features (> 0)
+ * @param bias  whether the layer has b (leave it out before a BatchNorm)
+ * @return the module (parameters zeroed until em_module_init()), or NULL when out of
+ *         memory */
 em_module *em_linear_new(int in, int out, bool bias);
-/* y = conv(x, W) + b; W (Cout, Cin, k, k), square kernel, stride and zero padding */
+/** y = conv(x, W) + b; W (Cout, Cin, k, k), square kernel, stride and zero padding
+ * @param cin     input channels (> 0)
+ * @param cout    output channels (> 0)
+ * @param kernel  k, the kernel's height and width (> 0)
+ * @param stride  the step between windows (> 0)
+ * @param pad     zeros added on every side (>= 0)
+ * @param bias    whether the layer has b
+ * @return the module, or NULL when out of memory */
 em_module *em_conv2d_new(int cin, int cout, int kernel, int stride, int pad, bool bias);
 
-/* BatchNorm options; NULL means the defaults below. */
+/** BatchNorm options; NULL means the defaults below. */
 typedef struct em_bn_opts {
-    double momentum;     /* fraction of history kept (default 0.9 = PyTorch's 0.1)         */
-    double eps;          /* inside the square root (default 1e-5)                           */
-    bool no_affine;      /* true: no gamma/beta (default: affine on)                         */
-    bool frozen_stats;   /* true: backward treats the batch statistics as constants          */
-    const em_bn_sync *sync;  /* statistics over all processes (core/ops.h); default NULL   */
+    double momentum;     /**< fraction of history kept (default 0.9 = PyTorch's 0.1)       */
+    double eps;          /**< inside the square root (default 1e-5)                         */
+    bool no_affine;      /**< true: no gamma/beta (default: affine on)                       */
+    bool frozen_stats;   /**< true: backward treats the batch statistics as constants        */
+    const em_bn_sync *sync;  /**< statistics over all processes (core/ops.h); default NULL */
 } em_bn_opts;
+/** The default BatchNorm options.
+ * @return momentum 0.9, eps 1e-5, affine, full backward */
 em_bn_opts em_bn_defaults(void);
-/* x (N, C) */
+/** x (N, C)
+ * @param channels  C (> 0)
+ * @param opts      options; NULL: em_bn_defaults() (momentum in [0, 1] and eps >= 0, else
+ *                  a programmer error)
+ * @return the module, or NULL when out of memory */
 em_module *em_batchnorm1d_new(int channels, const em_bn_opts *opts);
-/* x (N, C, H, W) */
+/** x (N, C, H, W)
+ * @param channels  C (> 0)
+ * @param opts      options; NULL: em_bn_defaults()
+ * @return the module, or NULL when out of memory */
 em_module *em_batchnorm2d_new(int channels, const em_bn_opts *opts);
-/* A BatchNorm module's options into *out; false if m is not a BatchNorm. */
+/** A BatchNorm module's options into *out; false if m is not a BatchNorm.
+ * @param m    a module
+ * @param out  receives the options
+ * @return true when m is a BatchNorm1d or BatchNorm2d */
 bool em_batchnorm_get_opts(const em_module *m, em_bn_opts *out);
-/* Change momentum, eps or the backward of a BatchNorm module after construction (an
+/** Change momentum, eps or the backward of a BatchNorm module after construction (an
  * experiment switching to frozen statistics); false if m is not a BatchNorm. no_affine
- * cannot change: gamma and beta exist from construction or not at all. */
+ * cannot change: gamma and beta exist from construction or not at all.
+ * @param m     a module
+ * @param opts  the new options (a different no_affine is a programmer error)
+ * @return true when m is a BatchNorm and took the options */
 bool em_batchnorm_set_opts(em_module *m, const em_bn_opts *opts);
 
+/** y = max(0, x)
+ * @return the module, or NULL when out of memory */
 em_module *em_relu_new(void);
+/** y = 1 / (1 + e^-x)
+ * @return the module, or NULL when out of memory */
 em_module *em_sigmoid_new(void);
+/** y = tanh x
+ * @return the module, or NULL when out of memory */
 em_module *em_tanh_new(void);
+/** Max over k x k windows: (N, C, H, W) -> (N, C, (H - k) / stride + 1, ...)
+ * @param kernel  k (> 0)
+ * @param stride  the step between windows (> 0)
+ * @return the module, or NULL when out of memory */
 em_module *em_maxpool2d_new(int kernel, int stride);
+/** Mean over k x k windows, shapes as em_maxpool2d_new()
+ * @param kernel  k (> 0)
+ * @param stride  the step between windows (> 0)
+ * @return the module, or NULL when out of memory */
 em_module *em_avgpool2d_new(int kernel, int stride);
-/* (N, d1, d2, ...) -> (N, d1*d2*...) */
+/** (N, d1, d2, ...) -> (N, d1*d2*...)
+ * @return the module, or NULL when out of memory */
 em_module *em_flatten_new(void);
-/* inverted dropout with probability p of zeroing, its own rng (seeded by em_module_init
- * from the init rng); identity in evaluation mode */
+/** inverted dropout with probability p of zeroing, its own rng (seeded by em_module_init
+ * from the init rng); identity in evaluation mode
+ * @param p  the probability of zeroing an element, in [0, 1)
+ * @return the module, or NULL when out of memory */
 em_module *em_dropout_new(double p);
 
 #endif

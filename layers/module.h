@@ -1,4 +1,4 @@
-/* layers/module.h — the module interface: a small vtable and a two-field base struct.
+/** layers/module.h — the module interface: a small vtable and a two-field base struct.
  *
  *     em_module *net = em_sequential_new(4, (em_module *[]){
  *         em_linear_new(784, 100, false), em_batchnorm1d_new(100, NULL),
@@ -18,6 +18,8 @@
  * (gradients). em_sequential_new moves all of its children's parameters into one block
  * for the whole model, in state-dict order, so zero_grad is one memset and an optimizer
  * step is one flat loop: em_module_params() returns that block.
+ *
+ * @file
  */
 #ifndef EM_MODULE_H
 #define EM_MODULE_H
@@ -31,93 +33,163 @@
 #include "../core/tensor.h"
 #include "init.h"
 
+/** A module: see struct em_module. */
 typedef struct em_module em_module;
 
+/** What a state entry is. */
 typedef enum em_entry_kind {
-    EM_ENTRY_PARAM,    /* trained by the optimizer; has a gradient                   */
-    EM_ENTRY_BUFFER,   /* state that is not trained (running mean and variance)       */
-    EM_ENTRY_COUNTER,  /* an int64 count (num_batches_tracked)                        */
+    EM_ENTRY_PARAM,    /**< trained by the optimizer; has a gradient                 */
+    EM_ENTRY_BUFFER,   /**< state that is not trained (running mean and variance)     */
+    EM_ENTRY_COUNTER,  /**< an int64 count (num_batches_tracked)                      */
 } em_entry_kind;
 
+/** One named piece of a module's state, as a state dict holds it. */
 typedef struct em_entry {
-    const char *name;      /* local name: "weight", "bias", "running_mean", ...         */
-    em_entry_kind kind;
-    em_tensor *tensor;     /* PARAM and BUFFER                                           */
-    int64_t *counter;      /* COUNTER                                                    */
+    const char *name;      /**< local name: "weight", "bias", "running_mean", ...       */
+    em_entry_kind kind;    /**< parameter, buffer or counter                             */
+    em_tensor *tensor;     /**< PARAM and BUFFER                                         */
+    int64_t *counter;      /**< COUNTER                                                  */
 } em_entry;
 
+/** The most entries one module has (em_module_ops::entries fills up to this many). */
 #define EM_MAX_ENTRIES 8
 
+/** What a kind of module does: the vtable every module points at. */
 typedef struct em_module_ops {
-    const char *kind;      /* "Linear", "BatchNorm2d", ...                               */
-    /* y = module(x); NULL when the tape failed (em_tape_ok tells, tape->err says why) */
+    const char *kind;      /**< "Linear", "BatchNorm2d", ...                             */
+    /** y = module(x); NULL when the tape failed (em_tape_ok tells, tape->err says why) */
     em_tensor *(*forward)(em_module *m, em_tape *tape, em_tensor *x);
+    /** free the module itself (its parameter block is freed by em_module_free) */
     void (*free)(em_module *m);
-    /* this module's own entries (not its children's), in state-dict order; may be NULL */
+    /** this module's own entries (not its children's), in state-dict order; may be NULL */
     int (*entries)(em_module *m, em_entry *out);
-    /* child i or NULL past the last; may be NULL (no children) */
+    /** child i or NULL past the last; may be NULL (no children) */
     em_module *(*child)(em_module *m, int i);
-    /* (re)initialize parameters and buffers; may be NULL (nothing to initialize) */
+    /** (re)initialize parameters and buffers; may be NULL (nothing to initialize) */
     void (*init)(em_module *m, em_rng *rng, const em_init *init);
-    /* "Conv2d(1, 16, kernel=3, stride=1, pad=1, bias=false)" */
+    /** "Conv2d(1, 16, kernel=3, stride=1, pad=1, bias=false)" */
     void (*describe)(const em_module *m, char *buf, size_t len);
-    /* the module's own random stream (Dropout's masks); may be NULL (none) */
+    /** the module's own random stream (Dropout's masks); may be NULL (none) */
     em_rng *(*rng)(em_module *m);
 } em_module_ops;
 
+/** The base of every module: a module type's struct starts with it, so an em_module *
+ * points at the whole module. */
 struct em_module {
-    const em_module_ops *ops;
-    bool training;          /* set through em_module_train, which recurses            */
-    em_real *param_data;    /* this module's parameter block, or NULL when a parent   */
-    em_real *param_grad;    /*   (a Sequential) holds it; the block is owned here     */
-    size_t n_params;        /*   only while param_data is non-NULL                    */
+    const em_module_ops *ops;   /**< what this kind of module does                */
+    bool training;          /**< set through em_module_train, which recurses          */
+    em_real *param_data;    /**< this module's parameter block, or NULL when a parent
+                                 (a Sequential) holds it; the block is owned here      */
+    em_real *param_grad;    /**< the gradients of the block, the same layout          */
+    size_t n_params;        /**< elements in the block (only while param_data is set) */
 };
 
+/** y = m(x): the module's forward on the tape.
+ * @param m     the module
+ * @param tape  the tape of this step
+ * @param x     the input; NULL (a failed earlier op) is passed through
+ * @return the output, or NULL when the tape failed (em_tape_ok() tells, tape->err says
+ *         why) */
 em_tensor *em_module_forward(em_module *m, em_tape *tape, em_tensor *x);
+/** Free a module, its parameter block and (for a Sequential) its children.
+ * @param m  the module; NULL is allowed and does nothing */
 void em_module_free(em_module *m);
+/** Training or evaluation mode for the module and all its children (BatchNorm: batch or
+ * running statistics; Dropout: on or off).
+ * @param m         the module
+ * @param training  true: training mode */
 void em_module_train(em_module *m, bool training);
-/* Initialize every parameter and buffer of the tree, children in order. init NULL:
- * PyTorch's defaults. */
+/** Initialize every parameter and buffer of the tree, children in order. init NULL:
+ * PyTorch's defaults.
+ * @param m     the module
+ * @param rng   the random stream, advanced
+ * @param init  the rule (layers/init.h), or NULL */
 void em_module_init(em_module *m, em_rng *rng, const em_init *init);
 
-/* Calls fn(ctx, full_name, entry) for every entry of the tree in state-dict order.
- * Stops early and returns false when fn returns false. */
+/** Called for every entry of a module tree.
+ * @param ctx    em_module_visit()'s ctx
+ * @param name   the full state-dict name, "3.running_var"
+ * @param entry  the entry
+ * @return true to go on, false to stop */
 typedef bool (*em_visit_fn)(void *ctx, const char *name, const em_entry *entry);
+/** Calls fn(ctx, full_name, entry) for every entry of the tree in state-dict order.
+ * Stops early and returns false when fn returns false.
+ * @param m    the root module
+ * @param fn   the callback
+ * @param ctx  passed to fn
+ * @return true when every entry was visited */
 bool em_module_visit(em_module *m, em_visit_fn fn, void *ctx);
-/* The entry called `name` ("3.running_var"), or false. */
+/** The entry called `name` ("3.running_var"), or false.
+ * @param m     the root module
+ * @param name  the full state-dict name
+ * @param out   receives the entry when found
+ * @return whether it was found */
 bool em_module_find(em_module *m, const char *name, em_entry *out);
-/* The random streams modules own (Dropout's masks), in tree order: state that is not in
+/** The random streams modules own (Dropout's masks), in tree order: state that is not in
  * the state dict (PyTorch keeps it in its global generator) but that a bit-identical resume
  * must restore — save each as an extra, e.g. EM_CK_RNG("rng.module.0", out[0]) (see
- * io/checkpoint.h). Fills out[0..min(count, max)) and returns the count. */
+ * io/checkpoint.h). Fills out[0..min(count, max)) and returns the count.
+ * @param m    the root module
+ * @param out  receives up to max pointers
+ * @param max  entries available at out
+ * @return the number of streams in the tree (may exceed max) */
 int em_module_rngs(em_module *m, em_rng **out, int max);
-/* Number of trainable scalars. */
+/** Number of trainable scalars.
+ * @param m  the root module
+ * @return the total size of its parameters (not buffers) */
 size_t em_module_param_count(em_module *m);
 
-/* The model's contiguous parameter block: data[n] and grad[n]. */
+/** The model's contiguous parameter block: data[n] and grad[n]. */
 typedef struct em_params {
-    em_real *data;
-    em_real *grad;
-    size_t n;
+    em_real *data;   /**< every parameter, in state-dict order */
+    em_real *grad;   /**< their gradients, the same layout      */
+    size_t n;        /**< number of scalars                     */
 } em_params;
+/** The module's parameter block, for an optimizer.
+ * @param m  a module that owns its block (a Sequential, or a layer on its own)
+ * @return data, grad and n; all NULL / 0 when m's parameters are held by a parent */
 em_params em_module_params(em_module *m);
+/** grad[0..n) = 0 for the module's block: one memset.
+ * @param m  a module that owns its block */
 void em_module_zero_grad(em_module *m);
 
-/* One line per module: index, description, output of nothing (shapes come at run time). */
+/** The module's description and parameter count, then one line per child (its index and
+ * description), as PyTorch prints a model. Shapes are not printed: they come at run time.
+ * @param m    the root module
+ * @param out  where to print */
 void em_module_print(em_module *m, FILE *out);
 
 /* ---- for module implementations ----------------------------------------------------- */
-/* Allocate one block for n tensors of the given shapes (shapes[i] has ndims[i] dims),
- * zeroed, wrap them, and make the module own the block. false when out of memory. */
+/** Allocate one block for n tensors of the given shapes (shapes[i] has ndims[i] dims),
+ * zeroed, wrap them, and make the module own the block. false when out of memory.
+ * @param m        the module (its param_data, param_grad and n_params are set)
+ * @param n        how many tensors
+ * @param tensors  the n headers to wrap around the block, with gradients
+ * @param ndims    n dimension counts
+ * @param shapes   n shapes
+ * @return true, or false when out of memory (nothing allocated) */
 bool em_module_alloc_params(em_module *m, int n, em_tensor *const *tensors,
                             const int *ndims, const int (*shapes)[EM_MAX_DIMS]);
+/** Free the module's parameter block (when it owns one) and forget it.
+ * @param m  the module */
 void em_module_free_params(em_module *m);
 
 /* ---- Sequential ---------------------------------------------------------------------- */
-/* Takes ownership of the n modules (also on failure: they are freed). Moves all their
- * parameters into one block. NULL when out of memory. */
+/** Takes ownership of the n modules (also on failure: they are freed). Moves all their
+ * parameters into one block. NULL when out of memory.
+ * @param n        how many modules
+ * @param modules  n modules, each used once (a NULL one, from a failed constructor, makes
+ *                 the call fail and free the others)
+ * @return the Sequential, or NULL */
 em_module *em_sequential_new(int n, em_module *const *modules);
+/** How many modules a Sequential holds.
+ * @param m  a Sequential (anything else is a programmer error)
+ * @return n */
 int em_sequential_len(const em_module *m);
+/** Module i of a Sequential.
+ * @param m  a Sequential
+ * @param i  the index
+ * @return the module, or NULL when i is out of range */
 em_module *em_sequential_at(em_module *m, int i);
 
 #endif
