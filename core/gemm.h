@@ -40,13 +40,14 @@ void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
              const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
              em_real *C, int ldc);
 
-/** em_gemm's kernel on the calling thread, no threads (parameters as em_gemm_ref). */
+/** em_gemm's kernel on the calling thread, no threads.
+ * @copydetails em_gemm_ref */
 void em_gemm_kernel(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                     const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
                     em_real *C, int ldc);
 
-/** The same product by OpenBLAS (cblas_sgemm or cblas_dgemm), for comparison
- * (parameters as em_gemm_ref). */
+/** The same product by OpenBLAS (cblas_sgemm or cblas_dgemm), for comparison.
+ * @copydetails em_gemm_ref */
 void em_gemm_blas(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                   const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
                   em_real *C, int ldc);
