@@ -45,35 +45,35 @@ static void pool_check(const em_tensor *x, int k, int s, const char *why) {
 /* does v beat m? (NaN beats a number) */
 #define BEATS(v, m) (((v) > (m)) | (((v) != (v)) & ((m) == (m))))
 
-EM_KERNEL static void mp2_vertical_k(em_real *restrict v, uint8_t *restrict vsel,
+EM_KERNEL static void mp2_vertical_k(em_real *restrict v, int32_t *restrict vsel,
                                      const em_real *restrict x, int W, size_t lo, size_t hi) {
     for (size_t r = lo; r < hi; r++) {
         const em_real *top = x + 2 * r * W, *bot = top + W;
         em_real *vr = v + r * W;
-        uint8_t *sr = vsel + r * W;
+        int32_t *sr = vsel + r * W;
         for (int w = 0; w < W; w++) {
             int down = BEATS(bot[w], top[w]);
             vr[w] = down ? bot[w] : top[w];
-            sr[w] = (uint8_t)down;
+            sr[w] = down;
         }
     }
 }
 
-EM_KERNEL static void mp2_horizontal_k(em_real *restrict y, uint8_t *restrict hsel,
+EM_KERNEL static void mp2_horizontal_k(em_real *restrict y, int32_t *restrict hsel,
                                        const em_real *restrict v,
-                                       const uint8_t *restrict vsel, size_t lo, size_t hi) {
+                                       const int32_t *restrict vsel, size_t lo, size_t hi) {
     for (size_t k = lo; k < hi; k++) {
         em_real l = v[2 * k], r = v[2 * k + 1];
         int il = 2 * vsel[2 * k], ir = 1 + 2 * vsel[2 * k + 1];  /* order index, a=0 .. d=3 */
         int right = BEATS(r, l) | ((ir < il) & ((r == l) | ((r != r) & (l != l))));
         y[k] = right ? r : l;
-        hsel[k] = (uint8_t)right;
+        hsel[k] = right;
     }
 }
 
 /* B': gv[2k] = dy[k] if left won, gv[2k+1] = dy[k] if right won (0 otherwise) */
 EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, const em_real *restrict dy,
-                                           const uint8_t *restrict hsel, size_t lo,
+                                           const int32_t *restrict hsel, size_t lo,
                                            size_t hi) {
     for (size_t k = lo; k < hi; k++) {
         em_real g = dy[k];
@@ -84,12 +84,12 @@ EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, const em_real *
 
 /* A': dx[2r][w] (+)= gv[r][w] if the top won, dx[2r+1][w] (+)= gv[r][w] if the bottom did */
 EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *restrict gv,
-                                         const uint8_t *restrict vsel, int W, bool add,
+                                         const int32_t *restrict vsel, int W, bool add,
                                          size_t lo, size_t hi) {
     for (size_t r = lo; r < hi; r++) {
         em_real *top = dx + 2 * r * W, *bot = top + W;
         const em_real *g = gv + r * W;
-        const uint8_t *sr = vsel + r * W;
+        const int32_t *sr = vsel + r * W;
         if (add)
             for (int w = 0; w < W; w++) {
                 top[w] += sr[w] ? 0 : g[w];
@@ -103,18 +103,20 @@ EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *re
     }
 }
 
-/* sel: R W (vsel) + R Wo (hsel) bytes, saved for backward; v: R W scratch */
-static void maxpool2x2_forward(em_real *y, uint8_t *sel, em_real *v, const em_real *x,
+/* sel: R W (vsel) + R Wo (hsel) int32 flags, saved for backward; v: R W scratch. The
+ * flags are int32, not bytes: a loop that stores bytes vectorizes 64 at a time, more
+ * than a row of 28 holds, and would run scalar. */
+static void maxpool2x2_forward(em_real *y, int32_t *sel, em_real *v, const em_real *x,
                                size_t R, int W) {
-    uint8_t *vsel = sel, *hsel = sel + R * W;
+    int32_t *vsel = sel, *hsel = sel + R * W;
     size_t K = R * (size_t)(W / 2);
     EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi, mp2_vertical_k(v, vsel, x, W, lo, hi));
     EM_PARALLEL_RANGES(K, (long)K * 2, lo, hi, mp2_horizontal_k(y, hsel, v, vsel, lo, hi));
 }
 
 static void maxpool2x2_backward(em_real *dx, bool add, em_real *gv, const em_real *dy,
-                                const uint8_t *sel, size_t R, int W) {
-    const uint8_t *vsel = sel, *hsel = sel + R * W;
+                                const int32_t *sel, size_t R, int W) {
+    const int32_t *vsel = sel, *hsel = sel + R * W;
     size_t K = R * (size_t)(W / 2);
     EM_PARALLEL_RANGES(K, (long)K * 2, lo, hi, mp2_horizontal_bwd_k(gv, dy, hsel, lo, hi));
     EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi,
@@ -193,7 +195,7 @@ em_tensor *em_maxpool2d(em_tape *tape, em_tensor *x, int k, int stride) {
     void *saved;
     if (two) {
         size_t R = (size_t)N * C * Ho;
-        uint8_t *sel = em_tape_alloc(tape, R * W + R * Wo);
+        int32_t *sel = em_tape_alloc(tape, (R * W + R * Wo) * sizeof *sel);
         em_real *v = em_tape_alloc(tape, R * W * sizeof *v);
         if (!sel || !v) return NULL;
         maxpool2x2_forward(y->data, sel, v, x->data, R, W);
