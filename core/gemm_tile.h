@@ -3,13 +3,19 @@
  *   GT(name)  the name with this variant's suffix (pack_a_avx512, ...)
  *   GT_ATTR   the variant's function attribute (target("avx512f,...")) or nothing
  *   VB        bytes per vector register: 64 (AVX-512), 32 (AVX2), 16 (SSE2)
- * The register tile is MR x NR = 6 x (2 vectors): 12 accumulators, which with the two B
- * vectors and a broadcast fit each instruction set's 16 (or 32) vector registers. */
+ * The register tile is MR x NR = MR x (2 vectors): 2 MR accumulators, which with the two
+ * B vectors and a broadcast must fit the registers: MR = 6 uses 15 of AVX2's and SSE's 16.
+ * (MR = 8 would use 19 of AVX-512's 32 and waste no rows on the layer sizes 16, 32, 64 ...,
+ * but measured slower on this project's machine: 56 against 86 GFLOP/s at 1024^3.) MR may
+ * be defined before including. A last panel narrower than one vector runs a one-vector
+ * loop (HoWo = 196 leaves 4 columns: 16 computed instead of 32). */
 #define VL ((int)(VB / sizeof(em_real)))        /* lanes per vector                   */
+#ifndef MR
 #define MR 6                                    /* rows of the register tile          */
+#endif
 #define NR (2 * VL)                             /* columns: two vectors               */
 #define KC 192
-#define MC 96                                   /* a multiple of MR                   */
+#define MC (16 * MR)                            /* a multiple of MR                   */
 #define NC (16 * NR)                            /* a multiple of NR                   */
 
 typedef em_real GT(vec) __attribute__((vector_size(VB)));
@@ -62,29 +68,47 @@ GT_ATTR static void GT(pack_b)(em_real *restrict Bp, const em_real *B, int ldb, 
 
 /* The MR x NR tile: t = Ap-panel x Bp-panel over kc steps, then
  * C[0..rows)[0..cols) = alpha t + beta C   (beta == 0: C is not read) */
+#if MR == 8
+#define GT_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#else
+#define GT_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#endif
 GT_ATTR static void GT(micro_kernel)(int kc, const em_real *restrict Ap,
                                    const em_real *restrict Bp, em_real *C, int ldc, int rows,
                                    int cols, em_real alpha, em_real beta) {
-    GT(vec) c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
-    GT(vec) c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
-    for (int k = 0; k < kc; k++) {
-        GT(vec) b0, b1;
-        memcpy(&b0, Bp + (size_t)k * NR, sizeof b0);
-        memcpy(&b1, Bp + (size_t)k * NR + VL, sizeof b1);
-        const em_real *a = Ap + (size_t)k * MR;
-        c00 += a[0] * b0; c01 += a[0] * b1;
-        c10 += a[1] * b0; c11 += a[1] * b1;
-        c20 += a[2] * b0; c21 += a[2] * b1;
-        c30 += a[3] * b0; c31 += a[3] * b1;
-        c40 += a[4] * b0; c41 += a[4] * b1;
-        c50 += a[5] * b0; c51 += a[5] * b1;
+    /* one named accumulator pair per row: named variables, not an array, so the
+     * compiler keeps every one in a register */
+#define GT_DECL(r) GT(vec) c##r##0 = {0}, c##r##1 = {0};
+#define GT_FMA2(r) c##r##0 += a[r] * b0; c##r##1 += a[r] * b1;
+#define GT_FMA1(r) c##r##0 += a[r] * b0;
+#define GT_SAVE(r) memcpy(tile[r], &c##r##0, sizeof c##r##0); \
+                   memcpy(tile[r] + VL, &c##r##1, sizeof c##r##1);
+    GT_ROWS(GT_DECL)
+    if (cols <= VL) {  /* a last, narrow panel: only the first vector's columns are used */
+        for (int k = 0; k < kc; k++) {
+            GT(vec) b0;
+            memcpy(&b0, Bp + (size_t)k * NR, sizeof b0);
+            const em_real *a = Ap + (size_t)k * MR;
+            GT_ROWS(GT_FMA1)
+        }
+    } else {
+        for (int k = 0; k < kc; k++) {
+            GT(vec) b0, b1;
+            memcpy(&b0, Bp + (size_t)k * NR, sizeof b0);
+            memcpy(&b1, Bp + (size_t)k * NR + VL, sizeof b1);
+            const em_real *a = Ap + (size_t)k * MR;
+            GT_ROWS(GT_FMA2)
+        }
     }
-    GT(vec) t[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    em_real tile[MR][NR];
+    GT_ROWS(GT_SAVE)
     if (rows == MR && cols == NR) {
         for (int r = 0; r < MR; r++)
             for (int h = 0; h < 2; h++) {
                 em_real *cp = C + (size_t)r * ldc + h * VL;
-                GT(vec) v = alpha * t[r][h];
+                GT(vec) v;
+                memcpy(&v, tile[r] + h * VL, sizeof v);
+                v *= alpha;
                 if (beta != 0) {
                     GT(vec) old;
                     memcpy(&old, cp, sizeof old);
@@ -94,14 +118,17 @@ GT_ATTR static void GT(micro_kernel)(int kc, const em_real *restrict Ap,
             }
         return;
     }
-    em_real tile[MR][NR];
-    memcpy(tile, t, sizeof tile);
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) {
-            em_real *cp = C + (size_t)r * ldc + c;
-            *cp = alpha * tile[r][c] + (beta != 0 ? beta * *cp : 0);
+        for (int j = 0; j < cols; j++) {
+            em_real *cp = C + (size_t)r * ldc + j;
+            *cp = alpha * tile[r][j] + (beta != 0 ? beta * *cp : 0);
         }
+#undef GT_DECL
+#undef GT_FMA2
+#undef GT_FMA1
+#undef GT_SAVE
 }
+#undef GT_ROWS
 
 GT_ATTR static void GT(gemm)(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
                              const em_real *A, int lda, const em_real *B, int ldb,
