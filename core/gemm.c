@@ -23,8 +23,25 @@ void em_gemm_blas(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha
 #endif
 }
 
+/* One piece of a product, on the calling thread: OpenBLAS for large pieces, where its
+ * kernels run at the machine's peak and it does not allocate; ember's kernel for small
+ * ones, where OpenBLAS 0.3.21 takes a "small matrix" path that mallocs on every call (and
+ * where packing overheads dominate anyway). The threshold is OpenBLAS's own bound for
+ * that path (M N K <= 100^3), with a margin; ember-bench reports mallocs per step, and the
+ * training test counts them, so a change on either side shows. */
+#define BLAS_MIN_MACS 2.0e6
+
+static void gemm_piece(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+                       const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
+                       em_real *C, int ldc) {
+    if ((double)M * N * K >= BLAS_MIN_MACS)
+        em_gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        em_gemm_kernel(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* Below this many multiply-adds a product runs on one thread (a fork costs more). */
-#define PAR_MACS 200000.0
+#define PAR_MACS 8.0e6
 
 /* Threads split C into blocks of rows (or of columns, when N is the longer side), each
  * block one single-threaded BLAS call: op(A)'s rows m0.. start at A + m0 lda (A + m0
@@ -49,18 +66,18 @@ void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
             int lo = t * blk, hi = lo + blk < len ? lo + blk : len;
             if (lo >= hi) continue;
             if (by_rows)
-                em_gemm_kernel(trans_a, trans_b, hi - lo, N, K, alpha,
+                gemm_piece(trans_a, trans_b, hi - lo, N, K, alpha,
                           A + (trans_a ? (size_t)lo : (size_t)lo * lda), lda, B, ldb, beta,
                           C + (size_t)lo * ldc, ldc);
             else
-                em_gemm_kernel(trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
+                gemm_piece(trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
                           B + (trans_b ? (size_t)lo * ldb : (size_t)lo), ldb, beta, C + lo,
                           ldc);
         }
         return;
     }
 #endif
-    em_gemm_kernel(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_piece(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* C[i][j] = alpha * sum_k opA[i][k] * opB[k][j] + beta * C[i][j]

@@ -24,7 +24,7 @@
 /* OpenMP worksharing when the work is worth a fork: `EM_PARALLEL_FOR(work)` before a
  * for loop parallelizes it when work (about the number of scalar operations) exceeds
  * EM_PAR_MIN. Without OpenMP it is nothing. */
-#define EM_PAR_MIN 32768
+#define EM_PAR_MIN 65536
 #ifdef _OPENMP
 #include <omp.h>
 #define EM_PRAGMA(x) _Pragma(#x)

@@ -98,7 +98,7 @@ EM_KERNEL static void sigmoid_fwd_k(em_real *restrict y, const em_real *restrict
 }
 
 static void sigmoid_forward(em_real *y, const em_real *x, size_t n) {
-    EM_PARALLEL_RANGES(n, 16 * n, lo, hi, sigmoid_fwd_k(y, x, lo, hi));
+    EM_PARALLEL_RANGES(n, 2 * n, lo, hi, sigmoid_fwd_k(y, x, lo, hi));
 }
 
 /* dx += dy y (1 - y) */
