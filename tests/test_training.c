@@ -19,33 +19,13 @@ extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
-static _Thread_local size_t n_allocs;
+static _Atomic size_t n_allocs;
 void *malloc(size_t n) { n_allocs++; return __libc_malloc(n); }
 void *calloc(size_t a, size_t b) { n_allocs++; return __libc_calloc(a, b); }
 void *realloc(void *p, size_t n) { n_allocs++; return __libc_realloc(p, n); }
 void *aligned_alloc(size_t a, size_t n) { n_allocs++; return __libc_memalign(a, n); }
 #endif
 
-#include <cblas.h>
-#ifndef EM_DOUBLE
-void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
-                 const enum CBLAS_TRANSPOSE tb, const blasint M, const blasint N, const blasint K,
-                 const float alpha, const float *A, const blasint lda, const float *B,
-                 const blasint ldb, const float beta, float *C, const blasint ldc) {
-    cr_assert_eq(order, CblasRowMajor);
-    em_gemm_ref(ta == CblasTrans, tb == CblasTrans, M, N, K, alpha, A,
-                lda, B, ldb, beta, C, ldc);
-}
-#else
-void cblas_dgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
-                 const enum CBLAS_TRANSPOSE tb, const blasint M, const blasint N, const blasint K,
-                 const double alpha, const double *A, const blasint lda, const double *B,
-                 const blasint ldb, const double beta, double *C, const blasint ldc) {
-    cr_assert_eq(order, CblasRowMajor);
-    em_gemm_ref(ta == CblasTrans, tb == CblasTrans, M, N, K, alpha, A,
-                lda, B, ldb, beta, C, ldc);
-}
-#endif
 
 /* One SGD step with momentum on the flat parameter block (what optim/ will do). */
 static void sgd_step(em_params p, em_real *vel, em_real lr, em_real mu) {
