@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# tools/compare.sh — ember against PyTorch, side by side, in one run.
+#
+#   tools/compare.sh [BUILD_DIR] [--quick]
+#
+# For each configuration (model, BatchNorm, batch, train/infer) it runs ember-bench with
+# 1 and 2 threads and tools/bench_torch.py --best (PyTorch's best of torch threads {1,2}
+# x OpenBLAS threads {1,2}, tuned malloc), alternating ember and PyTorch so both see the
+# same machine, and prints a table: images/s of ember's best thread count, PyTorch's best,
+# and the ratio ember / PyTorch. Then one epoch of Fashion-MNIST end to end: ember-mnist
+# --epochs 1 against bench_torch.py --mnist-epoch. Needs Debian's python3-torch
+# (/usr/bin/python3) and ../shared/reference_models.py (or REFERENCE_MODELS=DIR).
+# --quick: two configurations, two timed windows, no epoch (a smoke test of the script,
+# not a measurement).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build
+windows=7
+quick=0
+for a in "$@"; do
+    case "$a" in
+    --quick) windows=2 quick=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) build=$a ;;
+    esac
+done
+bench=$build/bench/ember-bench
+[ -x "$bench" ] || { echo "compare.sh: $bench not found; build first (./run build)" >&2; exit 2; }
+py=/usr/bin/python3
+$py -c 'import torch' 2>/dev/null || { echo "compare.sh: PyTorch is not installed (apt-get install python3-torch)" >&2; exit 2; }
+models=${REFERENCE_MODELS:-../shared}
+[ -f "$models/reference_models.py" ] || { echo "compare.sh: $models/reference_models.py not found (set REFERENCE_MODELS)" >&2; exit 2; }
+
+field() { sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p" | tr -d '"'; }
+
+configs=(
+    "mnist-cnn --bn 64 train"
+    "mnist-cnn --no-bn 64 train"
+    "mnist-cnn --bn 256 train"
+    "mnist-cnn --no-bn 256 train"
+    "mlp --bn 64 train"
+    "mnist-cnn --bn 256 infer"
+    "mnist-cnn --no-bn 256 infer"
+    "cifar-cnn --bn 64 train"
+    "cifar-cnn --bn 256 train"
+    "cifar-cnn --bn 64 infer"
+    "cifar-cnn --bn 256 infer"
+)
+[ $quick = 1 ] && configs=("mnist-cnn --bn 64 train" "mlp --bn 64 train")
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores;" \
+     "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; $($py -c 'import torch; print("torch", torch.__version__)')"
+printf '%-10s %-6s %5s %-6s | %12s %3s %6s | %12s %-7s | %6s\n' model bn batch mode \
+    "ember img/s" thr GFLOPs "torch img/s" "thr/ob" "ratio"
+for c in "${configs[@]}"; do
+    set -- $c
+    model=$1 bn=$2 batch=$3 mode=$4
+    best_e=0 best_t=0 gf=0
+    for t in 1 2; do
+        out=$("$bench" --model "$model" "$bn" --batch "$batch" --threads "$t" --mode "$mode" --windows "$windows")
+        ips=$(echo "$out" | field images_per_s)
+        if awk -v a="$ips" -v b="$best_e" 'BEGIN { exit !(a > b) }'; then
+            best_e=$ips thr_e=$t gf=$(echo "$out" | field gflops)
+        fi
+    done
+    tout=$($py tools/bench_torch.py --model "$model" "$bn" --batch "$batch" --mode "$mode" \
+        --windows "$windows" --models "$models" --best | tail -1)
+    best_t=$(echo "$tout" | field images_per_s)
+    tthr="$(echo "$tout" | field threads)/$(echo "$tout" | field openblas_threads)"
+    ratio=$(awk -v a="$best_e" -v b="$best_t" 'BEGIN { printf "%.2f", a / b }')
+    printf '%-10s %-6s %5s %-6s | %12s %3s %6s | %12s %-7s | %6sx\n' "$model" "${bn#--}" \
+        "$batch" "$mode" "$best_e" "$thr_e" "$gf" "$best_t" "$tthr" "$ratio"
+done
+
+data=${EMBER_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+if [ $quick = 0 ] && [ -d "$data" ]; then
+    t0=$(date +%s.%N)
+    "$build/examples/ember-mnist" --epochs 1 --quiet --data "$data" >/dev/null
+    e=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    tout=$($py tools/bench_torch.py --mnist-epoch --data "$data" --models "$models" --best | tail -1)
+    t=$(echo "$tout" | field seconds)
+    echo "one Fashion-MNIST epoch end to end (mnist-cnn + BN, batch 64, with evaluation):" \
+         "ember-mnist ${e} s, PyTorch ${t} s (best of 4 thread settings): ember" \
+         "$(awk -v a="$e" -v b="$t" 'BEGIN { printf "%.2fx", b / a }') as fast"
+fi
