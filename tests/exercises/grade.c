@@ -170,9 +170,12 @@ bool grade_gradcheck(grade *g, em_code status, const em_gradcheck_result *r, int
         if (!fail(g, names[k])) continue;
         char el[64];
         element_name(el, sizeof el, names[k], inputs[k]->ndim, inputs[k]->shape, r->worst[k]);
+        /* a NaN never raises the checker's max abs error: report it as such */
+        double mae = isnan(r->worst_analytic[k]) || isnan(r->worst_numeric[k])
+                         ? NAN : r->max_abs_err[k];
         printf("%s: %s wrong — %s: %zu of %zu elements off, max abs error %.2g; worst at %s "
                "(want %.6g from finite differences, got %.6g)\n", lb, names[k], g->context,
-               r->failures[k], r->checked[k], r->max_abs_err[k], el, r->worst_numeric[k],
+               r->failures[k], r->checked[k], mae, el, r->worst_numeric[k],
                r->worst_analytic[k]);
     }
     return all;
