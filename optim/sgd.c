@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include "optim.h"
+#ifdef EM_EXERCISES
+#include "../exercises/exercises.h"
+#endif
 
 em_sgd_opts em_sgd_defaults(void) {
     return (em_sgd_opts){.momentum = 0, .dampening = 0, .weight_decay = 0, .nesterov = false};
@@ -54,6 +57,14 @@ void em_sgd_step(em_sgd *opt, double lr_d) {
     const em_real mu = (em_real)opt->opts.momentum;
     const em_real keep = (em_real)(1.0 - opt->opts.dampening);   /* 1 - dampening */
     const bool first = opt->step == 0;
+#ifdef EM_EXERCISES
+    if (v && !opt->opts.nesterov) {  /* exercise 4 */
+        ex_sgd_momentum_step(p, v, g, lr_d, opt->opts.momentum, opt->opts.dampening,
+                             opt->opts.weight_decay, first, n);
+        opt->step++;
+        return;
+    }
+#endif
     if (!v) {                                    /* p = p - lr * (g + wd * p) */
         for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
     } else if (opt->opts.nesterov) {             /* v = mu v + g;  p = p - lr (g + mu v) */

@@ -116,3 +116,38 @@ Test(gradcheck, skips_inputs_without_grad) {
     em_tensor_free(a);
     em_tensor_free(b);
 }
+
+/* A backward that writes a non-finite value (a division by zero, an overflow) must fail
+ * the check at that element. inf is the case that slipped through: |inf - n| - (atol +
+ * rtol * inf) is inf - inf = NaN, and a NaN excess compares false with 0. */
+static void copy_backward_poisoned(em_tape *tape, em_node *node) {
+    em_real *dx = em_node_grad(tape, node, 0);
+    const em_real *dy = node->output->grad;
+    for (size_t i = 0; i < node->output->size; i++) dx[i] += dy[i];
+    dx[2] = (em_real)node->scalar;   /* inf or NaN */
+}
+
+static em_tensor *copy_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
+    em_tensor *y = em_tape_tensor_like(tape, in[0]);
+    if (!y) return NULL;
+    for (size_t i = 0; i < y->size; i++) y->data[i] = in[0]->data[i];
+    em_node *node = em_tape_record(tape, EM_OP_CUSTOM, y, copy_backward_poisoned, 1, in[0]);
+    if (node) node->scalar = *(const double *)ctx;
+    return y;
+}
+
+Test(gradcheck, fails_an_infinite_or_nan_gradient) {
+    const double bad[3] = {INFINITY, -INFINITY, NAN};
+    for (int b = 0; b < 3; b++) {
+        em_tensor *x = tensor_of(1, (int[]){5}, (float[]){1, 2, 3, 4, 5}, EM_REQUIRES_GRAD);
+        em_gradcheck_result r;
+        cr_assert_eq(em_gradcheck(copy_fn, (void *)&bad[b], 1, &x, NULL, &r), EM_OK);
+        cr_assert(!r.passed, "a gradient of %g passed the check", bad[b]);
+        cr_assert_eq(r.failures[0], 1, "%g: %zu failures, want 1 (element 2)", bad[b],
+                     r.failures[0]);
+        cr_assert_eq(r.worst[0], 2, "%g: worst element %zu, want 2", bad[b], r.worst[0]);
+        cr_assert(!isfinite(r.worst_analytic[0]), "%g: worst analytic %g", bad[b],
+                  r.worst_analytic[0]);
+        em_tensor_free(x);
+    }
+}

@@ -18,6 +18,9 @@
 
 #include "../ops.h"
 #include "../simd.h"
+#ifdef EM_EXERCISES
+#include "../exercise_hooks.h"
+#endif
 
 #define LANES 16
 
@@ -265,6 +268,12 @@ static void bn_node_backward(em_tape *tape, em_node *node) {
     if (!sums || !abk || !em_tape_ok(tape)) return;
     double *sdy = sums, *sdyxc = sums + C;
     const em_real *dy = y->grad, *mean = sv->mean, *rstd = sv->rstd;
+#ifdef EM_EXERCISES
+    if (sv->full && !sv->sync) {  /* exercise 2 computes dx, dgamma, dbeta */
+        em_ex_batchnorm_backward(tape, node, dx, fresh, dgamma, dbeta, mean, rstd);
+        return;
+    }
+#endif
     bn_dsums(sdy, sdyxc, dy, x->data, mean, N, C, S);
     for (int c = 0; c < C; c++) {
         if (dbeta) dbeta[c] += (em_real)sdy[c];
@@ -326,6 +335,14 @@ em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_t
                                 "batchnorm: training needs more than one value per channel, "
                                 "got input (N=%d, C=%d, H*W=%d); use a batch of 2 or more, "
                                 "or evaluation mode", N, C, S);
+#ifdef EM_EXERCISES
+        if (!sync) {  /* exercise 1 computes mean, rstd, y and the running statistics */
+            if (!em_ex_batchnorm_forward(tape, y, mean, rstd, running_mean, running_var, x,
+                                         gamma, beta, momentum, eps))
+                return NULL;
+            goto record;
+        }
+#endif
         for (int c = 0; c < C; c++) mean[c] = (em_real)(sum[c] / M);
         bn_sqdev(sq, x->data, mean, N, C, S);
         if (sync) sync->sum(sq, C, sync->ctx);
@@ -353,6 +370,9 @@ em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_t
     }
     bn_normalize(y->data, x->data, mean, scale, shift, N, C, S);
 
+#ifdef EM_EXERCISES
+record:
+#endif
     sv->mean = mean;
     sv->rstd = rstd;
     sv->M = M;

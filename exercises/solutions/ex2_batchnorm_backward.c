@@ -1,0 +1,35 @@
+/* Exercise 2, solution — BatchNorm backward through the batch statistics (exercises.h).
+ *
+ * Per channel, with M = N S, xhat = (x - mean) rstd and g = dy:
+ *   dbeta  = sum g
+ *   dgamma = sum g xhat
+ *   dx     = gamma rstd (g - (1/M) sum g - xhat (1/M) sum g xhat)
+ * the closed form of docs/batchnorm.md §4: the upstream gradient with its mean and its
+ * component along xhat removed, scaled by gamma / sigma. The two sums are dbeta and dgamma. */
+#include "exercises.h"
+
+void ex_batchnorm_backward(em_real *dx, em_real *dgamma, em_real *dbeta, const em_real *dy,
+                           const em_real *x, const em_real *mean, const em_real *rstd,
+                           const em_real *gamma, int N, int C, int S) {
+    const double M = (double)N * S;
+    for (int c = 0; c < C; c++) {
+        double mu = mean[c], r = rstd[c];
+        double sum_g = 0.0, sum_gxhat = 0.0;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)n * C + c) * S + s;
+                sum_g += dy[i];
+                sum_gxhat += dy[i] * (x[i] - mu) * r;
+            }
+        dbeta[c] = (em_real)sum_g;
+        dgamma[c] = (em_real)sum_gxhat;
+
+        double k = gamma[c] * r;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)n * C + c) * S + s;
+                double xhat = (x[i] - mu) * r;
+                dx[i] = (em_real)(k * (dy[i] - sum_g / M - xhat * sum_gxhat / M));
+            }
+    }
+}

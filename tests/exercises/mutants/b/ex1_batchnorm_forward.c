@@ -1,0 +1,43 @@
+/* A WRONG solution of exercise 1, on purpose (../README.md): y is normalized with the
+ * unbiased variance (divided by M - 1) instead of the biased one. */
+#include "exercises.h"
+
+#include <math.h>
+
+void ex_batchnorm_forward(em_real *y, em_real *mean, em_real *rstd, em_real *running_mean,
+                          em_real *running_var, const em_real *x, const em_real *gamma,
+                          const em_real *beta, int N, int C, int S, double momentum,
+                          double eps) {
+    const double M = (double)N * S;
+    for (int c = 0; c < C; c++) {
+        /* mean = (1/M) sum x */
+        double sum = 0.0;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) sum += x[((size_t)n * C + c) * S + s];
+        double mu = sum / M;
+
+        /* var = (1/M) sum (x - mean)^2, biased */
+        double sq = 0.0;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                double d = x[((size_t)n * C + c) * S + s] - mu;
+                sq += d * d;
+            }
+        double var = sq / M;
+        double r = 1.0 / sqrt(sq / (M - 1) + eps);  /* the mistake */
+
+        /* y = gamma (x - mean) rstd + beta */
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)n * C + c) * S + s;
+                y[i] = (em_real)(gamma[c] * (x[i] - mu) * r + beta[c]);
+            }
+        mean[c] = (em_real)mu;
+        rstd[c] = (em_real)r;
+
+        /* momentum = history kept; the running variance gets the unbiased variance */
+        running_mean[c] = (em_real)(momentum * running_mean[c] + (1 - momentum) * mu);
+        running_var[c] = (em_real)(momentum * running_var[c] +
+                                   (1 - momentum) * var * M / (M - 1));
+    }
+}
