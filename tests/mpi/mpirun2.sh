@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# tests/mpi/mpirun2.sh PROGRAM ARGS... — run PROGRAM as 2 MPI processes on this machine
+# (loopback only); exit 77 (skipped) when mpirun is missing.
+MPIRUN=$(command -v mpirun) || { echo "SKIP: mpirun not found (Debian: openmpi-bin)"; exit 77; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+exec timeout 600 "$MPIRUN" --oversubscribe -np 2 "$@"
