@@ -16,7 +16,11 @@ check() { local name=$1; shift; if "$@"; then passed=$((passed + 1)); echo "ok -
 
 "$ABLATE" lr-sweep --quick --out "$tmp/one" >"$tmp/one.out" 2>&1
 check "ember-ablate lr-sweep --quick (1 process) exits 0" test $? = 0
-timeout 600 "$MPIRUN" --oversubscribe -np 2 "$ABLATE" lr-sweep --quick --out "$tmp/two" \
+# Open MPI's start-up allocations are never freed, in components it unloads before exit
+# (LeakSanitizer cannot even name them), so the sanitizer build checks no leaks in MPI
+# processes; the same code is leak-checked in single-process runs.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    timeout 600 "$MPIRUN" --oversubscribe -np 2 "$ABLATE" lr-sweep --quick --out "$tmp/two" \
     >"$tmp/two.out" 2>"$tmp/two.err"
 check "mpirun -np 2 ember-ablate lr-sweep --quick exits 0" test $? = 0
 check "runs.csv is the single-process one (seconds aside)" \
