@@ -329,12 +329,15 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
         t.epoch_ctx = &sc;
     }
     /* the first Ctrl-C asks the loop to stop after its step; SA_RESETHAND gives the
-     * second one its default action, so a stuck program can still be killed */
+     * second one its default action, so a stuck program can still be killed. Under
+     * mpirun, Ctrl-C kills the job (Open MPI's choice), but mpirun forwards SIGUSR1 to
+     * every process: `kill -USR1 <mpirun's pid>` is the graceful stop there */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
+    if (dist->size > 1) sigaction(SIGUSR1, &sa, NULL);
     t.interrupted = &interrupted;
 
     em_run_result r;

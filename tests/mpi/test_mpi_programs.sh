@@ -120,6 +120,25 @@ mpi2 "$MNIST" "${small[@]}" --load "$tmp/one.st" --eval --predictions "$tmp/p2.c
 "$MNIST" "${small[@]}" --load "$tmp/one.st" --eval --predictions "$tmp/p1.csv" >/dev/null
 check "--predictions under mpirun: rank 0 writes every test image once" cmp -s "$tmp/p1.csv" "$tmp/p2.csv"
 
+# ---- a graceful stop: mpirun forwards SIGUSR1 (its Ctrl-C kills the job) ---------------------
+# every process stops after the same step, rank 0 saves, exit 130; resuming on 2 processes
+# ends bit-identical to a run never stopped (--bn-sync: nothing is averaged at the stop)
+long=("${small[@]}" --train-limit 3200 --epochs 2 --log-every 2 --bn-sync)
+mpi2 "$MNIST" "${long[@]}" --save "$tmp/straight.st" >/dev/null 2>&1
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$MPIRUN" --oversubscribe -np 2 \
+    "$MNIST" "${long[@]}" --metrics "$tmp/u.csv" --save "$tmp/u.st" >"$tmp/u.out" 2>&1 &
+pid=$!   # mpirun itself, which forwards SIGUSR1 to the processes
+for _ in $(seq 600); do [ -f "$tmp/u.csv" ] && [ "$(wc -l < "$tmp/u.csv")" -ge 2 ] && break; sleep 0.05; done
+kill -USR1 $pid
+wait $pid
+s=$?
+check "SIGUSR1 to mpirun: exit 130 and the checkpoint saved" test "$s" = 130 -a -s "$tmp/u.st"
+check "... rank 0 says where it stopped" grep -q "^interrupted at step [1-9]" "$tmp/u.out"
+mpi2 "$MNIST" "${long[@]}" --resume "$tmp/u.st" --save "$tmp/u2.st" >"$tmp/u2.out" 2>&1
+check "a stopped run, resumed, ends bit-identical to one never stopped" \
+    cmp -s "$tmp/straight.st" "$tmp/u2.st"
+check "... and it did resume mid-run" grep -q "resumed from .* step [1-9]" "$tmp/u2.out"
+
 # ---- bad arguments and failures stop every process ----------------------------------------
 s=$(mpi2 "$MNIST" "${small[@]}" --batch 3 --ghost-batch 1 >/dev/null 2>"$tmp/bad.err"; echo $?)
 check "a batch too small to split exits non-zero on all processes, no hang" test "$s" != 0
