@@ -287,14 +287,14 @@ em_code em_trainer_sync_buffers(em_trainer *t, em_error *err) {
     buffers_ctx b = {NULL, 0, false};
     em_module_visit(t->net, visit_buffers, &b);   /* count */
     if (b.n == 0) return EM_OK;
-    /* the count is the same everywhere: a failed malloc is reported after the collective */
+    /* the count is the same everywhere; whether every process has its buffer is agreed
+     * before the sum, so a failed malloc cannot leave the others waiting in it */
     double *vals = calloc(b.n, sizeof *vals);
-    double *sum = vals ? vals : &(double){0};
     b = (buffers_ctx){vals, 0, false};
     if (vals) em_module_visit(t->net, visit_buffers, &b);
     int bad = em_dist_max(t->dist, vals == NULL);
     if (!bad) {
-        em_dist_sum(t->dist, sum, (int)b.n);
+        em_dist_sum(t->dist, vals, (int)b.n);
         for (size_t i = 0; i < b.n; i++) vals[i] /= P;
         b = (buffers_ctx){vals, 0, true};
         em_module_visit(t->net, visit_buffers, &b);
@@ -316,7 +316,7 @@ em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred
     int n, failed = 0;
     em_code mine = EM_OK;               /* this process's failure (err filled) */
     em_loader_begin_epoch(t->test, 0);
-    while (!failed && em_loader_next(t->test, t->x_test, t->labels, &n)) {
+    while (em_loader_next(t->test, t->x_test, t->labels, &n)) {
         int lo = 0, hi = n;
         if (sharded) shard_of(n, P, t->dist->rank, &lo, &hi);
         if (hi == lo) continue;
