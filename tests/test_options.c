@@ -31,6 +31,10 @@ Test(options, defaults_and_values) {
     cr_assert_eq(parse(&c, EM_PROGRAM_CIFAR, "--synthetic --mean 0.5,0.4,0.3 --std 0.2,0.2,0.2", &err),
                  EM_PARSE_OK, "%s", err.msg);
     cr_assert(c.synthetic && c.augment && c.n_mean == 3 && c.mean[2] == 0.3);
+    cr_assert(!c.bn_sync && c.ghost_batch == 0);
+    cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "--bn-sync --ghost-batch 16", &err), EM_PARSE_OK,
+                 "%s", err.msg);
+    cr_assert(c.bn_sync && c.ghost_batch == 16);
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "--help", &err), EM_PARSE_HELP);
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "-h", &err), EM_PARSE_HELP);
 }
@@ -60,6 +64,9 @@ Test(options, bad_arguments_get_one_line_errors) {
         {EM_PROGRAM_MNIST, "--lr", "needs a value"},
         {EM_PROGRAM_MNIST, "-xq", "unknown option '-x'"},
         {EM_PROGRAM_MNIST, "--seed +5", "--seed"},
+        {EM_PROGRAM_MNIST, "--ghost-batch 0", "--ghost-batch: '0'"},
+        {EM_PROGRAM_MNIST, "--ghost-batch 3.5", "--ghost-batch"},
+        {EM_PROGRAM_MNIST, "--bn-sync 1", "unexpected argument '1'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         em_config c;
@@ -82,6 +89,7 @@ Test(options, usage_and_format_mention_every_default) {
     em_config_usage(&c, f);
     fclose(f);
     cr_assert(strstr(buf, "--bn-momentum X") && strstr(buf, "(0.9 = PyTorch's 0.1)"), "%s", buf);
+    cr_assert(strstr(buf, "--bn-sync") && strstr(buf, "--ghost-batch N"), "%s", buf);
     free(buf);
     char line[1024];
     em_config_format(&c, line, sizeof line);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "data/dataset.h"
+#include "examples/common/dist.h"
 #include "examples/common/options.h"
 
 #define AB_MAX_RUNS 1024
@@ -47,6 +48,7 @@ typedef struct ab_ctx {
     const ab_opts *o;
     const em_dataset *train, *test;
     bool fashion;              /* the lower Fashion-MNIST thresholds apply                 */
+    const em_dist *dist;       /* under mpirun: the processes that share the runs          */
 } ab_ctx;
 
 struct ab_run;
@@ -140,8 +142,11 @@ int ab_seeds(const ab_ctx *ctx, int full_default);
 void ab_ioffe_mlp(const ab_ctx *ctx, ab_run *r, bool bn, int seed);
 
 /* ---- the runner (runner.c) ------------------------------------------------------------- */
-/* Executes runs[0..n) in forked workers, ctx->o->jobs at a time; 0 when all succeeded. */
+/* Executes runs[0..n) in forked workers, ctx->o->jobs at a time; 0 when all succeeded.
+ * Under mpirun each process executes its share (run i on process i % P). */
 int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir);
+/* Under mpirun, collective: every worker file to process 0 (0 when all arrived). */
+int ab_collect(const ab_ctx *ctx, int n, const char *dir);
 /* Reads the workers' files in run order: writes dir/runs.csv and dir/curves.csv (via a
  * temporary name and rename), fills res[0..n) and the in-memory points (malloc'd). */
 int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_point **pts, long *n_pts);

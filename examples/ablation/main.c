@@ -30,7 +30,9 @@ static void usage(FILE *f) {
             "  --lr LIST          comma-separated learning rates (lr-sweep's grid; elsewhere "
             "the first overrides the experiment's lr)\n"
             "  --batch N, --steps N, --train-limit N   override the experiment's protocol\n"
-            "  --threads N        threads per worker (default 1)\n", "all");
+            "  --threads N        threads per worker (default 1)\n\n"
+            "Under mpirun -np P the runs are shared out (run i on process i mod P, each with\n"
+            "--jobs workers) and process 0 writes the same files one process would.\n", "all");
 }
 
 static bool parse_long(const char *s, long lo, long *out) {
@@ -137,17 +139,20 @@ static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
     if (o->seeds) snprintf(seeds, sizeof seeds, "%d per configuration (--seeds)", o->seeds);
     else snprintf(seeds, sizeof seeds, "%s", o->quick ? "1 per configuration"
                   : "3 per configuration for lr-sweep and E1, 1 elsewhere");
+    char procs[64] = "";
+    if (em_dist_size(ctx->dist) > 1)
+        snprintf(procs, sizeof procs, " in each of %d MPI processes", em_dist_size(ctx->dist));
     time_t now = time(NULL);
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     fprintf(f, "# ember-ablate %s%s\n\n", o->experiment, o->quick ? " --quick" : "");
     fprintf(f, "Written %s. Data: %s (%zu training / %zu test images available). Protocol: %s. "
-               "Runs: %d, each in its own worker process (--jobs %d, %d OpenBLAS thread(s) each). "
+               "Runs: %d, each in its own worker process (--jobs %d%s, %d OpenBLAS thread(s) each). "
                "Seeds: %s (seeds 1..N; the seed column of runs.csv; each seeds the initialization and the shuffling). Loss: mean cross-entropy over the batch "
                "(EXPERIMENTS.md §7); optimizer plain SGD unless a section says otherwise; "
                "BatchNorm momentum 0.9 (fraction of history kept), eps 1e-5.\n\n",
             when, ctx->train->name, ctx->train->n, ctx->test->n, o->quick ? "quick" : "full",
-            rep->n_runs, o->jobs, o->threads, seeds);
+            rep->n_runs, o->jobs, procs, o->threads, seeds);
     fprintf(f, "Outcome of a run (EXPERIMENTS.md E3a): *diverged* = NaN/Inf or loss > 10 ln 10 "
                "(stopped there) or final loss > 2.2; *trained* = final train loss (mean of the "
                "last 100 steps) < %s; otherwise *slow*. The pass criteria below are measured "
@@ -158,7 +163,23 @@ static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
                "scripts.\n\n");
 }
 
+static int ablate(int argc, char **argv, const em_dist *dist);
+
 int main(int argc, char **argv) {
+    em_dist dist;
+    em_error err = {0};
+    if (em_dist_init(&dist, &argc, &argv, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        return 2;
+    }
+    /* under mpirun process 0 speaks and writes; the others run their share of the runs */
+    int status = em_dist_is_root(&dist) || freopen("/dev/null", "w", stdout)
+                     ? ablate(argc, argv, &dist) : 1;
+    em_dist_finalize(&dist);
+    return status;
+}
+
+static int ablate(int argc, char **argv, const em_dist *dist) {
     ab_opts o;
     switch (parse(argc, argv, &o)) {
     case 1: usage(stdout); return 0;
@@ -168,41 +189,40 @@ int main(int argc, char **argv) {
     em_set_threads(o.threads);
     em_dataset train = {0}, test = {0};
     em_error err = {0};
-    const char *dir = o.data[0] ? o.data : em_mnist_default_dir();
-    if (em_mnist_load(&train, dir, EM_SPLIT_TRAIN, &err) != EM_OK ||
-        em_mnist_load(&test, dir, EM_SPLIT_TEST, &err) != EM_OK) {
-        fprintf(stderr, "ember-ablate: %s\n", err.msg);
-        em_dataset_free(&train);
-        em_dataset_free(&test);
-        return 2;
-    }
     ab_ctx ctx = {.o = &o, .train = &train, .test = &test,
-                  .fashion = strcmp(o.dataset, "mnist") != 0};
+                  .fashion = strcmp(o.dataset, "mnist") != 0, .dist = dist};
     ab_run *runs = calloc(AB_MAX_RUNS, sizeof *runs);
     ab_result *res = calloc(AB_MAX_RUNS, sizeof *res);
     int n = 0, status = 0;
     ab_point *pts = NULL;
     long n_pts = 0;
     bool all = !strcmp(o.experiment, "all");
-    if (!runs || !res) {
+    const char *dir = o.data[0] ? o.data : em_mnist_default_dir();
+    if (em_mnist_load(&train, dir, EM_SPLIT_TRAIN, &err) != EM_OK ||
+        em_mnist_load(&test, dir, EM_SPLIT_TEST, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        status = 2;
+    } else if (!runs || !res) {
         fprintf(stderr, "ember-ablate: out of memory\n");
         status = 1;
-        goto out;
     }
-    for (int i = 0; i < ab_n_experiments; i++)
+    for (int i = 0; i < ab_n_experiments && !status; i++)
         if ((all || !strcmp(o.experiment, ab_experiments[i]->name)) &&
             !ab_experiments[i]->expand(&ctx, runs, &n)) {
             fprintf(stderr, "ember-ablate: more than %d runs: use fewer seeds or lrs\n", AB_MAX_RUNS);
             status = 2;
-            goto out;
         }
-    if (ab_mkdirs(o.out) != 0) {
+    if (!status && ab_mkdirs(o.out) != 0) {
         fprintf(stderr, "ember-ablate: cannot create %s: %s\n", o.out, strerror(errno));
         status = 2;
-        goto out;
     }
+    /* under mpirun: every process goes on, or none does */
+    if ((status = em_dist_max(dist, status)) != 0) goto out;
     double start = em_now();
     if (ab_execute(&ctx, runs, n, o.out) != 0) status = 1;
+    if (ab_collect(&ctx, n, o.out) != 0) status = 1;
+    status = em_dist_max(dist, status);
+    if (!em_dist_is_root(dist)) goto out;
     if (ab_gather(o.out, runs, n, res, &pts, &n_pts) != 0) status = 1;
     double total = em_now() - start;
 

@@ -4,7 +4,12 @@
  * is loaded (the dataset is shared copy-on-write), so every run starts from the same
  * state whatever ran before it and whichever worker takes it: --jobs 2 produces the same
  * rows as --jobs 1. A child writes DIR/.run-NNNN.tmp; the parent reads the files back in
- * run order. */
+ * run order.
+ *
+ * Under mpirun (ctx->dist, P processes) process r executes the runs i with i % P == r, each
+ * in its own forked worker as above (the workers never touch MPI); ab_collect then sends
+ * every worker file to process 0, which gathers them as if it had run everything. A run's
+ * rows depend only on the run, so runs.csv and curves.csv are those of one process. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -63,14 +68,19 @@ static void progress(bool tty, int done, int n, double start, const char *what) 
     fflush(stderr);
 }
 
+/* the process that executes run i */
+static int owner(const ab_ctx *ctx, int i) { return i % em_dist_size(ctx->dist); }
+
 int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir) {
     int jobs = ctx->o->jobs > 0 ? ctx->o->jobs : 1;
     pid_t *pids = calloc((size_t)n + 1, sizeof *pids);
     if (!pids) return 1;
-    bool tty = isatty(STDERR_FILENO);
+    int P = em_dist_size(ctx->dist), rank = P > 1 ? ctx->dist->rank : 0;
+    int mine = n / P + (rank < n % P);   /* the runs this process executes */
+    bool tty = rank == 0 && isatty(STDERR_FILENO);
     double start = em_now();
-    int next = 0, active = 0, done = 0, failed = 0;
-    while (done < n) {
+    int next = rank, active = 0, done = 0, failed = 0;
+    while (done < mine) {
         while (active < jobs && next < n) {
             fflush(NULL);
             pid_t pid = fork();
@@ -78,11 +88,12 @@ int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir) {
                 fprintf(stderr, "ember-ablate: fork failed: %s\n", strerror(errno));
                 failed++;
                 done++;
-                next++;
+                next += P;
                 continue;
             }
             if (pid == 0) _exit(child_main(ctx, runs, next, dir));
-            pids[next++] = pid;
+            pids[next] = pid;
+            next += P;
             active++;
         }
         if (!active) continue;
@@ -99,11 +110,65 @@ int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir) {
                     i < n ? runs[i].experiment : "?", i < n ? runs[i].variant : "?");
             failed++;
         }
-        progress(tty, done, n, start, i < n ? runs[i].variant : "");
+        progress(tty, done, mine, start, i < n ? runs[i].variant : "");
     }
     if (tty) fprintf(stderr, "\r\033[K");
     free(pids);
     return failed ? 1 : 0;
+}
+
+/* The contents of run i's worker file (NULL, 0 when there is none), and the file removed. */
+static char *slurp(const char *path, size_t *len) {
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
+            fread(buf, 1, (size_t)size, f) == (size_t)size) {
+            *len = (size_t)size;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    remove(path);
+    return buf;
+}
+
+int ab_collect(const ab_ctx *ctx, int n, const char *dir) {
+    const em_dist *d = ctx->dist;
+    int P = em_dist_size(d);
+    if (P == 1) return 0;
+    char path[EM_PATH_MAX + 32];
+    int status = 0;
+    /* every process sends its files in run order, process 0 takes them in run order: the
+     * i-th message it waits for is always the next one its sender sends */
+    for (int i = 0; i < n; i++) {
+        int from = owner(ctx, i);
+        if (from == 0 || (d->rank != 0 && d->rank != from)) continue;
+        tmp_path(path, sizeof path, dir, i);
+        size_t len;
+        char *buf;
+        em_error err = {0};
+        if (d->rank == from) {   /* an empty message: no file, the run failed */
+            buf = slurp(path, &len);
+            em_dist_send(d, 0, i, buf ? buf : "", len, &err);
+        } else if (em_dist_recv(d, from, i, &buf, &len, &err) == EM_OK && len) {
+            FILE *f = fopen(path, "wb");
+            bool ok = f && fwrite(buf, 1, len, f) == len;
+            if ((f && fclose(f) != 0) || !ok)
+                em_error_set(&err, EM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        }
+        if (err.code != EM_OK) {
+            fprintf(stderr, "ember-ablate: %s\n", err.msg);
+            status = 1;
+        }
+        free(buf);
+    }
+    return status;
 }
 
 /* ---- gathering ---------------------------------------------------------------------------- */

@@ -178,12 +178,12 @@ static void on_step(void *vctx, em_trainer *t, const em_step_info *s) {
 
 /* Builds the run's model: the generic MLP of models.c, or the zoo model cfg.model. */
 static em_code trainer_for(const ab_ctx *ctx, const ab_run *run, em_trainer *t, em_error *err) {
-    if (run->n_hidden < 0) return em_trainer_init(t, &run->cfg, ctx->train, ctx->test, err);
+    if (run->n_hidden < 0) return em_trainer_init(t, &run->cfg, ctx->train, ctx->test, NULL, err);
     em_model_opts mo = em_config_model_opts(&run->cfg);
     int chw[3] = {ctx->train->c, ctx->train->h, ctx->train->w};
     em_module *net = em_model_mlp_new(chw, run->n_hidden, run->width, ctx->train->n_classes,
                                       run->act, &mo);
-    return em_trainer_init_net(t, &run->cfg, ctx->train, ctx->test, net, chw, "mlp", err);
+    return em_trainer_init_net(t, &run->cfg, ctx->train, ctx->test, net, chw, "mlp", NULL, err);
 }
 
 em_code ab_trainer_new(const ab_ctx *ctx, const ab_run *run, em_trainer *t, em_error *err) {

@@ -91,7 +91,7 @@ enum {
     O_BN_BACKWARD, O_INIT, O_INIT_SCALE, O_SEED, O_THREADS, O_TRAIN_LIMIT, O_TEST_LIMIT,
     O_NO_SHUFFLE, O_AUGMENT, O_NO_AUGMENT, O_MEAN, O_STD, O_METRICS, O_LOG_EVERY, O_SAVE,
     O_SAVE_EVERY, O_RESUME, O_LOAD, O_EVAL, O_PREDICTIONS, O_QUIET, O_SYNTHETIC, O_DATASET,
-    O_HELP,
+    O_BN_SYNC, O_GHOST_BATCH, O_HELP,
 };
 
 static const struct option long_options[] = {
@@ -117,6 +117,7 @@ static const struct option long_options[] = {
     {"eval", no_argument, 0, O_EVAL},                {"predictions", required_argument, 0, O_PREDICTIONS},
     {"quiet", no_argument, 0, O_QUIET},              {"synthetic", no_argument, 0, O_SYNTHETIC},
     {"dataset", required_argument, 0, O_DATASET},    {"help", no_argument, 0, O_HELP},
+    {"bn-sync", no_argument, 0, O_BN_SYNC},          {"ghost-batch", required_argument, 0, O_GHOST_BATCH},
     {0, 0, 0, 0},
 };
 
@@ -191,6 +192,11 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
         case O_BN_BACKWARD:
             if (!one_of(a, bn_backwards)) return BAD("--bn-backward: '%s' is not full or frozen-stats", a);
             c->bn_frozen = !strcmp(a, "frozen-stats");
+            break;
+        case O_BN_SYNC: c->bn_sync = true; break;
+        case O_GHOST_BATCH:
+            if (!parse_long(a, 1, 65536, &v)) return BAD("--ghost-batch: '%s' is not a whole number from 1 to 65536", a);
+            c->ghost_batch = (int)v;
             break;
         case O_INIT:
             if (!copy_name(c->init, sizeof c->init, a, inits)) return BAD("--init: unknown rule '%s' (default, kaiming-uniform, kaiming-normal, xavier, xavier-normal, normal)", a);
@@ -296,12 +302,17 @@ void em_config_usage(const em_config *c, FILE *out) {
             c->bn_momentum, 1 - c->bn_momentum);
     fprintf(out, "  --bn-eps X            epsilon inside the square root (%g)\n", c->bn_eps);
     fprintf(out, "  --bn-backward MODE    full | frozen-stats (%s)\n", c->bn_frozen ? "frozen-stats" : "full");
+    fprintf(out, "  --bn-sync             under mpirun: BatchNorm statistics over the global batch\n"
+                 "                        (default: each process over its own shard)\n");
+    fprintf(out, "  --ghost-batch N       forward/backward in groups of at most N examples, so BatchNorm\n"
+                 "                        normalizes each group; gradients add up to one step over\n"
+                 "                        the batch (default: the batch, or a process's shard)\n");
     fprintf(out, "  --init RULE           default | kaiming-uniform | kaiming-normal | xavier | normal (%s)\n", c->init);
     fprintf(out, "  --init-scale X        multiply weights after init; with --init normal, the std (%g)\n", c->init_scale);
     fprintf(out, "training:\n");
     fprintf(out, "  --epochs N            (%d)\n", c->epochs);
     fprintf(out, "  --steps N             stop after N optimizer steps, overrides --epochs\n");
-    fprintf(out, "  --batch N             (%d)\n", c->batch);
+    fprintf(out, "  --batch N             (%d; under mpirun the global batch, split across processes)\n", c->batch);
     fprintf(out, "  --optim NAME          sgd | adam | adamw (%s)\n", c->optim);
     fprintf(out, "  --lr X                learning rate (%g)\n", c->lr);
     fprintf(out, "  --momentum X          SGD momentum (%g)\n", c->momentum);

@@ -47,6 +47,8 @@ typedef struct em_config {
     double bn_momentum;           /* fraction of history kept (0.9 = PyTorch's 0.1)      */
     double bn_eps;
     bool bn_frozen;               /* --bn-backward frozen-stats                           */
+    bool bn_sync;                 /* --bn-sync: statistics over all processes' shards     */
+    int ghost_batch;              /* --ghost-batch N: BN over groups of N (0: the shard)  */
     char init[24];                /* default | kaiming-uniform | kaiming-normal | xavier | normal */
     double init_scale;            /* multiplies weights after init; for "normal": the std */
     /* optimization */

@@ -2,7 +2,13 @@
  * the options, find the data, build the trainer, resume or load, train, save, and exit
  * with a status a script can act on:
  *   0 done · 1 an error while running (a write failed, out of memory) · 2 bad arguments,
- *   missing or corrupt data or checkpoint · 3 diverged · 130 interrupted (Ctrl-C) */
+ *   missing or corrupt data or checkpoint · 3 diverged · 130 interrupted (Ctrl-C)
+ *
+ * Under mpirun every process runs all of this on the same arguments (data parallel, see
+ * train.h): each reads the data and any --resume/--load file itself, trains its shard of
+ * every batch and evaluates its rows of the test set; only the root (process 0) prints to
+ * stdout, writes metrics, checkpoints and predictions. Errors go to stderr from every
+ * process, named ember-mnist[r] on process r > 0. */
 #include "program.h"
 
 #include "core/parallel.h"
@@ -179,9 +185,10 @@ static em_code resume_checkpoint(em_trainer *t, const char *path, em_error *err)
 
 struct save_ctx { const em_config *cfg; };
 
+/* after the epoch's evaluation, which averaged the running statistics of the processes */
 static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
     const em_config *c = ((struct save_ctx *)ctx)->cfg;
-    if (!c->save_every || t->epoch % c->save_every) return r->status;
+    if (!c->save_every || t->epoch % c->save_every || !em_dist_is_root(t->dist)) return r->status;
     em_error err;
     if (save_checkpoint(t, c->save, &err) != EM_OK) {
         snprintf(r->error, sizeof r->error, "%s", err.msg);
@@ -192,10 +199,47 @@ static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
 
 /* ---- main ---------------------------------------------------------------------------------- */
 
+static void print_distributed(const em_config *c, const em_dist *d) {
+    int P = d->size;
+    if (P == 1) return;
+    printf("data parallel: %d processes (MPI), global batch %d = %s%d per process; %s\n", P,
+           c->batch, c->batch % P ? "about " : "", c->batch / P,
+           !c->bn ? "no BatchNorm" : c->bn_sync ? "BatchNorm statistics over the global batch "
+                                                  "(--bn-sync)"
+                                                : "BatchNorm statistics per process (ghost "
+                                                  "batches; --bn-sync for the global batch)");
+}
+
+static int program(em_program which, int argc, char **argv, const em_dist *dist);
+
 int em_program_main(em_program which, int argc, char **argv) {
+    em_dist dist;
+    em_error err = {0};
+    if (em_dist_init(&dist, &argc, &argv, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", which == EM_PROGRAM_MNIST ? "ember-mnist" : "ember-cifar",
+                err.msg);
+        return 2;
+    }
+    /* one voice: the other processes' stdout goes nowhere (their errors still show) */
+    if (!em_dist_is_root(&dist) && !freopen("/dev/null", "w", stdout)) {
+        em_dist_finalize(&dist);
+        return 1;
+    }
+    int status = program(which, argc, argv, &dist);
+    em_dist_finalize(&dist);
+    return status;
+}
+
+static int program(em_program which, int argc, char **argv, const em_dist *dist) {
     em_config cfg;
     em_config_defaults(&cfg, which);
     em_error err = {0};
+    char name[48];
+    bool root = em_dist_is_root(dist);
+    if (!root) {   /* messages of process r > 0 are signed ember-mnist[r] */
+        snprintf(name, sizeof name, "%s[%d]", cfg.program, dist->rank);
+        cfg.program = name;
+    }
     switch (em_config_parse(&cfg, argc, argv, &err)) {
     case EM_PARSE_OK: break;
     case EM_PARSE_HELP: em_config_usage(&cfg, stdout); return 0;
@@ -203,16 +247,21 @@ int em_program_main(em_program which, int argc, char **argv) {
         fprintf(stderr, "%s: %s\nTry '%s --help'.\n", cfg.program, err.msg, cfg.program);
         return 2;
     }
+    if (!root) cfg.quiet = true;
     em_set_threads(cfg.threads);
 
+    /* Data parallel, every process must reach the same collectives: a failure before the
+     * training (data, checkpoint, an output file) stops all of them together, at `agreed` */
+    bool agreed = false;
+    int status = 0;
     em_dataset train = {0}, test = {0};
+    em_trainer t;
     if (load_data(&cfg, &train, &test, &err) != EM_OK) {
         fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-        return 2;
+        status = 2;
+        goto out_data;
     }
-    em_trainer t;
-    int status = 0;
-    if (em_trainer_init(&t, &cfg, &train, &test, &err) != EM_OK) {
+    if (em_trainer_init(&t, &cfg, &train, &test, dist, &err) != EM_OK) {
         fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         status = err.code == EM_ERR_NOMEM ? 1 : 2;
         goto out;
@@ -242,17 +291,29 @@ int em_program_main(em_program which, int argc, char **argv) {
     printf(", std");
     for (int ch = 0; ch < train.c; ch++) printf(" %.4f", t.std[ch]);
     printf("\n");
+    print_distributed(&cfg, dist);
     if (cfg.resume[0]) printf("resumed from %s at epoch %d, batch %zu, step %ld\n", cfg.resume, t.epoch, t.batch, t.step);
     fflush(stdout);
 
     FILE *pred = NULL;
-    if (cfg.predictions[0] && !(pred = fopen(cfg.predictions, "w"))) {
+    if (root && cfg.predictions[0] && !(pred = fopen(cfg.predictions, "w"))) {
         fprintf(stderr, "%s: cannot write %s: %s\n", cfg.program, cfg.predictions, strerror(errno));
         status = 2;
         goto out;
     }
+    if (root && !cfg.eval_only && cfg.metrics[0] &&
+        (cfg.resume[0] ? em_metrics_open_resume(&t.metrics, cfg.metrics, t.step, &err)
+                       : em_metrics_open(&t.metrics, cfg.metrics, false, &err)) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        status = 2;
+        goto out_pred;
+    }
+    agreed = true;
+    if ((status = em_dist_max(dist, status)) != 0) goto out_pred;   /* another one failed */
     if (cfg.eval_only) {
         double loss, acc;
+        /* with --predictions the root alone goes through the whole test set */
+        if (cfg.predictions[0] && !root) goto out_pred;
         if (em_trainer_evaluate(&t, &loss, &acc, pred, &err) != EM_OK) {
             fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
             status = 1;
@@ -262,25 +323,21 @@ int em_program_main(em_program which, int argc, char **argv) {
         goto out_pred;
     }
 
-    if (cfg.metrics[0] &&
-        (cfg.resume[0] ? em_metrics_open_resume(&t.metrics, cfg.metrics, t.step, &err)
-                       : em_metrics_open(&t.metrics, cfg.metrics, false, &err)) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-        status = 2;
-        goto out_pred;
-    }
     struct save_ctx sc = {&cfg};
     if (cfg.save[0] && cfg.save_every) {
         t.epoch_hook = save_every_hook;
         t.epoch_ctx = &sc;
     }
     /* the first Ctrl-C asks the loop to stop after its step; SA_RESETHAND gives the
-     * second one its default action, so a stuck program can still be killed */
+     * second one its default action, so a stuck program can still be killed. Under
+     * mpirun, Ctrl-C kills the job (Open MPI's choice), but mpirun forwards SIGUSR1 to
+     * every process: `kill -USR1 <mpirun's pid>` is the graceful stop there */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
+    if (dist->size > 1) sigaction(SIGUSR1, &sa, NULL);
     t.interrupted = &interrupted;
 
     em_run_result r;
@@ -296,8 +353,14 @@ int em_program_main(em_program which, int argc, char **argv) {
         printf("done: %ld steps in %.1fs, test accuracy %.2f%% (best %.2f%%)\n", r.steps,
                r.seconds, 100 * r.final_test_acc, 100 * r.best_test_acc);
 
+    /* the running statistics of all processes into every one (collective; data parallel
+     * without --bn-sync they differ), before the checkpoint and the predictions */
+    if (em_trainer_sync_buffers(&t, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        if (!status) status = 1;
+    }
     /* a diverged model is never saved: it could overwrite a good checkpoint */
-    if (cfg.save[0] && (r.status == 0 || r.status == 130)) {
+    if (root && cfg.save[0] && (r.status == 0 || r.status == 130)) {
         if (save_checkpoint(&t, cfg.save, &err) != EM_OK) {
             fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
             status = 1;
@@ -322,8 +385,11 @@ out_pred:
         fprintf(stderr, "%s: writing %s failed: %s\n", cfg.program, cfg.predictions, strerror(errno));
         if (!status) status = 1;
     }
+    if (t.metrics) em_metrics_close(t.metrics, &err);   /* the others failed first */
 out:
     em_trainer_free(&t);
+out_data:
+    if (!agreed) em_dist_max(dist, status);   /* meet the others where they agree */
     em_dataset_free(&train);
     em_dataset_free(&test);
     return status;

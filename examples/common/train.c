@@ -89,7 +89,7 @@ static void normalization_of(const em_config *c, const em_dataset *train, double
 }
 
 static em_loader *loader_of(const em_dataset *ds, const em_config *c, const double *mean,
-                            const double *std, bool training, em_error *err) {
+                            const double *std, bool training, bool drop_last, em_error *err) {
     em_loader_opts o = em_loader_defaults();
     o.batch = c->batch;
     o.seed = c->seed;
@@ -101,10 +101,55 @@ static em_loader *loader_of(const em_dataset *ds, const em_config *c, const doub
         o.std[ch] = std[ch];
     }
     o.subset = (size_t)(training ? c->train_limit : c->test_limit);
-    /* a last training batch of one example cannot be batch-normalized: drop it */
-    size_t n = o.subset && o.subset < ds->n ? o.subset : ds->n;
-    if (training && n % (size_t)c->batch == 1) o.drop_last = true;
+    o.drop_last = drop_last;
     return em_loader_new(ds, &o, err);
+}
+
+/* ---- shards and passes: who computes which rows of a batch ----------------------------- */
+
+/* Rows [*lo, *hi) of a batch of n that process r of P takes. */
+static void shard_of(int n, int P, int r, int *lo, int *hi) {
+    *lo = (int)((long)n * r / P);
+    *hi = (int)((long)n * (r + 1) / P);
+}
+
+/* Forward/backward passes per process for a batch of n: the largest shard in groups of at
+ * most --ghost-batch examples; the same count on every process (a synchronized BatchNorm
+ * forward is collective). */
+static int passes_of(const em_config *c, int n, int P) {
+    int biggest = (n + P - 1) / P;
+    return c->ghost_batch > 0 ? (biggest + c->ghost_batch - 1) / c->ghost_batch : 1;
+}
+
+/* The rows of a batch of n examples that BatchNorm normalizes together in the smallest
+ * pass of any process: it needs 2 (1 per process with --bn-sync over several processes). */
+static int smallest_pass(const em_config *c, int n, int P) {
+    return n / P / passes_of(c, n, P);
+}
+
+static int pass_needs(const em_config *c, int P) {
+    return !c->bn ? 1 : c->bn_sync && P > 1 ? 1 : 2;
+}
+
+/* A view of rows [lo, hi) of a batch tensor (no copy). */
+static em_tensor rows_of(const em_tensor *x, int lo, int hi) {
+    em_tensor v;
+    int shape[EM_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[0] = hi - lo;
+    em_tensor_wrap(&v, x->data + (size_t)lo * (x->size / (size_t)x->shape[0]), NULL, x->ndim,
+                   shape);
+    return v;
+}
+
+/* The BatchNorm layers of the tree get --bn-sync's em_bn_sync. */
+static void set_bn_sync(em_module *m, const em_bn_sync *sync) {
+    em_bn_opts o;
+    if (em_batchnorm_get_opts(m, &o)) {
+        o.sync = sync;
+        em_batchnorm_set_opts(m, &o);
+    }
+    for (int i = 0; m->ops->child && m->ops->child(m, i); i++) set_bn_sync(m->ops->child(m, i), sync);
 }
 
 em_model_opts em_config_model_opts(const em_config *c) {
@@ -118,7 +163,7 @@ em_model_opts em_config_model_opts(const em_config *c) {
 }
 
 em_code em_trainer_init(em_trainer *t, const em_config *c, const em_dataset *train,
-                        const em_dataset *test, em_error *err) {
+                        const em_dataset *test, const em_dist *dist, em_error *err) {
     em_model_opts mo = em_config_model_opts(c);
     int chw[3] = {0, 0, 0};
     const char *name = c->which == EM_PROGRAM_CIFAR ? "cifar-cnn"
@@ -128,14 +173,15 @@ em_code em_trainer_init(em_trainer *t, const em_config *c, const em_dataset *tra
         memset(t, 0, sizeof *t);
         return em_error_set(err, EM_ERR_NOMEM, "out of memory building %s", name);
     }
-    return em_trainer_init_net(t, c, train, test, net, chw, name, err);
+    return em_trainer_init_net(t, c, train, test, net, chw, name, dist, err);
 }
 
 em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset *train,
                             const em_dataset *test, em_module *net, const int input_chw[3],
-                            const char *name, em_error *err) {
+                            const char *name, const em_dist *dist, em_error *err) {
     memset(t, 0, sizeof *t);
     t->cfg = c;
+    t->dist = dist;
     t->train_set = train;
     t->test_set = test;
     t->quiet = c->quiet;
@@ -151,9 +197,24 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
     em_module_init(t->net, &t->init_rng, &init);
 
     normalization_of(c, train, t->mean, t->std);
-    t->train = loader_of(train, c, t->mean, t->std, true, err);
+    int P = em_dist_size(dist), need = pass_needs(c, P);
+    if (smallest_pass(c, c->batch, P) < need) {
+        if (P == 1 && !c->ghost_batch)
+            return em_error_set(err, EM_ERR_ARG, "--batch %d: BatchNorm needs at least 2 "
+                                "examples per batch (or --no-bn)", c->batch);
+        return em_error_set(err, EM_ERR_ARG, "--batch %d over %d process(es)%s leaves %d "
+                            "example(s) to a pass; %s needs at least %d: a larger --batch%s",
+                            c->batch, P, c->ghost_batch ? " in ghost batches" : "",
+                            smallest_pass(c, c->batch, P), c->bn ? "BatchNorm" : "a pass",
+                            need, c->bn && P > 1 ? ", or --bn-sync" : "");
+    }
+    /* a last training batch too small to split (one example: to batch-normalize) is dropped */
+    size_t n = c->train_limit && (size_t)c->train_limit < train->n ? (size_t)c->train_limit : train->n;
+    int last = (int)(n % (size_t)c->batch);
+    bool drop = last == 1 || (last > 0 && smallest_pass(c, last, P) < need);
+    t->train = loader_of(train, c, t->mean, t->std, true, drop, err);
     if (!t->train) return err->code;
-    t->test = loader_of(test, c, t->mean, t->std, false, err);
+    t->test = loader_of(test, c, t->mean, t->std, false, false, err);
     if (!t->test) return err->code;
     t->x = em_loader_batch_tensor(t->train);
     t->x_test = em_loader_batch_tensor(t->test);
@@ -162,9 +223,10 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
     if (!t->x || !t->x_test || !t->labels || !t->tape)
         return em_error_set(err, EM_ERR_NOMEM, "out of memory for a batch of %d", c->batch);
 
-    if (c->bn && c->batch < 2)
-        return em_error_set(err, EM_ERR_ARG, "--batch %d: BatchNorm needs at least 2 examples "
-                            "per batch (or --no-bn)", c->batch);
+    if (c->bn_sync && P > 1) {
+        t->bn_sync = em_dist_bn_sync(dist);
+        set_bn_sync(t->net, &t->bn_sync);
+    }
     t->steps_per_epoch = (long)em_loader_n_batches(t->train);
     if (t->steps_per_epoch == 0)
         return em_error_set(err, EM_ERR_ARG, "the training set has %zu example(s): too few "
@@ -201,40 +263,94 @@ static int argmax(const em_real *row, int n) {
     return best;
 }
 
+/* The running statistics (every BUFFER entry) as doubles, to average them. */
+typedef struct buffers_ctx {
+    double *vals;
+    size_t n;
+    bool store;   /* false: collect into vals; true: write vals back */
+} buffers_ctx;
+
+static bool visit_buffers(void *vctx, const char *name, const em_entry *e) {
+    (void)name;
+    buffers_ctx *b = vctx;
+    if (e->kind != EM_ENTRY_BUFFER) return true;
+    for (size_t i = 0; i < e->tensor->size; i++, b->n++) {
+        if (b->store) e->tensor->data[i] = (em_real)b->vals[b->n];
+        else if (b->vals) b->vals[b->n] = (double)e->tensor->data[i];
+    }
+    return true;
+}
+
+em_code em_trainer_sync_buffers(em_trainer *t, em_error *err) {
+    int P = em_dist_size(t->dist);
+    if (P == 1 || t->cfg->bn_sync) return EM_OK;
+    buffers_ctx b = {NULL, 0, false};
+    em_module_visit(t->net, visit_buffers, &b);   /* count */
+    if (b.n == 0) return EM_OK;
+    /* the count is the same everywhere; whether every process has its buffer is agreed
+     * before the sum, so a failed malloc cannot leave the others waiting in it */
+    double *vals = calloc(b.n, sizeof *vals);
+    b = (buffers_ctx){vals, 0, false};
+    if (vals) em_module_visit(t->net, visit_buffers, &b);
+    int bad = em_dist_max(t->dist, vals == NULL);
+    if (!bad) {
+        em_dist_sum(t->dist, vals, (int)b.n);
+        for (size_t i = 0; i < b.n; i++) vals[i] /= P;
+        b = (buffers_ctx){vals, 0, true};
+        em_module_visit(t->net, visit_buffers, &b);
+    }
+    free(vals);
+    return bad ? em_error_set(err, EM_ERR_NOMEM, "out of memory averaging the running "
+                              "statistics") : EM_OK;
+}
+
 em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred,
                             em_error *err) {
+    int P = em_dist_size(t->dist);
+    bool sharded = P > 1 && !pred;
+    em_code code = sharded ? em_trainer_sync_buffers(t, err) : EM_OK;
+    if (code != EM_OK) return code;
     em_module_train(t->net, false);     /* BatchNorm: running statistics; dropout off */
     em_tape_set_recording(t->tape, false);
-    double sum_loss = 0;
-    long correct = 0, seen = 0;
-    int n;
+    double sum[3] = {0, 0, 0};          /* loss sum, correct, seen */
+    int n, failed = 0;
+    em_code mine = EM_OK;               /* this process's failure (err filled) */
     em_loader_begin_epoch(t->test, 0);
     while (em_loader_next(t->test, t->x_test, t->labels, &n)) {
-        em_tensor *logits = em_module_forward(t->net, t->tape, t->x_test);
-        em_tensor *l = em_cross_entropy(t->tape, logits, t->labels);
+        int lo = 0, hi = n;
+        if (sharded) shard_of(n, P, t->dist->rank, &lo, &hi);
+        if (hi == lo) continue;
+        em_tensor rows = rows_of(t->x_test, lo, hi);
+        em_tensor *logits = em_module_forward(t->net, t->tape, &rows);
+        em_tensor *l = em_cross_entropy(t->tape, logits, t->labels + lo);
         if (!l) {
-            em_tape_set_recording(t->tape, true);
-            em_module_train(t->net, true);
-            return em_error_set(err, t->tape->status, "evaluation failed: %s", t->tape->err.msg);
+            mine = em_error_set(err, t->tape->status, "evaluation failed: %s", t->tape->err.msg);
+            failed = 1;
+            break;
         }
         int K = logits->shape[1];
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < hi - lo; i++) {
             int p = argmax(logits->data + (size_t)i * K, K);
-            correct += p == t->labels[i];
+            sum[1] += p == t->labels[lo + i];
             if (pred) {
-                fprintf(pred, "%ld,%d,%d", seen + i, t->labels[i], p);
+                fprintf(pred, "%.0f,%d,%d", sum[2] + i, t->labels[lo + i], p);
                 for (int k = 0; k < K; k++) fprintf(pred, ",%.6g", (double)logits->data[(size_t)i * K + k]);
                 fputc('\n', pred);
             }
         }
-        sum_loss += (double)l->data[0] * n;
-        seen += n;
+        sum[0] += (double)l->data[0] * (hi - lo);
+        sum[2] += hi - lo;
         em_tape_reset(t->tape);
     }
+    em_tape_reset(t->tape);
     em_tape_set_recording(t->tape, true);
     em_module_train(t->net, true);
-    *loss = seen ? sum_loss / (double)seen : NAN;
-    *acc = seen ? (double)correct / (double)seen : NAN;
+    if (sharded && (failed = em_dist_max(t->dist, failed)) == 0) em_dist_sum(t->dist, sum, 3);
+    if (failed)
+        return mine != EM_OK ? mine : em_error_set(err, EM_ERR_STATE, "evaluation failed on "
+                                                   "another process");
+    *loss = sum[2] ? sum[0] / sum[2] : NAN;
+    *acc = sum[2] ? sum[1] / sum[2] : NAN;
     return EM_OK;
 }
 
@@ -251,6 +367,69 @@ static void write_row(em_trainer *t, em_run_result *r, int epoch, double lr, dou
     }
 }
 
+/* What the passes of one step produced, summed over the processes. */
+typedef struct step_sums {
+    double loss;          /* sum over the batch's examples of their loss           */
+    double correct;
+    double failed;        /* processes whose passes failed (r->error says why)     */
+    double interrupted;   /* processes that saw Ctrl-C (data parallel only)        */
+} step_sums;
+
+/* Forward and backward over this process's rows of the batch of n in t->x: the gradient
+ * of its share of the batch's mean loss lands in the parameter block. Then the sums go
+ * round, so every process knows the batch's loss and whether to go on. */
+static void step_passes(em_trainer *t, int n, step_sums *s, char *error, size_t len) {
+    int P = em_dist_size(t->dist), lo, hi;
+    shard_of(n, P, P > 1 ? t->dist->rank : 0, &lo, &hi);
+    int G = passes_of(t->cfg, n, P), m = hi - lo;
+    *s = (step_sums){0, 0, 0, 0};
+    for (int k = 0; k < G; k++) {
+        int a = lo + (int)((long)m * k / G), b = lo + (int)((long)m * (k + 1) / G);
+        em_tensor rows = rows_of(t->x, a, b);
+        /* forward: every op records itself on the tape */
+        em_tensor *logits = em_module_forward(t->net, t->tape, &rows);
+        em_tensor *loss = em_cross_entropy(t->tape, logits, t->labels + a);
+        /* backward: the tape in reverse; gradients land in the parameter block. The seed
+         * (b - a) / n makes this pass's mean loss count as its share of the batch's mean
+         * (1 for a single pass) */
+        em_real seed = (em_real)((double)(b - a) / n);
+        if (em_backward_from(t->tape, loss, &seed) != EM_OK) {
+            snprintf(error, len, "step %ld failed: %s", t->step + 1, t->tape->err.msg);
+            s->failed = 1;
+            em_tape_reset(t->tape);
+            break;
+        }
+        int K = logits->shape[1];
+        for (int i = 0; i < b - a; i++)
+            s->correct += argmax(logits->data + (size_t)i * K, K) == t->labels[a + i];
+        s->loss += (double)loss->data[0] * (b - a);
+        em_tape_reset(t->tape);
+    }
+    if (P > 1) {
+        double v[4] = {s->loss, s->correct, s->failed, t->interrupted && *t->interrupted};
+        em_dist_sum(t->dist, v, 4);
+        *s = (step_sums){v[0], v[1], v[2], v[3]};
+    }
+}
+
+/* Data parallel: every process leaves the loop, evaluates and stops together, so a status
+ * one of them met alone (a metrics write on the root) becomes everyone's. */
+static void agree(em_trainer *t, em_run_result *r) {
+    if (em_dist_size(t->dist) == 1) return;
+    int s = em_dist_max(t->dist, r->status);
+    if (s != r->status && !r->error[0] && s == 1)
+        snprintf(r->error, sizeof r->error, "another process failed");
+    r->status = s;
+}
+
+/* FNV-1a over the parameter bytes: equal on every process, or the replicas drifted. */
+static uint64_t params_hash(em_params p) {
+    const unsigned char *b = (const unsigned char *)p.data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < p.n * sizeof *p.data; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
 void em_trainer_run(em_trainer *t, em_run_result *r) {
     const em_config *c = t->cfg;
     em_epoch_stats *st = &t->stats;
@@ -260,6 +439,8 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
     r->best_test_acc = st->best_test_acc;
     double run_start = em_now();
     em_module_train(t->net, true);
+    int P = em_dist_size(t->dist);
+    em_params params = em_module_params(t->net);
 
     while (t->step < t->total_steps && r->status == 0) {
         em_error err;
@@ -278,38 +459,35 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
         int n;
 
         while (t->step < t->total_steps) {
-            if (t->interrupted && *t->interrupted) {   /* Ctrl-C: no new step */
+            /* Ctrl-C: no new step (data parallel: the processes agree on it in the step) */
+            if (P == 1 && t->interrupted && *t->interrupted) {
                 r->status = 130;
                 break;
             }
             if (!em_loader_next(t->train, t->x, t->labels, &n)) break;
             lr = em_schedule_lr(&t->sched, t->step);
 
-            /* forward: every op records itself on the tape */
-            em_tensor *logits = em_module_forward(t->net, t->tape, t->x);
-            em_tensor *loss = em_cross_entropy(t->tape, logits, t->labels);
-            /* backward: the tape in reverse; gradients land in the parameter block */
-            if (em_backward(t->tape, loss) != EM_OK) {
-                snprintf(r->error, sizeof r->error, "step %ld failed: %s", t->step + 1,
-                         t->tape->err.msg);
+            step_sums sums;
+            step_passes(t, n, &sums, r->error, sizeof r->error);
+            if (sums.failed) {
+                if (!r->error[0]) snprintf(r->error, sizeof r->error, "step %ld failed on "
+                                           "another process", t->step + 1);
                 r->status = 1;
                 break;
             }
-            double l = loss->data[0];
+            double l = sums.loss / n;   /* the batch's mean loss (one pass: exactly its own) */
             if (!isfinite(l) || l > t->divergence_bound) {   /* stop before the update */
                 r->status = 3;
                 r->diverged_step = t->step + 1;
                 r->diverged_loss = l;
-                em_tape_reset(t->tape);
                 break;
             }
-            /* update, then clear the gradients and recycle the step's memory */
+            /* the processes' gradients summed: the gradient of the global batch, everywhere */
+            em_dist_sum_real(t->dist, params.grad, params.n);
+            /* update, then clear the gradients (the passes recycled the step's memory) */
             em_optimizer_step(&t->opt, lr);
             em_optimizer_zero_grad(&t->opt);
-
-            int K = logits->shape[1], ok = 0;
-            for (int i = 0; i < n; i++) ok += argmax(logits->data + (size_t)i * K, K) == t->labels[i];
-            em_tape_reset(t->tape);
+            int ok = (int)sums.correct;
 
             t->step++;
             t->batch++;
@@ -334,8 +512,13 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
                 st->log_loss_sum = st->log_correct = st->log_seen = 0;
                 log_start = now;
             }
+            if (sums.interrupted) {   /* data parallel Ctrl-C: this step was the last */
+                r->status = 130;
+                break;
+            }
         }
         em_progress_end(&bar);
+        agree(t, r);
         double secs = em_now() - epoch_start, ips = images_now / secs;
         double tl = st->seen ? st->loss_sum / st->seen : NAN;
         double ta = st->seen ? st->correct / st->seen : NAN;
@@ -378,6 +561,13 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
                 if (r->status == 0) r->status = s2;
             }
         }
+        agree(t, r);
+    }
+    /* data parallel: the replicas must still be one model */
+    if (P > 1 && !em_dist_same(t->dist, params_hash(params)) && r->status != 1) {
+        snprintf(r->error, sizeof r->error, "after step %ld the processes hold different "
+                 "weights (the MPI sums were not the same on every process)", t->step);
+        r->status = 1;
     }
     r->steps = t->step;
     r->seconds = em_now() - run_start;

@@ -9,6 +9,20 @@
  * Everything a run needs lives in em_trainer: the model, the optimizer and its schedule,
  * the two loaders, the step's tape, and the position (epoch, batch, step) — which is also
  * exactly what a training checkpoint saves (examples/common/checkpoint.c).
+ *
+ * Data parallel (dist non-NULL, P processes, docs/distributed.md). Every process holds the
+ * whole model and reads the same global batch of --batch examples (same seed, same order);
+ * process r takes rows [r n / P, (r + 1) n / P) of it, and with --ghost-batch splits them
+ * into G passes of near-equal size (G the same on every process). A pass of m rows seeds its
+ * backward with m / n instead of 1, so its mean loss enters as its share of the global mean;
+ * the parameter gradients then need only be summed over the processes — one MPI_Allreduce
+ * over the model's contiguous gradient block per step — for every process to hold the
+ * gradient of the mean loss over the global batch, take the same optimizer step, and keep
+ * identical weights (checked at the end of the run). With --bn-sync, BatchNorm layers sum
+ * their statistics across the processes (em_bn_sync): then P processes compute what one
+ * process computes with the whole batch; without it each normalizes its own rows (ghost
+ * batches), which is what one process computes with --ghost-batch n / P. One process is
+ * the special case P = 1, G = 1, seed 1: the loop is the same.
  */
 #ifndef EM_TRAIN_H
 #define EM_TRAIN_H
@@ -18,6 +32,7 @@
 #include <stdint.h>
 
 #include "data/loader.h"
+#include "examples/common/dist.h"
 #include "examples/common/models.h"
 #include "examples/common/options.h"
 #include "io/metrics.h"
@@ -85,6 +100,8 @@ struct em_trainer {
     em_tensor *x_test;          /* the same for the test loader (it shrinks differently) */
     int *labels;                /* (batch)                                                */
     em_tape *tape;
+    const em_dist *dist;        /* the processes of a data-parallel run; NULL: just this */
+    em_bn_sync bn_sync;         /* what --bn-sync gives every BatchNorm layer            */
     em_rng init_rng;
     double mean[3], std[3];     /* the normalization in use                              */
     /* position: the next step reads batch `batch` of epoch `epoch`; `step` taken so far */
@@ -106,15 +123,16 @@ struct em_trainer {
     bool silent;                /* no per-epoch summary line on stdout (ember-ablate)   */
 };
 
-/* Build model, optimizer, schedule, loaders and tape from the configuration. */
+/* Build model, optimizer, schedule, loaders and tape from the configuration. dist: the
+ * processes that train together (each calls this with the same arguments), or NULL. */
 em_code em_trainer_init(em_trainer *t, const em_config *cfg, const em_dataset *train,
-                        const em_dataset *test, em_error *err);
+                        const em_dataset *test, const em_dist *dist, em_error *err);
 /* The same with a model built by the caller (ember-ablate's deep MLPs): the trainer owns
  * net from here on, also on failure (em_trainer_free frees it). input_chw is the shape
  * net takes without the batch dimension; name is for messages. */
 em_code em_trainer_init_net(em_trainer *t, const em_config *cfg, const em_dataset *train,
                             const em_dataset *test, em_module *net, const int input_chw[3],
-                            const char *name, em_error *err);
+                            const char *name, const em_dist *dist, em_error *err);
 /* The model options a configuration asks for (--bn, --act, --bn-momentum, ...). */
 em_model_opts em_config_model_opts(const em_config *cfg);
 void em_trainer_free(em_trainer *t);
@@ -124,8 +142,16 @@ void em_trainer_free(em_trainer *t);
 void em_trainer_run(em_trainer *t, em_run_result *r);
 
 /* Loss and accuracy of the model in evaluation mode over the test loader. With
- * predictions non-NULL, one CSV row per image: index,label,predicted,logit0..logitK. */
+ * predictions non-NULL, one CSV row per image: index,label,predicted,logit0..logitK.
+ * Data parallel, without predictions: collective, each process evaluates its rows of every
+ * test batch (after em_trainer_sync_buffers) and the sums are reduced; with predictions:
+ * this process alone, the whole test set (the programs call it on the root only). */
 em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *predictions,
                             em_error *err);
+/* Data parallel without --bn-sync: the processes' BatchNorm running statistics differ
+ * (each tracks its own shard); this sets them all to their mean over the processes —
+ * collective. The running averages are linear in the batch statistics, so averaging now
+ * equals averaging after every step. A no-op for one process and with --bn-sync. */
+em_code em_trainer_sync_buffers(em_trainer *t, em_error *err);
 
 #endif

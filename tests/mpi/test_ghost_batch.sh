@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# tests/mpi/test_ghost_batch.sh — --ghost-batch N on one process (no MPI needed): the
+# single-process side of "BatchNorm per process" under mpirun (test_mpi_programs.sh).
+#   --ghost-batch >= --batch          is the plain step, bit for bit (one pass, seed 1)
+#   --no-bn, --ghost-batch 16         is the same step as the whole batch: gradient
+#                                     accumulation, equal to float rounding
+#   with BatchNorm, --ghost-batch 32  is another step (BatchNorm over each half)
+#   usage: test_ghost_batch.sh EMBER_MNIST CKPT_DIFF
+set -uo pipefail
+MNIST=$1 DIFF=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() { local name=$1; shift; if "$@"; then passed=$((passed + 1)); echo "ok - $name";
+          else failed=$((failed + 1)); echo "FAIL - $name"; fi; }
+run() { "$MNIST" --train-limit 640 --test-limit 320 --quiet --seed 3 --steps 3 "$@" >/dev/null 2>&1; }
+
+run --save "$tmp/plain.st"
+run --ghost-batch 64 --save "$tmp/g64.st"
+check "--ghost-batch 64 of --batch 64 is the plain step, bit for bit" cmp -s "$tmp/plain.st" "$tmp/g64.st"
+run --no-bn --save "$tmp/nobn.st"
+run --no-bn --ghost-batch 16 --save "$tmp/nobn16.st"
+"$DIFF" "$tmp/nobn.st" "$tmp/nobn16.st" --max 1e-5
+check "without BatchNorm, 4 ghost batches of 16 are the batch of 64 (to rounding)" test $? = 0
+run --ghost-batch 32 --save "$tmp/g32.st"
+"$DIFF" "$tmp/plain.st" "$tmp/g32.st" --weights --min 1e-2
+check "with BatchNorm, ghost batches of 32 are another step than the batch of 64" test $? = 0
+"$MNIST" --train-limit 640 --quiet --steps 1 --ghost-batch 1 >/dev/null 2>"$tmp/err"
+check "BatchNorm over ghost batches of 1 is refused (exit 2, saying why)" \
+    test $? = 2 -a -n "$(grep 'at least 2' "$tmp/err")"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
