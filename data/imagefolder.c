@@ -86,6 +86,15 @@ static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *o
     FILE *f = fopen(path, "rb");
     if (!f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     int w, h, comp;
+    /* the header first: a few bytes can claim 30000 x 30000 pixels, which stb_image would
+     * try to allocate before it finds the data missing */
+    if (stbi_info_from_file(f, &w, &h, &comp) &&
+        (size_t)w * (size_t)h > (size_t)EM_IMAGEFOLDER_MAX_PIXELS) {
+        fclose(f);
+        return em_error_set(err, EM_ERR_FORMAT, "%s: a %dx%d image, more than the %d pixels "
+                            "the loader decodes (shrink it first)", path, w, h,
+                            EM_IMAGEFOLDER_MAX_PIXELS);
+    }
     uint8_t *img = stbi_load_from_file(f, &w, &h, &comp, o->channels);
     fclose(f);
     if (!img)

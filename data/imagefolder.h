@@ -16,6 +16,9 @@
  * stb_image_resize (its default filter, Mitchell for down-sampling) when its size
  * differs.
  *
+ * An image whose header claims more than EM_IMAGEFOLDER_MAX_PIXELS pixels (64 Mpixel,
+ * 8192 x 8192) is refused before decoding, so a small corrupt file cannot make the loader
+ * allocate gigabytes; it counts as an image that cannot be decoded.
  * An image file that cannot be read or decoded is an error naming the file (EM_ERR_FORMAT,
  * or EM_ERR_IO when it cannot be opened) unless opts.skip_bad is set: then it is skipped
  * and counted in the report, which a program prints as a warning. A class folder with no
@@ -28,6 +31,8 @@
 #include <stddef.h>
 
 #include "dataset.h"
+
+#define EM_IMAGEFOLDER_MAX_PIXELS (1 << 26)
 
 typedef struct em_imagefolder_opts {
     int h, w;          /* every image is resized to h x w                  */

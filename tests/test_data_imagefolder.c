@@ -137,6 +137,31 @@ Test(imagefolder_bad, corrupt_image_rejected_or_skipped) {
     rm_tree(root);
 }
 
+/* a 45-byte PNG whose header claims 16000 x 16000 pixels: refused from the header, before
+ * stb_image allocates 768 MB for it (stb itself refuses only above 1 GB) */
+Test(imagefolder_bad, huge_image_header_refused_before_decoding) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    uint8_t png[8 + 25 + 12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                                0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                0, 0, 0x3e, 0x80, 0, 0, 0x3e, 0x80,   /* 16000 x 16000 */
+                                8, 2, 0, 0, 0};                       /* 8-bit RGB */
+    uLong crc = crc32(0, png + 12, 17);
+    for (int i = 0; i < 4; i++) png[29 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    memcpy(png + 33, iend, 12);
+    write_bytes(path_in(p, sizeof p, root, "a/bomb.png"), png, sizeof png);
+    em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "bomb.png");
+    assert_msg_has(&err, "16000x16000");
+    cr_assert_null(ds.pixels);
+    rm_tree(root);
+}
+
 Test(imagefolder_bad, unreadable_file_is_io_error) {
     if (geteuid() == 0) {
         /* root reads everything; a directory named like an image is still skipped, and a
