@@ -85,6 +85,18 @@ static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *o
                       uint8_t *hwc, em_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* stb_image recognises a file by its content, and reads GIF, PSD, PIC, PNM, HDR and
+     * TGA as well; only the three formats the loader takes reach it */
+    unsigned char magic[8] = {0};
+    size_t got = fread(magic, 1, sizeof magic, f);
+    bool known = (got >= 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8)) ||
+                 (got >= 3 && magic[0] == 0xff && magic[1] == 0xd8 && magic[2] == 0xff) ||
+                 (got >= 2 && magic[0] == 'B' && magic[1] == 'M');
+    if (!known || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return em_error_set(err, EM_ERR_FORMAT, "%s: not a PNG, JPEG or BMP file (its first "
+                            "bytes are no such signature)", path);
+    }
     int w, h, comp;
     /* the header first: a few bytes can claim 30000 x 30000 pixels, which stb_image would
      * try to allocate before it finds the data missing */

@@ -16,7 +16,9 @@
  * stb_image_resize (its default filter, Mitchell for down-sampling) when its size
  * differs.
  *
- * An image whose header claims more than EM_IMAGEFOLDER_MAX_PIXELS pixels (64 Mpixel,
+ * A file is decoded only if it starts with a PNG, JPEG or BMP signature (stb_image, which
+ * recognises files by content, would also read GIF, PSD, TGA, ... under any name), and an
+ * image whose header claims more than EM_IMAGEFOLDER_MAX_PIXELS pixels (64 Mpixel,
  * 8192 x 8192) is refused before decoding, so a small corrupt file cannot make the loader
  * allocate gigabytes; it counts as an image that cannot be decoded.
  * An image file that cannot be read or decoded is an error naming the file (EM_ERR_FORMAT,

@@ -2,6 +2,7 @@
  * files: class order, pixel layout, resizing, channels, and bad folders. */
 #include "data_helpers.h"
 
+#include <stb_image.h>
 #include <stb_image_write.h>
 
 /* (h, w, 3) interleaved test image: pixel (y, x) = (seed + x * 8, y * 8, seed * 3) */
@@ -115,7 +116,7 @@ Test(imagefolder_bad, corrupt_image_rejected_or_skipped) {
     mkdir_in(root, "b");
     write_png(root, "a/good.png", 8, 8, 1);
     write_png(root, "b/good.png", 8, 8, 2);
-    write_bytes(path_in(p, sizeof p, root, "b/bad.png"), "\x89PNG garbage", 12);
+    write_bytes(path_in(p, sizeof p, root, "b/bad.png"), "\x89PNG\r\n\x1a\ngarbage", 15);
     em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
     em_dataset ds;
     em_error err;
@@ -158,6 +159,29 @@ Test(imagefolder_bad, huge_image_header_refused_before_decoding) {
     cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
     assert_msg_has(&err, "bomb.png");
     assert_msg_has(&err, "16000x16000");
+    cr_assert_null(ds.pixels);
+    rm_tree(root);
+}
+
+/* stb_image would decode a GIF (or PSD, TGA, ...) named x.png: the loader passes on only
+ * files with a PNG, JPEG or BMP signature */
+Test(imagefolder_bad, other_formats_under_an_image_name_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    /* a valid 1x1 GIF */
+    static const uint8_t gif[] = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0,
+                                  0, 0, 0, 255, 255, 255, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0,
+                                  2, 2, 'D', 1, 0, ';'};
+    write_bytes(path_in(p, sizeof p, root, "a/x.png"), gif, sizeof gif);
+    int w, h, comp;
+    cr_assert(stbi_info(p, &w, &h, &comp) && w == 1 && h == 1, "stb_image reads the GIF");
+    em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.png");
+    assert_msg_has(&err, "not a PNG, JPEG or BMP file");
     cr_assert_null(ds.pixels);
     rm_tree(root);
 }
