@@ -60,6 +60,7 @@ typedef struct em_config {
     long warmup;                  /* linear warm-up steps                                 */
     uint64_t seed;
     int threads;                  /* 0 = leave OpenBLAS/OpenMP at their defaults          */
+    uint64_t mem_limit;           /* --mem-limit in bytes (0 = MemAvailable decides)      */
     /* files and output */
     char metrics[EM_PATH_MAX];
     long log_every;               /* extra metrics rows every N steps (0 = per epoch)     */
