@@ -108,7 +108,7 @@ enum {
     O_BN_BACKWARD, O_INIT, O_INIT_SCALE, O_SEED, O_THREADS, O_TRAIN_LIMIT, O_TEST_LIMIT,
     O_NO_SHUFFLE, O_AUGMENT, O_NO_AUGMENT, O_MEAN, O_STD, O_METRICS, O_LOG_EVERY, O_SAVE,
     O_SAVE_EVERY, O_RESUME, O_LOAD, O_EVAL, O_PREDICTIONS, O_QUIET, O_SYNTHETIC, O_DATASET,
-    O_MEM_LIMIT, O_HELP,
+    O_MEM_LIMIT, O_PREFETCH, O_HELP,
 };
 
 static const struct option long_options[] = {
@@ -134,7 +134,7 @@ static const struct option long_options[] = {
     {"eval", no_argument, 0, O_EVAL},                {"predictions", required_argument, 0, O_PREDICTIONS},
     {"quiet", no_argument, 0, O_QUIET},              {"synthetic", no_argument, 0, O_SYNTHETIC},
     {"dataset", required_argument, 0, O_DATASET},    {"help", no_argument, 0, O_HELP},
-    {"mem-limit", required_argument, 0, O_MEM_LIMIT},
+    {"mem-limit", required_argument, 0, O_MEM_LIMIT}, {"prefetch", no_argument, 0, O_PREFETCH},
     {0, 0, 0, 0},
 };
 
@@ -239,6 +239,7 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
             if (!parse_long(a, 1, 1000000000L, &c->test_limit)) return BAD("--test-limit: '%s' is not a positive whole number", a);
             break;
         case O_NO_SHUFFLE: c->shuffle = false; break;
+        case O_PREFETCH: c->prefetch = true; break;
         case O_AUGMENT: c->augment = true; break;
         case O_NO_AUGMENT: c->augment = false; break;
         case O_MEAN:
@@ -307,6 +308,8 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --train-limit N       use the first N training images (all)\n");
     fprintf(out, "  --test-limit N        use the first N test images (all)\n");
     fprintf(out, "  --no-shuffle          keep the file order (shuffled, seeded)\n");
+    fprintf(out, "  --prefetch            assemble the next training batch on a second thread\n"
+                 "                        (the same batches, the same run)\n");
     fprintf(out, "  --augment, --no-augment  random crop + flip (%s)\n", c->augment ? "on" : "off");
     fprintf(out, "  --mean X[,Y,Z] --std X[,Y,Z]  normalization (dataset defaults, printed at start)\n");
     fprintf(out, "model:\n");

@@ -38,6 +38,8 @@ typedef struct em_config {
     long train_limit, test_limit; /* 0 = all                                              */
     bool shuffle;
     bool augment;                 /* cifar default on, mnist off                          */
+    bool prefetch;                /* training batches filled on a background thread (the
+                                     same batches as without: not part of the config)     */
     int n_mean, n_std;            /* how many values --mean/--std gave (0 = defaults)     */
     double mean[3], std[3];
     /* model */

@@ -96,6 +96,7 @@ static em_loader *loader_of(const em_dataset *ds, const em_config *c, const doub
     o.seed = c->seed;
     o.shuffle = training && c->shuffle;
     o.augment = training && c->augment;
+    o.prefetch = training && c->prefetch;
     o.normalize = true;
     for (int ch = 0; ch < ds->c && ch < 3; ch++) {
         o.mean[ch] = mean[ch];

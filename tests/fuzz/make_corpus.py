@@ -81,6 +81,8 @@ write("options", "missing-value", argv_seed(0, "--batch"))
 write("options", "grouped-short", argv_seed(0, "-hq"))
 write("options", "help", argv_seed(1, "--help"))
 write("options", "extra", argv_seed(0, "--epochs", "3", "extra"))
+write("options", "resources", argv_seed(0, "--mem-limit", "1.5G", "--prefetch", "--threads", "1"))
+write("options", "bad-size", argv_seed(1, "--mem-limit", "12x"))
 
 HEADER = b"epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,diverged\n"
 
