@@ -186,6 +186,44 @@ Test(imagefolder_bad, other_formats_under_an_image_name_refused) {
     rm_tree(root);
 }
 
+/* Debian's stb_image writes past its Huffman table when a JPEG's DHT segment has more
+ * than 256 codes (fuzz_image found it): such a file is refused before it reaches stb */
+typedef struct jpeg_buf { uint8_t b[8192]; size_t n; } jpeg_buf;
+
+static void jpeg_to_mem(void *ctx, void *data, int size) {
+    jpeg_buf *j = ctx;
+    cr_assert(j->n + (size_t)size <= sizeof j->b);
+    memcpy(j->b + j->n, data, (size_t)size);
+    j->n += (size_t)size;
+}
+
+Test(imagefolder_bad, jpeg_huffman_table_of_more_than_256_codes_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    uint8_t img[16 * 16 * 3];
+    make_rgb(img, 16, 16, 7);
+    static jpeg_buf j;
+    cr_assert(stbi_write_jpg_to_func(jpeg_to_mem, &j, 16, 16, 3, img, 90));
+    write_bytes(path_in(p, sizeof p, root, "a/good.jpg"), j.b, j.n);
+    em_imagefolder_opts o = {.h = 16, .w = 16, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_OK, "%s", err.msg);
+    em_dataset_free(&ds);
+    /* the first DHT: FF C4, length, class/id, 16 counts; make the counts sum to 16 * 20 */
+    size_t at = 0;
+    while (at + 1 < j.n && !(j.b[at] == 0xff && j.b[at + 1] == 0xc4)) at++;
+    cr_assert(at + 21 < j.n, "no DHT segment in stb's JPEG");
+    for (int k = 0; k < 16; k++) j.b[at + 5 + k] = 20;
+    write_bytes(p, j.b, j.n);
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "good.jpg");
+    assert_msg_has(&err, "Huffman table of more than 256 codes");
+    cr_assert_null(ds.pixels);
+    rm_tree(root);
+}
+
 Test(imagefolder_bad, unreadable_file_is_io_error) {
     if (geteuid() == 0) {
         /* root reads everything; a directory named like an image is still skipped, and a
