@@ -115,7 +115,7 @@ check "... saying how much the step needs and what to change" \
 check "... without starting (no epoch line)" bash -c "! grep -q '^epoch' '$tmp/out'"
 start=$(date +%s)
 s=$("$MNIST" --quiet --batch 65536 --epochs 1 >"$tmp/out" 2>&1; echo $?)
-check "a batch of 60000 Fashion-MNIST images (~80 GB of activations) exits 2 up front (got $s)" \
+check "a batch of 60000 Fashion-MNIST images (~41 GiB of activations) exits 2 up front (got $s)" \
     test "$s" = 2 -a "$(($(date +%s) - start))" -lt 60
 check "... naming MemAvailable" grep -q "MemAvailable" "$tmp/out"
 s=$("$MNIST" "${small[@]}" --epochs 1 --mem-limit 2G >"$tmp/out" 2>&1; echo $?)
