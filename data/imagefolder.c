@@ -129,6 +129,30 @@ static bool jpeg_huffman_tables_ok(const uint8_t *b, size_t n) {
     return true;
 }
 
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* An uncompressed BMP must hold the rows its header claims: stb_image reads missing bytes
+ * as zeros, so a 100-byte file would otherwise decode as a 1024 x 1024 image. */
+static bool bmp_complete(const uint8_t *b, size_t n) {
+    if (n < 30) return true;   /* stb_image rejects the header itself */
+    uint32_t header = le32(b + 14);
+    int64_t w, h, bpp;
+    if (header == 12) {        /* OS/2: 16-bit sizes, never compressed */
+        w = b[18] | b[19] << 8, h = b[20] | b[21] << 8, bpp = b[24] | b[25] << 8;
+    } else {
+        if (n < 34) return true;
+        uint32_t compression = le32(b + 30);
+        if (compression != 0 && compression != 3) return true;   /* stb_image rejects RLE */
+        w = (int32_t)le32(b + 18), h = (int32_t)le32(b + 22), bpp = b[28] | b[29] << 8;
+    }
+    if (h < 0) h = -h;
+    if (w <= 0 || bpp <= 0 || bpp > 32) return true;            /* stb_image rejects these */
+    int64_t row = (w * bpp + 31) / 32 * 4;
+    return (int64_t)le32(b + 10) + row * h <= (int64_t)n;
+}
+
 /* Decode path into out (channels, h, w). On failure: a message in why. */
 static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *out,
                       uint8_t *hwc, em_error *err) {
@@ -138,6 +162,7 @@ static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *o
     if (c != EM_OK) return c;
     /* stb_image recognises a file by its content, and reads GIF, PSD, PIC, PNM, HDR and
      * TGA as well; only the three formats the loader takes reach it */
+    size_t max_pixels = o->max_pixels ? o->max_pixels : (size_t)EM_IMAGEFOLDER_MAX_PIXELS;
     bool png = len >= 8 && !memcmp(file, "\x89PNG\r\n\x1a\n", 8);
     bool jpeg = len >= 3 && file[0] == 0xff && file[1] == 0xd8 && file[2] == 0xff;
     bool bmp = len >= 2 && file[0] == 'B' && file[1] == 'M';
@@ -145,16 +170,18 @@ static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *o
     if (!png && !jpeg && !bmp)
         c = em_error_set(err, EM_ERR_FORMAT, "%s: not a PNG, JPEG or BMP file (its first bytes "
                          "are no such signature)", path);
+    else if (bmp && !bmp_complete(file, len))
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: truncated BMP (%zu bytes, fewer than its "
+                         "header's rows need)", path, len);
     else if (jpeg && !jpeg_huffman_tables_ok(file, len))
         c = em_error_set(err, EM_ERR_FORMAT, "%s: corrupt JPEG (a Huffman table of more than "
                          "256 codes)", path);
     /* the header first: a few bytes can claim 16000 x 16000 pixels, which stb_image would
      * try to allocate before it finds the data missing */
     else if (stbi_info_from_memory(file, (int)len, &w, &h, &comp) &&
-             (size_t)w * (size_t)h > (size_t)EM_IMAGEFOLDER_MAX_PIXELS)
-        c = em_error_set(err, EM_ERR_FORMAT, "%s: a %dx%d image, more than the %d pixels "
-                         "the loader decodes (shrink it first)", path, w, h,
-                         EM_IMAGEFOLDER_MAX_PIXELS);
+             (size_t)w * (size_t)h > max_pixels)
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: a %dx%d image, more than the %zu pixels "
+                         "the loader decodes (shrink it first)", path, w, h, max_pixels);
     uint8_t *img = NULL;
     if (c == EM_OK) img = stbi_load_from_memory(file, (int)len, &w, &h, &comp, o->channels);
     free(file);

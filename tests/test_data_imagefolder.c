@@ -224,6 +224,32 @@ Test(imagefolder_bad, jpeg_huffman_table_of_more_than_256_codes_refused) {
     rm_tree(root);
 }
 
+/* stb_image reads the missing rows of a cut BMP as zeros (fuzz_image: a 102-byte file
+ * decoded as 1024 x 1024); the loader refuses a BMP shorter than its header's rows */
+Test(imagefolder_bad, truncated_bmp_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    uint8_t img[32 * 32 * 3];
+    make_rgb(img, 32, 32, 3);
+    cr_assert(stbi_write_bmp(path_in(p, sizeof p, root, "a/x.bmp"), 32, 32, 3, img));
+    em_imagefolder_opts o = {.h = 32, .w = 32, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_OK, "%s", err.msg);
+    em_dataset_free(&ds);
+    size_t len;
+    uint8_t *bmp = read_bytes(p, &len);
+    write_bytes(p, bmp, len - 1);   /* one byte short */
+    free(bmp);
+    int w, h, comp;
+    cr_assert(stbi_info(p, &w, &h, &comp), "stb_image would still take it");
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.bmp");
+    assert_msg_has(&err, "truncated BMP");
+    rm_tree(root);
+}
+
 Test(imagefolder_bad, unreadable_file_is_io_error) {
     if (geteuid() == 0) {
         /* root reads everything; a directory named like an image is still skipped, and a
