@@ -189,6 +189,12 @@ static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *o
     if (!img)
         return em_error_set(err, EM_ERR_FORMAT, "%s: not a readable image (stb_image: %s)", path,
                             stbi_failure_reason() ? stbi_failure_reason() : "unknown");
+    /* stb_image 2.27 returns a BMP with a height of 0 (fuzz_image found it); resizing
+     * that divides by zero */
+    if (w < 1 || h < 1) {
+        stbi_image_free(img);
+        return em_error_set(err, EM_ERR_FORMAT, "%s: an image of %dx%d pixels", path, w, h);
+    }
     const uint8_t *src = img;
     if (w != o->w || h != o->h) {
         if (!stbir_resize_uint8(img, w, h, 0, hwc, o->w, o->h, 0, o->channels)) {

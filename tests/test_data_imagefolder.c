@@ -225,8 +225,8 @@ Test(imagefolder_bad, jpeg_huffman_table_of_more_than_256_codes_refused) {
 }
 
 /* stb_image reads the missing rows of a cut BMP as zeros (fuzz_image: a 102-byte file
- * decoded as 1024 x 1024); the loader refuses a BMP shorter than its header's rows */
-Test(imagefolder_bad, truncated_bmp_refused) {
+ * decoded as 1024 x 1024), and decodes a BMP of height 0: the loader refuses both */
+Test(imagefolder_bad, truncated_or_empty_bmp_refused) {
     char root[256], p[512];
     make_tmpdir(root, sizeof root);
     mkdir_in(root, "a");
@@ -247,6 +247,14 @@ Test(imagefolder_bad, truncated_bmp_refused) {
     cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
     assert_msg_has(&err, "x.bmp");
     assert_msg_has(&err, "truncated BMP");
+    /* a BMP of height 0, which stb_image decodes (fuzz_image found it) */
+    bmp = read_bytes(p, &len);
+    memset(bmp + 22, 0, 4);
+    write_bytes(p, bmp, 54);
+    free(bmp);
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.bmp");
+    assert_msg_has(&err, "32x0");
     rm_tree(root);
 }
 
