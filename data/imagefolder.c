@@ -149,8 +149,9 @@ static bool bmp_complete(const uint8_t *b, size_t n) {
     }
     if (h < 0) h = -h;
     if (w <= 0 || bpp <= 0 || bpp > 32) return true;            /* stb_image rejects these */
-    int64_t row = (w * bpp + 31) / 32 * 4;
-    return (int64_t)le32(b + 10) + row * h <= (int64_t)n;
+    int64_t row = (w * bpp + 31) / 32 * 4, offset = le32(b + 10);   /* row < 2^34 */
+    /* offset + row * h <= n, without the product (it can pass 2^63) */
+    return offset <= (int64_t)n && (h == 0 || row <= ((int64_t)n - offset) / h);
 }
 
 /* Decode path into out (channels, h, w). On failure: a message in why. */
