@@ -154,6 +154,21 @@ static bool bmp_complete(const uint8_t *b, size_t n) {
     return offset <= (int64_t)n && (h == 0 || row <= ((int64_t)n - offset) / h);
 }
 
+/* stb_image 2.27 copies an IDAT chunk of length 0 that comes before any image data to a
+ * NULL buffer (memcpy(NULL, p, 0): undefined behaviour, found by fuzz_image); encoders
+ * never write one, so such a PNG is refused. Walks the chunks: length, type, data, CRC. */
+static bool png_no_leading_empty_idat(const uint8_t *b, size_t n) {
+    size_t at = 8;
+    while (at + 8 <= n) {
+        uint32_t len = (uint32_t)b[at] << 24 | (uint32_t)b[at + 1] << 16 |
+                       (uint32_t)b[at + 2] << 8 | b[at + 3];
+        if (!memcmp(b + at + 4, "IDAT", 4)) return len != 0;   /* the first IDAT decides */
+        if (!memcmp(b + at + 4, "IEND", 4) || len > n - at - 8) return true;
+        at += 12 + (size_t)len;
+    }
+    return true;
+}
+
 /* Decode path into out (channels, h, w). On failure: a message in why. */
 static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *out,
                       uint8_t *hwc, em_error *err) {
@@ -171,6 +186,9 @@ static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *o
     if (!png && !jpeg && !bmp)
         c = em_error_set(err, EM_ERR_FORMAT, "%s: not a PNG, JPEG or BMP file (its first bytes "
                          "are no such signature)", path);
+    else if (png && !png_no_leading_empty_idat(file, len))
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: corrupt PNG (an empty IDAT chunk before the "
+                         "image data)", path);
     else if (bmp && !bmp_complete(file, len))
         c = em_error_set(err, EM_ERR_FORMAT, "%s: truncated BMP (%zu bytes, fewer than its "
                          "header's rows need)", path, len);

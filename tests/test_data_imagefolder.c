@@ -258,6 +258,38 @@ Test(imagefolder_bad, truncated_or_empty_bmp_refused) {
     rm_tree(root);
 }
 
+/* stb_image 2.27 copies an empty first IDAT chunk to a NULL buffer (undefined behaviour,
+ * found by fuzz_image): such a PNG is refused before it reaches stb */
+Test(imagefolder_bad, png_with_an_empty_first_idat_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    write_png(root, "a/x.png", 8, 8, 1);
+    size_t len;
+    uint8_t *png = read_bytes(path_in(p, sizeof p, root, "a/x.png"), &len);
+    size_t at = 8;   /* the first IDAT */
+    while (at + 8 <= len && memcmp(png + at + 4, "IDAT", 4))
+        at += 12 + ((size_t)png[at] << 24 | (size_t)png[at + 1] << 16 | (size_t)png[at + 2] << 8 | png[at + 3]);
+    cr_assert(at + 8 <= len, "no IDAT in stb's PNG");
+    uint8_t empty[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T'};
+    uLong crc = crc32(0, empty + 4, 4);
+    for (int i = 0; i < 4; i++) empty[8 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    uint8_t *bad = malloc(len + 12);
+    memcpy(bad, png, at);
+    memcpy(bad + at, empty, 12);
+    memcpy(bad + at + 12, png + at, len - at);
+    write_bytes(p, bad, len + 12);
+    em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.png");
+    assert_msg_has(&err, "empty IDAT");
+    free(bad);
+    free(png);
+    rm_tree(root);
+}
+
 Test(imagefolder_bad, unreadable_file_is_io_error) {
     if (geteuid() == 0) {
         /* root reads everything; a directory named like an image is still skipped, and a
