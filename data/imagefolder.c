@@ -80,17 +80,140 @@ static em_code list_dir(const char *dir, bool dirs, strlist *out, em_error *err)
     return c;
 }
 
+/* The whole file in memory (images are small; a file above 1 GiB is refused). */
+static em_code read_file(const char *path, uint8_t **buf, size_t *len, em_error *err) {
+    *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    em_code c = EM_OK;
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
+        c = em_error_set(err, EM_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    else if (n > (1L << 30))
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: %ld bytes, more than the 1 GiB an image file "
+                         "may have", path, n);
+    else if (!(*buf = malloc(n ? (size_t)n : 1)))
+        c = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, n);
+    else if (fread(*buf, 1, (size_t)n, f) != (size_t)n)
+        c = em_error_set(err, EM_ERR_IO, "%s: reading failed", path);
+    fclose(f);
+    if (c != EM_OK) {
+        free(*buf);
+        *buf = NULL;
+    }
+    *len = (size_t)n;
+    return c;
+}
+
+/* Debian's stb_image (2.27) builds a JPEG Huffman table from the 16 code counts of a DHT
+ * segment without checking that they sum to at most 256, and writes past its table when
+ * they do (found by tests/fuzz/fuzz_image.c). Every FF C4 in the file — a superset of the
+ * DHT markers stb_image can meet, before, between or after scans (entropy-coded data never
+ * holds FF C4: an FF there is followed by 00 or a restart marker) — is checked the way
+ * stb_image reads it: tables of 1 + 16 + sum bytes while the segment length lasts, bytes
+ * past the end read as 0 as stb_image does. */
+static bool jpeg_huffman_tables_ok(const uint8_t *b, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (b[i] != 0xff || b[i + 1] != 0xc4) continue;
+        size_t at = i + 2;
+        long left = at + 1 < n ? ((long)b[at] << 8 | b[at + 1]) - 2 : 0;
+        at += 2;
+        while (left > 0) {
+            size_t sum = 0;
+            for (int k = 1; k <= 16; k++) sum += at + k < n ? b[at + k] : 0;
+            if (sum > 256) return false;
+            at += 17 + sum;
+            left -= 17 + (long)sum;
+        }
+    }
+    return true;
+}
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* An uncompressed BMP must hold the rows its header claims: stb_image reads missing bytes
+ * as zeros, so a 100-byte file would otherwise decode as a 1024 x 1024 image. */
+static bool bmp_complete(const uint8_t *b, size_t n) {
+    if (n < 30) return true;   /* stb_image rejects the header itself */
+    uint32_t header = le32(b + 14);
+    int64_t w, h, bpp;
+    if (header == 12) {        /* OS/2: 16-bit sizes, never compressed */
+        w = b[18] | b[19] << 8, h = b[20] | b[21] << 8, bpp = b[24] | b[25] << 8;
+    } else {
+        if (n < 34) return true;
+        uint32_t compression = le32(b + 30);
+        if (compression != 0 && compression != 3) return true;   /* stb_image rejects RLE */
+        w = (int32_t)le32(b + 18), h = (int32_t)le32(b + 22), bpp = b[28] | b[29] << 8;
+    }
+    if (h < 0) h = -h;
+    if (w <= 0 || bpp <= 0 || bpp > 32) return true;            /* stb_image rejects these */
+    int64_t row = (w * bpp + 31) / 32 * 4, offset = le32(b + 10);   /* row < 2^34 */
+    /* offset + row * h <= n, without the product (it can pass 2^63) */
+    return offset <= (int64_t)n && (h == 0 || row <= ((int64_t)n - offset) / h);
+}
+
+/* stb_image 2.27 copies an IDAT chunk of length 0 that comes before any image data to a
+ * NULL buffer (memcpy(NULL, p, 0): undefined behaviour, found by fuzz_image); encoders
+ * never write one, so such a PNG is refused. Walks the chunks: length, type, data, CRC. */
+static bool png_no_leading_empty_idat(const uint8_t *b, size_t n) {
+    size_t at = 8;
+    while (at + 8 <= n) {
+        uint32_t len = (uint32_t)b[at] << 24 | (uint32_t)b[at + 1] << 16 |
+                       (uint32_t)b[at + 2] << 8 | b[at + 3];
+        if (!memcmp(b + at + 4, "IDAT", 4)) return len != 0;   /* the first IDAT decides */
+        if (!memcmp(b + at + 4, "IEND", 4) || len > n - at - 8) return true;
+        at += 12 + (size_t)len;
+    }
+    return true;
+}
+
 /* Decode path into out (channels, h, w). On failure: a message in why. */
 static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *out,
                       uint8_t *hwc, em_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t *file;
+    size_t len = 0;
+    em_code c = read_file(path, &file, &len, err);
+    if (c != EM_OK) return c;
+    /* stb_image recognises a file by its content, and reads GIF, PSD, PIC, PNM, HDR and
+     * TGA as well; only the three formats the loader takes reach it */
+    size_t max_pixels = o->max_pixels ? o->max_pixels : (size_t)EM_IMAGEFOLDER_MAX_PIXELS;
+    bool png = len >= 8 && !memcmp(file, "\x89PNG\r\n\x1a\n", 8);
+    bool jpeg = len >= 3 && file[0] == 0xff && file[1] == 0xd8 && file[2] == 0xff;
+    bool bmp = len >= 2 && file[0] == 'B' && file[1] == 'M';
     int w, h, comp;
-    uint8_t *img = stbi_load_from_file(f, &w, &h, &comp, o->channels);
-    fclose(f);
+    if (!png && !jpeg && !bmp)
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: not a PNG, JPEG or BMP file (its first bytes "
+                         "are no such signature)", path);
+    else if (png && !png_no_leading_empty_idat(file, len))
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: corrupt PNG (an empty IDAT chunk before the "
+                         "image data)", path);
+    else if (bmp && !bmp_complete(file, len))
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: truncated BMP (%zu bytes, fewer than its "
+                         "header's rows need)", path, len);
+    else if (jpeg && !jpeg_huffman_tables_ok(file, len))
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: corrupt JPEG (a Huffman table of more than "
+                         "256 codes)", path);
+    /* the header first: a few bytes can claim 16000 x 16000 pixels, which stb_image would
+     * try to allocate before it finds the data missing */
+    else if (stbi_info_from_memory(file, (int)len, &w, &h, &comp) &&
+             (size_t)w * (size_t)h > max_pixels)
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: a %dx%d image, more than the %zu pixels "
+                         "the loader decodes (shrink it first)", path, w, h, max_pixels);
+    uint8_t *img = NULL;
+    if (c == EM_OK) img = stbi_load_from_memory(file, (int)len, &w, &h, &comp, o->channels);
+    free(file);
+    if (c != EM_OK) return c;
     if (!img)
         return em_error_set(err, EM_ERR_FORMAT, "%s: not a readable image (stb_image: %s)", path,
                             stbi_failure_reason() ? stbi_failure_reason() : "unknown");
+    /* stb_image 2.27 returns a BMP with a height of 0 (fuzz_image found it); resizing
+     * that divides by zero */
+    if (w < 1 || h < 1) {
+        stbi_image_free(img);
+        return em_error_set(err, EM_ERR_FORMAT, "%s: an image of %dx%d pixels", path, w, h);
+    }
     const uint8_t *src = img;
     if (w != o->w || h != o->h) {
         if (!stbir_resize_uint8(img, w, h, 0, hwc, o->w, o->h, 0, o->channels)) {

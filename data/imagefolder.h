@@ -16,6 +16,13 @@
  * stb_image_resize (its default filter, Mitchell for down-sampling) when its size
  * differs.
  *
+ * A file is decoded only if it starts with a PNG, JPEG or BMP signature (stb_image, which
+ * recognises files by content, would also read GIF, PSD, TGA, ... under any name). An
+ * image whose header claims more than opts.max_pixels pixels (by default
+ * EM_IMAGEFOLDER_MAX_PIXELS, 64 Mpixel, 8192 x 8192) is refused before decoding, so a small
+ * corrupt file cannot make the loader allocate gigabytes, and so is an uncompressed BMP
+ * shorter than its rows (stb_image would read the missing bytes as zeros); both count as
+ * images that cannot be decoded.
  * An image file that cannot be read or decoded is an error naming the file (EM_ERR_FORMAT,
  * or EM_ERR_IO when it cannot be opened) unless opts.skip_bad is set: then it is skipped
  * and counted in the report, which a program prints as a warning. A class folder with no
@@ -31,11 +38,15 @@
 
 #include "dataset.h"
 
+/** Largest image (pixels) read by default; larger files are refused. */
+#define EM_IMAGEFOLDER_MAX_PIXELS (1 << 26)
+
 /** How to read an image folder. */
 typedef struct em_imagefolder_opts {
     int h, w;          /**< every image is resized to h x w                */
     int channels;      /**< 1 or 3                                         */
     bool skip_bad;     /**< skip undecodable images instead of failing     */
+    size_t max_pixels; /**< refuse larger images (0: EM_IMAGEFOLDER_MAX_PIXELS) */
 } em_imagefolder_opts;
 /** @var em_imagefolder_opts::h
  * the height every image is resized to (see w) */

@@ -17,7 +17,16 @@ struct collect {
     char **names;
     int n, cap;
     bool nomem;
+    bool finite_only;        /* look for NaN/Inf in real tensors (opts->finite_only)      */
+    int nonfinite;           /* the first such tensor's index, or -1                     */
 };
+
+/* every value finite: v * 0 is 0 for finite v, NaN for NaN and Inf */
+static bool all_finite(const em_real *v, size_t n) {
+    em_real acc = 0;
+    for (size_t i = 0; i < n; i++) acc += v[i] * 0;
+    return acc == 0;
+}
 
 static em_st_tensor *collect_push(struct collect *c, const char *name) {
     if (c->n == c->cap) {
@@ -56,6 +65,8 @@ static bool collect_fn(void *ctx, const char *name, const em_entry *e) {
         t->ndim = e->tensor->ndim;
         for (int d = 0; d < t->ndim; d++) t->shape[d] = e->tensor->shape[d];
         t->data = e->tensor->data;
+        if (c->finite_only && c->nonfinite < 0 && !all_finite(e->tensor->data, e->tensor->size))
+            c->nonfinite = c->n - 1;
     }
     return true;
 }
@@ -65,7 +76,7 @@ em_code em_checkpoint_save(const char *path, em_module *model, const em_ck_save_
     EM_ASSERT(path && model);
     static const em_ck_save_opts none = {0};
     if (!opts) opts = &none;
-    struct collect c = {0};
+    struct collect c = {.finite_only = opts->finite_only, .nonfinite = -1};
     em_module_visit(model, collect_fn, &c);
     for (int i = 0; i < opts->n_extra && !c.nomem; i++) {
         const em_ck_entry *x = &opts->extra[i];
@@ -95,6 +106,10 @@ em_code em_checkpoint_save(const char *path, em_module *model, const em_ck_save_
     for (int i = 0; !code && i < opts->n_meta; i++) meta[nm++] = opts->meta[i];
     if (!code && c.nomem)
         code = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory listing the tensors", path);
+    if (!code && c.nonfinite >= 0)
+        code = em_error_set(err, EM_ERR_NUMERIC, "%s: not saved: tensor '%s' holds NaN or Inf "
+                            "values (the file there, if any, is unchanged)", path,
+                            c.t[c.nonfinite].name);
     if (!code) code = em_st_save(path, c.n, c.t, nm, meta, opts->fail_after_bytes, err);
     for (int i = 0; i < c.n; i++) free(c.names[i]);
     free(c.names);

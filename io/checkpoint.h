@@ -77,6 +77,10 @@ typedef struct em_ck_save_opts {
     const em_ck_entry *extra;    /**< the n_extra entries                                */
     size_t fail_after_bytes;     /**< testing: the write fails after this many bytes, as a
                                       full disk would (0: never)                         */
+    bool finite_only;            /**< refuse (EM_ERR_NUMERIC, nothing written) to save a
+                                      model whose parameters or buffers hold NaN or Inf: a
+                                      diverged model never replaces a good checkpoint (the
+                                      extras are the caller's; NaN may mean "not yet")   */
 } em_ck_save_opts;
 
 /** What em_checkpoint_load() restores and checks besides the model. */

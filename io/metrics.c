@@ -1,47 +1,86 @@
-/* io/metrics.c — metrics CSV, one flushed row at a time. */
+/* io/metrics.c — metrics CSV, one row per write(2), so a row is either on disk whole or
+ * (after a failed write, which is undone) not at all. */
 #include "metrics.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct em_metrics {
-    FILE *f;
+    int fd;
+    off_t good;          /* file length after the last complete row: a failed write is cut
+                            back to it, so the file never ends in half a row            */
     char path[1024];
 };
 
 static const char header[] =
     "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,diverged\n";
+enum { METRICS_FIELDS = 10 };
+
+/* all of buf at the end of the file, or an error with the file cut back to m->good */
+static em_code append_line(em_metrics *m, const char *buf, size_t len, em_error *err) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(m->fd, buf + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            /* undo the part of the row that got out; best effort (a pipe or /dev/full
+             * cannot be truncated, and then there is nothing to undo either) */
+            if (done && ftruncate(m->fd, m->good) != 0) (void)0;
+            return em_error_set(err, EM_ERR_IO, "writing metrics to %s failed: %s (rows "
+                                "written before are kept)", m->path, strerror(e));
+        }
+        done += (size_t)w;
+    }
+    m->good += (off_t)len;
+    return EM_OK;
+}
 
 em_code em_metrics_open(em_metrics **out, const char *path, bool append, em_error *err) {
     *out = NULL;
     em_metrics *m = calloc(1, sizeof *m);
     if (!m) return em_error_set(err, EM_ERR_NOMEM, "out of memory opening %s", path);
     snprintf(m->path, sizeof m->path, "%s", path);
-    bool has_rows = false;
-    if (append) {
-        FILE *probe = fopen(path, "r");
-        if (probe) {
-            has_rows = fgetc(probe) != EOF;
-            fclose(probe);
-        }
-    }
-    m->f = fopen(path, append ? "a" : "w");
-    if (!m->f) {
+    m->fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0666);
+    if (m->fd < 0) {
         em_code c = em_error_set(err, EM_ERR_IO, "cannot write metrics file %s: %s", path,
                                  strerror(errno));
         free(m);
         return c;
     }
-    if (!has_rows && (fputs(header, m->f) == EOF || fflush(m->f) != 0)) {
-        em_code c = em_error_set(err, EM_ERR_IO, "writing %s failed: %s", path, strerror(errno));
-        fclose(m->f);
+    struct stat st;
+    m->good = fstat(m->fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : 0;
+    em_code c = m->good == 0 ? append_line(m, header, sizeof header - 1, err) : EM_OK;
+    if (c != EM_OK) {
+        close(m->fd);
         free(m);
         return c;
     }
     *out = m;
     return EM_OK;
+}
+
+/* A complete row of a metrics file: ends in '\n', has the ten fields, and starts with
+ * the epoch and step as whole numbers. Returns the step, or -1 for anything else (the
+ * header, a half-written last line left by a crash, text that is no row). */
+static long row_step(const char *line, size_t len) {
+    if (len == 0 || line[len - 1] != '\n' || memchr(line, '\0', len)) return -1;
+    size_t commas = 0;
+    for (size_t i = 0; i < len; i++) commas += line[i] == ',';
+    if (commas != METRICS_FIELDS - 1) return -1;
+    char *end;
+    errno = 0;
+    long epoch = strtol(line, &end, 10);
+    if (errno || end == line || *end != ',' || epoch < 0) return -1;
+    const char *s = end + 1;
+    long step = strtol(s, &end, 10);
+    if (errno || end == s || *end != ',' || step < 0) return -1;
+    return step;
 }
 
 em_code em_metrics_open_resume(em_metrics **out, const char *path, long last_step,
@@ -56,18 +95,20 @@ em_code em_metrics_open_resume(em_metrics **out, const char *path, long last_ste
         fclose(in);
         return em_error_set(err, EM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
     }
-    char line[1024];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     bool ok = fputs(header, f) != EOF;
-    while (ok && fgets(line, sizeof line, in)) {
-        if (!strncmp(line, "epoch,", 6)) continue;           /* the header */
-        long epoch, step;
-        if (sscanf(line, "%ld,%ld,", &epoch, &step) != 2) continue;   /* not a row */
-        if (step <= last_step) ok = fputs(line, f) != EOF;
+    while (ok && (len = getline(&line, &cap, in)) > 0) {
+        long step = row_step(line, (size_t)len);
+        if (step >= 0 && step <= last_step) ok = fwrite(line, 1, (size_t)len, f) == (size_t)len;
     }
+    bool read_ok = !ferror(in);
+    free(line);
     fclose(in);
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+    if (fclose(f) != 0 || !ok || !read_ok || rename(tmp, path) != 0) {
         em_code c = em_error_set(err, EM_ERR_IO, "rewriting %s for the resumed run failed: %s",
-                                 path, strerror(errno));
+                                 path, read_ok ? strerror(errno) : "read error");
         remove(tmp);
         return c;
     }
@@ -81,7 +122,7 @@ static void field(char *buf, size_t len, const char *fmt, double v) {
 }
 
 em_code em_metrics_write(em_metrics *m, const em_metrics_row *r, em_error *err) {
-    char lr[32], tl[32], ta[32], vl[32], va[32], sec[32], ips[32];
+    char lr[32], tl[32], ta[32], vl[32], va[32], sec[32], ips[32], row[512];
     field(lr, sizeof lr, "%.6g", r->lr);
     field(tl, sizeof tl, "%.6f", r->train_loss);
     field(ta, sizeof ta, "%.6f", r->train_acc);
@@ -89,18 +130,18 @@ em_code em_metrics_write(em_metrics *m, const em_metrics_row *r, em_error *err) 
     field(va, sizeof va, "%.6f", r->test_acc);
     field(sec, sizeof sec, "%.3f", r->seconds);
     field(ips, sizeof ips, "%.1f", r->images_per_s);
-    if (fprintf(m->f, "%d,%ld,%s,%s,%s,%s,%s,%s,%s,%d\n", r->epoch, r->step, lr, tl, ta, vl, va,
-                sec, ips, r->diverged ? 1 : 0) < 0 ||
-        fflush(m->f) != 0)
-        return em_error_set(err, EM_ERR_IO, "writing metrics to %s failed: %s (rows written "
-                            "before are kept)", m->path, strerror(errno));
-    return EM_OK;
+    int n = snprintf(row, sizeof row, "%d,%ld,%s,%s,%s,%s,%s,%s,%s,%d\n", r->epoch, r->step,
+                     lr, tl, ta, vl, va, sec, ips, r->diverged ? 1 : 0);
+    if (n < 0 || (size_t)n >= sizeof row)
+        return em_error_set(err, EM_ERR_ARG, "%s: a metrics row does not fit %zu characters",
+                            m->path, sizeof row);
+    return append_line(m, row, (size_t)n, err);
 }
 
 em_code em_metrics_close(em_metrics *m, em_error *err) {
     if (!m) return EM_OK;
     em_code c = EM_OK;
-    if (fclose(m->f) != 0)
+    if (close(m->fd) != 0)
         c = em_error_set(err, EM_ERR_IO, "closing %s failed: %s", m->path, strerror(errno));
     free(m);
     return c;

@@ -8,9 +8,10 @@
  *
  * Columns: epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,
  * diverged. A value that was not measured (no test pass on a step row) is written as an
- * empty field, so a reader can tell "not measured" from 0. Every row is flushed to the
- * file before the call returns; a failed write (disk full) is an EM_ERR_IO naming the file,
- * and the rows already written stay.
+ * empty field, so a reader can tell "not measured" from 0. Every row goes to the file in
+ * one write(2) before the call returns; a failed write (disk full, EIO, the file-size
+ * limit) is an EM_ERR_IO naming the file, the part of the row that got out is cut off
+ * again, and the rows already written stay: the file never ends in half a row.
  *
  * @file
  */
@@ -51,7 +52,9 @@ typedef struct em_metrics_row {
 em_code em_metrics_open(em_metrics **m, const char *path, bool append, em_error *err);
 /** For a resumed run: keep the header and the rows with step <= last_step (what the
  * checkpoint had seen; rows written after it would be written again), rewriting the file
- * atomically, then append. A missing file is created.
+ * atomically, then append. Only complete rows are kept (ten fields, ending in a newline):
+ * a half-written last line left by a crash or anything that is no row is dropped. A
+ * missing file is created.
  * @param m          receives the open file
  * @param path       the CSV file
  * @param last_step  the checkpoint's step

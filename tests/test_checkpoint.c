@@ -487,3 +487,35 @@ Test(checkpoint, save_into_a_missing_directory_is_an_io_error) {
     cr_assert(strstr(err.msg, "/nonexistent/ember/m.safetensors"), "%s", err.msg);
     em_module_free(m);
 }
+
+/* finite_only (what the programs use): a model holding NaN or Inf in a weight or a running
+ * statistic is refused, by name, and the good checkpoint there stays byte-identical */
+Test(checkpoint, finite_only_never_writes_nan_over_a_good_checkpoint, .init = make_dir,
+     .fini = remove_dir) {
+    const char *path = good();
+    size_t len;
+    unsigned char *old = read_all(path, &len);
+    const char *where[] = {"4.weight", "1.running_var"};
+    const float poison[] = {NAN, INFINITY};
+    for (int i = 0; i < 2; i++) {
+        em_module *m = model("mnist-cnn", 5);
+        em_entry e;
+        cr_assert(em_module_find(m, where[i], &e), "no entry %s", where[i]);
+        e.tensor->data[e.tensor->size / 2] = (em_real)poison[i];
+        em_ck_save_opts o = {.model_name = "mnist-cnn", .finite_only = true};
+        em_error err = {0};
+        cr_assert_eq(em_checkpoint_save(path, m, &o, &err), EM_ERR_NUMERIC, "%s", err.msg);
+        cr_assert(strstr(err.msg, path) && strstr(err.msg, where[i]) &&
+                  strstr(err.msg, "NaN or Inf"), "%s", err.msg);
+        size_t now_len;
+        unsigned char *now = read_all(path, &now_len);
+        cr_assert(now_len == len && !memcmp(now, old, len), "the good checkpoint changed");
+        free(now);
+        /* without the option the same model saves (a user may want to inspect it) */
+        o.finite_only = false;
+        cr_assert_eq(em_checkpoint_save(in_dir("inspect.safetensors"), m, &o, &err), EM_OK,
+                     "%s", err.msg);
+        em_module_free(m);
+    }
+    free(old);
+}

@@ -1,4 +1,5 @@
-/* tests/test_data_fuzz_replay.c — every input in tests/fuzz/corpus/{idx,cifar,safetensors} run through
+/* tests/test_data_fuzz_replay.c — every input in tests/fuzz/corpus/{idx,cifar,safetensors,
+ * image,options,metrics} run through
  * the fuzz harnesses (tests/fuzz/fuzz_*.c, compiled in here without libFuzzer). The corpus
  * holds the hand-made seeds and the inputs the fuzzers found that reach new code; a crash
  * input found by a fuzzer is added there (and so becomes a regression test of this suite).
@@ -11,9 +12,15 @@
 int em_fuzz_idx(const uint8_t *data, size_t size);
 int em_fuzz_cifar(const uint8_t *data, size_t size);
 int em_fuzz_safetensors(const uint8_t *data, size_t size);
+int em_fuzz_image(const uint8_t *data, size_t size);
+int em_fuzz_options(const uint8_t *data, size_t size);
+int em_fuzz_metrics(const uint8_t *data, size_t size);
 
 #include "fuzz/fuzz_cifar.c"
 #include "fuzz/fuzz_idx.c"
+#include "fuzz/fuzz_image.c"
+#include "fuzz/fuzz_metrics.c"
+#include "fuzz/fuzz_options.c"
 #include "fuzz/fuzz_safetensors.c"
 
 static size_t replay(const char *sub, int (*one)(const uint8_t *, size_t)) {
@@ -49,4 +56,21 @@ Test(fuzz_replay, cifar_corpus) {
 Test(fuzz_replay, safetensors_corpus) {
     size_t n = replay("safetensors", em_fuzz_safetensors);
     cr_assert(n >= 6, "only %zu inputs", n);
+}
+
+Test(fuzz_replay, image_corpus) {
+    size_t n = replay("image", em_fuzz_image);
+    cr_assert(n >= 8, "only %zu inputs", n);
+    if (image_dir[0]) rm_tree(image_dir);
+}
+
+Test(fuzz_replay, options_corpus) {
+    size_t n = replay("options", em_fuzz_options);
+    cr_assert(n >= 16, "only %zu inputs", n);
+}
+
+Test(fuzz_replay, metrics_corpus) {
+    size_t n = replay("metrics", em_fuzz_metrics);
+    cr_assert(n >= 7, "only %zu inputs", n);
+    if (metrics_dir[0]) rm_tree(metrics_dir);
 }

@@ -2,6 +2,7 @@
  * files: class order, pixel layout, resizing, channels, and bad folders. */
 #include "data_helpers.h"
 
+#include <stb_image.h>
 #include <stb_image_write.h>
 
 /* (h, w, 3) interleaved test image: pixel (y, x) = (seed + x * 8, y * 8, seed * 3) */
@@ -115,7 +116,7 @@ Test(imagefolder_bad, corrupt_image_rejected_or_skipped) {
     mkdir_in(root, "b");
     write_png(root, "a/good.png", 8, 8, 1);
     write_png(root, "b/good.png", 8, 8, 2);
-    write_bytes(path_in(p, sizeof p, root, "b/bad.png"), "\x89PNG garbage", 12);
+    write_bytes(path_in(p, sizeof p, root, "b/bad.png"), "\x89PNG\r\n\x1a\ngarbage", 15);
     em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
     em_dataset ds;
     em_error err;
@@ -134,6 +135,158 @@ Test(imagefolder_bad, corrupt_image_rejected_or_skipped) {
     remove(path_in(p, sizeof p, root, "b/good.png"));
     cr_assert_eq(em_imagefolder_load(&ds, root, &o, &rep, &err), EM_ERR_FORMAT);
     assert_msg_has(&err, "/b");
+    rm_tree(root);
+}
+
+/* a 45-byte PNG whose header claims 16000 x 16000 pixels: refused from the header, before
+ * stb_image allocates 768 MB for it (stb itself refuses only above 1 GB) */
+Test(imagefolder_bad, huge_image_header_refused_before_decoding) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    uint8_t png[8 + 25 + 12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                                0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                0, 0, 0x3e, 0x80, 0, 0, 0x3e, 0x80,   /* 16000 x 16000 */
+                                8, 2, 0, 0, 0};                       /* 8-bit RGB */
+    uLong crc = crc32(0, png + 12, 17);
+    for (int i = 0; i < 4; i++) png[29 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    memcpy(png + 33, iend, 12);
+    write_bytes(path_in(p, sizeof p, root, "a/bomb.png"), png, sizeof png);
+    em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "bomb.png");
+    assert_msg_has(&err, "16000x16000");
+    cr_assert_null(ds.pixels);
+    rm_tree(root);
+}
+
+/* stb_image would decode a GIF (or PSD, TGA, ...) named x.png: the loader passes on only
+ * files with a PNG, JPEG or BMP signature */
+Test(imagefolder_bad, other_formats_under_an_image_name_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    /* a valid 1x1 GIF */
+    static const uint8_t gif[] = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0,
+                                  0, 0, 0, 255, 255, 255, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0,
+                                  2, 2, 'D', 1, 0, ';'};
+    write_bytes(path_in(p, sizeof p, root, "a/x.png"), gif, sizeof gif);
+    int w, h, comp;
+    cr_assert(stbi_info(p, &w, &h, &comp) && w == 1 && h == 1, "stb_image reads the GIF");
+    em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.png");
+    assert_msg_has(&err, "not a PNG, JPEG or BMP file");
+    cr_assert_null(ds.pixels);
+    rm_tree(root);
+}
+
+/* Debian's stb_image writes past its Huffman table when a JPEG's DHT segment has more
+ * than 256 codes (fuzz_image found it): such a file is refused before it reaches stb */
+typedef struct jpeg_buf { uint8_t b[8192]; size_t n; } jpeg_buf;
+
+static void jpeg_to_mem(void *ctx, void *data, int size) {
+    jpeg_buf *j = ctx;
+    cr_assert(j->n + (size_t)size <= sizeof j->b);
+    memcpy(j->b + j->n, data, (size_t)size);
+    j->n += (size_t)size;
+}
+
+Test(imagefolder_bad, jpeg_huffman_table_of_more_than_256_codes_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    uint8_t img[16 * 16 * 3];
+    make_rgb(img, 16, 16, 7);
+    static jpeg_buf j;
+    cr_assert(stbi_write_jpg_to_func(jpeg_to_mem, &j, 16, 16, 3, img, 90));
+    write_bytes(path_in(p, sizeof p, root, "a/good.jpg"), j.b, j.n);
+    em_imagefolder_opts o = {.h = 16, .w = 16, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_OK, "%s", err.msg);
+    em_dataset_free(&ds);
+    /* the first DHT: FF C4, length, class/id, 16 counts; make the counts sum to 16 * 20 */
+    size_t at = 0;
+    while (at + 1 < j.n && !(j.b[at] == 0xff && j.b[at + 1] == 0xc4)) at++;
+    cr_assert(at + 21 < j.n, "no DHT segment in stb's JPEG");
+    for (int k = 0; k < 16; k++) j.b[at + 5 + k] = 20;
+    write_bytes(p, j.b, j.n);
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "good.jpg");
+    assert_msg_has(&err, "Huffman table of more than 256 codes");
+    cr_assert_null(ds.pixels);
+    rm_tree(root);
+}
+
+/* stb_image reads the missing rows of a cut BMP as zeros (fuzz_image: a 102-byte file
+ * decoded as 1024 x 1024), and decodes a BMP of height 0: the loader refuses both */
+Test(imagefolder_bad, truncated_or_empty_bmp_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    uint8_t img[32 * 32 * 3];
+    make_rgb(img, 32, 32, 3);
+    cr_assert(stbi_write_bmp(path_in(p, sizeof p, root, "a/x.bmp"), 32, 32, 3, img));
+    em_imagefolder_opts o = {.h = 32, .w = 32, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_OK, "%s", err.msg);
+    em_dataset_free(&ds);
+    size_t len;
+    uint8_t *bmp = read_bytes(p, &len);
+    write_bytes(p, bmp, len - 1);   /* one byte short */
+    free(bmp);
+    int w, h, comp;
+    cr_assert(stbi_info(p, &w, &h, &comp), "stb_image would still take it");
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.bmp");
+    assert_msg_has(&err, "truncated BMP");
+    /* a BMP of height 0, which stb_image decodes (fuzz_image found it) */
+    bmp = read_bytes(p, &len);
+    memset(bmp + 22, 0, 4);
+    write_bytes(p, bmp, 54);
+    free(bmp);
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.bmp");
+    assert_msg_has(&err, "32x0");
+    rm_tree(root);
+}
+
+/* stb_image 2.27 copies an empty first IDAT chunk to a NULL buffer (undefined behaviour,
+ * found by fuzz_image): such a PNG is refused before it reaches stb */
+Test(imagefolder_bad, png_with_an_empty_first_idat_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    write_png(root, "a/x.png", 8, 8, 1);
+    size_t len;
+    uint8_t *png = read_bytes(path_in(p, sizeof p, root, "a/x.png"), &len);
+    size_t at = 8;   /* the first IDAT */
+    while (at + 8 <= len && memcmp(png + at + 4, "IDAT", 4))
+        at += 12 + ((size_t)png[at] << 24 | (size_t)png[at + 1] << 16 | (size_t)png[at + 2] << 8 | png[at + 3]);
+    cr_assert(at + 8 <= len, "no IDAT in stb's PNG");
+    uint8_t empty[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T'};
+    uLong crc = crc32(0, empty + 4, 4);
+    for (int i = 0; i < 4; i++) empty[8 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    uint8_t *bad = malloc(len + 12);
+    memcpy(bad, png, at);
+    memcpy(bad + at, empty, 12);
+    memcpy(bad + at + 12, png + at, len - at);
+    write_bytes(p, bad, len + 12);
+    em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.png");
+    assert_msg_has(&err, "empty IDAT");
+    free(bad);
+    free(png);
     rm_tree(root);
 }
 

@@ -54,6 +54,23 @@ static bool parse_double(const char *s, double lo, double hi, double *out) {
     return true;
 }
 
+/* "512M", "2G", "1.5G", "100000000" (bytes) into bytes: at least 1 MiB, at most 1 PiB */
+static bool parse_bytes(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v <= 0) return false;
+    double unit = 1;
+    if (*end == 'K' || *end == 'k') unit = 1024.0, end++;
+    else if (*end == 'M' || *end == 'm') unit = 1024.0 * 1024, end++;
+    else if (*end == 'G' || *end == 'g') unit = 1024.0 * 1024 * 1024, end++;
+    if (*end) return false;
+    v *= unit;
+    if (v < 1024.0 * 1024 || v > 1125899906842624.0) return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
 /* "0.1307" or "0.49,0.48,0.45" into up to 3 values */
 static int parse_list(const char *s, double lo, double hi, double *out) {
     char buf[128];
@@ -91,7 +108,7 @@ enum {
     O_BN_BACKWARD, O_INIT, O_INIT_SCALE, O_SEED, O_THREADS, O_TRAIN_LIMIT, O_TEST_LIMIT,
     O_NO_SHUFFLE, O_AUGMENT, O_NO_AUGMENT, O_MEAN, O_STD, O_METRICS, O_LOG_EVERY, O_SAVE,
     O_SAVE_EVERY, O_RESUME, O_LOAD, O_EVAL, O_PREDICTIONS, O_QUIET, O_SYNTHETIC, O_DATASET,
-    O_BN_SYNC, O_GHOST_BATCH, O_HELP,
+    O_BN_SYNC, O_GHOST_BATCH, O_MEM_LIMIT, O_PREFETCH, O_HELP,
 };
 
 static const struct option long_options[] = {
@@ -118,6 +135,7 @@ static const struct option long_options[] = {
     {"quiet", no_argument, 0, O_QUIET},              {"synthetic", no_argument, 0, O_SYNTHETIC},
     {"dataset", required_argument, 0, O_DATASET},    {"help", no_argument, 0, O_HELP},
     {"bn-sync", no_argument, 0, O_BN_SYNC},          {"ghost-batch", required_argument, 0, O_GHOST_BATCH},
+    {"mem-limit", required_argument, 0, O_MEM_LIMIT}, {"prefetch", no_argument, 0, O_PREFETCH},
     {0, 0, 0, 0},
 };
 
@@ -217,6 +235,9 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
             if (!parse_long(a, 0, 256, &v)) return BAD("--threads: '%s' is not a whole number from 0 to 256", a);
             c->threads = (int)v;
             break;
+        case O_MEM_LIMIT:
+            if (!parse_bytes(a, &c->mem_limit)) return BAD("--mem-limit: '%s' is not a size from 1M to 1048576G (a number with K, M or G)", a);
+            break;
         case O_TRAIN_LIMIT:
             if (!parse_long(a, 1, 1000000000L, &c->train_limit)) return BAD("--train-limit: '%s' is not a positive whole number", a);
             break;
@@ -224,6 +245,7 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
             if (!parse_long(a, 1, 1000000000L, &c->test_limit)) return BAD("--test-limit: '%s' is not a positive whole number", a);
             break;
         case O_NO_SHUFFLE: c->shuffle = false; break;
+        case O_PREFETCH: c->prefetch = true; break;
         case O_AUGMENT: c->augment = true; break;
         case O_NO_AUGMENT: c->augment = false; break;
         case O_MEAN:
@@ -292,6 +314,8 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --train-limit N       use the first N training images (all)\n");
     fprintf(out, "  --test-limit N        use the first N test images (all)\n");
     fprintf(out, "  --no-shuffle          keep the file order (shuffled, seeded)\n");
+    fprintf(out, "  --prefetch            assemble the next training batch on a second thread\n"
+                 "                        (the same batches, the same run)\n");
     fprintf(out, "  --augment, --no-augment  random crop + flip (%s)\n", c->augment ? "on" : "off");
     fprintf(out, "  --mean X[,Y,Z] --std X[,Y,Z]  normalization (dataset defaults, printed at start)\n");
     fprintf(out, "model:\n");
@@ -322,6 +346,8 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --warmup N            linear warm-up from lr/10 over N steps (%ld)\n", c->warmup);
     fprintf(out, "  --seed N              (%llu)\n", (unsigned long long)c->seed);
     fprintf(out, "  --threads N           threads for BLAS and kernels (machine default)\n");
+    fprintf(out, "  --mem-limit SIZE      refuse to start a run whose step needs more (e.g. 2G;\n"
+                 "                        default: the system's MemAvailable)\n");
     fprintf(out, "files and output:\n");
     fprintf(out, "  --metrics FILE.csv    one row per epoch (and every --log-every N steps)\n");
     fprintf(out, "  --save FILE           checkpoint at the end (--save-every N epochs too)\n");

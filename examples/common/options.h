@@ -38,6 +38,8 @@ typedef struct em_config {
     long train_limit, test_limit; /* 0 = all                                              */
     bool shuffle;
     bool augment;                 /* cifar default on, mnist off                          */
+    bool prefetch;                /* training batches filled on a background thread (the
+                                     same batches as without: not part of the config)     */
     int n_mean, n_std;            /* how many values --mean/--std gave (0 = defaults)     */
     double mean[3], std[3];
     /* model */
@@ -62,6 +64,7 @@ typedef struct em_config {
     long warmup;                  /* linear warm-up steps                                 */
     uint64_t seed;
     int threads;                  /* 0 = leave OpenBLAS/OpenMP at their defaults          */
+    uint64_t mem_limit;           /* --mem-limit in bytes (0 = MemAvailable decides)      */
     /* files and output */
     char metrics[EM_PATH_MAX];
     long log_every;               /* extra metrics rows every N steps (0 = per epoch)     */

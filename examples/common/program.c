@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "data/cifar10.h"
 #include "data/mnist.h"
@@ -142,7 +144,7 @@ static em_code save_checkpoint(em_trainer *t, const char *path, em_error *err) {
     run_config(t, config, sizeof config);
     snprintf(progress, sizeof progress, "epoch %d, batch %zu, step %ld", t->epoch, t->batch, t->step);
     em_ck_save_opts so = {.model_name = model_name(t), .config = config, .progress = progress,
-                          .n_extra = s.n, .extra = s.entries};
+                          .n_extra = s.n, .extra = s.entries, .finite_only = true};
     return em_checkpoint_save(path, t->net, &so, err);
 }
 
@@ -195,6 +197,72 @@ static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
         return 1;
     }
     return r->status;
+}
+
+/* ---- memory ------------------------------------------------------------------------------- */
+
+/* MemAvailable of /proc/meminfo in bytes (0: unknown, e.g. not Linux) */
+static uint64_t mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* the resident set now, in bytes (0: unknown) */
+static uint64_t rss_now(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (!f) return 0;
+    int got = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return got == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
+}
+
+#define MIB(b) ((double)(b) / (1024.0 * 1024.0))
+
+/* Up front: does a step of this batch fit? The step's need is measured (the arena's
+ * high-water mark on batches of 2 and 4, em_trainer_step_bytes) and compared with what is
+ * left: --mem-limit minus what the process holds already (data, model), else the system's
+ * MemAvailable. Returns 0, or the exit status with the message printed. */
+static int check_memory(em_trainer *t, const em_config *c) {
+    em_error err;
+    size_t step;
+    if (em_trainer_step_bytes(t, (size_t)c->batch, &step, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", c->program, err.msg);
+        return 1;
+    }
+    uint64_t rss = rss_now(), room = 0;
+    const char *source = "--mem-limit";
+    if (c->mem_limit) {
+        room = c->mem_limit > rss ? c->mem_limit - rss : 0;
+    } else {
+        room = mem_available();
+        source = "MemAvailable in /proc/meminfo";
+        if (!room) return 0;   /* unknown: nothing to compare with */
+    }
+    if (step > room) {
+        fprintf(stderr, "%s: a training step on a batch of %d needs about %.1f MiB for its "
+                "activations and gradients, more than the %.1f MiB left (%s%s); use a smaller "
+                "--batch%s\n", c->program, c->batch, MIB(step), MIB(room), source,
+                c->mem_limit ? ", minus the data and model already loaded" : "",
+                c->mem_limit ? " or a larger --mem-limit" : "");
+        return 2;
+    }
+    printf("memory: a step needs about %.1f MiB (batch %d), %.1f MiB held, %.0f MiB %s\n",
+           MIB(step), c->batch, MIB(rss), MIB(room), c->mem_limit ? "left under --mem-limit" : "available");
+    return 0;
+}
+
+static void print_peak_memory(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)   /* ru_maxrss: KiB on Linux */
+        printf("peak memory: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -293,6 +361,7 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     printf("\n");
     print_distributed(&cfg, dist);
     if (cfg.resume[0]) printf("resumed from %s at epoch %d, batch %zu, step %ld\n", cfg.resume, t.epoch, t.batch, t.step);
+    if ((status = check_memory(&t, &cfg)) != 0) goto out;
     fflush(stdout);
 
     FILE *pred = NULL;
@@ -344,7 +413,8 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     em_trainer_run(&t, &r);
     status = r.status;
     if (r.status == 3)
-        printf("diverged at step %ld (loss %g)\n", r.diverged_step, r.diverged_loss);
+        printf("diverged at step %ld (loss %g): %s\n", r.diverged_step, r.diverged_loss,
+               r.diverged_what);
     else if (r.status == 130)
         printf("interrupted at step %ld\n", r.steps);
     else if (r.status == 1)
@@ -386,6 +456,7 @@ out_pred:
         if (!status) status = 1;
     }
     if (t.metrics) em_metrics_close(t.metrics, &err);   /* the others failed first */
+    if (root) print_peak_memory();
 out:
     em_trainer_free(&t);
 out_data:

@@ -8,6 +8,7 @@
 
 #include "examples/common/models.h"
 #include "examples/common/progress.h"
+#include "examples/common/snapshot.h"
 
 /* ---- the optimizer, SGD or Adam(W) ------------------------------------------------------ */
 
@@ -95,6 +96,7 @@ static em_loader *loader_of(const em_dataset *ds, const em_config *c, const doub
     o.seed = c->seed;
     o.shuffle = training && c->shuffle;
     o.augment = training && c->augment;
+    o.prefetch = training && c->prefetch;
     o.normalize = true;
     for (int ch = 0; ch < ds->c && ch < 3; ch++) {
         o.mean[ch] = mean[ch];
@@ -254,6 +256,51 @@ void em_trainer_free(em_trainer *t) {
     memset(t, 0, sizeof *t);
 }
 
+/* ---- memory -------------------------------------------------------------------------------- */
+
+/* The arena's high-water mark after one training forward + backward of n zero images on a
+ * fresh tape (0 when the step failed). */
+static size_t probe_step(em_trainer *t, int n, int *labels) {
+    int shape[4] = {n, t->input_chw[0], t->input_chw[1], t->input_chw[2]};
+    em_tensor *x = em_tensor_new(4, shape, 0);
+    em_tape *tape = em_tape_new(0);
+    size_t hw = 0;
+    if (x && tape) {
+        em_tensor *logits = em_module_forward(t->net, tape, x);
+        em_tensor *loss = logits ? em_cross_entropy(tape, logits, labels) : NULL;
+        if (loss && em_backward(tape, loss) == EM_OK) hw = tape->arena->high_water;
+    }
+    em_tensor_free(x);
+    em_tape_free(tape);
+    return hw;
+}
+
+em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_error *err) {
+    em_snapshot snap;
+    em_rng *rngs[16], saved[16];
+    int n_rngs = em_module_rngs(t->net, rngs, 16);
+    int labels[4] = {0, 1, 0, 1};
+    if (n_rngs > 16 || !em_snapshot_take(&snap, t->net))
+        return em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step");
+    for (int i = 0; i < n_rngs; i++) saved[i] = *rngs[i];
+    em_module_train(t->net, true);
+    size_t hw2 = probe_step(t, 2, labels), hw4 = probe_step(t, 4, labels);
+    /* the probes leave nothing behind: gradients, statistics, counters, random streams */
+    em_optimizer_zero_grad(&t->opt);
+    em_snapshot_restore(&snap, t->net);
+    em_snapshot_free(&snap);
+    for (int i = 0; i < n_rngs; i++) *rngs[i] = saved[i];
+    if (!hw2 || !hw4)
+        return em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step on a batch of 4");
+    size_t per = hw4 > hw2 ? (hw4 - hw2 + 1) / 2 : 0, fixed = hw2 > 2 * per ? hw2 - 2 * per : 0;
+    /* a step never sees more examples than the larger split has */
+    size_t most = em_loader_size(t->train) > em_loader_size(t->test) ? em_loader_size(t->train)
+                                                                     : em_loader_size(t->test);
+    if (batch > most) batch = most;
+    *bytes = fixed + per * batch;
+    return EM_OK;
+}
+
 /* ---- evaluation -------------------------------------------------------------------------- */
 
 static int argmax(const em_real *row, int n) {
@@ -355,6 +402,23 @@ em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred
 }
 
 /* ---- the loop ------------------------------------------------------------------------------- */
+
+/* true when every value is finite: v * 0 is 0 for a finite v and NaN for NaN or Inf, so the
+ * sum stays 0 exactly when all are finite (a loop without branches, it vectorizes) */
+static bool all_finite(const em_real *v, size_t n) {
+    em_real acc = 0;
+    for (size_t i = 0; i < n; i++) acc += v[i] * 0;
+    return acc == 0;
+}
+
+/* stop the run at the step being taken: status 3, what went non-finite (or too large) */
+static void diverge(em_trainer *t, em_run_result *r, double loss, const char *what) {
+    r->status = 3;
+    r->diverged_step = t->step + 1;
+    r->diverged_loss = loss;
+    r->diverged_what = what;
+    em_tape_reset(t->tape);
+}
 
 static void write_row(em_trainer *t, em_run_result *r, int epoch, double lr, double tl,
                       double ta, double vl, double va, double secs, double ips, bool diverged) {
@@ -466,6 +530,14 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
             }
             if (!em_loader_next(t->train, t->x, t->labels, &n)) break;
             lr = em_schedule_lr(&t->sched, t->step);
+            if (t->batch_hook) t->batch_hook(t->batch_ctx, t, n);
+            /* every value that enters or leaves a step is checked where it appears: the
+             * input here, the loss and the gradients after backward, the weights after
+             * the update; the first NaN/Inf stops the run at this step, before it spreads */
+            if (!all_finite(t->x->data, t->x->size)) {
+                diverge(t, r, NAN, "a NaN/Inf in the input batch");
+                break;
+            }
 
             step_sums sums;
             step_passes(t, n, &sums, r->error, sizeof r->error);
@@ -473,20 +545,29 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
                 if (!r->error[0]) snprintf(r->error, sizeof r->error, "step %ld failed on "
                                            "another process", t->step + 1);
                 r->status = 1;
+                em_optimizer_zero_grad(&t->opt);   /* nothing of the failed step stays */
+                em_tape_reset(t->tape);
                 break;
             }
             double l = sums.loss / n;   /* the batch's mean loss (one pass: exactly its own) */
             if (!isfinite(l) || l > t->divergence_bound) {   /* stop before the update */
-                r->status = 3;
-                r->diverged_step = t->step + 1;
-                r->diverged_loss = l;
+                diverge(t, r, l, isfinite(l) ? "the loss exploded" : "a NaN/Inf loss");
                 break;
             }
-            /* the processes' gradients summed: the gradient of the global batch, everywhere */
+            /* the processes' gradients summed: the gradient of the global batch, everywhere
+             * (a NaN on one process is then a NaN on all, and all stop together) */
             em_dist_sum_real(t->dist, params.grad, params.n);
+            if (!all_finite(params.grad, params.n)) {
+                diverge(t, r, l, "a NaN/Inf gradient");
+                break;
+            }
             /* update, then clear the gradients (the passes recycled the step's memory) */
             em_optimizer_step(&t->opt, lr);
             em_optimizer_zero_grad(&t->opt);
+            if (!all_finite(params.data, params.n)) {   /* the update overflowed (a huge lr) */
+                diverge(t, r, l, "a NaN/Inf weight after the update");
+                break;
+            }
             int ok = (int)sums.correct;
 
             t->step++;
@@ -511,6 +592,7 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
                           st->log_seen / (now - log_start), false);
                 st->log_loss_sum = st->log_correct = st->log_seen = 0;
                 log_start = now;
+                if (r->status) break;   /* the metrics row could not be written */
             }
             if (sums.interrupted) {   /* data parallel Ctrl-C: this step was the last */
                 r->status = 130;

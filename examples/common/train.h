@@ -60,7 +60,8 @@ typedef struct em_run_result {
     int status;                 /* 0 done, 3 diverged, 130 interrupted, 1 error          */
     long steps;                 /* optimizer steps taken (in total, with a resume)        */
     long diverged_step;         /* the step whose loss was NaN/Inf/too large, or -1       */
-    double diverged_loss;
+    double diverged_loss;       /* the step's loss (NaN when the input was not finite)  */
+    const char *diverged_what;  /* what was NaN/Inf or too large: "a NaN/Inf gradient"  */
     double final_train_loss, final_train_acc;
     double final_test_loss, final_test_acc, best_test_acc;
     double seconds;
@@ -84,6 +85,9 @@ typedef struct em_epoch_stats {
 #define EM_EPOCH_STATS_N (sizeof(em_epoch_stats) / sizeof(double))
 
 typedef void (*em_step_hook)(void *ctx, em_trainer *t, const em_step_info *info);
+/* Called after the loader filled t->x and t->labels with the step's n examples, before the
+ * forward (to perturb inputs, e.g. in tests of what a NaN in the data does). */
+typedef void (*em_batch_hook)(void *ctx, em_trainer *t, int n);
 /* Called after each completed epoch's evaluation; a non-zero return stops the run with
  * that status (the program saves --save-every checkpoints through it). */
 typedef int (*em_epoch_hook)(void *ctx, em_trainer *t, em_run_result *r);
@@ -117,6 +121,8 @@ struct em_trainer {
                                                    checked before every step */
     em_step_hook hook;
     void *hook_ctx;
+    em_batch_hook batch_hook;
+    void *batch_ctx;
     em_epoch_hook epoch_hook;
     void *epoch_ctx;
     bool quiet;
@@ -136,6 +142,13 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *cfg, const em_datase
 /* The model options a configuration asks for (--bn, --act, --bn-momentum, ...). */
 em_model_opts em_config_model_opts(const em_config *cfg);
 void em_trainer_free(em_trainer *t);
+
+/* The memory a training step of `batch` examples needs at its peak (the tape's arena),
+ * measured, not guessed: the arena's high-water mark is linear in the batch, so a forward
+ * and backward on 2 and on 4 zero images give its fixed and per-example parts. The model
+ * is left exactly as it was (parameters, running statistics, counters, random streams;
+ * gradients zero). */
+em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_error *err);
 
 /* Train from the current position to the end (epochs or --steps), evaluating after each
  * epoch, writing metrics rows and the summary lines. Fills r. */

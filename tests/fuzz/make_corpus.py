@@ -52,3 +52,52 @@ write("cifar", "mem-cifar100-fine", bytes([0b10110, 0, 0]) + cifar_records(2, 2)
 write("cifar", "dir-with-meta", bytes([1]) + struct.pack("<H", len(recs)) + recs + meta)
 write("cifar", "dir-no-meta", bytes([1]) + struct.pack("<H", len(recs)) + recs)
 write("cifar", "mem-short", bytes([0, 0, 0]) + recs[:-1])
+
+
+def argv_seed(program, *args):
+    """fuzz_options.c: byte 0 = program (0 ember-mnist, 1 ember-cifar), NUL-separated args"""
+    return bytes([program]) + b"\0".join(a.encode() for a in args)
+
+
+write("options", "defaults", argv_seed(0))
+write("options", "mlp-run", argv_seed(0, "--model", "mlp", "--act", "tanh", "--no-bn", "--lr", "0.1",
+                                       "--batch", "60", "--steps", "500", "--seed", "7"))
+write("options", "bn-options", argv_seed(0, "--bn-momentum=0.99", "--bn-eps", "1e-3",
+                                          "--bn-backward", "frozen-stats", "--init", "normal",
+                                          "--init-scale", "0.01"))
+write("options", "files", argv_seed(0, "--metrics", "m.csv", "--log-every", "10", "--save", "a.st",
+                                     "--save-every", "1", "--predictions", "p.csv", "--quiet"))
+write("options", "eval", argv_seed(0, "--load", "a.st", "--eval", "--test-limit", "100"))
+write("options", "resume", argv_seed(0, "--resume", "a.st", "--epochs", "4", "--train-limit", "640"))
+write("options", "optim", argv_seed(0, "--optim", "adamw", "--weight-decay", "0.01", "--schedule",
+                                     "step", "--warmup", "100", "--momentum", "0.5", "--nesterov"))
+write("options", "cifar-norm", argv_seed(1, "--synthetic", "--mean", "0.5,0.4,0.3", "--std",
+                                          "0.2,0.2,0.2", "--augment", "--threads", "2"))
+write("options", "cifar-data", argv_seed(1, "--data", "/tmp/cifar", "--no-augment", "--no-shuffle"))
+write("options", "dataset", argv_seed(0, "--dataset", "mnist", "--data", "/tmp/mnist"))
+write("options", "bad-number", argv_seed(0, "--lr", "0.1x"))
+write("options", "bad-name", argv_seed(0, "--act", "softplus"))
+write("options", "missing-value", argv_seed(0, "--batch"))
+write("options", "grouped-short", argv_seed(0, "-hq"))
+write("options", "help", argv_seed(1, "--help"))
+write("options", "extra", argv_seed(0, "--epochs", "3", "extra"))
+write("options", "resources", argv_seed(0, "--mem-limit", "1.5G", "--prefetch", "--threads", "1"))
+write("options", "bad-size", argv_seed(1, "--mem-limit", "12x"))
+
+HEADER = b"epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,diverged\n"
+
+
+def metrics_seed(last_step, text):
+    """fuzz_metrics.c: 4 bytes last_step (little-endian, signed), then the file"""
+    return struct.pack("<i", last_step) + text
+
+
+rows = (b"1,10,0.05,2.1,0.2,,,0.5,1280.0,0\n1,20,0.05,1.9,0.3,,,0.5,1280.0,0\n"
+        b"1,30,0.05,1.7,0.4,1.8,0.35,0.6,1066.7,0\n2,40,0.0375,1.5,0.5,,,0.5,1280.0,0\n")
+write("metrics", "keep-all", metrics_seed(100, HEADER + rows))
+write("metrics", "cut-at-20", metrics_seed(20, HEADER + rows))
+write("metrics", "half-row", metrics_seed(100, HEADER + rows + b"2,50,0.03,1.4,"))
+write("metrics", "diverged", metrics_seed(100, HEADER + b"1,7,10000,nan,0.1,,,0.1,100.0,1\n"))
+write("metrics", "no-header", metrics_seed(30, rows))
+write("metrics", "empty", metrics_seed(0, b""))
+write("metrics", "garbage", metrics_seed(5, b"not,a,csv\n\n,,,,,,,,,\n-1,-2,3,4,5,6,7,8,9,0\n"))

@@ -1,34 +1,57 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh — build the libFuzzer harnesses with clang (ASan + UBSan) and run each
-# for a bounded time, starting from the committed seed corpus.
+# for a bounded time, one after the other, starting from the committed seed corpus.
 #
-#   tests/fuzz/run.sh [seconds per fuzzer]        (default 30)
+#   tests/fuzz/run.sh [seconds per fuzzer] [NAME...]     (default 30 s, every harness)
+#
+# The harnesses, one per parser of outside input: idx (MNIST files, raw and .gz), cifar
+# (CIFAR-10/100 binary), safetensors (checkpoints into a model), image (image files through
+# the image-folder loader), options (the programs' command line), metrics (the metrics CSV
+# a resumed run reads back).
 #
 # Needs clang and libFuzzer's runtime (Debian 12: clang, libclang-rt-14-dev). Builds into
 # build-fuzz/ (or $FUZZ_OUT); new corpus entries go to build-fuzz/corpus-NAME, the
 # committed seeds in tests/fuzz/corpus/NAME stay as they are. A crash stops the run with a
-# non-zero exit and leaves the input in build-fuzz/crash-NAME-*; turn it into a regression
-# test in the normal suite.
+# non-zero exit and leaves the input in build-fuzz/crash-NAME-*; copy it into
+# tests/fuzz/corpus/NAME, where tests/test_data_fuzz_replay.c replays it in the normal suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-30}
+shift $(( $# > 0 ? 1 : 0 ))
 out=${FUZZ_OUT:-build-fuzz}
 cc=${FUZZ_CC:-clang}
 mkdir -p "$out"
 
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.)
-# what each harness links: the data readers alone; the safetensors reader with the whole
-# model/checkpoint stack it feeds
+# what each harness links: the parser alone where it stands alone; the safetensors reader
+# with the whole model/checkpoint stack it feeds
 data_link=(data/reader.c data/dataset.c data/mnist.c data/cifar10.c core/errors.c -lz -lm)
 mapfile -t model_sources < <(find core layers optim io -name '*.c' | sort)
 st_link=("${model_sources[@]}" $(pkg-config --cflags --libs openblas libcjson) -lm)
+# the image decoders compiled in (tests/fuzz/stb_impl.c), so they are instrumented too
+image_link=(data/imagefolder.c data/dataset.c core/errors.c tests/fuzz/stb_impl.c
+            $(pkg-config --cflags stb) -lm)
+options_link=(examples/common/options.c core/errors.c -lm)
+metrics_link=(io/metrics.c core/errors.c -lm)
 
 # name, max input length
-fuzzers=("idx 4096" "cifar 16384" "safetensors 16384")
+all=("idx 4096" "cifar 16384" "safetensors 16384" "image 8192" "options 1024" "metrics 4096")
+fuzzers=()
+for entry in "${all[@]}"; do
+    read -r name _ <<<"$entry"
+    if [ $# -eq 0 ] || [[ " $* " == *" $name "* ]]; then fuzzers+=("$entry"); fi
+done
+[ ${#fuzzers[@]} -gt 0 ] || { echo "run.sh: no harness named $*" >&2; exit 2; }
 for entry in "${fuzzers[@]}"; do
     read -r name max_len <<<"$entry"
-    if [ "$name" = safetensors ]; then link=("${st_link[@]}"); else link=("${data_link[@]}"); fi
+    case $name in
+    idx | cifar) link=("${data_link[@]}") ;;
+    safetensors) link=("${st_link[@]}") ;;
+    image) link=("${image_link[@]}") ;;
+    options) link=("${options_link[@]}") ;;
+    metrics) link=("${metrics_link[@]}") ;;
+    esac
     "$cc" "${flags[@]}" "tests/fuzz/fuzz_$name.c" "${link[@]}" -o "$out/fuzz_$name"
 done
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# tests/programs/test_faults.sh — ember-mnist against the faults of a real run: a disk that
+# fills up while the checkpoint or the metrics are written, kill -9 in the middle of a
+# save, a run that diverges over a good checkpoint, a batch too large for the memory.
+# Each: the previous checkpoint stays byte-identical and loadable, every metrics row
+# already written stays whole, and the program says what failed with a non-zero status.
+#   usage: test_faults.sh EMBER_MNIST
+# A full disk is the kernel's file-size limit (ulimit -f, SIGXFSZ ignored): a write past
+# it is cut short and the next one fails with EFBIG, as on a disk that fills up; no root,
+# no tmpfs, no LD_PRELOAD.
+set -uo pipefail
+MNIST=$1
+tmp=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok()   { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+small=(--train-limit 640 --test-limit 320 --quiet --schedule const)
+
+# limited KB CMD...: run CMD with files limited to KB KiB; its output (through a pipe, which
+# the limit does not touch) in $tmp/out; prints the exit status
+limited() {
+    local kb=$1
+    shift
+    (trap '' XFSZ; ulimit -f "$kb"; exec "$@") 2>&1 | cat >"$tmp/out"
+    echo "${PIPESTATUS[0]}"
+}
+# every line of a metrics file has the ten fields
+whole_rows() { awk -F, 'NF != 10 { bad = 1 } END { exit bad || NR < 2 }' "$1"; }
+# the checkpoint loads into a fresh process and evaluates
+loads() { "$MNIST" "${small[@]}" --load "$1" --eval >/dev/null 2>&1; }
+
+# ---- a good checkpoint to protect (1.6 MB: mnist-cnn with its optimizer state) -----------
+"$MNIST" "${small[@]}" --epochs 1 --save "$tmp/ck.st" >/dev/null
+cp "$tmp/ck.st" "$tmp/ref.st"
+check "the reference checkpoint loads" loads "$tmp/ck.st"
+
+# ---- the disk fills up while the checkpoint is written -----------------------------------
+s=$(limited 512 "$MNIST" "${small[@]}" --epochs 2 --save "$tmp/ck.st" --metrics "$tmp/m.csv")
+check "a failed checkpoint write exits 1 (got $s)" test "$s" = 1
+check "... naming the file and the cause" grep -q "ck.st.*File too large" "$tmp/out"
+check "... the previous checkpoint byte-identical" cmp -s "$tmp/ck.st" "$tmp/ref.st"
+check "... and loadable" loads "$tmp/ck.st"
+check "... no temporary file left" test ! -e "$tmp/ck.st.tmp"
+check "... every metrics row of the run is there, whole (header + 2 epochs)" \
+    bash -c "awk -F, 'NF == 10' '$tmp/m.csv' | wc -l | grep -qx 3"
+
+# ---- the disk fills up while metrics rows are written -------------------------------------
+s=$(limited 1 "$MNIST" "${small[@]}" --epochs 4 --log-every 1 --save "$tmp/ck.st" \
+    --metrics "$tmp/m.csv")
+check "a failed metrics write exits 1 (got $s)" test "$s" = 1
+check "... naming the file" grep -q "writing metrics to .*m.csv failed" "$tmp/out"
+check "... the run stops there (no 'done')" bash -c "! grep -q '^done' '$tmp/out'"
+check "... every row written is whole, none half-written" whole_rows "$tmp/m.csv"
+check "... and there are rows ($(($(wc -l <"$tmp/m.csv") - 1)))" test "$(wc -l <"$tmp/m.csv")" -ge 10
+check "... the checkpoint is not overwritten" cmp -s "$tmp/ck.st" "$tmp/ref.st"
+s=$("$MNIST" "${small[@]}" --epochs 2 --resume "$tmp/ck.st" --metrics "$tmp/m.csv" \
+    >"$tmp/out" 2>&1; echo $?)
+check "the run resumes from that checkpoint and metrics file (got $s)" test "$s" = 0
+check "... and the metrics file is whole rows again" whole_rows "$tmp/m.csv"
+
+# ---- a run that diverges never replaces a good checkpoint ---------------------------------
+s=$("$MNIST" "${small[@]}" --no-bn --lr 10000 --save "$tmp/ck.st" >"$tmp/out" 2>&1; echo $?)
+check "lr 1e4 over a good checkpoint: exit 3 (got $s)" test "$s" = 3
+check "... 'diverged at step k (loss ...): what'" grep -q "^diverged at step [0-9]* (loss .*): " "$tmp/out"
+check "... the good checkpoint byte-identical" cmp -s "$tmp/ck.st" "$tmp/ref.st"
+
+# ---- kill -9 in the middle of --save --------------------------------------------------------
+# The save writes ck.st.tmp; made a FIFO, it stalls the writer once the pipe (64 KiB) is
+# full, 1.6 MB short of the end: the kill lands inside the save, every time.
+mkfifo "$tmp/ck.st.tmp"
+"$MNIST" "${small[@]}" --steps 3 --save "$tmp/ck.st" >/dev/null 2>&1 &
+pid=$!
+pids+=("$pid")
+(exec 3<"$tmp/ck.st.tmp"; touch "$tmp/opened"; exec sleep 60) &
+reader=$!
+pids+=("$reader")
+for _ in $(seq 1200); do [ -e "$tmp/opened" ] && break; sleep 0.05; done
+for _ in $(seq 100); do grep -q pipe_write "/proc/$pid/wchan" 2>/dev/null && break; sleep 0.05; done
+check "the program is inside its save, writing the checkpoint" grep -q pipe_write "/proc/$pid/wchan"
+kill -9 "$pid" "$reader"
+wait "$pid" "$reader" 2>/dev/null
+check "... kill -9 there leaves the previous checkpoint byte-identical" cmp -s "$tmp/ck.st" "$tmp/ref.st"
+check "... and loadable" loads "$tmp/ck.st"
+rm -f "$tmp/ck.st.tmp"
+printf 'half a checkpoint' >"$tmp/ck.st.tmp"   # what a crash leaves on a real disk
+s=$("$MNIST" "${small[@]}" --steps 3 --save "$tmp/ck.st" >/dev/null 2>&1; echo $?)
+check "the next save goes through over a stale .tmp (got $s)" test "$s" = 0
+check "... loads" loads "$tmp/ck.st"
+check "... and removes the .tmp" test ! -e "$tmp/ck.st.tmp"
+
+# kill -9 at arbitrary moments of a run that saves every epoch (epochs of 2 steps), once
+# it has saved: after each, the checkpoint there is complete
+good=0 tries=8
+for i in $(seq $tries); do
+    rm -f "$tmp/k.st"
+    "$MNIST" --train-limit 128 --test-limit 64 --quiet --epochs 100000 --save-every 1 \
+        --save "$tmp/k.st" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 600); do [ -e "$tmp/k.st" ] && break; sleep 0.02; done
+    sleep "0.$((i * 7))"
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    if loads "$tmp/k.st"; then good=$((good + 1)); fi
+done
+check "kill -9 at $tries moments of a saving run: every checkpoint loads ($good/$tries)" test "$good" = "$tries"
+
+# ---- memory: refused up front, not killed ------------------------------------------------
+s=$("$MNIST" "${small[@]}" --epochs 1 --mem-limit 80M >"$tmp/out" 2>&1; echo $?)
+check "--mem-limit below what a step needs: exit 2 before training (got $s)" test "$s" = 2
+check "... saying how much the step needs and what to change" \
+    grep -q "needs about .* MiB.*--mem-limit.*smaller --batch" "$tmp/out"
+check "... without starting (no epoch line)" bash -c "! grep -q '^epoch' '$tmp/out'"
+start=$(date +%s)
+s=$("$MNIST" --quiet --batch 65536 --epochs 1 >"$tmp/out" 2>&1; echo $?)
+check "a batch of 60000 Fashion-MNIST images (~41 GiB of activations) exits 2 up front (got $s)" \
+    test "$s" = 2 -a "$(($(date +%s) - start))" -lt 60
+check "... naming MemAvailable" grep -q "MemAvailable" "$tmp/out"
+s=$("$MNIST" "${small[@]}" --epochs 1 --mem-limit 2G >"$tmp/out" 2>&1; echo $?)
+check "a run within --mem-limit trains (got $s) and reports its step and peak memory" \
+    test "$s" = 0 -a -n "$(grep '^memory: a step needs about' "$tmp/out")" \
+    -a -n "$(grep '^peak memory: [0-9.]* MiB' "$tmp/out")"
+s=$("$MNIST" --mem-limit 12x >"$tmp/out" 2>&1; echo $?)
+check "--mem-limit 12x exits 2" test "$s" = 2 -a -n "$(grep 'mem-limit' "$tmp/out")"
+
+echo "$passed passed, $failed failed"
+test "$failed" = 0
