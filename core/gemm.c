@@ -31,10 +31,10 @@ void em_gemm_blas(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha
  * training test counts them, so a change on either side shows. */
 #define BLAS_MIN_MACS 2.0e6
 
-static void gemm_piece(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
-                       const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
-                       em_real *C, int ldc) {
-    if ((double)M * N * K >= BLAS_MIN_MACS)
+static void gemm_piece(bool use_blas, bool trans_a, bool trans_b, int M, int N, int K,
+                       em_real alpha, const em_real *A, int lda, const em_real *B, int ldb,
+                       em_real beta, em_real *C, int ldc) {
+    if (use_blas)
         em_gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         em_gemm_kernel(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -53,6 +53,10 @@ void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
              const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
              em_real *C, int ldc) {
     if (M == 0 || N == 0) return;
+    /* decided on the whole product, never on a thread's piece: which kernel computes an
+     * entry of C must not depend on the thread count (both sum over K in a fixed order,
+     * so each entry is then the same with any number of threads) */
+    bool use_blas = (double)M * N * K >= BLAS_MIN_MACS;
 #ifdef _OPENMP
     int nt = omp_get_level() > 0 ? 1 : omp_get_max_threads();
     double macs = (double)M * N * K;
@@ -66,18 +70,18 @@ void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
             int lo = t * blk, hi = lo + blk < len ? lo + blk : len;
             if (lo >= hi) continue;
             if (by_rows)
-                gemm_piece(trans_a, trans_b, hi - lo, N, K, alpha,
+                gemm_piece(use_blas, trans_a, trans_b, hi - lo, N, K, alpha,
                           A + (trans_a ? (size_t)lo : (size_t)lo * lda), lda, B, ldb, beta,
                           C + (size_t)lo * ldc, ldc);
             else
-                gemm_piece(trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
+                gemm_piece(use_blas, trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
                           B + (trans_b ? (size_t)lo * ldb : (size_t)lo), ldb, beta, C + lo,
                           ldc);
         }
         return;
     }
 #endif
-    gemm_piece(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_piece(use_blas, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* C[i][j] = alpha * sum_k opA[i][k] * opB[k][j] + beta * C[i][j]

@@ -196,33 +196,49 @@ static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, dou
     }
 }
 
-/* Each thread sums its images' db and dw into its own zeroed buffers (dwt: nt x (O, K),
- * dbt: nt x (O) doubles), added into db and dw in thread order afterwards: the result
- * depends on the thread count but not on timing. dx, dw, db may be NULL.
- * scratch: nt x 2 (K, HoWo). */
+/* The images are cut into nb = min(N, CONV_BLOCKS) fixed blocks, each summing its db and
+ * dw into its own zeroed buffers (dwt: nb x (O, K), dbt: nb x (O) doubles), added into
+ * db and dw in block order afterwards. The blocks do not depend on the thread count
+ * (threads take whole blocks), so neither does the result. dx, dw, db may be NULL.
+ * scratch: nt x 2 (K, HoWo), one pair per thread. */
+#define CONV_BLOCKS 8
+
+static int conv_blocks(int N) { return N < CONV_BLOCKS ? N : CONV_BLOCKS; }
+
 static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db,
-                            const em_real *dy,
-                            const em_real *x, const em_real *w, em_real *scratch,
-                            em_real *dwt, double *dbt, const conv_geom *g, int nt) {
+                            const em_real *dy, const em_real *x, const em_real *w,
+                            em_real *scratch, em_real *dwt, double *dbt, const conv_geom *g,
+                            int nt) {
     const size_t KHW = (size_t)g->K * g->Ho * g->Wo, OK = (size_t)g->O * g->K;
-    if (dw) memset(dwt, 0, nt * OK * sizeof *dwt);
-    if (db) memset(dbt, 0, (size_t)nt * g->O * sizeof *dbt);
+    const int nb = conv_blocks(g->N);
+    if (dw) memset(dwt, 0, nb * OK * sizeof *dwt);
+    if (db) memset(dbt, 0, (size_t)nb * g->O * sizeof *dbt);
     if (nt == 1) {
-        conv2d_backward_images(dx, dx_fresh, dw ? dwt : NULL, db ? dbt : NULL, dy, x, w, scratch,
-                               scratch + KHW, g, 0, g->N);
+        for (int bk = 0; bk < nb; bk++) {
+            int lo, hi;
+            split(g->N, bk, nb, &lo, &hi);
+            conv2d_backward_images(dx, dx_fresh, dw ? dwt + bk * OK : NULL,
+                                   db ? dbt + (size_t)bk * g->O : NULL, dy, x, w, scratch,
+                                   scratch + KHW, g, lo, hi);
+        }
     } else {
 #pragma omp parallel num_threads(nt)
         {
-            int t = em_thread_id(), lo, hi;
-            split(g->N, t, nt, &lo, &hi);
-            conv2d_backward_images(dx, dx_fresh, dw ? dwt + t * OK : NULL, db ? dbt + (size_t)t * g->O : NULL,
-                                   dy, x, w, scratch + 2 * t * KHW, scratch + (2 * t + 1) * KHW,
-                                   g, lo, hi);
+            int t = em_thread_id();
+            em_real *cols = scratch + 2 * t * KHW, *dcols = cols + KHW;
+#pragma omp for schedule(static)
+            for (int bk = 0; bk < nb; bk++) {
+                int lo, hi;
+                split(g->N, bk, nb, &lo, &hi);
+                conv2d_backward_images(dx, dx_fresh, dw ? dwt + bk * OK : NULL,
+                                       db ? dbt + (size_t)bk * g->O : NULL, dy, x, w, cols,
+                                       dcols, g, lo, hi);
+            }
         }
     }
-    for (int t = 0; t < nt; t++) {
-        for (size_t i = 0; dw && i < OK; i++) dw[i] += dwt[t * OK + i];
-        for (int o = 0; db && o < g->O; o++) db[o] += (em_real)dbt[(size_t)t * g->O + o];
+    for (int bk = 0; bk < nb; bk++) {
+        for (size_t i = 0; dw && i < OK; i++) dw[i] += dwt[bk * OK + i];
+        for (int o = 0; db && o < g->O; o++) db[o] += (em_real)dbt[(size_t)bk * g->O + o];
     }
 }
 
@@ -242,8 +258,8 @@ static void conv2d_node_backward(em_tape *tape, em_node *node) {
     return;
 #endif
     em_real *scratch = em_tape_alloc(tape, (size_t)nt * 2 * g.K * HoWo * sizeof *scratch);
-    em_real *dwt = em_tape_alloc(tape, (size_t)nt * g.O * g.K * sizeof *dwt);
-    double *dbt = em_tape_alloc(tape, (size_t)nt * g.O * sizeof *dbt);
+    em_real *dwt = em_tape_alloc(tape, (size_t)conv_blocks(g.N) * g.O * g.K * sizeof *dwt);
+    double *dbt = em_tape_alloc(tape, (size_t)conv_blocks(g.N) * g.O * sizeof *dbt);
     if (!scratch || !dwt || !dbt || !em_tape_ok(tape)) return;
     conv2d_backward(dx, dx_fresh, dw, db, y->grad, x->data, w->data, scratch, dwt, dbt, &g, nt);
 }
