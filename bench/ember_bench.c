@@ -29,8 +29,16 @@
 #include "examples/common/models.h"
 #include "optim/optim.h"
 
-/* ---- counting allocations ------------------------------------------------------------ */
+/* ---- counting allocations ------------------------------------------------------------
+ * Not in sanitizer builds: AddressSanitizer owns malloc, and replacing it breaks ASan's
+ * start-up; there mallocs_per_step is reported as null. */
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_MALLOCS 0
+static size_t allocs_now(void) { return 0; }
+#else
+#define COUNT_MALLOCS 1
 static atomic_size_t n_allocs;
+static size_t allocs_now(void) { return atomic_load(&n_allocs); }
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
@@ -44,6 +52,7 @@ int posix_memalign(void **p, size_t a, size_t n) {
     *p = __libc_memalign(a, n);
     return *p ? 0 : 12;
 }
+#endif
 
 static double now_s(void) {
     struct timespec ts;
@@ -219,29 +228,32 @@ int main(int argc, char **argv) {
     }
     double *ms = malloc((size_t)windows * sizeof *ms);
     size_t chunks0 = tape->arena->chunk_allocs;
-    size_t allocs0 = atomic_load(&n_allocs);
+    size_t allocs0 = allocs_now();
     for (long w = 0; w < windows; w++) {
         double t0 = now_s();
         for (long i = 0; i < steps; i++) ONE_STEP();
         ms[w] = (now_s() - t0) * 1e3 / (double)steps;
     }
-    size_t allocs = atomic_load(&n_allocs) - allocs0;
+    size_t allocs = allocs_now() - allocs0;
     size_t chunks = tape->arena->chunk_allocs - chunks0;
     qsort(ms, (size_t)windows, sizeof *ms, cmp_double);
     double med = ms[windows / 2];
 
     flop_count f = model_macs(model);
     double macs = train ? 3 * f.fwd - f.bwd_input_free : f.fwd;
+    char mallocs_text[32] = "null";
+    if (COUNT_MALLOCS)
+        snprintf(mallocs_text, sizeof mallocs_text, "%.3f", (double)allocs / (double)(steps * windows));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"model\":\"%s\",\"bn\":%s,\"batch\":%ld,\"threads\":%ld,\"mode\":\"%s\","
            "\"images_per_s\":%.1f,\"ms_per_step\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
-           "\"gflops\":%.2f,\"peak_rss_mb\":%.1f,\"mallocs_per_step\":%.3f,"
+           "\"gflops\":%.2f,\"peak_rss_mb\":%.1f,\"mallocs_per_step\":%s,"
            "\"arena_chunks_per_step\":%.3f,\"arena_mb\":%.1f,\"steps_per_window\":%ld,"
            "\"windows\":%ld,\"precision\":\"%s\"}\n",
            model, bn ? "true" : "false", batch, threads, mode, (double)batch * 1e3 / med, med,
            ms[0], ms[windows - 1], 2.0 * macs * (double)batch / (med * 1e6),
-           (double)ru.ru_maxrss / 1024.0, (double)allocs / (double)(steps * windows),
+           (double)ru.ru_maxrss / 1024.0, mallocs_text,
            (double)chunks / (double)(steps * windows),
            (double)tape->arena->high_water / (1024.0 * 1024.0), steps, windows,
            sizeof(em_real) == 4 ? "f32" : "f64");
