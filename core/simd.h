@@ -21,16 +21,11 @@
 #define EM_KERNEL
 #endif
 
-/* OpenMP worksharing when the work is worth a fork: `EM_PARALLEL_FOR(work)` before a
- * for loop parallelizes it when work (about the number of scalar operations) exceeds
- * EM_PAR_MIN. Without OpenMP it is nothing. */
+/* A parallel region is opened only when the work (about the number of scalar operations)
+ * exceeds EM_PAR_MIN: below that a fork costs more than it saves. */
 #define EM_PAR_MIN 65536
 #ifdef _OPENMP
 #include <omp.h>
-#define EM_PRAGMA(x) _Pragma(#x)
-#define EM_PARALLEL_FOR(work) EM_PRAGMA(omp parallel for schedule(static) if ((work) > EM_PAR_MIN))
-#else
-#define EM_PARALLEL_FOR(work)
 #endif
 
 /* EM_PARALLEL_RANGES(n, work, lo, hi, CALL): runs CALL with size_t lo, hi bound to
