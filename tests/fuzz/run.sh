@@ -27,7 +27,8 @@ flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
 # what each harness links: the parser alone where it stands alone; the safetensors reader
 # with the whole model/checkpoint stack it feeds
 data_link=(data/reader.c data/dataset.c data/mnist.c data/cifar10.c core/errors.c -lz -lm)
-mapfile -t model_sources < <(find core layers optim io -name '*.c' | sort)
+# (core/exercise_hooks.c belongs to exercise mode only: it calls the student's functions)
+mapfile -t model_sources < <(find core layers optim io -name '*.c' ! -name exercise_hooks.c | sort)
 st_link=("${model_sources[@]}" $(pkg-config --cflags --libs openblas libcjson) -lm)
 # the image decoders compiled in (tests/fuzz/stb_impl.c), so they are instrumented too
 image_link=(data/imagefolder.c data/dataset.c core/errors.c tests/fuzz/stb_impl.c
