@@ -131,20 +131,21 @@ static bool expand(const ab_ctx *ctx, ab_run *runs, int *n) {
                 deep_relu(ctx, r, bn, grid[i], s);
                 snprintf(r->variant, sizeof r->variant, "%s-lr%g-s%d", bn ? "bn" : "nobn", grid[i], s);
             }
-    for (int bn = 0; bn < 2; bn++) {
-        ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
-        if (!r) return false;
-        deep_relu(ctx, r, bn, 0.005, 1);
-        snprintf(r->variant, sizeof r->variant, "e3c-%s", bn ? "bn" : "nobn");
-        r->cfg.momentum = 0.9;
-        r->period = o->quick ? 50 : 150;           /* steps per stress "epoch" */
-        r->cfg.steps = r->period * STRESS_EPOCHS;
-        r->cfg.epochs = 1000;
-        r->cfg.test_limit = 1000;
-        r->probe = stress_probe;
-        r->probe_every = 1;
-        r->curve_every = 10;
-    }
+    for (int bn = 0; bn < 2; bn++)
+        for (int s = 1; s <= seeds; s++) {
+            ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
+            if (!r) return false;
+            deep_relu(ctx, r, bn, 0.005, s);
+            snprintf(r->variant, sizeof r->variant, "e3c-%s-s%d", bn ? "bn" : "nobn", s);
+            r->cfg.momentum = 0.9;
+            r->period = o->quick ? 50 : 150;           /* steps per stress "epoch" */
+            r->cfg.steps = r->period * STRESS_EPOCHS;
+            r->cfg.epochs = 1000;
+            r->cfg.test_limit = 1000;
+            r->probe = stress_probe;
+            r->probe_every = 1;
+            r->curve_every = 10;
+        }
     for (int bn = 0; bn < 2; bn++) {
         ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
         if (!r) return false;
@@ -174,12 +175,32 @@ static double stress_fail_lr(ab_report *rep, int run) {
 }
 
 static void stress_report(ab_report *rep, bool figure) {
-    int r[2] = {ab_find(rep, "lr-sweep", "e3c-nobn"), ab_find(rep, "lr-sweep", "e3c-bn")};
-    if (r[0] < 0 || r[1] < 0) return;
-    double f[2] = {stress_fail_lr(rep, r[0]), stress_fail_lr(rep, r[1])};
-    double top = stress_lr(rep->runs[r[0]].cfg.steps, rep->runs[r[0]].period);
-    char m[160];
-    snprintf(m, sizeof m, "first failure at lr: BN %.3g, no BN %.3g (inf = none up to %.3g)", f[1], f[0], top);
+    int seeds = ab_seeds(rep->ctx, 3), r[2][64], nr = 0;
+    for (int s = 1; s <= seeds && nr < 64; s++, nr++)
+        for (int bn = 0; bn < 2; bn++) {
+            char v[48];
+            snprintf(v, sizeof v, "e3c-%s-s%d", bn ? "bn" : "nobn", s);
+            if ((r[bn][nr] = ab_find(rep, "lr-sweep", v)) < 0) return;
+        }
+    if (!nr) return;
+    double f[2], per[2][64];
+    for (int bn = 0; bn < 2; bn++) {
+        double v[64];
+        for (int i = 0; i < nr; i++) v[i] = per[bn][i] = stress_fail_lr(rep, r[bn][i]);
+        f[bn] = ab_median(v, nr);
+    }
+    double top = stress_lr(rep->runs[r[0][0]].cfg.steps, rep->runs[r[0][0]].period);
+    char m[400];
+    int len = snprintf(m, sizeof m, "first failure at lr (median of %d seed(s)): BN %.3g, no BN %.3g = %.3gx "
+                       "(inf = none up to %.3g)", nr, f[1], f[0], f[1] / f[0], top);
+    if (nr > 1) {
+        len += snprintf(m + len, sizeof m - (size_t)len, "; per seed BN");
+        for (int i = 0; i < nr && len < (int)sizeof m - 16; i++)
+            len += snprintf(m + len, sizeof m - (size_t)len, " %.3g", per[1][i]);
+        len += snprintf(m + len, sizeof m - (size_t)len, ", no BN");
+        for (int i = 0; i < nr && len < (int)sizeof m - 16; i++)
+            len += snprintf(m + len, sizeof m - (size_t)len, " %.3g", per[0][i]);
+    }
     if (!figure) {
         ab_criterion(rep, "E3c", "lr at first divergence/collapse: BN >= 10x no-BN (hard minimum 3x)",
                      m, f[1] >= 10 * f[0]);
@@ -191,11 +212,11 @@ static void stress_report(ab_report *rep, bool figure) {
         for (int bn = 0; bn < 2; bn++) {
             static long st[4096];
             static double x[4096], y[4096];
-            int n = ab_series(rep, r[bn], "train_loss", st, y, 4096);
-            for (int i = 0; i < n; i++) x[i] = stress_lr(st[i] - 1, rep->runs[r[bn]].period);
+            int n = ab_series(rep, r[bn][0], "train_loss", st, y, 4096);
+            for (int i = 0; i < n; i++) x[i] = stress_lr(st[i] - 1, rep->runs[r[bn][0]].period);
             ab_plot_series(&p, bn ? "with BN" : "without BN", "lines lw 2", x, y, n);
         }
-        ab_plot_end(rep, &p, "E3c: the lr stress test (Myrtle.ai style)");
+        ab_plot_end(rep, &p, "E3c: the lr stress test (Myrtle.ai style), seed 1");
     }
 }
 
