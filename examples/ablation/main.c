@@ -133,10 +133,10 @@ static const char *find_gnuplot(char *buf, size_t len) {
 
 static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
     FILE *f = rep->md;
-    char seeds[96];
+    char seeds[160];
     if (o->seeds) snprintf(seeds, sizeof seeds, "%d per configuration (--seeds)", o->seeds);
     else snprintf(seeds, sizeof seeds, "%s", o->quick ? "1 per configuration"
-                  : "3 per configuration for lr-sweep and E1, 1 elsewhere");
+                  : "3 per configuration for E1, E3a, E3c, E5a and E5b, 1 elsewhere");
     time_t now = time(NULL);
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
