@@ -172,7 +172,7 @@ static void report(ab_report *rep) {
                "training step: per unit mu ~ U(-%g, %g), sigma ~ U(1, %g); per example shift "
                "U(mu - %g, mu + %g) and scale N(sigma, %g) (Santurkar Algorithm 1). Plain SGD "
                "lr %g, batch 64, %s, seed 1. Train accuracy: the mean batch accuracy of the "
-               "last (partial) epoch. abs(dmu): the mean over steps of the change of hidden layer "
+               "last (partial) epoch (0.1, chance, for a run stopped as diverged). abs(dmu): the mean over steps of the change of hidden layer "
                "%d's unit 0 batch mean (after the noise), Santurkar's Fig. 8.\n\n",
             N_MU, N_MU, N_SIGMA, R_MU, R_MU, R_SIGMA,
             rep->n_runs ? rep->runs[ab_find(rep, "noisy-bn", "relu-standard") >= 0
@@ -196,7 +196,7 @@ static void report(ab_report *rep) {
             const ab_result *s = &rep->res[r[v]];
             acc[v] = NAN;
             ab_result_extra(s, "final_train_acc", &acc[v]);
-            if (!strcmp(s->outcome, "diverged") || !isfinite(acc[v])) acc[v] = 0.1;
+            if (s->diverged_step > 0 || !isfinite(acc[v])) acc[v] = 0.1;   /* stopped: chance */
             snprintf(key, sizeof key, "mean_abs_dmu.L%d", TRACK_LAYER);
             dmu[v] = ab_value_at(rep, r[v], key, rep->res[r[v]].steps);
         }
