@@ -221,7 +221,15 @@ static void report(ab_report *rep) {
         snprintf(fig, sizeof fig, "noisy_bn_%s", nets[net]);
         snprintf(title, sizeof title, "E6: noisy BN, %s", titles[net]);
         if (ab_plot_begin(rep, &p, fig, title, "training step", "training loss", false, true)) {
-            for (int v = 0; v < 4; v++) ab_plot_metric(rep, &p, r[v], "train_loss", variant_names[v], "lines lw 2");
+            for (int v = 0; v < 4; v++) {
+                char t[64];
+                if (rep->res[r[v]].diverged_step > 0)   /* stopped: maybe no curve point at all */
+                    snprintf(t, sizeof t, "%s (stopped, diverged at step %ld)", variant_names[v],
+                             rep->res[r[v]].diverged_step);
+                else
+                    snprintf(t, sizeof t, "%s", variant_names[v]);
+                ab_plot_metric(rep, &p, r[v], "train_loss", t, "lines lw 2");
+            }
             ab_plot_end(rep, &p, "E6 (Santurkar Fig. 2 style): training loss of standard, BN, noisy BN "
                                  "and standard + noise");
         }
