@@ -293,5 +293,5 @@ static void report(ab_report *rep) {
     }
 }
 
-const ab_experiment ab_exp_convergence = {"convergence", "E1/E2: BatchNorm trains faster", expand,
+const ab_experiment ab_exp_convergence = {"convergence", "E1/E2a/E2: BatchNorm trains faster", expand,
                                           report};

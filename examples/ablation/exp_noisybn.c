@@ -217,19 +217,15 @@ static void report(ab_report *rep) {
         snprintf(s, sizeof s, "mean abs(dmu): noisy BN %.4g, standard %.4g (BN %.4g)", dmu[2], dmu[0], dmu[1]);
         ab_criterion(rep, id, "mean abs(dmu) of a unit: noisy BN >= 2x standard", s, dmu[2] >= 2 * dmu[0]);
         ab_plot p;
-        char fig[48], title[96];
+        char fig[48], title[160];
         snprintf(fig, sizeof fig, "noisy_bn_%s", nets[net]);
-        snprintf(title, sizeof title, "E6: noisy BN, %s", titles[net]);
+        int len = snprintf(title, sizeof title, "E6: noisy BN, deep %s MLP", nets[net]);
+        for (int v = 0; v < 4; v++)   /* a run stopped early may have no curve point at all */
+            if (rep->res[r[v]].diverged_step > 0 && len < (int)sizeof title)
+                len += snprintf(title + len, sizeof title - (size_t)len, "; %s diverged at step %ld",
+                                variant_names[v], rep->res[r[v]].diverged_step);
         if (ab_plot_begin(rep, &p, fig, title, "training step", "training loss", false, true)) {
-            for (int v = 0; v < 4; v++) {
-                char t[64];
-                if (rep->res[r[v]].diverged_step > 0)   /* stopped: maybe no curve point at all */
-                    snprintf(t, sizeof t, "%s (stopped, diverged at step %ld)", variant_names[v],
-                             rep->res[r[v]].diverged_step);
-                else
-                    snprintf(t, sizeof t, "%s", variant_names[v]);
-                ab_plot_metric(rep, &p, r[v], "train_loss", t, "lines lw 2");
-            }
+            for (int v = 0; v < 4; v++) ab_plot_metric(rep, &p, r[v], "train_loss", variant_names[v], "lines lw 2");
             ab_plot_end(rep, &p, "E6 (Santurkar Fig. 2 style): training loss of standard, BN, noisy BN "
                                  "and standard + noise");
         }
