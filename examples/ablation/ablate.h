@@ -21,6 +21,7 @@
 #include "data/dataset.h"
 #include "examples/common/dist.h"
 #include "examples/common/options.h"
+#include "layers/module.h"
 
 #define AB_MAX_RUNS 1024
 #define AB_MAX_LRS 16
@@ -66,11 +67,15 @@ typedef struct ab_run {
     /* model: a generic MLP (n_hidden >= 0) or, with n_hidden < 0, the zoo's cfg.model      */
     int n_hidden, width;
     char act[8];
+    /* or, when set, a model the experiment builds itself (d2l's LeNet, noisy-BN MLPs):
+     * takes the input shape (C, H, W), returns NULL when out of memory */
+    em_module *(*model)(const struct ab_run *run, const int input_chw[3]);
     double target;             /* test accuracy for steps_to_target (0: none)              */
     long eval_every;           /* test accuracy every K steps (0: only at the end)         */
     long curve_every;          /* train-loss curve point every N steps (0: 10)             */
     bool weight_norms;         /* per-layer weight norms in curves.csv                     */
     bool grad_flow;            /* per-layer gradient norms and update/weight ratios        */
+    bool epoch_curves;         /* epoch_train_loss / epoch_train_acc at each epoch's end   */
     /* a probe at step 0 and every probe_every steps (after the update): it may read and
      * temporarily change the model but must leave it as it found it; *state is the
      * probe's own, NULL at first; a last call with step -1 frees it */

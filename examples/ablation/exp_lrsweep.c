@@ -1,7 +1,8 @@
 /* examples/ablation/exp_lrsweep.c — E3a, the learning-rate grid on a deep ReLU MLP
- * (784-[100x6]-10, He init, plain SGD, batch 64) with and without BatchNorm; E3c, Myrtle's
- * stress test (one run whose lr rises as 0.005 * 2^(e/2) over "epochs" e of K steps,
- * linearly within each, momentum 0.9); and E3d,
+ * (784-[100x6]-10, He init, plain SGD, batch 64) with and without BatchNorm; E3b, the same
+ * grid on mnist-cnn for one epoch (full protocol only); E3c, Myrtle's stress test (a run
+ * per seed whose lr rises as 0.005 * 2^(e/2) over "epochs" e of K steps, linearly within
+ * each, momentum 0.9); and E3d,
  * Bjorck's relative-loss probe at initialisation: L(theta - alpha g) / L(theta) for
  * alpha in logspace(-5, 1, 13) on the first 5 mini-batches; alpha* is the smallest alpha
  * with a ratio above 10^3 (or non-finite). */
@@ -131,20 +132,38 @@ static bool expand(const ab_ctx *ctx, ab_run *runs, int *n) {
                 deep_relu(ctx, r, bn, grid[i], s);
                 snprintf(r->variant, sizeof r->variant, "%s-lr%g-s%d", bn ? "bn" : "nobn", grid[i], s);
             }
-    for (int bn = 0; bn < 2; bn++) {
-        ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
-        if (!r) return false;
-        deep_relu(ctx, r, bn, 0.005, 1);
-        snprintf(r->variant, sizeof r->variant, "e3c-%s", bn ? "bn" : "nobn");
-        r->cfg.momentum = 0.9;
-        r->period = o->quick ? 50 : 150;           /* steps per stress "epoch" */
-        r->cfg.steps = r->period * STRESS_EPOCHS;
-        r->cfg.epochs = 1000;
-        r->cfg.test_limit = 1000;
-        r->probe = stress_probe;
-        r->probe_every = 1;
-        r->curve_every = 10;
-    }
+    /* E3b: the same grid on mnist-cnn (the suite's small CNN), one epoch, one seed; full
+     * protocol only (12 runs of ~1 min) */
+    for (int bn = 0; bn < 2 && !o->quick; bn++)
+        for (int i = 0; i < n_lr; i++) {
+            ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
+            if (!r) return false;
+            snprintf(r->variant, sizeof r->variant, "cnn-%s-lr%g-s1", bn ? "bn" : "nobn", grid[i]);
+            snprintf(r->cfg.model, sizeof r->cfg.model, "cnn");
+            r->cfg.bn = bn;
+            r->cfg.lr = grid[i];
+            r->cfg.seed = 1;
+            r->cfg.batch = o->batch ? o->batch : 64;
+            r->cfg.train_limit = o->train_limit;
+            r->cfg.epochs = 1;
+            r->cfg.steps = o->steps;
+            r->curve_every = 25;
+        }
+    for (int bn = 0; bn < 2; bn++)
+        for (int s = 1; s <= seeds; s++) {
+            ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
+            if (!r) return false;
+            deep_relu(ctx, r, bn, 0.005, s);
+            snprintf(r->variant, sizeof r->variant, "e3c-%s-s%d", bn ? "bn" : "nobn", s);
+            r->cfg.momentum = 0.9;
+            r->period = o->quick ? 50 : 150;           /* steps per stress "epoch" */
+            r->cfg.steps = r->period * STRESS_EPOCHS;
+            r->cfg.epochs = 1000;
+            r->cfg.test_limit = 1000;
+            r->probe = stress_probe;
+            r->probe_every = 1;
+            r->curve_every = 10;
+        }
     for (int bn = 0; bn < 2; bn++) {
         ab_run *r = ab_run_add(ctx, runs, n, "lr-sweep");
         if (!r) return false;
@@ -174,12 +193,32 @@ static double stress_fail_lr(ab_report *rep, int run) {
 }
 
 static void stress_report(ab_report *rep, bool figure) {
-    int r[2] = {ab_find(rep, "lr-sweep", "e3c-nobn"), ab_find(rep, "lr-sweep", "e3c-bn")};
-    if (r[0] < 0 || r[1] < 0) return;
-    double f[2] = {stress_fail_lr(rep, r[0]), stress_fail_lr(rep, r[1])};
-    double top = stress_lr(rep->runs[r[0]].cfg.steps, rep->runs[r[0]].period);
-    char m[160];
-    snprintf(m, sizeof m, "first failure at lr: BN %.3g, no BN %.3g (inf = none up to %.3g)", f[1], f[0], top);
+    int seeds = ab_seeds(rep->ctx, 3), r[2][64], nr = 0;
+    for (int s = 1; s <= seeds && nr < 64; s++, nr++)
+        for (int bn = 0; bn < 2; bn++) {
+            char v[48];
+            snprintf(v, sizeof v, "e3c-%s-s%d", bn ? "bn" : "nobn", s);
+            if ((r[bn][nr] = ab_find(rep, "lr-sweep", v)) < 0) return;
+        }
+    if (!nr) return;
+    double f[2], per[2][64];
+    for (int bn = 0; bn < 2; bn++) {
+        double v[64];
+        for (int i = 0; i < nr; i++) v[i] = per[bn][i] = stress_fail_lr(rep, r[bn][i]);
+        f[bn] = ab_median(v, nr);
+    }
+    double top = stress_lr(rep->runs[r[0][0]].cfg.steps, rep->runs[r[0][0]].period);
+    char m[400];
+    int len = snprintf(m, sizeof m, "first failure at lr (median of %d seed(s)): BN %.3g, no BN %.3g = %.3gx "
+                       "(inf = none up to %.3g)", nr, f[1], f[0], f[1] / f[0], top);
+    if (nr > 1) {
+        len += snprintf(m + len, sizeof m - (size_t)len, "; per seed BN");
+        for (int i = 0; i < nr && len < (int)sizeof m - 16; i++)
+            len += snprintf(m + len, sizeof m - (size_t)len, " %.3g", per[1][i]);
+        len += snprintf(m + len, sizeof m - (size_t)len, ", no BN");
+        for (int i = 0; i < nr && len < (int)sizeof m - 16; i++)
+            len += snprintf(m + len, sizeof m - (size_t)len, " %.3g", per[0][i]);
+    }
     if (!figure) {
         ab_criterion(rep, "E3c", "lr at first divergence/collapse: BN >= 10x no-BN (hard minimum 3x)",
                      m, f[1] >= 10 * f[0]);
@@ -191,11 +230,11 @@ static void stress_report(ab_report *rep, bool figure) {
         for (int bn = 0; bn < 2; bn++) {
             static long st[4096];
             static double x[4096], y[4096];
-            int n = ab_series(rep, r[bn], "train_loss", st, y, 4096);
-            for (int i = 0; i < n; i++) x[i] = stress_lr(st[i] - 1, rep->runs[r[bn]].period);
+            int n = ab_series(rep, r[bn][0], "train_loss", st, y, 4096);
+            for (int i = 0; i < n; i++) x[i] = stress_lr(st[i] - 1, rep->runs[r[bn][0]].period);
             ab_plot_series(&p, bn ? "with BN" : "without BN", "lines lw 2", x, y, n);
         }
-        ab_plot_end(rep, &p, "E3c: the lr stress test (Myrtle.ai style)");
+        ab_plot_end(rep, &p, "E3c: the lr stress test (Myrtle.ai style), seed 1");
     }
 }
 
@@ -206,11 +245,16 @@ typedef struct cell {
     double med_loss, med_acc;
 } cell;
 
-static int cells_of(ab_report *rep, bool bn, cell *cells, int max) {
+/* a run of the grid: E3a's MLP (cnn false) or E3b's CNN (cnn true) */
+static bool in_grid(const ab_run *r, bool cnn) {
+    return !r->fn && !r->probe && (r->n_hidden < 0) == cnn;
+}
+
+static int cells_of(ab_report *rep, bool cnn, bool bn, cell *cells, int max) {
     int idx[AB_MAX_RUNS], k = ab_select(rep, "lr-sweep", idx, AB_MAX_RUNS), nc = 0;
     for (int a = 0; a < k; a++) {
         const ab_run *r = &rep->runs[idx[a]];
-        if (r->fn || r->probe || r->cfg.bn != bn) continue;
+        if (!in_grid(r, cnn) || r->cfg.bn != bn) continue;
         int c = 0;
         while (c < nc && cells[c].lr != r->cfg.lr) c++;
         if (c == nc) {
@@ -224,7 +268,7 @@ static int cells_of(ab_report *rep, bool bn, cell *cells, int max) {
         for (int a = 0; a < k && m < 128; a++) {
             const ab_run *r = &rep->runs[idx[a]];
             const ab_result *s = &rep->res[idx[a]];
-            if (r->fn || r->probe || r->cfg.bn != bn || r->cfg.lr != cells[c].lr) continue;
+            if (!in_grid(r, cnn) || r->cfg.bn != bn || r->cfg.lr != cells[c].lr) continue;
             bool div = !strcmp(s->outcome, "diverged");
             cells[c].trained += !strcmp(s->outcome, "trained");
             cells[c].diverged += div;
@@ -243,15 +287,25 @@ static bool cell_trained(const ab_ctx *ctx, const cell *c) {
     return !strcmp(ab_outcome(ctx, false, c->med_loss), "trained");
 }
 
-static void report(ab_report *rep) {
+/* the batch size of E3a's runs */
+static int first_batch(const ab_report *rep) {
+    for (int i = 0; i < rep->n_runs; i++)
+        if (!strcmp(rep->runs[i].experiment, "lr-sweep") && in_grid(&rep->runs[i], false))
+            return rep->runs[i].cfg.batch;
+    return 64;
+}
+
+/* E3a (the MLP) or E3b (the CNN): the table and criteria (b1)-(b4) */
+static void grid_report(ab_report *rep, bool cnn) {
     FILE *f = rep->md;
     const ab_ctx *ctx = rep->ctx;
+    const char *id = cnn ? "E3b" : "E3";
     cell cells[2][AB_MAX_LRS];
     int nc[2];
     double largest[2] = {0, 0}, best_acc[2] = {0, 0};
     int count[2] = {0, 0};
     for (int bn = 0; bn < 2; bn++) {
-        nc[bn] = cells_of(rep, bn, cells[bn], AB_MAX_LRS);
+        nc[bn] = cells_of(rep, cnn, bn, cells[bn], AB_MAX_LRS);
         for (int c = 0; c < nc[bn]; c++) {
             if (cell_trained(ctx, &cells[bn][c])) {
                 count[bn]++;
@@ -260,13 +314,30 @@ static void report(ab_report *rep) {
             if (cells[bn][c].med_acc > best_acc[bn]) best_acc[bn] = cells[bn][c].med_acc;
         }
     }
-    fprintf(f, "### E3a: learning-rate grid\n\nDeep ReLU MLP 784-[100x6]-10, He (kaiming-normal) "
-               "init, plain SGD, batch %d, %s. Medians over seeds; a diverged run counts as "
-               "loss +inf and accuracy 0.1.\n\n| lr | no BN: outcome (trained/diverged of seeds) "
-               "| no BN: final loss | no BN: test acc | BN: outcome | BN: final loss | BN: test "
-               "acc |\n|---|---|---|---|---|---|---|\n",
-            rep->n_runs ? rep->runs[0].cfg.batch : 64,
-            ctx->o->quick ? "quick protocol (400 steps on 10k images)" : "2 epochs");
+    if (cnn) {
+        fprintf(f, "### E3b: learning-rate grid on a CNN\n\n");
+        if (!nc[0] || !nc[1]) {
+            fprintf(f, "Full protocol only (12 runs of one epoch): not run in the quick protocol.\n\n");
+            return;
+        }
+        int batch = 64;
+        for (int i = 0; i < rep->n_runs; i++)
+            if (!strcmp(rep->runs[i].experiment, "lr-sweep") && in_grid(&rep->runs[i], true))
+                batch = rep->runs[i].cfg.batch;
+        fprintf(f, "mnist-cnn (conv3x3-16 [BN] ReLU maxpool, conv3x3-32 [BN] ReLU maxpool, FC 128 "
+                   "[BN] ReLU, FC 10), default init, plain SGD, batch %d, one epoch, seed 1 "
+                   "(EXPERIMENTS.md E3b on Fashion-MNIST). Outcomes as in E3a.\n\n| lr | no BN: "
+                   "outcome | no BN: final loss | no BN: test acc | BN: outcome | BN: final loss | "
+                   "BN: test acc |\n|---|---|---|---|---|---|---|\n", batch);
+    } else {
+        fprintf(f, "### E3a: learning-rate grid\n\nDeep ReLU MLP 784-[100x6]-10, He (kaiming-normal) "
+                   "init, plain SGD, batch %d, %s. Medians over seeds; a diverged run counts as "
+                   "loss +inf and accuracy 0.1.\n\n| lr | no BN: outcome (trained/diverged of seeds) "
+                   "| no BN: final loss | no BN: test acc | BN: outcome | BN: final loss | BN: test "
+                   "acc |\n|---|---|---|---|---|---|---|\n",
+                first_batch(rep),
+                ctx->o->quick ? "quick protocol (400 steps on 10k images)" : "2 epochs");
+    }
     for (int c = 0; c < nc[0] && c < nc[1]; c++) {
         const cell *a = &cells[0][c], *b = &cells[1][c];
         fprintf(f, "| %g | %s (%d/%d, %d div) | %.3f | %.3f | %s (%d/%d, %d div) | %.3f | %.3f |\n",
@@ -278,13 +349,15 @@ static void report(ab_report *rep) {
     fprintf(f, "\nLargest trained lr: no BN %g, BN %g. Trained lrs: no BN %d, BN %d.\n\n",
             largest[0], largest[1], count[0], count[1]);
     fprintf(f, "| criterion | what | measured | result |\n|---|---|---|---|\n");
-    char m[160];
+    char m[160], name[16];
     double ratio = largest[0] > 0 ? largest[1] / largest[0] : largest[1] > 0 ? INFINITY : 0;
     snprintf(m, sizeof m, "BN %g / no BN %g = %.3gx", largest[1], largest[0], ratio);
-    ab_criterion(rep, "E3 (b1)", "largest lr at which BN trains >= 10x no-BN's (hard minimum 3x)",
+    snprintf(name, sizeof name, "%s (b1)", id);
+    ab_criterion(rep, name, "largest lr at which BN trains >= 10x no-BN's (hard minimum 3x)",
                  m, ratio >= 10 - 1e-9);
     snprintf(m, sizeof m, "BN %d, no BN %d", count[1], count[0]);
-    ab_criterion(rep, "E3 (b2)", "number of lrs where BN trains >= no-BN's + 2", m,
+    snprintf(name, sizeof name, "%s (b2)", id);
+    ab_criterion(rep, name, "number of lrs where BN trains >= no-BN's + 2", m,
                  count[1] >= count[0] + 2);
     int both = 0, worse = 0;
     for (int c = 0; c < nc[0] && c < nc[1]; c++)
@@ -293,12 +366,49 @@ static void report(ab_report *rep) {
             worse += cells[1][c].med_loss > cells[0][c].med_loss;
         }
     snprintf(m, sizeof m, "BN worse at %d of %d shared lrs", worse, both);
-    ab_criterion(rep, "E3 (b3)", "where both train, BN's final loss <= no-BN's (one exception)",
+    snprintf(name, sizeof name, "%s (b3)", id);
+    ab_criterion(rep, name, "where both train, BN's final loss <= no-BN's (one exception)",
                  m, worse <= 1);
     snprintf(m, sizeof m, "BN %.4f, no BN %.4f", best_acc[1], best_acc[0]);
-    ab_criterion(rep, "E3 (b4)", "BN's best test accuracy >= no-BN's best - 0.5 pp", m,
+    snprintf(name, sizeof name, "%s (b4)", id);
+    ab_criterion(rep, name, "BN's best test accuracy >= no-BN's best - 0.5 pp", m,
                  best_acc[1] >= best_acc[0] - 0.005);
+}
 
+/* the accuracy-against-lr figure of E3a or E3b */
+static void grid_figure(ab_report *rep, bool cnn) {
+    cell cells[2][AB_MAX_LRS];
+    int nc[2];
+    for (int bn = 0; bn < 2; bn++) nc[bn] = cells_of(rep, cnn, bn, cells[bn], AB_MAX_LRS);
+    if (!nc[0] || !nc[1]) return;
+    ab_plot p;
+    const char *fig = cnn ? "lr_sweep_cnn_accuracy" : "lr_sweep_accuracy";
+    if (ab_plot_begin(rep, &p, fig, cnn ? "final test accuracy vs learning rate, mnist-cnn"
+                                        : "final test accuracy vs learning rate",
+                      "learning rate", cnn ? "test accuracy" : "test accuracy (median over seeds)",
+                      true, false)) {
+        for (int bn = 0; bn < 2; bn++) {
+            double x[AB_MAX_LRS], y[AB_MAX_LRS], dx[AB_MAX_LRS], dy[AB_MAX_LRS];
+            int nd = 0;
+            for (int c = 0; c < nc[bn]; c++) {
+                x[c] = cells[bn][c].lr;
+                y[c] = cells[bn][c].med_acc;
+                if (cells[bn][c].diverged * 2 > cells[bn][c].seeds) {
+                    dx[nd] = x[c];
+                    dy[nd++] = 0.1;
+                }
+            }
+            ab_plot_series(&p, bn ? "with BN" : "without BN", "linespoints lw 2 pt 7", x, y, nc[bn]);
+            ab_plot_series(&p, bn ? "BN diverged" : "no BN diverged", "points pt 2 ps 3 lw 3", dx, dy, nd);
+        }
+        ab_plot_end(rep, &p, cnn ? "E3b: mnist-cnn test accuracy against the learning rate, diverged runs marked x"
+                                 : "E3a: test accuracy against the learning rate, diverged runs marked x");
+    }
+}
+
+static void report(ab_report *rep) {
+    char m[160];
+    grid_report(rep, false);
     stress_report(rep, false);
 
     /* E3d */
@@ -317,24 +427,7 @@ static void report(ab_report *rep) {
 
     /* figures: accuracy against lr; loss against the rising lr; relative loss against alpha */
     ab_plot p;
-    if (ab_plot_begin(rep, &p, "lr_sweep_accuracy", "final test accuracy vs learning rate",
-                      "learning rate", "test accuracy (median over seeds)", true, false)) {
-        for (int bn = 0; bn < 2; bn++) {
-            double x[AB_MAX_LRS], y[AB_MAX_LRS], dx[AB_MAX_LRS], dy[AB_MAX_LRS];
-            int nd = 0;
-            for (int c = 0; c < nc[bn]; c++) {
-                x[c] = cells[bn][c].lr;
-                y[c] = cells[bn][c].med_acc;
-                if (cells[bn][c].diverged * 2 > cells[bn][c].seeds) {
-                    dx[nd] = x[c];
-                    dy[nd++] = 0.1;
-                }
-            }
-            ab_plot_series(&p, bn ? "with BN" : "without BN", "linespoints lw 2 pt 7", x, y, nc[bn]);
-            ab_plot_series(&p, bn ? "BN diverged" : "no BN diverged", "points pt 2 ps 3 lw 3", dx, dy, nd);
-        }
-        ab_plot_end(rep, &p, "E3a: test accuracy against the learning rate, diverged runs marked x");
-    }
+    grid_figure(rep, false);
     stress_report(rep, true);
     if (probe_run[0] >= 0 && probe_run[1] >= 0 &&
         ab_plot_begin(rep, &p, "lr_sweep_relative_loss", "E3d: L(theta - alpha g) / L(theta) at init",
@@ -347,7 +440,9 @@ static void report(ab_report *rep) {
         }
         ab_plot_end(rep, &p, "E3d: relative loss along the gradient at initialisation (Bjorck Fig. 3 style)");
     }
+    grid_report(rep, true);
+    grid_figure(rep, true);
 }
 
-const ab_experiment ab_exp_lr_sweep = {"lr-sweep", "E3a/E3c/E3d: learning-rate tolerance with "
+const ab_experiment ab_exp_lr_sweep = {"lr-sweep", "E3a/E3b/E3c/E3d: learning-rate tolerance with "
                                        "and without BatchNorm", expand, report};

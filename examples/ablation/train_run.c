@@ -39,7 +39,8 @@ int ab_seeds(const ab_ctx *ctx, int full_default) {
 }
 
 /* Ioffe & Szegedy's MNIST network as E1 trains it (EXPERIMENTS.md E1): 784-100-100-100-10
- * sigmoid, N(0, 0.01^2) init, plain SGD lr 0.5, batch 60, a fixed 2k test subset. Shared
+ * sigmoid, N(0, 0.01^2) init, plain SGD lr 0.5, batch 60, 50000 steps (the paper's; 1500
+ * quick), a fixed 2k test subset. Shared
  * by the convergence and distributions experiments, which must train the same runs. */
 void ab_ioffe_mlp(const ab_ctx *ctx, ab_run *r, bool bn, int seed) {
     const ab_opts *o = ctx->o;
@@ -55,7 +56,7 @@ void ab_ioffe_mlp(const ab_ctx *ctx, ab_run *r, bool bn, int seed) {
     r->cfg.train_limit = o->train_limit;
     r->cfg.test_limit = 2000;
     r->cfg.epochs = 1000;
-    r->cfg.steps = o->steps ? o->steps : o->quick ? 1500 : 15000;
+    r->cfg.steps = o->steps ? o->steps : o->quick ? 1500 : 50000;   /* full: the paper's 50k */
     r->curve_every = o->quick ? 20 : 100;
 }
 
@@ -92,7 +93,7 @@ typedef struct hook_ctx {
     double interval_loss;
     long interval_n;
     int epoch;
-    double epoch_acc;
+    double epoch_acc, epoch_loss;   /* sums of the batch accuracies and losses of this epoch */
     long epoch_n;
     double best_train_acc;
     double best_eval;           /* best test accuracy of the every-K-steps evaluations    */
@@ -121,6 +122,20 @@ static double norm2(const em_real *a, const em_real *b, size_t n) {
     return sqrt(s);
 }
 
+/* the mean batch loss and accuracy of the epoch that ended with step `step` */
+static void epoch_curves(hook_ctx *h, long step) {
+    if (!h->epoch_n) return;
+    ab_curve(h->out, h->index, step, "epoch_train_loss", h->epoch_loss / h->epoch_n);
+    ab_curve(h->out, h->index, step, "epoch_train_acc", h->epoch_acc / h->epoch_n);
+}
+
+/* after each completed epoch's evaluation: its test accuracy */
+static int on_epoch(void *vctx, em_trainer *t, em_run_result *r) {
+    hook_ctx *h = vctx;
+    ab_curve(h->out, h->index, t->step, "epoch_test_acc", r->final_test_acc);
+    return 0;
+}
+
 static void on_step(void *vctx, em_trainer *t, const em_step_info *s) {
     hook_ctx *h = vctx;
     const ab_run *run = h->run;
@@ -130,11 +145,14 @@ static void on_step(void *vctx, em_trainer *t, const em_step_info *s) {
     if (s->epoch != h->epoch) {          /* best per-epoch training accuracy (E4) */
         if (h->epoch_n && h->epoch_acc / h->epoch_n > h->best_train_acc)
             h->best_train_acc = h->epoch_acc / h->epoch_n;
+        if (run->epoch_curves) epoch_curves(h, s->step - 1);
         h->epoch = s->epoch;
         h->epoch_acc = 0;
+        h->epoch_loss = 0;
         h->epoch_n = 0;
     }
     h->epoch_acc += s->acc;
+    h->epoch_loss += s->loss;
     h->epoch_n++;
     long every = run->curve_every > 0 ? run->curve_every : 10;
     if (s->step % every == 0) {
@@ -176,11 +194,15 @@ static void on_step(void *vctx, em_trainer *t, const em_step_info *s) {
     if (h->prev) memcpy(h->prev, h->params.data, h->params.n * sizeof *h->prev);
 }
 
-/* Builds the run's model: the generic MLP of models.c, or the zoo model cfg.model. */
+/* Builds the run's model: the experiment's own, the generic MLP of models.c, or the zoo
+ * model cfg.model. */
 static em_code trainer_for(const ab_ctx *ctx, const ab_run *run, em_trainer *t, em_error *err) {
+    int chw[3] = {ctx->train->c, ctx->train->h, ctx->train->w};
+    if (run->model)
+        return em_trainer_init_net(t, &run->cfg, ctx->train, ctx->test, run->model(run, chw), chw,
+                                   run->variant, NULL, err);
     if (run->n_hidden < 0) return em_trainer_init(t, &run->cfg, ctx->train, ctx->test, NULL, err);
     em_model_opts mo = em_config_model_opts(&run->cfg);
-    int chw[3] = {ctx->train->c, ctx->train->h, ctx->train->w};
     em_module *net = em_model_mlp_new(chw, run->n_hidden, run->width, ctx->train->n_classes,
                                       run->act, &mo);
     return em_trainer_init_net(t, &run->cfg, ctx->train, ctx->test, net, chw, "mlp", NULL, err);
@@ -211,6 +233,10 @@ int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FI
     res->steps_to_target = -1;
     t.hook = on_step;
     t.hook_ctx = &h;
+    if (run->epoch_curves) {
+        t.epoch_hook = on_epoch;
+        t.epoch_ctx = &h;
+    }
     if (run->probe) run->probe(run, index, &t, 0, out, &h.probe_state);
     em_run_result r;
     em_trainer_run(&t, &r);
@@ -223,6 +249,7 @@ int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FI
     }
     if (h.epoch_n && h.epoch_acc / h.epoch_n > h.best_train_acc)
         h.best_train_acc = h.epoch_acc / h.epoch_n;
+    if (run->epoch_curves) epoch_curves(&h, r.steps);
     long k = h.ring_n < RING ? h.ring_n : RING;
     double sum = 0;
     for (long i = 0; i < k; i++) sum += h.ring[i];

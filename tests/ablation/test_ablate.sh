@@ -36,7 +36,7 @@ runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_lo
 col() { awk -F, -v re="$2" -v c="$3" 'NR > 1 && $2 ~ re { print $c }' "$1"; }
 
 for e in lr-sweep convergence init-scale activations full-vs-frozen distributions batch-size \
-         grad-flow smoothness; do
+         grad-flow smoothness noisy-bn; do
     out="$tmp/$e"
     start=$(date +%s)
     s=$(status "$ABLATE" "$e" --quick --out "$out")
@@ -100,6 +100,15 @@ check "batch-size: six batch sizes with and without BN" test "$(($(wc -l <"$tmp/
 check "smoothness: E5b gradient predictiveness worse without BN" \
     grep -q "E5b (predictiveness).*PASS" "$tmp/smoothness/report.md"
 check "smoothness: probe measures in curves.csv" grep -q ",beta_eff," "$tmp/smoothness/curves.csv"
+check "smoothness: E5a the loss explodes along -g without BN, never with BN" \
+    grep -q "E5a (report only) | explosive probes.*PASS" "$tmp/smoothness/report.md"
+
+r="$tmp/noisy-bn/runs.csv"
+check "noisy-bn: noisy BN trains" test "$(col "$r" '^relu-noisy-bn$' 13)" = trained
+check "noisy-bn: the same noise without BN does not train" \
+    test "$(col "$r" '^relu-standard-noise$' 13)" != trained
+check "noisy-bn: per-step change of a unit's batch mean in curves.csv" \
+    grep -q ",mean_abs_dmu.L3," "$tmp/noisy-bn/curves.csv"
 
 # ---- --jobs 2 gives the same rows as --jobs 1 (time column aside) ----------------------------
 "$ABLATE" lr-sweep --quick --jobs 2 --out "$tmp/j2" >/dev/null 2>&1

@@ -30,7 +30,7 @@ check "curves.csv is the single-process one" cmp -s "$tmp/one/curves.csv" "$tmp/
 for gp in "$tmp"/one/*.gp; do
     check "figure script $(basename "$gp") is the single-process one" cmp -s "$gp" "$tmp/two/$(basename "$gp")"
 done
-strip() { sed -e 3d -e 's/ runs in [0-9]* s\./ runs./' "$1"; }
+strip() { sed -e 3d -e 's/ runs in [0-9]* s (wall clock, \(.*\) used [0-9]* s of CPU time)\./ runs (\1)./' "$1"; }
 check "report.md is the single-process one (header line and time aside)" \
     cmp -s <(strip "$tmp/one/report.md") <(strip "$tmp/two/report.md")
 check "the report names the processes" grep -q "in each of 2 MPI processes" "$tmp/two/report.md"
