@@ -154,19 +154,33 @@ static bool bmp_complete(const uint8_t *b, size_t n) {
     return offset <= (int64_t)n && (h == 0 || row <= ((int64_t)n - offset) / h);
 }
 
-/* stb_image 2.27 copies an IDAT chunk of length 0 that comes before any image data to a
- * NULL buffer (memcpy(NULL, p, 0): undefined behaviour, found by fuzz_image); encoders
- * never write one, so such a PNG is refused. Walks the chunks: length, type, data, CRC. */
-static bool png_no_leading_empty_idat(const uint8_t *b, size_t n) {
+/* The PNG chunk walk (length, type, data, CRC) that stb_image 2.27 needs done first:
+ * - an IDAT chunk of length 0 before any image data is copied to a NULL buffer
+ *   (memcpy(NULL, p, 0): undefined behaviour, found by fuzz_image); encoders never write one;
+ * - an IDAT chunk's length is believed before its bytes are read: a 100-byte file whose
+ *   chunk claims 1 GiB made stb_image ask for 2 GiB (found by fuzz_image).
+ * Returns NULL if the chunks are sound, else what is wrong (why holds the text). */
+static const char *png_chunks_bad(const uint8_t *b, size_t n, char *why, size_t why_size) {
     size_t at = 8;
+    bool seen_data = false;
     while (at + 8 <= n) {
         uint32_t len = (uint32_t)b[at] << 24 | (uint32_t)b[at + 1] << 16 |
                        (uint32_t)b[at + 2] << 8 | b[at + 3];
-        if (!memcmp(b + at + 4, "IDAT", 4)) return len != 0;   /* the first IDAT decides */
-        if (!memcmp(b + at + 4, "IEND", 4) || len > n - at - 8) return true;
+        bool idat = !memcmp(b + at + 4, "IDAT", 4);
+        if (len > n - at - 8) {
+            snprintf(why, why_size, "a chunk claims %lu bytes, the file has %zu after it",
+                     (unsigned long)len, n - at - 8);
+            return why;
+        }
+        if (idat && len == 0 && !seen_data) {
+            snprintf(why, why_size, "an empty IDAT chunk before the image data");
+            return why;
+        }
+        if (idat) seen_data = true;
+        if (!memcmp(b + at + 4, "IEND", 4)) return NULL;
         at += 12 + (size_t)len;
     }
-    return true;
+    return NULL;
 }
 
 /* Decode path into out (channels, h, w). On failure: a message in why. */
@@ -183,12 +197,12 @@ static em_code decode(const char *path, const em_imagefolder_opts *o, uint8_t *o
     bool jpeg = len >= 3 && file[0] == 0xff && file[1] == 0xd8 && file[2] == 0xff;
     bool bmp = len >= 2 && file[0] == 'B' && file[1] == 'M';
     int w, h, comp;
+    char why[96];
     if (!png && !jpeg && !bmp)
         c = em_error_set(err, EM_ERR_FORMAT, "%s: not a PNG, JPEG or BMP file (its first bytes "
                          "are no such signature)", path);
-    else if (png && !png_no_leading_empty_idat(file, len))
-        c = em_error_set(err, EM_ERR_FORMAT, "%s: corrupt PNG (an empty IDAT chunk before the "
-                         "image data)", path);
+    else if (png && png_chunks_bad(file, len, why, sizeof why))
+        c = em_error_set(err, EM_ERR_FORMAT, "%s: corrupt PNG (%s)", path, why);
     else if (bmp && !bmp_complete(file, len))
         c = em_error_set(err, EM_ERR_FORMAT, "%s: truncated BMP (%zu bytes, fewer than its "
                          "header's rows need)", path, len);

@@ -290,6 +290,32 @@ Test(imagefolder_bad, png_with_an_empty_first_idat_refused) {
     rm_tree(root);
 }
 
+/* an IDAT chunk whose length claims far more than the file holds: stb_image would allocate
+ * what the chunk claims (2 GiB for this 100-byte file, found by fuzz_image) before reading */
+Test(imagefolder_bad, png_chunk_longer_than_the_file_refused) {
+    char root[256], p[512];
+    make_tmpdir(root, sizeof root);
+    mkdir_in(root, "a");
+    write_png(root, "a/x.png", 8, 8, 1);
+    size_t len;
+    uint8_t *png = read_bytes(path_in(p, sizeof p, root, "a/x.png"), &len);
+    size_t at = 8;   /* the first IDAT */
+    while (at + 8 <= len && memcmp(png + at + 4, "IDAT", 4))
+        at += 12 + ((size_t)png[at] << 24 | (size_t)png[at + 1] << 16 | (size_t)png[at + 2] << 8 | png[at + 3]);
+    cr_assert(at + 8 <= len, "no IDAT in stb's PNG");
+    png[at] = 0x40;   /* 1 GiB + the real length */
+    write_bytes(p, png, len);
+    em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_imagefolder_load(&ds, root, &o, NULL, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "x.png");
+    assert_msg_has(&err, "corrupt PNG (a chunk claims 10737");
+    cr_assert_null(ds.pixels);
+    free(png);
+    rm_tree(root);
+}
+
 Test(imagefolder_bad, unreadable_file_is_io_error) {
     if (geteuid() == 0) {
         /* root reads everything; a directory named like an image is still skipped, and a
