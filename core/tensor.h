@@ -123,4 +123,12 @@ void em_tensor_set(em_tensor *t, const float *values);
  * @param t  the tensor */
 void em_tensor_zero_grad(em_tensor *t);
 
+/** A contiguous block of trainable scalars and their gradients: what an optimizer updates.
+ * layers/ builds one per model (em_module_params()); optim/ needs nothing else of a model. */
+typedef struct em_params {
+    em_real *data;   /**< every parameter, in state-dict order */
+    em_real *grad;   /**< their gradients, the same layout      */
+    size_t n;        /**< number of scalars                     */
+} em_params;
+
 #endif

@@ -139,12 +139,6 @@ int em_module_rngs(em_module *m, em_rng **out, int max);
  * @return the total size of its parameters (not buffers) */
 size_t em_module_param_count(em_module *m);
 
-/** The model's contiguous parameter block: data[n] and grad[n]. */
-typedef struct em_params {
-    em_real *data;   /**< every parameter, in state-dict order */
-    em_real *grad;   /**< their gradients, the same layout      */
-    size_t n;        /**< number of scalars                     */
-} em_params;
 /** The module's parameter block, for an optimizer.
  * @param m  a module that owns its block (a Sequential, or a layer on its own)
  * @return data, grad and n; all NULL / 0 when m's parameters are held by a parent */

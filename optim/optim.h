@@ -34,7 +34,6 @@
 
 #include "../core/errors.h"
 #include "../core/tensor.h"
-#include "../layers/module.h"
 
 /** A named state buffer of an optimizer: n elements laid out like the parameter block. */
 typedef struct em_optim_buf {
