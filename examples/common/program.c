@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/cifar10.h"
@@ -25,6 +26,7 @@
 #include "data/synthetic.h"
 #include "examples/common/train.h"
 #include "io/checkpoint.h"
+#include "io/wfile.h"
 
 /* The one piece of global state in the programs: a signal handler can only talk to the
  * loop through a flag. The loop finishes its step, and the program saves and exits 130. */
@@ -199,6 +201,62 @@ static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
     return r->status;
 }
 
+/* ---- predictions ---------------------------------------------------------------------------- */
+
+/* --predictions FILE goes to FILE.tmp and is renamed into place once every row is written
+ * (io/wfile.h), like a checkpoint: a run that fails, diverges or is interrupted leaves an
+ * earlier FILE as it was. A FILE that exists and is no regular file (/dev/stdout, a pipe)
+ * is written in place: there is nothing to rename, and renaming over it would replace it. */
+typedef struct pred_file {
+    em_wfile w;      /* the temporary of a regular file      */
+    FILE *f;         /* where the rows go (NULL: no file)     */
+    bool direct;     /* f is FILE itself                       */
+} pred_file;
+
+static em_code pred_open(pred_file *p, const char *path, em_error *err) {
+    memset(p, 0, sizeof *p);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        p->direct = true;
+        p->f = fopen(path, "w");
+        return p->f ? EM_OK : em_error_set(err, EM_ERR_IO, "cannot write %s: %s", path,
+                                           strerror(errno));
+    }
+    em_code c = em_wfile_open(&p->w, path, 0, err);
+    p->f = c == EM_OK ? p->w.f : NULL;
+    return c;
+}
+
+/* complete: every row was written, put FILE in place; otherwise drop the rows */
+static em_code pred_close(pred_file *p, const char *path, bool complete, em_error *err) {
+    FILE *f = p->f;
+    p->f = NULL;
+    if (!f) return EM_OK;
+    if (!p->direct) {
+        if (complete) return em_wfile_commit(&p->w, err);
+        em_wfile_abort(&p->w);
+        return EM_OK;
+    }
+    bool flushed = fflush(f) == 0;
+    int e = errno;
+    if (fclose(f) != 0 && flushed) flushed = false, e = errno;
+    return !complete || flushed ? EM_OK : em_error_set(err, EM_ERR_IO, "writing %s failed: %s",
+                                                       path, strerror(e));
+}
+
+/* the predictions into p, and the message of a failure (which names the file) */
+static bool evaluate_to(em_trainer *t, pred_file *p, double *loss, double *acc) {
+    em_error err;
+    if (em_trainer_evaluate(t, loss, acc, p->f, &err) == EM_OK) return true;
+    const em_config *c = t->cfg;
+    if (p->f && err.code == EM_ERR_IO)
+        fprintf(stderr, "%s: %s: %s%s\n", c->program, c->predictions, err.msg,
+                p->direct ? "" : "; the previous file, if any, is unchanged");
+    else
+        fprintf(stderr, "%s: %s\n", c->program, err.msg);
+    return false;
+}
+
 /* ---- memory ------------------------------------------------------------------------------- */
 
 /* MemAvailable of /proc/meminfo in bytes (0: unknown, e.g. not Linux) */
@@ -364,9 +422,10 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     if ((status = check_memory(&t, &cfg)) != 0) goto out;
     fflush(stdout);
 
-    FILE *pred = NULL;
-    if (root && cfg.predictions[0] && !(pred = fopen(cfg.predictions, "w"))) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", cfg.program, cfg.predictions, strerror(errno));
+    pred_file pred = {0};
+    bool predicted = false;   /* every prediction row written */
+    if (root && cfg.predictions[0] && pred_open(&pred, cfg.predictions, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         status = 2;
         goto out;
     }
@@ -383,10 +442,10 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
         double loss, acc;
         /* with --predictions the root alone goes through the whole test set */
         if (cfg.predictions[0] && !root) goto out_pred;
-        if (em_trainer_evaluate(&t, &loss, &acc, pred, &err) != EM_OK) {
-            fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        if (!evaluate_to(&t, &pred, &loss, &acc)) {
             status = 1;
         } else {
+            predicted = true;
             printf("test loss %.4f acc %.2f%% (%zu images)\n", loss, 100 * acc, em_loader_size(t.test));
         }
         goto out_pred;
@@ -438,12 +497,10 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
             printf("saved %s\n", cfg.save);
         }
     }
-    if (pred && r.status == 0) {
+    if (pred.f && r.status == 0) {
         double loss, acc;
-        if (em_trainer_evaluate(&t, &loss, &acc, pred, &err) != EM_OK) {
-            fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-            status = 1;
-        }
+        if (evaluate_to(&t, &pred, &loss, &acc)) predicted = true;
+        else status = 1;
     }
     if (t.metrics && em_metrics_close(t.metrics, &err) != EM_OK) {
         fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
@@ -451,8 +508,8 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     }
     t.metrics = NULL;
 out_pred:
-    if (pred && fclose(pred) != 0) {
-        fprintf(stderr, "%s: writing %s failed: %s\n", cfg.program, cfg.predictions, strerror(errno));
+    if (pred_close(&pred, cfg.predictions, predicted, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         if (!status) status = 1;
     }
     if (t.metrics) em_metrics_close(t.metrics, &err);   /* the others failed first */
