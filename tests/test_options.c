@@ -36,6 +36,9 @@ Test(options, defaults_and_values) {
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "--bn-sync --ghost-batch 16", &err), EM_PARSE_OK,
                  "%s", err.msg);
     cr_assert(c.bn_sync && c.ghost_batch == 16);
+    char line[1024];
+    em_config_format(&c, line, sizeof line);   /* recorded in the config of a checkpoint */
+    cr_assert(strstr(line, " bn_sync=1 ghost_batch=16 "), "%s", line);
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "--help", &err), EM_PARSE_HELP);
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "-h", &err), EM_PARSE_HELP);
 }
@@ -96,6 +99,7 @@ Test(options, usage_and_format_mention_every_default) {
     char line[1024];
     em_config_format(&c, line, sizeof line);
     cr_assert(strstr(line, "seed=1") && strstr(line, "bn=1") && strstr(line, "lr=0.05"), "%s", line);
+    cr_assert(strstr(line, " bn_sync=0 ghost_batch=0 "), "%s", line);
 }
 
 /* --help lists what the parser takes, no more: ember-cifar has no --act (cifar-cnn is all

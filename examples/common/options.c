@@ -370,13 +370,14 @@ int em_config_format(const em_config *c, char *buf, size_t len) {
             at += snprintf(norm + at, sizeof norm - at, "%s%g/%g", i ? "," : "", c->mean[i], c->std[i]);
     }
     return snprintf(buf, len,
-                    "model=%s bn=%d act=%s bn_momentum=%g bn_eps=%g bn_backward=%s init=%s "
+                    "model=%s bn=%d act=%s bn_momentum=%g bn_eps=%g bn_backward=%s bn_sync=%d "
+                    "ghost_batch=%d init=%s "
                     "init_scale=%g epochs=%d steps=%ld batch=%d optim=%s lr=%g momentum=%g "
                     "nesterov=%d weight_decay=%g schedule=%s warmup=%ld seed=%llu "
                     "train_limit=%ld test_limit=%ld shuffle=%d augment=%d normalize=%s",
                     c->model, c->bn, strcmp(c->model, "mlp") ? "relu" : c->act, c->bn_momentum,
-                    c->bn_eps,
-                    c->bn_frozen ? "frozen-stats" : "full", c->init, c->init_scale, c->epochs,
+                    c->bn_eps, c->bn_frozen ? "frozen-stats" : "full", c->bn_sync, c->ghost_batch,
+                    c->init, c->init_scale, c->epochs,
                     c->steps, c->batch, c->optim, c->lr, c->momentum, c->nesterov,
                     c->weight_decay, c->schedule, c->warmup, (unsigned long long)c->seed,
                     c->train_limit, c->test_limit, c->shuffle, c->augment, norm);

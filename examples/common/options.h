@@ -86,7 +86,9 @@ em_parse_result em_config_parse(em_config *cfg, int argc, char **argv, em_error 
 /* --help: every option with its default (the values in cfg). */
 void em_config_usage(const em_config *cfg, FILE *out);
 /* The configuration as "key=value" pairs on one line, for the start of a run and for
- * checkpoint metadata. Returns the number of characters written (as snprintf). */
+ * checkpoint metadata: every option that changes what a run computes (ghost_batch=0: the
+ * whole batch or shard); not the files, threads, --prefetch, --mem-limit or --quiet.
+ * Returns the number of characters written (as snprintf). */
 int em_config_format(const em_config *cfg, char *buf, size_t len);
 
 #endif

@@ -105,22 +105,49 @@ static void run_config(const em_trainer *t, char *buf, size_t len) {
                        ch, t->std[ch]);
 }
 
-/* The config of a checkpoint against this run's, key by key. epochs and steps may differ
- * (a run can be extended); with a schedule other than const that changes the learning-rate
- * curve, which the caller is told about. Returns false with err set on a real difference. */
-static bool same_run(const char *path, const char *saved, const char *now, bool *horizon,
+/* What a resume may change: the horizon (epochs, steps; test_limit), and which examples
+ * BatchNorm normalizes together (bn_sync, ghost_batch), as the process count, which is no
+ * part of the config, changes it too (docs/distributed.md). A checkpoint of an older
+ * ember may lack bn_sync and ghost_batch. */
+typedef struct run_diff {
+    bool horizon;          /* epochs or steps differ                           */
+    char bn_then[48];      /* the saved bn_sync/ghost_batch ("" if not saved)  */
+    char bn_now[48];       /* this run's                                       */
+} run_diff;
+
+static bool bn_batch_key(const char *tok) {
+    return !strncmp(tok, "bn_sync=", 8) || !strncmp(tok, "ghost_batch=", 12);
+}
+
+/* the next token of a config, with the BatchNorm-batch keys taken out into keys */
+static char *next_key(char *s, char **save, char *keys, size_t len) {
+    char *tok = strtok_r(s, " ", save);
+    for (; tok && bn_batch_key(tok); tok = strtok_r(NULL, " ", save)) {
+        size_t at = strlen(keys);
+        snprintf(keys + at, len - at, "%s%s", at ? " " : "", tok);
+    }
+    return tok;
+}
+
+/* The config of a checkpoint against this run's, key by key, apart from what a resume may
+ * change (run_diff; with a schedule other than const, other epochs or steps change the
+ * learning-rate curve, which the caller is told about, as it is told about another
+ * BatchNorm batch). Returns false with err set on a real difference. */
+static bool same_run(const char *path, const char *saved, const char *now, run_diff *d,
                      em_error *err) {
     char a[2048], b[2048];
     snprintf(a, sizeof a, "%s", saved);
     snprintf(b, sizeof b, "%s", now);
-    *horizon = false;
+    memset(d, 0, sizeof *d);
     char *sa = NULL, *sb = NULL;
-    char *ta = strtok_r(a, " ", &sa), *tb = strtok_r(b, " ", &sb);
-    for (; ta && tb; ta = strtok_r(NULL, " ", &sa), tb = strtok_r(NULL, " ", &sb)) {
+    char *ta = next_key(a, &sa, d->bn_then, sizeof d->bn_then);
+    char *tb = next_key(b, &sb, d->bn_now, sizeof d->bn_now);
+    for (; ta && tb; ta = next_key(NULL, &sa, d->bn_then, sizeof d->bn_then),
+                     tb = next_key(NULL, &sb, d->bn_now, sizeof d->bn_now)) {
         if (!strcmp(ta, tb)) continue;
         if (!strncmp(ta, "epochs=", 7) || !strncmp(ta, "steps=", 6) ||
             !strncmp(ta, "test_limit=", 11)) {
-            *horizon |= strncmp(ta, "test_limit=", 11) != 0;
+            d->horizon |= strncmp(ta, "test_limit=", 11) != 0;
             continue;
         }
         em_error_set(err, EM_ERR_ARG, "%s was saved by a run with %s, this one has %s: "
@@ -161,19 +188,22 @@ static em_code resume_checkpoint(em_trainer *t, const char *path, em_error *err)
     char now[2048];
     run_config(t, now, sizeof now);
     const char *model = em_st_meta_get(st, "model");
-    bool horizon = false;
+    run_diff diff = {0};
     if (model && strcmp(model, model_name(t)))
         code = em_error_set(err, EM_ERR_FORMAT, "%s: a checkpoint of '%s', not of '%s'", path,
                             model, model_name(t));
     else if (!saved) code = em_error_set(err, EM_ERR_FORMAT, "%s has no run configuration: not a "
                                     "training checkpoint of ember-mnist/-cifar", path);
-    else if (!same_run(path, saved, now, &horizon, err)) code = EM_ERR_ARG;
+    else if (!same_run(path, saved, now, &diff, err)) code = EM_ERR_ARG;
     else code = em_checkpoint_apply(st, t->net, &lo, err);
     em_st_free(st);
     if (code != EM_OK) return code;
-    if (horizon && strcmp(t->cfg->schedule, "const"))
+    if (diff.horizon && strcmp(t->cfg->schedule, "const"))
         printf("note: --epochs/--steps differ from the saved run's: the %s schedule now spans "
                "%ld steps\n", t->cfg->schedule, t->total_steps);
+    if (diff.bn_then[0] && strcmp(diff.bn_then, diff.bn_now))
+        printf("note: the saved run had %s, this one has %s: the examples BatchNorm "
+               "normalizes together may differ from here on\n", diff.bn_then, diff.bn_now);
     if (s.position[0] < 0 || s.position[0] > 100000 || s.position[1] < 0 || s.position[2] < 0 ||
         s.position[1] > t->steps_per_epoch)
         return em_error_set(err, EM_ERR_FORMAT, "%s: train.position (%lld, %lld, %lld) does not "
