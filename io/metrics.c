@@ -41,12 +41,29 @@ static em_code append_line(em_metrics *m, const char *buf, size_t len, em_error 
     return EM_OK;
 }
 
+/* The length of the first `size` bytes of fd up to and including the last '\n' (0: none):
+ * where the next row may start. -1 on a read error. */
+static off_t whole_lines(int fd, off_t size) {
+    char buf[4096];
+    for (off_t end = size; end > 0;) {
+        off_t start = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+        size_t n = (size_t)(end - start);
+        if (pread(fd, buf, n, start) != (ssize_t)n) return -1;
+        for (size_t i = n; i-- > 0;)
+            if (buf[i] == '\n') return start + (off_t)i + 1;
+        end = start;
+    }
+    return 0;
+}
+
 em_code em_metrics_open(em_metrics **out, const char *path, bool append, em_error *err) {
     *out = NULL;
     em_metrics *m = calloc(1, sizeof *m);
     if (!m) return em_error_set(err, EM_ERR_NOMEM, "out of memory opening %s", path);
     snprintf(m->path, sizeof m->path, "%s", path);
-    m->fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0666);
+    /* append reads too: the end of the file, to find a half-written last line */
+    m->fd = open(path, append ? O_RDWR | O_CREAT | O_APPEND : O_WRONLY | O_CREAT | O_TRUNC,
+                 0666);
     if (m->fd < 0) {
         em_code c = em_error_set(err, EM_ERR_IO, "cannot write metrics file %s: %s", path,
                                  strerror(errno));
@@ -55,7 +72,16 @@ em_code em_metrics_open(em_metrics **out, const char *path, bool append, em_erro
     }
     struct stat st;
     m->good = fstat(m->fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : 0;
-    em_code c = m->good == 0 ? append_line(m, header, sizeof header - 1, err) : EM_OK;
+    em_code c = EM_OK;
+    if (append && m->good > 0) {   /* cut a last line without its '\n' (a crash mid-row) */
+        off_t whole = whole_lines(m->fd, m->good);
+        if (whole < 0 || (whole < m->good && ftruncate(m->fd, whole) != 0))
+            c = em_error_set(err, EM_ERR_IO, "cannot cut the half-written last line of %s: "
+                             "%s", path, strerror(errno));
+        else
+            m->good = whole;
+    }
+    if (c == EM_OK && m->good == 0) c = append_line(m, header, sizeof header - 1, err);
     if (c != EM_OK) {
         close(m->fd);
         free(m);

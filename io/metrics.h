@@ -43,7 +43,11 @@ typedef struct em_metrics_row {
  * mean test loss; NAN: not measured */
 
 /** append: keep an existing file's rows and add to them (a resumed run); otherwise the
- * file is created or truncated and gets the header.
+ * file is created or truncated and gets the header. In append mode a last line without its
+ * newline (a row cut short by kill -9 or a crash) is cut off before anything is added, so
+ * the next row starts a line of its own and the file stays a CSV of whole rows; a file that
+ * is left empty that way (half a header) gets the header. Other lines are kept as they
+ * are: em_metrics_open_resume() also drops lines that are no rows.
  * @param m       receives the open file
  * @param path    the CSV file
  * @param append  true: add to an existing file

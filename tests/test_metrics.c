@@ -1,6 +1,6 @@
 /* tests/test_metrics.c — the metrics CSV: header, rows, empty fields for "not measured",
- * append on resume, and a full disk reported without losing earlier rows (nor leaving half
- * a row), and a resume that keeps only complete rows. */
+ * append on resume (cutting a half-written last line), and a full disk reported without
+ * losing earlier rows (nor leaving half a row), and a resume that keeps only complete rows. */
 #include "helpers.h"
 
 #include <signal.h>
@@ -45,6 +45,53 @@ Test(metrics, rows_header_and_append) {
     cr_assert_eq(strncmp(text, "epoch,step,lr,", 14), 0);
     cr_assert_null(strstr(text + 1, "epoch,step"), "second header:\n%s", text);
     cr_assert(strstr(text, "\n2,938,"));
+    unlink(path);
+    rmdir(dir);
+}
+
+/* append after a crash mid-row (kill -9): the half row is cut off, not glued to the next */
+Test(metrics, append_cuts_a_half_written_last_line) {
+    char dir[] = "/tmp/ember-metrics-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/m.csv", dir);
+    const char *head =
+        "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,diverged\n";
+    struct { const char *before, *after; } cases[] = {
+        /* a row cut short: the rows before it stay */
+        {"1,100,0.1,1,0.5,,,1,1,0\n2,250,0.1,1,0.5,,,1,", "1,100,0.1,1,0.5,,,1,1,0\n"},
+        /* whole rows: nothing to cut */
+        {"1,100,0.1,1,0.5,,,1,1,0\n", "1,100,0.1,1,0.5,,,1,1,0\n"},
+    };
+    em_metrics_row r = {2, 300, 0.1, 1, 0.5, NAN, NAN, 1, 1, false};
+    const char *row = "2,300,0.1,1.000000,0.500000,,,1.000,1.0,0\n";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fprintf(f, "%s%s", head, cases[i].before);
+        fclose(f);
+        em_metrics *m;
+        em_error err;
+        cr_assert_eq(em_metrics_open(&m, path, true, &err), EM_OK, "%s", err.msg);
+        cr_assert_eq(em_metrics_write(m, &r, &err), EM_OK);
+        cr_assert_eq(em_metrics_close(m, &err), EM_OK);
+        char want[512];
+        snprintf(want, sizeof want, "%s%s%s", head, cases[i].after, row);
+        cr_assert_str_eq(slurp(path), want, "case %zu", i);
+    }
+    /* half a header and nothing else: the file starts over with the header */
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("epoch,st", f);
+    fclose(f);
+    em_metrics *m;
+    em_error err;
+    cr_assert_eq(em_metrics_open(&m, path, true, &err), EM_OK, "%s", err.msg);
+    cr_assert_eq(em_metrics_write(m, &r, &err), EM_OK);
+    em_metrics_close(m, &err);
+    char want[512];
+    snprintf(want, sizeof want, "%s%s", head, row);
+    cr_assert_str_eq(slurp(path), want);
     unlink(path);
     rmdir(dir);
 }

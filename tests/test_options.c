@@ -2,6 +2,7 @@
  * errors that bad arguments get. */
 #include "examples/common/options.h"
 #include "helpers.h"
+#include "layers/init.h"
 
 #include <string.h>
 
@@ -35,6 +36,9 @@ Test(options, defaults_and_values) {
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "--bn-sync --ghost-batch 16", &err), EM_PARSE_OK,
                  "%s", err.msg);
     cr_assert(c.bn_sync && c.ghost_batch == 16);
+    char line[1024];
+    em_config_format(&c, line, sizeof line);   /* recorded in the config of a checkpoint */
+    cr_assert(strstr(line, " bn_sync=1 ghost_batch=16 "), "%s", line);
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "--help", &err), EM_PARSE_HELP);
     cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "-h", &err), EM_PARSE_HELP);
 }
@@ -58,6 +62,7 @@ Test(options, bad_arguments_get_one_line_errors) {
         {EM_PROGRAM_MNIST, "--mean 0.1,0.2,0.3 --std 1,1,1", "give 1 value (the images have one channel)"},
         {EM_PROGRAM_MNIST, "--synthetic", "ember-cifar option"},
         {EM_PROGRAM_CIFAR, "--model mlp", "unknown model"},
+        {EM_PROGRAM_CIFAR, "--act relu", "--act is an ember-mnist option"},
         {EM_PROGRAM_MNIST, "--eval", "--eval needs"},
         {EM_PROGRAM_MNIST, "--resume a --load b", "exclude"},
         {EM_PROGRAM_MNIST, "extra", "unexpected argument 'extra'"},
@@ -94,4 +99,41 @@ Test(options, usage_and_format_mention_every_default) {
     char line[1024];
     em_config_format(&c, line, sizeof line);
     cr_assert(strstr(line, "seed=1") && strstr(line, "bn=1") && strstr(line, "lr=0.05"), "%s", line);
+    cr_assert(strstr(line, " bn_sync=0 ghost_batch=0 "), "%s", line);
+}
+
+/* --help lists what the parser takes, no more: ember-cifar has no --act (cifar-cnn is all
+ * ReLU), and the --init line names every rule of layers/init.h, each one accepted */
+Test(options, help_lists_exactly_what_the_parser_accepts) {
+    em_config c;
+    em_error err;
+    for (int p = 0; p < 2; p++) {
+        em_program which = p ? EM_PROGRAM_CIFAR : EM_PROGRAM_MNIST;
+        char *help = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&help, &len);
+        em_config_defaults(&c, which);
+        em_config_usage(&c, f);
+        fclose(f);
+        cr_assert_eq(strstr(help, "--act") != NULL, which == EM_PROGRAM_MNIST, "%s", help);
+        /* the words of the --init entry, up to the next option */
+        char *from = strstr(help, "--init RULE"), *to = from ? strstr(from, "--init-scale") : NULL;
+        cr_assert(from && to && to - from < 512, "%s", help);
+        char entry[512];
+        snprintf(entry, sizeof entry, "%.*s", (int)(to - from), from);
+        free(help);
+        for (int k = EM_INIT_DEFAULT; k <= EM_INIT_NORMAL; k++) {
+            const char *name = em_init_name((em_init_kind)k);
+            char line[64];
+            snprintf(line, sizeof line, "--init %s", name);
+            cr_assert_eq(parse(&c, which, line, &err), EM_PARSE_OK, "%s: %s", line, err.msg);
+            bool listed = false;
+            char words[512];
+            snprintf(words, sizeof words, "%s", entry);
+            for (char *save = NULL, *w = strtok_r(words, " |()\n", &save); w && !listed;
+                 w = strtok_r(NULL, " |()\n", &save))
+                listed = !strcmp(w, name);
+            cr_assert(listed, "--help does not list --init %s:\n%s", name, entry);
+        }
+    }
 }

@@ -5,7 +5,8 @@
  *          (defaults: seed 1, 50000 train, 10000 test, as CIFAR-10)
  *
  * DIR gets data_batch_1.bin .. data_batch_5.bin (the training examples in 5 consecutive
- * parts), test_batch.bin and batches.meta.txt; DIR is created when missing.
+ * parts), test_batch.bin and batches.meta.txt; DIR and its missing parents are created
+ * (as mkdir -p does). --help prints the usage to stdout and exits 0; bad arguments exit 2.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,9 +16,52 @@
 
 #include "ember.h"
 
+static const char usage_line[] = "usage: make-shapes [--seed S] [--train N] [--test N] DIR\n";
+
 static int usage(void) {
-    fprintf(stderr, "usage: make-shapes [--seed S] [--train N] [--test N] DIR\n");
+    fputs(usage_line, stderr);
     return 2;
+}
+
+static int help(void) {
+    fputs(usage_line, stdout);
+    printf("\nWrite the synthetic 10-class shapes set as CIFAR-10 binary files into DIR\n"
+           "(created with its missing parents): data_batch_1.bin .. data_batch_5.bin,\n"
+           "test_batch.bin, batches.meta.txt.\n\n"
+           "  --seed S    generator seed (1)\n"
+           "  --train N   training examples, at least 5 (50000)\n"
+           "  --test N    test examples, at least 1 (10000)\n"
+           "  --help      this text\n");
+    return 0;
+}
+
+/* mkdir -p: every missing directory of path, parents first. On failure, prints which
+ * directory could not be made and returns false. */
+static bool make_dirs(const char *path) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        fprintf(stderr, "make-shapes: the directory name is empty or too long\n");
+        return false;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        if (buf[i - 1] == '/') continue;   /* "a//b", "a/" */
+        char c = buf[i];
+        buf[i] = '\0';
+        struct stat st;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "make-shapes: cannot create directory %s: %s\n", buf, strerror(errno));
+            return false;
+        }
+        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "make-shapes: %s exists and is not a directory\n", buf);
+            return false;
+        }
+        buf[i] = c;
+    }
+    return true;
 }
 
 static bool parse_size(const char *s, unsigned long long *out) {
@@ -35,6 +79,7 @@ int main(int argc, char **argv) {
                                      : !strcmp(argv[i], "--train") ? &n_train
                                      : !strcmp(argv[i], "--test")  ? &n_test
                                                                    : NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return help();
         if (target) {
             if (i + 1 >= argc || !parse_size(argv[++i], target)) return usage();
         } else if (!dir && argv[i][0] != '-') {
@@ -44,10 +89,7 @@ int main(int argc, char **argv) {
         }
     }
     if (!dir || n_train < 5 || n_test < 1) return usage();
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "make-shapes: cannot create %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    if (!make_dirs(dir)) return 1;
     em_error err;
     em_dataset train, test;
     if (em_shapes_load(&train, EM_SPLIT_TRAIN, n_train, seed, &err) != EM_OK ||

@@ -168,6 +168,8 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
         case O_BN: c->bn = true; break;
         case O_NO_BN: c->bn = false; break;
         case O_ACT:
+            /* cifar-cnn, like mnist-cnn, always uses ReLU: only the mlp has a choice */
+            if (!mnist) return BAD("--act is an ember-mnist option (the mlp's activation; cifar-cnn uses ReLU)");
             if (!copy_name(c->act, sizeof c->act, a, acts))
                 return BAD("--act: unknown activation '%s' (relu, sigmoid or tanh)", a);
             break;
@@ -321,7 +323,7 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "model:\n");
     fprintf(out, "  --model NAME          %s (%s)\n", mnist ? "cnn | mlp" : "cnn", c->model);
     fprintf(out, "  --bn, --no-bn         BatchNorm layers (%s)\n", c->bn ? "on" : "off");
-    fprintf(out, "  --act NAME            mlp activation: relu | sigmoid | tanh (%s)\n", c->act);
+    if (mnist) fprintf(out, "  --act NAME            mlp activation: relu | sigmoid | tanh (%s)\n", c->act);
     fprintf(out, "  --bn-momentum X       fraction of history kept in running stats (%g = PyTorch's %g)\n",
             c->bn_momentum, 1 - c->bn_momentum);
     fprintf(out, "  --bn-eps X            epsilon inside the square root (%g)\n", c->bn_eps);
@@ -331,7 +333,8 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --ghost-batch N       forward/backward in groups of at most N examples, so BatchNorm\n"
                  "                        normalizes each group; gradients add up to one step over\n"
                  "                        the batch (default: the batch, or a process's shard)\n");
-    fprintf(out, "  --init RULE           default | kaiming-uniform | kaiming-normal | xavier | normal (%s)\n", c->init);
+    fprintf(out, "  --init RULE           default | kaiming-uniform | kaiming-normal | xavier |\n"
+                 "                        xavier-normal | normal (%s)\n", c->init);
     fprintf(out, "  --init-scale X        multiply weights after init; with --init normal, the std (%g)\n", c->init_scale);
     fprintf(out, "training:\n");
     fprintf(out, "  --epochs N            (%d)\n", c->epochs);
@@ -367,13 +370,14 @@ int em_config_format(const em_config *c, char *buf, size_t len) {
             at += snprintf(norm + at, sizeof norm - at, "%s%g/%g", i ? "," : "", c->mean[i], c->std[i]);
     }
     return snprintf(buf, len,
-                    "model=%s bn=%d act=%s bn_momentum=%g bn_eps=%g bn_backward=%s init=%s "
+                    "model=%s bn=%d act=%s bn_momentum=%g bn_eps=%g bn_backward=%s bn_sync=%d "
+                    "ghost_batch=%d init=%s "
                     "init_scale=%g epochs=%d steps=%ld batch=%d optim=%s lr=%g momentum=%g "
                     "nesterov=%d weight_decay=%g schedule=%s warmup=%ld seed=%llu "
                     "train_limit=%ld test_limit=%ld shuffle=%d augment=%d normalize=%s",
                     c->model, c->bn, strcmp(c->model, "mlp") ? "relu" : c->act, c->bn_momentum,
-                    c->bn_eps,
-                    c->bn_frozen ? "frozen-stats" : "full", c->init, c->init_scale, c->epochs,
+                    c->bn_eps, c->bn_frozen ? "frozen-stats" : "full", c->bn_sync, c->ghost_batch,
+                    c->init, c->init_scale, c->epochs,
                     c->steps, c->batch, c->optim, c->lr, c->momentum, c->nesterov,
                     c->weight_decay, c->schedule, c->warmup, (unsigned long long)c->seed,
                     c->train_limit, c->test_limit, c->shuffle, c->augment, norm);

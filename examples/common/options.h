@@ -45,13 +45,14 @@ typedef struct em_config {
     /* model */
     char model[8];                /* "cnn" or "mlp" (mnist)                               */
     bool bn;
-    char act[8];                  /* relu | sigmoid | tanh (mlp hidden activation)       */
+    char act[8];                  /* mnist: relu | sigmoid | tanh (mlp hidden activation) */
     double bn_momentum;           /* fraction of history kept (0.9 = PyTorch's 0.1)      */
     double bn_eps;
     bool bn_frozen;               /* --bn-backward frozen-stats                           */
     bool bn_sync;                 /* --bn-sync: statistics over all processes' shards     */
     int ghost_batch;              /* --ghost-batch N: BN over groups of N (0: the shard)  */
-    char init[24];                /* default | kaiming-uniform | kaiming-normal | xavier | normal */
+    char init[24];                /* default | kaiming-uniform | kaiming-normal | xavier |
+                                     xavier-normal | normal                               */
     double init_scale;            /* multiplies weights after init; for "normal": the std */
     /* optimization */
     int epochs;
@@ -85,7 +86,9 @@ em_parse_result em_config_parse(em_config *cfg, int argc, char **argv, em_error 
 /* --help: every option with its default (the values in cfg). */
 void em_config_usage(const em_config *cfg, FILE *out);
 /* The configuration as "key=value" pairs on one line, for the start of a run and for
- * checkpoint metadata. Returns the number of characters written (as snprintf). */
+ * checkpoint metadata: every option that changes what a run computes (ghost_batch=0: the
+ * whole batch or shard); not the files, threads, --prefetch, --mem-limit or --quiet.
+ * Returns the number of characters written (as snprintf). */
 int em_config_format(const em_config *cfg, char *buf, size_t len);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/cifar10.h"
@@ -25,6 +26,7 @@
 #include "data/synthetic.h"
 #include "examples/common/train.h"
 #include "io/checkpoint.h"
+#include "io/wfile.h"
 
 /* The one piece of global state in the programs: a signal handler can only talk to the
  * loop through a flag. The loop finishes its step, and the program saves and exits 130. */
@@ -103,22 +105,49 @@ static void run_config(const em_trainer *t, char *buf, size_t len) {
                        ch, t->std[ch]);
 }
 
-/* The config of a checkpoint against this run's, key by key. epochs and steps may differ
- * (a run can be extended); with a schedule other than const that changes the learning-rate
- * curve, which the caller is told about. Returns false with err set on a real difference. */
-static bool same_run(const char *path, const char *saved, const char *now, bool *horizon,
+/* What a resume may change: the horizon (epochs, steps; test_limit), and which examples
+ * BatchNorm normalizes together (bn_sync, ghost_batch), as the process count, which is no
+ * part of the config, changes it too (docs/distributed.md). A checkpoint of an older
+ * ember may lack bn_sync and ghost_batch. */
+typedef struct run_diff {
+    bool horizon;          /* epochs or steps differ                           */
+    char bn_then[48];      /* the saved bn_sync/ghost_batch ("" if not saved)  */
+    char bn_now[48];       /* this run's                                       */
+} run_diff;
+
+static bool bn_batch_key(const char *tok) {
+    return !strncmp(tok, "bn_sync=", 8) || !strncmp(tok, "ghost_batch=", 12);
+}
+
+/* the next token of a config, with the BatchNorm-batch keys taken out into keys */
+static char *next_key(char *s, char **save, char *keys, size_t len) {
+    char *tok = strtok_r(s, " ", save);
+    for (; tok && bn_batch_key(tok); tok = strtok_r(NULL, " ", save)) {
+        size_t at = strlen(keys);
+        snprintf(keys + at, len - at, "%s%s", at ? " " : "", tok);
+    }
+    return tok;
+}
+
+/* The config of a checkpoint against this run's, key by key, apart from what a resume may
+ * change (run_diff; with a schedule other than const, other epochs or steps change the
+ * learning-rate curve, which the caller is told about, as it is told about another
+ * BatchNorm batch). Returns false with err set on a real difference. */
+static bool same_run(const char *path, const char *saved, const char *now, run_diff *d,
                      em_error *err) {
     char a[2048], b[2048];
     snprintf(a, sizeof a, "%s", saved);
     snprintf(b, sizeof b, "%s", now);
-    *horizon = false;
+    memset(d, 0, sizeof *d);
     char *sa = NULL, *sb = NULL;
-    char *ta = strtok_r(a, " ", &sa), *tb = strtok_r(b, " ", &sb);
-    for (; ta && tb; ta = strtok_r(NULL, " ", &sa), tb = strtok_r(NULL, " ", &sb)) {
+    char *ta = next_key(a, &sa, d->bn_then, sizeof d->bn_then);
+    char *tb = next_key(b, &sb, d->bn_now, sizeof d->bn_now);
+    for (; ta && tb; ta = next_key(NULL, &sa, d->bn_then, sizeof d->bn_then),
+                     tb = next_key(NULL, &sb, d->bn_now, sizeof d->bn_now)) {
         if (!strcmp(ta, tb)) continue;
         if (!strncmp(ta, "epochs=", 7) || !strncmp(ta, "steps=", 6) ||
             !strncmp(ta, "test_limit=", 11)) {
-            *horizon |= strncmp(ta, "test_limit=", 11) != 0;
+            d->horizon |= strncmp(ta, "test_limit=", 11) != 0;
             continue;
         }
         em_error_set(err, EM_ERR_ARG, "%s was saved by a run with %s, this one has %s: "
@@ -159,19 +188,22 @@ static em_code resume_checkpoint(em_trainer *t, const char *path, em_error *err)
     char now[2048];
     run_config(t, now, sizeof now);
     const char *model = em_st_meta_get(st, "model");
-    bool horizon = false;
+    run_diff diff = {0};
     if (model && strcmp(model, model_name(t)))
         code = em_error_set(err, EM_ERR_FORMAT, "%s: a checkpoint of '%s', not of '%s'", path,
                             model, model_name(t));
     else if (!saved) code = em_error_set(err, EM_ERR_FORMAT, "%s has no run configuration: not a "
                                     "training checkpoint of ember-mnist/-cifar", path);
-    else if (!same_run(path, saved, now, &horizon, err)) code = EM_ERR_ARG;
+    else if (!same_run(path, saved, now, &diff, err)) code = EM_ERR_ARG;
     else code = em_checkpoint_apply(st, t->net, &lo, err);
     em_st_free(st);
     if (code != EM_OK) return code;
-    if (horizon && strcmp(t->cfg->schedule, "const"))
+    if (diff.horizon && strcmp(t->cfg->schedule, "const"))
         printf("note: --epochs/--steps differ from the saved run's: the %s schedule now spans "
                "%ld steps\n", t->cfg->schedule, t->total_steps);
+    if (diff.bn_then[0] && strcmp(diff.bn_then, diff.bn_now))
+        printf("note: the saved run had %s, this one has %s: the examples BatchNorm "
+               "normalizes together may differ from here on\n", diff.bn_then, diff.bn_now);
     if (s.position[0] < 0 || s.position[0] > 100000 || s.position[1] < 0 || s.position[2] < 0 ||
         s.position[1] > t->steps_per_epoch)
         return em_error_set(err, EM_ERR_FORMAT, "%s: train.position (%lld, %lld, %lld) does not "
@@ -197,6 +229,62 @@ static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
         return 1;
     }
     return r->status;
+}
+
+/* ---- predictions ---------------------------------------------------------------------------- */
+
+/* --predictions FILE goes to FILE.tmp and is renamed into place once every row is written
+ * (io/wfile.h), like a checkpoint: a run that fails, diverges or is interrupted leaves an
+ * earlier FILE as it was. A FILE that exists and is no regular file (/dev/stdout, a pipe)
+ * is written in place: there is nothing to rename, and renaming over it would replace it. */
+typedef struct pred_file {
+    em_wfile w;      /* the temporary of a regular file      */
+    FILE *f;         /* where the rows go (NULL: no file)     */
+    bool direct;     /* f is FILE itself                       */
+} pred_file;
+
+static em_code pred_open(pred_file *p, const char *path, em_error *err) {
+    memset(p, 0, sizeof *p);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        p->direct = true;
+        p->f = fopen(path, "w");
+        return p->f ? EM_OK : em_error_set(err, EM_ERR_IO, "cannot write %s: %s", path,
+                                           strerror(errno));
+    }
+    em_code c = em_wfile_open(&p->w, path, 0, err);
+    p->f = c == EM_OK ? p->w.f : NULL;
+    return c;
+}
+
+/* complete: every row was written, put FILE in place; otherwise drop the rows */
+static em_code pred_close(pred_file *p, const char *path, bool complete, em_error *err) {
+    FILE *f = p->f;
+    p->f = NULL;
+    if (!f) return EM_OK;
+    if (!p->direct) {
+        if (complete) return em_wfile_commit(&p->w, err);
+        em_wfile_abort(&p->w);
+        return EM_OK;
+    }
+    bool flushed = fflush(f) == 0;
+    int e = errno;
+    if (fclose(f) != 0 && flushed) flushed = false, e = errno;
+    return !complete || flushed ? EM_OK : em_error_set(err, EM_ERR_IO, "writing %s failed: %s",
+                                                       path, strerror(e));
+}
+
+/* the predictions into p, and the message of a failure (which names the file) */
+static bool evaluate_to(em_trainer *t, pred_file *p, double *loss, double *acc) {
+    em_error err;
+    if (em_trainer_evaluate(t, loss, acc, p->f, &err) == EM_OK) return true;
+    const em_config *c = t->cfg;
+    if (p->f && err.code == EM_ERR_IO)
+        fprintf(stderr, "%s: %s: %s%s\n", c->program, c->predictions, err.msg,
+                p->direct ? "" : "; the previous file, if any, is unchanged");
+    else
+        fprintf(stderr, "%s: %s\n", c->program, err.msg);
+    return false;
 }
 
 /* ---- memory ------------------------------------------------------------------------------- */
@@ -364,9 +452,10 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     if ((status = check_memory(&t, &cfg)) != 0) goto out;
     fflush(stdout);
 
-    FILE *pred = NULL;
-    if (root && cfg.predictions[0] && !(pred = fopen(cfg.predictions, "w"))) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", cfg.program, cfg.predictions, strerror(errno));
+    pred_file pred = {0};
+    bool predicted = false;   /* every prediction row written */
+    if (root && cfg.predictions[0] && pred_open(&pred, cfg.predictions, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         status = 2;
         goto out;
     }
@@ -383,10 +472,10 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
         double loss, acc;
         /* with --predictions the root alone goes through the whole test set */
         if (cfg.predictions[0] && !root) goto out_pred;
-        if (em_trainer_evaluate(&t, &loss, &acc, pred, &err) != EM_OK) {
-            fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        if (!evaluate_to(&t, &pred, &loss, &acc)) {
             status = 1;
         } else {
+            predicted = true;
             printf("test loss %.4f acc %.2f%% (%zu images)\n", loss, 100 * acc, em_loader_size(t.test));
         }
         goto out_pred;
@@ -438,12 +527,10 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
             printf("saved %s\n", cfg.save);
         }
     }
-    if (pred && r.status == 0) {
+    if (pred.f && r.status == 0) {
         double loss, acc;
-        if (em_trainer_evaluate(&t, &loss, &acc, pred, &err) != EM_OK) {
-            fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-            status = 1;
-        }
+        if (evaluate_to(&t, &pred, &loss, &acc)) predicted = true;
+        else status = 1;
     }
     if (t.metrics && em_metrics_close(t.metrics, &err) != EM_OK) {
         fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
@@ -451,8 +538,8 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     }
     t.metrics = NULL;
 out_pred:
-    if (pred && fclose(pred) != 0) {
-        fprintf(stderr, "%s: writing %s failed: %s\n", cfg.program, cfg.predictions, strerror(errno));
+    if (pred_close(&pred, cfg.predictions, predicted, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         if (!status) status = 1;
     }
     if (t.metrics) em_metrics_close(t.metrics, &err);   /* the others failed first */

@@ -2,6 +2,7 @@
  * story (forward, loss, backward, step, reset); the rest of the file builds what it uses. */
 #include "train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,15 +377,21 @@ em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred
             break;
         }
         int K = logits->shape[1];
-        for (int i = 0; i < hi - lo; i++) {
+        for (int i = 0; i < hi - lo && !failed; i++) {
             int p = argmax(logits->data + (size_t)i * K, K);
             sum[1] += p == t->labels[lo + i];
             if (pred) {
-                fprintf(pred, "%.0f,%d,%d", sum[2] + i, t->labels[lo + i], p);
-                for (int k = 0; k < K; k++) fprintf(pred, ",%.6g", (double)logits->data[(size_t)i * K + k]);
-                fputc('\n', pred);
+                bool ok = fprintf(pred, "%.0f,%d,%d", sum[2] + i, t->labels[lo + i], p) >= 0;
+                for (int k = 0; k < K && ok; k++)
+                    ok = fprintf(pred, ",%.6g", (double)logits->data[(size_t)i * K + k]) >= 0;
+                if (!ok || fputc('\n', pred) == EOF) {
+                    mine = em_error_set(err, EM_ERR_IO, "writing the predictions failed: %s",
+                                        strerror(errno));
+                    failed = 1;
+                }
             }
         }
+        if (failed) break;   /* only with predictions: one process, nothing collective */
         sum[0] += (double)l->data[0] * (hi - lo);
         sum[2] += hi - lo;
         em_tape_reset(t->tape);

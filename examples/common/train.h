@@ -155,7 +155,8 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
 void em_trainer_run(em_trainer *t, em_run_result *r);
 
 /* Loss and accuracy of the model in evaluation mode over the test loader. With
- * predictions non-NULL, one CSV row per image: index,label,predicted,logit0..logitK.
+ * predictions non-NULL, one CSV row per image: index,label,predicted,logit0..logitK; a row
+ * that cannot be written stops it with EM_ERR_IO (the caller names the file).
  * Data parallel, without predictions: collective, each process evaluates its rows of every
  * test batch (after em_trainer_sync_buffers) and the sums are reduced; with predictions:
  * this process alone, the whole test set (the programs call it on the root only). */

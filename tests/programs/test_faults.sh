@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/programs/test_faults.sh — ember-mnist against the faults of a real run: a disk that
-# fills up while the checkpoint or the metrics are written, kill -9 in the middle of a
-# save, a run that diverges over a good checkpoint, a batch too large for the memory.
+# fills up while the checkpoint, the metrics or the predictions are written, kill -9 in the
+# middle of a save, a run that diverges over a good checkpoint, a batch too large for the
+# memory.
 # Each: the previous checkpoint stays byte-identical and loadable, every metrics row
 # already written stays whole, and the program says what failed with a non-zero status.
 #   usage: test_faults.sh EMBER_MNIST
@@ -60,6 +61,22 @@ s=$("$MNIST" "${small[@]}" --epochs 2 --resume "$tmp/ck.st" --metrics "$tmp/m.cs
     >"$tmp/out" 2>&1; echo $?)
 check "the run resumes from that checkpoint and metrics file (got $s)" test "$s" = 0
 check "... and the metrics file is whole rows again" whole_rows "$tmp/m.csv"
+
+# ---- the disk fills up while --predictions is written (35 KB for 320 images) ----------------
+"$MNIST" "${small[@]}" --load "$tmp/ref.st" --eval --predictions "$tmp/p.csv" >/dev/null
+cp "$tmp/p.csv" "$tmp/pref.csv"
+s=$(limited 16 "$MNIST" "${small[@]}" --load "$tmp/ref.st" --eval --predictions "$tmp/p.csv")
+check "a failed predictions write exits 1 (got $s)" test "$s" = 1
+check "... naming the file and the cause" \
+    grep -q "p.csv: writing the predictions failed: File too large" "$tmp/out"
+check "... the previous predictions byte-identical" cmp -s "$tmp/p.csv" "$tmp/pref.csv"
+check "... no temporary file left" test ! -e "$tmp/p.csv.tmp"
+s=$("$MNIST" "${small[@]}" --load "$tmp/ref.st" --eval --predictions /dev/full >"$tmp/out" 2>&1; echo $?)
+check "--predictions /dev/full exits 1 (got $s)" test "$s" = 1
+check "... naming it and the cause" grep -q "/dev/full: .*No space left on device" "$tmp/out"
+s=$("$MNIST" "${small[@]}" --no-bn --lr 10000 --predictions "$tmp/p.csv" >"$tmp/out" 2>&1; echo $?)
+check "a run that diverges (exit $s) leaves the previous predictions byte-identical" \
+    cmp -s "$tmp/p.csv" "$tmp/pref.csv"
 
 # ---- a run that diverges never replaces a good checkpoint ---------------------------------
 s=$("$MNIST" "${small[@]}" --no-bn --lr 10000 --save "$tmp/ck.st" >"$tmp/out" 2>&1; echo $?)

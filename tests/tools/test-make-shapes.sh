@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/tools/test-make-shapes.sh MAKE_SHAPES — the make-shapes tool writes the CIFAR-10
 # layout (5 training batches that split the examples, a test batch, 10 class names), is
-# deterministic in its seed, and rejects bad arguments with exit status 2.
+# deterministic in its seed, creates missing parent directories, answers --help on stdout
+# with exit 0, and rejects bad arguments with exit status 2.
 set -euo pipefail
 tool=$1
 tmp=$(mktemp -d)
@@ -26,9 +27,26 @@ check "another seed, other images" bash -c "! cmp -s '$tmp/a/test_batch.bin' '$t
 check "labels are 0..9 (first byte of each record)" \
     test "$(od -An -tu1 -v -w3073 "$tmp/a/test_batch.bin" | awk '{print $1}' | tr '\n' ' ')" = "0 1 2 3 4 5 6 7 8 "
 set +e
+"$tool" --train 5 --test 1 "$tmp/p/q/r" >/dev/null; rc=$?
+set -e
+check "missing parents of DIR are created (mkdir -p)" test "$rc" = 0
+check "... and DIR holds the files" test -s "$tmp/p/q/r/test_batch.bin"
+: >"$tmp/file"
+set +e
+"$tool" --train 5 --test 1 "$tmp/file/sub" >/dev/null 2>"$tmp/err"; rc=$?
+set -e
+check "a parent that is a file: exit 1 naming it" \
+    bash -c "[ $rc = 1 ] && grep -q '$tmp/file exists and is not a directory' '$tmp/err'"
+set +e
+"$tool" --help >"$tmp/help" 2>"$tmp/help.err"; rc=$?
+set -e
+check "--help exits 0 with the usage on stdout, nothing on stderr" \
+    bash -c "[ $rc = 0 ] && grep -q '^usage: make-shapes' '$tmp/help' && [ ! -s '$tmp/help.err' ]"
+set +e
 "$tool" --train abc "$tmp/d" 2>/dev/null; rc1=$?
 "$tool" 2>/dev/null; rc2=$?
+"$tool" --frobnicate "$tmp/d" 2>/dev/null; rc3=$?
 set -e
-check "bad arguments exit 2" test "$rc1 $rc2" = "2 2"
+check "bad arguments exit 2" test "$rc1 $rc2 $rc3" = "2 2 2"
 echo "make-shapes: $passed passed, $failed failed"
 [ "$failed" = 0 ]
