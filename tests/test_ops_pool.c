@@ -144,6 +144,8 @@ Test(maxpool2d, fast_2x2_equals_plain_loops) {
         check_maxpool_2x2(3, 5, 10, 12, t);   /* the two-stage kernel             */
         check_maxpool_2x2(2, 3, 28, 28, t);   /* mnist-cnn's first pool           */
         check_maxpool_2x2(3, 5, 9, 11, t);    /* odd: the general loop            */
+        check_maxpool_2x2(2, 3, 28, 200, t);  /* several row pairs' blocks, a partial one */
+        check_maxpool_2x2(1, 2, 4, 1030, t);  /* rows longer than a block: the general loop */
     }
 }
 

@@ -31,26 +31,35 @@ static void pool_check(const em_tensor *x, int k, int s, const char *why) {
  * does not fill a 16-lane vector). With R = NC Ho row pairs (H = 2 Ho, so the pairs of
  * all planes follow each other in memory) and W = 2 Wo:
  *   A (vertical, rows of W):  v[r][w] = the larger of x[2r][w] (top), x[2r+1][w] (bottom);
- *                             vsel[r][w] = 1 when the bottom one won
+ *                             vs[r][w] = 1 when the bottom one won
  *   B (horizontal, flat):     y[k] = the larger of v[2k] (left), v[2k+1] (right);
- *                             hsel[k] = 1 when the right one won
+ *                             sel[k] = the winner's place: 0 top-left, 1 top-right,
+ *                             2 bottom-left, 3 bottom-right
+ * The stages run on blocks of row pairs whose v and vs fit in a small buffer on the stack
+ * (MP2_BLOCK values), so stage B reads what stage A has just left in the L1 cache: the
+ * pass reads x once and writes y and sel once.
  * "Larger" follows the general loop's order a, b, c, d (top-left, top-right, bottom-left,
  * bottom-right), the first maximum winning and a NaN beating any number: in A a tie keeps
  * the top (a before c, b before d); in B a tie goes to whichever of the two column winners
- * comes first in that order (left top 0, right top 1, left bottom 2, right bottom 3) —
- * so the winner is exactly the general loop's (test: fast_2x2_equals_plain_loops).
- * Backward runs the two stages' adjoints in reverse: B' spreads dy to gv (R, W), A'
- * sends gv to the winning row. */
+ * comes first in that order — so the winner is exactly the general loop's (test:
+ * fast_2x2_equals_plain_loops). Backward runs the two stages' adjoints in reverse, block
+ * by block: B' spreads dy[k] to the winning column of gv, A' sends gv to the winning row. */
 
 /* does v beat m? (NaN beats a number) */
 #define BEATS(v, m) (((v) > (m)) | (((v) != (v)) & ((m) == (m))))
 
-EM_KERNEL static void mp2_vertical_k(em_real *restrict v, int32_t *restrict vsel,
-                                     const em_real *restrict x, int W, size_t lo, size_t hi) {
-    for (size_t r = lo; r < hi; r++) {
+enum { MP2_BLOCK = 1024 };   /* values of v (and flags of vs) per block: 8-16 KB in all */
+
+/* row pairs per block: as many whole ones as MP2_BLOCK holds (W <= MP2_BLOCK) */
+static size_t mp2_rows_per_block(int W) { return MP2_BLOCK / (size_t)W; }
+
+/* A: v, vs (nr, W) from the nr row pairs at x */
+EM_KERNEL static void mp2_vertical_k(em_real *restrict v, int32_t *restrict vs,
+                                     const em_real *restrict x, int W, size_t nr) {
+    for (size_t r = 0; r < nr; r++) {
         const em_real *top = x + 2 * r * W, *bot = top + W;
         em_real *vr = v + r * W;
-        int32_t *sr = vsel + r * W;
+        int32_t *sr = vs + r * W;
         for (int w = 0; w < W; w++) {
             int down = BEATS(bot[w], top[w]);
             vr[w] = down ? bot[w] : top[w];
@@ -59,37 +68,41 @@ EM_KERNEL static void mp2_vertical_k(em_real *restrict v, int32_t *restrict vsel
     }
 }
 
-EM_KERNEL static void mp2_horizontal_k(em_real *restrict y, int32_t *restrict hsel,
+/* B: y, sel (nk) from v, vs (2 nk) */
+EM_KERNEL static void mp2_horizontal_k(em_real *restrict y, int32_t *restrict sel,
                                        const em_real *restrict v,
-                                       const int32_t *restrict vsel, size_t lo, size_t hi) {
-    for (size_t k = lo; k < hi; k++) {
+                                       const int32_t *restrict vs, size_t nk) {
+    for (size_t k = 0; k < nk; k++) {
         em_real l = v[2 * k], r = v[2 * k + 1];
-        int il = 2 * vsel[2 * k], ir = 1 + 2 * vsel[2 * k + 1];  /* order index, a=0 .. d=3 */
+        int il = 2 * vs[2 * k], ir = 1 + 2 * vs[2 * k + 1];  /* order index, a=0 .. d=3 */
         int right = BEATS(r, l) | ((ir < il) & ((r == l) | ((r != r) & (l != l))));
         y[k] = right ? r : l;
-        hsel[k] = right;
+        sel[k] = right ? ir : il;
     }
 }
 
-/* B': gv[2k] = dy[k] if left won, gv[2k+1] = dy[k] if right won (0 otherwise) */
-EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, const em_real *restrict dy,
-                                           const int32_t *restrict hsel, size_t lo,
-                                           size_t hi) {
-    for (size_t k = lo; k < hi; k++) {
+/* B': gv[2k + j] = dy[k] for the winning column j (0 otherwise), vs = the winning row */
+EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, int32_t *restrict vs,
+                                           const em_real *restrict dy,
+                                           const int32_t *restrict sel, size_t nk) {
+    for (size_t k = 0; k < nk; k++) {
         em_real g = dy[k];
-        gv[2 * k] = hsel[k] ? 0 : g;
-        gv[2 * k + 1] = hsel[k] ? g : 0;
+        int right = sel[k] & 1, down = sel[k] >> 1;
+        gv[2 * k] = right ? 0 : g;
+        gv[2 * k + 1] = right ? g : 0;
+        vs[2 * k] = down;
+        vs[2 * k + 1] = down;
     }
 }
 
 /* A': dx[2r][w] (+)= gv[r][w] if the top won, dx[2r+1][w] (+)= gv[r][w] if the bottom did */
 EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *restrict gv,
-                                         const int32_t *restrict vsel, int W, bool add,
-                                         size_t lo, size_t hi) {
-    for (size_t r = lo; r < hi; r++) {
+                                         const int32_t *restrict vs, int W, bool add,
+                                         size_t nr) {
+    for (size_t r = 0; r < nr; r++) {
         em_real *top = dx + 2 * r * W, *bot = top + W;
         const em_real *g = gv + r * W;
-        const int32_t *sr = vsel + r * W;
+        const int32_t *sr = vs + r * W;
         if (add)
             for (int w = 0; w < W; w++) {
                 top[w] += sr[w] ? 0 : g[w];
@@ -103,24 +116,42 @@ EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *re
     }
 }
 
-/* sel: R W (vsel) + R Wo (hsel) int32 flags, saved for backward; v: R W scratch. The
- * flags are int32, not bytes: a loop that stores bytes vectorizes 64 at a time, more
- * than a row of 28 holds, and would run scalar. */
-static void maxpool2x2_forward(em_real *y, int32_t *sel, em_real *v, const em_real *x,
-                               size_t R, int W) {
-    int32_t *vsel = sel, *hsel = sel + R * W;
-    size_t K = R * (size_t)(W / 2);
-    EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi, mp2_vertical_k(v, vsel, x, W, lo, hi));
-    EM_PARALLEL_RANGES(K, (long)K * 2, lo, hi, mp2_horizontal_k(y, hsel, v, vsel, lo, hi));
+/* row pairs [lo, hi), block by block (W <= MP2_BLOCK: maxpool_is_2x2) */
+static void mp2_forward_range(em_real *y, int32_t *sel, const em_real *x, int W, size_t lo,
+                              size_t hi) {
+    em_real v[MP2_BLOCK];
+    int32_t vs[MP2_BLOCK];
+    size_t per = mp2_rows_per_block(W), Wo = (size_t)W / 2;
+    for (size_t r = lo; r < hi; r += per) {
+        size_t nr = hi - r < per ? hi - r : per;
+        mp2_vertical_k(v, vs, x + 2 * r * W, W, nr);
+        mp2_horizontal_k(y + r * Wo, sel + r * Wo, v, vs, nr * Wo);
+    }
 }
 
-static void maxpool2x2_backward(em_real *dx, bool add, em_real *gv, const em_real *dy,
-                                const int32_t *sel, size_t R, int W) {
-    const int32_t *vsel = sel, *hsel = sel + R * W;
-    size_t K = R * (size_t)(W / 2);
-    EM_PARALLEL_RANGES(K, (long)K * 2, lo, hi, mp2_horizontal_bwd_k(gv, dy, hsel, lo, hi));
+static void mp2_backward_range(em_real *dx, bool add, const em_real *dy, const int32_t *sel,
+                               int W, size_t lo, size_t hi) {
+    em_real gv[MP2_BLOCK];
+    int32_t vs[MP2_BLOCK];
+    size_t per = mp2_rows_per_block(W), Wo = (size_t)W / 2;
+    for (size_t r = lo; r < hi; r += per) {
+        size_t nr = hi - r < per ? hi - r : per;
+        mp2_horizontal_bwd_k(gv, vs, dy + r * Wo, sel + r * Wo, nr * Wo);
+        mp2_vertical_bwd_k(dx + 2 * r * W, gv, vs, W, add, nr);
+    }
+}
+
+/* sel: (R, Wo) int32 winner places, saved for backward. The flags are int32, not bytes: a
+ * loop that stores bytes vectorizes 64 at a time, more than a row of 28 holds, and would
+ * run scalar. */
+static void maxpool2x2_forward(em_real *y, int32_t *sel, const em_real *x, size_t R, int W) {
+    EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi, mp2_forward_range(y, sel, x, W, lo, hi));
+}
+
+static void maxpool2x2_backward(em_real *dx, bool add, const em_real *dy, const int32_t *sel,
+                                size_t R, int W) {
     EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi,
-                       mp2_vertical_bwd_k(dx, gv, vsel, W, add, lo, hi));
+                       mp2_backward_range(dx, add, dy, sel, W, lo, hi));
 }
 
 static void maxpool_forward(em_real *y, int32_t *argmax, const em_real *x, int NC, int H,
@@ -163,20 +194,19 @@ static void maxpool_backward(em_real *dx, const em_real *dy, const int32_t *argm
 
 /* the two-stage 2x2 path applies (node->args[2] records it) */
 static bool maxpool_is_2x2(int k, int s, int H, int W) {
-    return k == 2 && s == 2 && H % 2 == 0 && W % 2 == 0;
+    /* rows longer than the stack buffer of a block take the general loop */
+    return k == 2 && s == 2 && H % 2 == 0 && W % 2 == 0 && W <= MP2_BLOCK;
 }
 
-/* node->saved: the 2x2 path's vsel/hsel bytes, else the argmax (int32 per output) */
+/* node->saved: the 2x2 path's winner places, else the argmax (int32 per output each) */
 static void maxpool_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *y = node->output;
     int NC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
     if (node->args[2]) {
         bool fresh;
         em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
-        size_t R = (size_t)NC * (H / 2);
-        em_real *gv = em_tape_alloc(tape, R * W * sizeof *gv);
-        if (!dx || !gv) return;  /* out of memory: the tape is marked failed */
-        maxpool2x2_backward(dx, !fresh, gv, y->grad, node->saved, R, W);
+        if (!dx) return;  /* out of memory: the tape is marked failed */
+        maxpool2x2_backward(dx, !fresh, y->grad, node->saved, (size_t)NC * (H / 2), W);
         return;
     }
     em_real *dx = em_node_grad(tape, node, 0);
@@ -195,10 +225,9 @@ em_tensor *em_maxpool2d(em_tape *tape, em_tensor *x, int k, int stride) {
     void *saved;
     if (two) {
         size_t R = (size_t)N * C * Ho;
-        int32_t *sel = em_tape_alloc(tape, (R * W + R * Wo) * sizeof *sel);
-        em_real *v = em_tape_alloc(tape, R * W * sizeof *v);
-        if (!sel || !v) return NULL;
-        maxpool2x2_forward(y->data, sel, v, x->data, R, W);
+        int32_t *sel = em_tape_alloc(tape, R * Wo * sizeof *sel);
+        if (!sel) return NULL;
+        maxpool2x2_forward(y->data, sel, x->data, R, W);
         saved = sel;
     } else {
         int32_t *argmax = em_tape_alloc(tape, y->size * sizeof *argmax);
