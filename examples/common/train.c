@@ -1,14 +1,15 @@
 /* examples/common/train.c — the training loop. Read em_trainer_run first: it is the whole
- * story (forward, loss, backward, step, reset); the rest of the file builds what it uses. */
+ * story (forward, loss, backward, step, reset); the rest of the file builds what it uses.
+ * The test pass it runs after every epoch is in evaluate.c. */
 #include "train.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "examples/common/models.h"
 #include "examples/common/progress.h"
+#include "examples/common/rows.h"
 #include "examples/common/snapshot.h"
 
 /* ---- the optimizer, SGD or Adam(W) ------------------------------------------------------ */
@@ -110,11 +111,7 @@ static em_loader *loader_of(const em_dataset *ds, const em_config *c, const doub
 
 /* ---- shards and passes: who computes which rows of a batch ----------------------------- */
 
-/* Rows [*lo, *hi) of a batch of n that process r of P takes. */
-static void shard_of(int n, int P, int r, int *lo, int *hi) {
-    *lo = (int)((long)n * r / P);
-    *hi = (int)((long)n * (r + 1) / P);
-}
+/* (which rows a process takes, and a view of them: shard_of and rows_of, rows.h) */
 
 /* Forward/backward passes per process for a batch of n: the largest shard in groups of at
  * most --ghost-batch examples; the same count on every process (a synchronized BatchNorm
@@ -132,17 +129,6 @@ static int smallest_pass(const em_config *c, int n, int P) {
 
 static int pass_needs(const em_config *c, int P) {
     return !c->bn ? 1 : c->bn_sync && P > 1 ? 1 : 2;
-}
-
-/* A view of rows [lo, hi) of a batch tensor (no copy). */
-static em_tensor rows_of(const em_tensor *x, int lo, int hi) {
-    em_tensor v;
-    int shape[EM_MAX_DIMS];
-    memcpy(shape, x->shape, sizeof shape);
-    shape[0] = hi - lo;
-    em_tensor_wrap(&v, x->data + (size_t)lo * (x->size / (size_t)x->shape[0]), NULL, x->ndim,
-                   shape);
-    return v;
 }
 
 /* The BatchNorm layers of the tree get --bn-sync's em_bn_sync. */
@@ -299,112 +285,6 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
                                                                      : em_loader_size(t->test);
     if (batch > most) batch = most;
     *bytes = fixed + per * batch;
-    return EM_OK;
-}
-
-/* ---- evaluation -------------------------------------------------------------------------- */
-
-static int argmax(const em_real *row, int n) {
-    int best = 0;
-    for (int k = 1; k < n; k++)
-        if (row[k] > row[best]) best = k;
-    return best;
-}
-
-/* The running statistics (every BUFFER entry) as doubles, to average them. */
-typedef struct buffers_ctx {
-    double *vals;
-    size_t n;
-    bool store;   /* false: collect into vals; true: write vals back */
-} buffers_ctx;
-
-static bool visit_buffers(void *vctx, const char *name, const em_entry *e) {
-    (void)name;
-    buffers_ctx *b = vctx;
-    if (e->kind != EM_ENTRY_BUFFER) return true;
-    for (size_t i = 0; i < e->tensor->size; i++, b->n++) {
-        if (b->store) e->tensor->data[i] = (em_real)b->vals[b->n];
-        else if (b->vals) b->vals[b->n] = (double)e->tensor->data[i];
-    }
-    return true;
-}
-
-em_code em_trainer_sync_buffers(em_trainer *t, em_error *err) {
-    int P = em_dist_size(t->dist);
-    if (P == 1 || t->cfg->bn_sync) return EM_OK;
-    buffers_ctx b = {NULL, 0, false};
-    em_module_visit(t->net, visit_buffers, &b);   /* count */
-    if (b.n == 0) return EM_OK;
-    /* the count is the same everywhere; whether every process has its buffer is agreed
-     * before the sum, so a failed malloc cannot leave the others waiting in it */
-    double *vals = calloc(b.n, sizeof *vals);
-    b = (buffers_ctx){vals, 0, false};
-    if (vals) em_module_visit(t->net, visit_buffers, &b);
-    int bad = em_dist_max(t->dist, vals == NULL);
-    if (!bad) {
-        em_dist_sum(t->dist, vals, (int)b.n);
-        for (size_t i = 0; i < b.n; i++) vals[i] /= P;
-        b = (buffers_ctx){vals, 0, true};
-        em_module_visit(t->net, visit_buffers, &b);
-    }
-    free(vals);
-    return bad ? em_error_set(err, EM_ERR_NOMEM, "out of memory averaging the running "
-                              "statistics") : EM_OK;
-}
-
-em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred,
-                            em_error *err) {
-    int P = em_dist_size(t->dist);
-    bool sharded = P > 1 && !pred;
-    em_code code = sharded ? em_trainer_sync_buffers(t, err) : EM_OK;
-    if (code != EM_OK) return code;
-    em_module_train(t->net, false);     /* BatchNorm: running statistics; dropout off */
-    em_tape_set_recording(t->tape, false);
-    double sum[3] = {0, 0, 0};          /* loss sum, correct, seen */
-    int n, failed = 0;
-    em_code mine = EM_OK;               /* this process's failure (err filled) */
-    em_loader_begin_epoch(t->test, 0);
-    while (em_loader_next(t->test, t->x_test, t->labels, &n)) {
-        int lo = 0, hi = n;
-        if (sharded) shard_of(n, P, t->dist->rank, &lo, &hi);
-        if (hi == lo) continue;
-        em_tensor rows = rows_of(t->x_test, lo, hi);
-        em_tensor *logits = em_module_forward(t->net, t->tape, &rows);
-        em_tensor *l = em_cross_entropy(t->tape, logits, t->labels + lo);
-        if (!l) {
-            mine = em_error_set(err, t->tape->status, "evaluation failed: %s", t->tape->err.msg);
-            failed = 1;
-            break;
-        }
-        int K = logits->shape[1];
-        for (int i = 0; i < hi - lo && !failed; i++) {
-            int p = argmax(logits->data + (size_t)i * K, K);
-            sum[1] += p == t->labels[lo + i];
-            if (pred) {
-                bool ok = fprintf(pred, "%.0f,%d,%d", sum[2] + i, t->labels[lo + i], p) >= 0;
-                for (int k = 0; k < K && ok; k++)
-                    ok = fprintf(pred, ",%.6g", (double)logits->data[(size_t)i * K + k]) >= 0;
-                if (!ok || fputc('\n', pred) == EOF) {
-                    mine = em_error_set(err, EM_ERR_IO, "writing the predictions failed: %s",
-                                        strerror(errno));
-                    failed = 1;
-                }
-            }
-        }
-        if (failed) break;   /* only with predictions: one process, nothing collective */
-        sum[0] += (double)l->data[0] * (hi - lo);
-        sum[2] += hi - lo;
-        em_tape_reset(t->tape);
-    }
-    em_tape_reset(t->tape);
-    em_tape_set_recording(t->tape, true);
-    em_module_train(t->net, true);
-    if (sharded && (failed = em_dist_max(t->dist, failed)) == 0) em_dist_sum(t->dist, sum, 3);
-    if (failed)
-        return mine != EM_OK ? mine : em_error_set(err, EM_ERR_STATE, "evaluation failed on "
-                                                   "another process");
-    *loss = sum[2] ? sum[0] / sum[2] : NAN;
-    *acc = sum[2] ? sum[1] / sum[2] : NAN;
     return EM_OK;
 }
 
