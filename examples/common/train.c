@@ -141,6 +141,15 @@ static void set_bn_sync(em_module *m, const em_bn_sync *sync) {
     for (int i = 0; m->ops->child && m->ops->child(m, i); i++) set_bn_sync(m->ops->child(m, i), sync);
 }
 
+/* A forward or backward that failed on this process (what says why) with --bn-sync over
+ * several processes: the others are inside a BatchNorm sum it will not make (an op on a
+ * failed tape returns NULL without computing), so only ending the job frees them
+ * (em_dist_abort). Returns otherwise: one process, or BatchNorm per process, where the
+ * failure goes round in the step's sums and everyone stops together. */
+static void failed_alone(const em_trainer *t, const char *what) {
+    if (t->bn_sync.sum) em_dist_abort(t->dist, t->cfg->program, what, 1);
+}
+
 em_model_opts em_config_model_opts(const em_config *c) {
     em_model_opts mo = em_model_defaults();
     mo.bn = c->bn;
@@ -257,6 +266,12 @@ static size_t probe_step(em_trainer *t, int n, int *labels) {
         em_tensor *loss = logits ? em_cross_entropy(tape, logits, labels) : NULL;
         if (loss && em_backward(tape, loss) == EM_OK) hw = tape->arena->high_water;
     }
+    if (!hw) {
+        char what[EM_ERROR_MSG_MAX + 64];
+        snprintf(what, sizeof what, "measuring the step on a batch of %d failed: %s", n,
+                 tape && !em_tape_ok(tape) ? tape->err.msg : "out of memory");
+        failed_alone(t, what);
+    }
     em_tensor_free(x);
     em_tape_free(tape);
     return hw;
@@ -267,8 +282,11 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
     em_rng *rngs[16], saved[16];
     int n_rngs = em_module_rngs(t->net, rngs, 16);
     int labels[4] = {0, 1, 0, 1};
-    if (n_rngs > 16 || !em_snapshot_take(&snap, t->net))
-        return em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step");
+    if (n_rngs > 16 || !em_snapshot_take(&snap, t->net)) {
+        em_code code = em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step");
+        failed_alone(t, err->msg);   /* the others go on into the probes' BatchNorm sums */
+        return code;
+    }
     for (int i = 0; i < n_rngs; i++) saved[i] = *rngs[i];
     em_module_train(t->net, true);
     size_t hw2 = probe_step(t, 2, labels), hw4 = probe_step(t, 4, labels);
@@ -324,6 +342,7 @@ typedef struct step_sums {
     double correct;
     double failed;        /* processes whose passes failed (r->error says why)     */
     double interrupted;   /* processes that saw Ctrl-C (data parallel only)        */
+    double bad_input;     /* processes whose batch held a NaN/Inf (data parallel)  */
 } step_sums;
 
 /* Forward and backward over this process's rows of the batch of n in t->x: the gradient
@@ -333,7 +352,7 @@ static void step_passes(em_trainer *t, int n, step_sums *s, char *error, size_t 
     int P = em_dist_size(t->dist), lo, hi;
     shard_of(n, P, P > 1 ? t->dist->rank : 0, &lo, &hi);
     int G = passes_of(t->cfg, n, P), m = hi - lo;
-    *s = (step_sums){0, 0, 0, 0};
+    *s = (step_sums){0, 0, 0, 0, 0};
     for (int k = 0; k < G; k++) {
         int a = lo + (int)((long)m * k / G), b = lo + (int)((long)m * (k + 1) / G);
         em_tensor rows = rows_of(t->x, a, b);
@@ -346,6 +365,7 @@ static void step_passes(em_trainer *t, int n, step_sums *s, char *error, size_t 
         em_real seed = (em_real)((double)(b - a) / n);
         if (em_backward_from(t->tape, loss, &seed) != EM_OK) {
             snprintf(error, len, "step %ld failed: %s", t->step + 1, t->tape->err.msg);
+            failed_alone(t, error);
             s->failed = 1;
             em_tape_reset(t->tape);
             break;
@@ -357,14 +377,16 @@ static void step_passes(em_trainer *t, int n, step_sums *s, char *error, size_t 
         em_tape_reset(t->tape);
     }
     if (P > 1) {
-        double v[4] = {s->loss, s->correct, s->failed, t->interrupted && *t->interrupted};
-        em_dist_sum(t->dist, v, 4);
-        *s = (step_sums){v[0], v[1], v[2], v[3]};
+        double v[5] = {s->loss, s->correct, s->failed, t->interrupted && *t->interrupted,
+                       !all_finite(t->x->data, t->x->size)};
+        em_dist_sum(t->dist, v, 5);
+        *s = (step_sums){v[0], v[1], v[2], v[3], v[4]};
     }
 }
 
 /* Data parallel: every process leaves the loop, evaluates and stops together, so a status
- * one of them met alone (a metrics write on the root) becomes everyone's. */
+ * one of them met alone at the end of an epoch (a metrics write or a --save-every
+ * checkpoint on the root) becomes everyone's. */
 static void agree(em_trainer *t, em_run_result *r) {
     if (em_dist_size(t->dist) == 1) return;
     int s = em_dist_max(t->dist, r->status);
@@ -420,14 +442,21 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
             if (t->batch_hook) t->batch_hook(t->batch_ctx, t, n);
             /* every value that enters or leaves a step is checked where it appears: the
              * input here, the loss and the gradients after backward, the weights after
-             * the update; the first NaN/Inf stops the run at this step, before it spreads */
-            if (!all_finite(t->x->data, t->x->size)) {
+             * the update; the first NaN/Inf stops the run at this step, before it spreads
+             * (data parallel: the input's check goes round in the step's sums, so that a
+             * process never stops alone while the others are in a collective) */
+            if (P == 1 && !all_finite(t->x->data, t->x->size)) {
                 diverge(t, r, NAN, "a NaN/Inf in the input batch");
                 break;
             }
 
             step_sums sums;
             step_passes(t, n, &sums, r->error, sizeof r->error);
+            if (sums.bad_input) {
+                em_optimizer_zero_grad(&t->opt);
+                diverge(t, r, NAN, "a NaN/Inf in the input batch");
+                break;
+            }
             if (sums.failed) {
                 if (!r->error[0]) snprintf(r->error, sizeof r->error, "step %ld failed on "
                                            "another process", t->step + 1);
@@ -479,7 +508,14 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
                           st->log_seen / (now - log_start), false);
                 st->log_loss_sum = st->log_correct = st->log_seen = 0;
                 log_start = now;
-                if (r->status) break;   /* the metrics row could not be written */
+                if (r->status) {   /* the metrics row could not be written */
+                    /* data parallel: the root alone writes; unless the epoch ends here, the
+                     * others go on into the next step's collectives */
+                    if (t->step < t->total_steps && t->batch < (size_t)t->steps_per_epoch &&
+                        !sums.interrupted)
+                        em_dist_abort(t->dist, c->program, r->error, 1);
+                    break;
+                }
             }
             if (sums.interrupted) {   /* data parallel Ctrl-C: this step was the last */
                 r->status = 130;
