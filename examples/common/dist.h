@@ -20,9 +20,13 @@
  * without MPI refuses to run under a launcher with more than one process, rather than run
  * the whole job `size` times.
  *
- * Every call below except em_dist_is_root and em_dist_size is collective: all processes
- * make it, in the same order, with the same n. A NULL em_dist is one process. Errors of MPI
- * itself abort the job (MPI's default handler): a lost process cannot be recovered from.
+ * Every call below except em_dist_is_root, em_dist_size and em_dist_abort is collective:
+ * all processes make it, in the same order, with the same n. A NULL em_dist is one
+ * process. Errors of MPI itself abort the job (MPI's default handler): a lost process
+ * cannot be recovered from. A failure one process meets alone, while the others are in a
+ * collective it will not make (or on their way into one), ends the job the same way, with
+ * em_dist_abort; a failure the processes can agree on (em_dist_max of a status, a flag in
+ * the step's sums) stops them all together instead.
  */
 #ifndef EM_DIST_H
 #define EM_DIST_H
@@ -60,6 +64,12 @@ int em_dist_max(const em_dist *d, int v);
 bool em_dist_same(const em_dist *d, uint64_t v);
 /* SyncBatchNorm: {sum = em_dist_sum over d, ctx = d}; d must outlive every forward */
 em_bn_sync em_dist_bn_sync(const em_dist *d);
+
+/* A failure this process met alone (what: its message) while the others wait for it in a
+ * collective: print "who: what" and "who: process r of P failed alone ..." to stderr, then
+ * MPI_Abort(code), which ends every process of the job (mpirun exits with code). Returns
+ * at once, printing nothing, for one process: the caller goes on as without MPI. */
+void em_dist_abort(const em_dist *d, const char *who, const char *what, int code);
 
 /* Point to point, for results that only the root writes (ember-ablate): `to` receives
  * exactly what `from` sent with the same tag, in order. em_dist_recv mallocs *buf

@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* em_real as MPI sees it: the library is built once with float, once with double */
@@ -69,6 +70,16 @@ bool em_dist_same(const em_dist *d, uint64_t v) {
     uint64_t m[2] = {v, ~v};   /* max v and max ~v = ~(min v) */
     MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_UINT64_T, MPI_MAX, comm_of(d));
     return m[0] == v && ~m[1] == v;
+}
+
+void em_dist_abort(const em_dist *d, const char *who, const char *what, int code) {
+    if (!active(d) || d->size == 1) return;
+    fflush(stdout);
+    fprintf(stderr, "%s: %s\n%s: process %d of %d failed alone, while the others wait for it "
+            "in a collective: ending the job (MPI_Abort)\n", who, what, who, d->rank, d->size);
+    fflush(stderr);
+    MPI_Abort(comm_of(d), code);
+    _Exit(code);   /* MPI_Abort does not return; should it, this process still ends */
 }
 
 static void sum_bn(double *buf, int n, void *ctx) { em_dist_sum(ctx, buf, n); }

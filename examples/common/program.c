@@ -353,6 +353,31 @@ static void print_peak_memory(void) {
         printf("peak memory: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
 }
 
+/* ---- testing: a fault on one process -------------------------------------------------------- */
+
+/* EMBER_TEST_FAULT=oom:K or nan:K (tests/mpi/test_mpi_fault.sh sets it for one process of a
+ * job, to see that the others do not wait for it): at step K, oom makes this process's step
+ * arena unable to grow from then on (a fresh arena of one chunk that refuses a second, as
+ * when memory runs out in the middle of a run), nan puts a NaN into its copy of the batch. */
+typedef struct test_fault {
+    char kind[4];
+    long step;
+} test_fault;
+
+static void test_fault_hook(void *ctx, em_trainer *t, int n) {
+    (void)n;
+    const test_fault *f = ctx;
+    em_tape *fresh;
+    if (t->step + 1 != f->step) return;
+    if (!strcmp(f->kind, "nan")) {
+        t->x->data[0] = NAN;
+    } else if (!strcmp(f->kind, "oom") && (fresh = em_tape_new(0)) != NULL) {
+        fresh->arena->fail_after = fresh->arena->chunk_allocs + 1;
+        em_tape_free(t->tape);
+        t->tape = fresh;
+    }
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static void print_distributed(const em_config *c, const em_dist *d) {
@@ -497,6 +522,12 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     sigaction(SIGINT, &sa, NULL);
     if (dist->size > 1) sigaction(SIGUSR1, &sa, NULL);
     t.interrupted = &interrupted;
+    const char *fault_env = getenv("EMBER_TEST_FAULT");
+    test_fault fault;
+    if (fault_env && sscanf(fault_env, "%3[a-z]:%ld", fault.kind, &fault.step) == 2) {
+        t.batch_hook = test_fault_hook;
+        t.batch_ctx = &fault;
+    }
 
     em_run_result r;
     em_trainer_run(&t, &r);

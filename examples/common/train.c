@@ -1,14 +1,15 @@
 /* examples/common/train.c — the training loop. Read em_trainer_run first: it is the whole
- * story (forward, loss, backward, step, reset); the rest of the file builds what it uses. */
+ * story (forward, loss, backward, step, reset); the rest of the file builds what it uses.
+ * The test pass it runs after every epoch is in evaluate.c. */
 #include "train.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "examples/common/models.h"
 #include "examples/common/progress.h"
+#include "examples/common/rows.h"
 #include "examples/common/snapshot.h"
 
 /* ---- the optimizer, SGD or Adam(W) ------------------------------------------------------ */
@@ -110,11 +111,7 @@ static em_loader *loader_of(const em_dataset *ds, const em_config *c, const doub
 
 /* ---- shards and passes: who computes which rows of a batch ----------------------------- */
 
-/* Rows [*lo, *hi) of a batch of n that process r of P takes. */
-static void shard_of(int n, int P, int r, int *lo, int *hi) {
-    *lo = (int)((long)n * r / P);
-    *hi = (int)((long)n * (r + 1) / P);
-}
+/* (which rows a process takes, and a view of them: shard_of and rows_of, rows.h) */
 
 /* Forward/backward passes per process for a batch of n: the largest shard in groups of at
  * most --ghost-batch examples; the same count on every process (a synchronized BatchNorm
@@ -134,17 +131,6 @@ static int pass_needs(const em_config *c, int P) {
     return !c->bn ? 1 : c->bn_sync && P > 1 ? 1 : 2;
 }
 
-/* A view of rows [lo, hi) of a batch tensor (no copy). */
-static em_tensor rows_of(const em_tensor *x, int lo, int hi) {
-    em_tensor v;
-    int shape[EM_MAX_DIMS];
-    memcpy(shape, x->shape, sizeof shape);
-    shape[0] = hi - lo;
-    em_tensor_wrap(&v, x->data + (size_t)lo * (x->size / (size_t)x->shape[0]), NULL, x->ndim,
-                   shape);
-    return v;
-}
-
 /* The BatchNorm layers of the tree get --bn-sync's em_bn_sync. */
 static void set_bn_sync(em_module *m, const em_bn_sync *sync) {
     em_bn_opts o;
@@ -153,6 +139,15 @@ static void set_bn_sync(em_module *m, const em_bn_sync *sync) {
         em_batchnorm_set_opts(m, &o);
     }
     for (int i = 0; m->ops->child && m->ops->child(m, i); i++) set_bn_sync(m->ops->child(m, i), sync);
+}
+
+/* A forward or backward that failed on this process (what says why) with --bn-sync over
+ * several processes: the others are inside a BatchNorm sum it will not make (an op on a
+ * failed tape returns NULL without computing), so only ending the job frees them
+ * (em_dist_abort). Returns otherwise: one process, or BatchNorm per process, where the
+ * failure goes round in the step's sums and everyone stops together. */
+static void failed_alone(const em_trainer *t, const char *what) {
+    if (t->bn_sync.sum) em_dist_abort(t->dist, t->cfg->program, what, 1);
 }
 
 em_model_opts em_config_model_opts(const em_config *c) {
@@ -271,6 +266,12 @@ static size_t probe_step(em_trainer *t, int n, int *labels) {
         em_tensor *loss = logits ? em_cross_entropy(tape, logits, labels) : NULL;
         if (loss && em_backward(tape, loss) == EM_OK) hw = tape->arena->high_water;
     }
+    if (!hw) {
+        char what[EM_ERROR_MSG_MAX + 64];
+        snprintf(what, sizeof what, "measuring the step on a batch of %d failed: %s", n,
+                 tape && !em_tape_ok(tape) ? tape->err.msg : "out of memory");
+        failed_alone(t, what);
+    }
     em_tensor_free(x);
     em_tape_free(tape);
     return hw;
@@ -281,8 +282,11 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
     em_rng *rngs[16], saved[16];
     int n_rngs = em_module_rngs(t->net, rngs, 16);
     int labels[4] = {0, 1, 0, 1};
-    if (n_rngs > 16 || !em_snapshot_take(&snap, t->net))
-        return em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step");
+    if (n_rngs > 16 || !em_snapshot_take(&snap, t->net)) {
+        em_code code = em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step");
+        failed_alone(t, err->msg);   /* the others go on into the probes' BatchNorm sums */
+        return code;
+    }
     for (int i = 0; i < n_rngs; i++) saved[i] = *rngs[i];
     em_module_train(t->net, true);
     size_t hw2 = probe_step(t, 2, labels), hw4 = probe_step(t, 4, labels);
@@ -299,112 +303,6 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
                                                                      : em_loader_size(t->test);
     if (batch > most) batch = most;
     *bytes = fixed + per * batch;
-    return EM_OK;
-}
-
-/* ---- evaluation -------------------------------------------------------------------------- */
-
-static int argmax(const em_real *row, int n) {
-    int best = 0;
-    for (int k = 1; k < n; k++)
-        if (row[k] > row[best]) best = k;
-    return best;
-}
-
-/* The running statistics (every BUFFER entry) as doubles, to average them. */
-typedef struct buffers_ctx {
-    double *vals;
-    size_t n;
-    bool store;   /* false: collect into vals; true: write vals back */
-} buffers_ctx;
-
-static bool visit_buffers(void *vctx, const char *name, const em_entry *e) {
-    (void)name;
-    buffers_ctx *b = vctx;
-    if (e->kind != EM_ENTRY_BUFFER) return true;
-    for (size_t i = 0; i < e->tensor->size; i++, b->n++) {
-        if (b->store) e->tensor->data[i] = (em_real)b->vals[b->n];
-        else if (b->vals) b->vals[b->n] = (double)e->tensor->data[i];
-    }
-    return true;
-}
-
-em_code em_trainer_sync_buffers(em_trainer *t, em_error *err) {
-    int P = em_dist_size(t->dist);
-    if (P == 1 || t->cfg->bn_sync) return EM_OK;
-    buffers_ctx b = {NULL, 0, false};
-    em_module_visit(t->net, visit_buffers, &b);   /* count */
-    if (b.n == 0) return EM_OK;
-    /* the count is the same everywhere; whether every process has its buffer is agreed
-     * before the sum, so a failed malloc cannot leave the others waiting in it */
-    double *vals = calloc(b.n, sizeof *vals);
-    b = (buffers_ctx){vals, 0, false};
-    if (vals) em_module_visit(t->net, visit_buffers, &b);
-    int bad = em_dist_max(t->dist, vals == NULL);
-    if (!bad) {
-        em_dist_sum(t->dist, vals, (int)b.n);
-        for (size_t i = 0; i < b.n; i++) vals[i] /= P;
-        b = (buffers_ctx){vals, 0, true};
-        em_module_visit(t->net, visit_buffers, &b);
-    }
-    free(vals);
-    return bad ? em_error_set(err, EM_ERR_NOMEM, "out of memory averaging the running "
-                              "statistics") : EM_OK;
-}
-
-em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred,
-                            em_error *err) {
-    int P = em_dist_size(t->dist);
-    bool sharded = P > 1 && !pred;
-    em_code code = sharded ? em_trainer_sync_buffers(t, err) : EM_OK;
-    if (code != EM_OK) return code;
-    em_module_train(t->net, false);     /* BatchNorm: running statistics; dropout off */
-    em_tape_set_recording(t->tape, false);
-    double sum[3] = {0, 0, 0};          /* loss sum, correct, seen */
-    int n, failed = 0;
-    em_code mine = EM_OK;               /* this process's failure (err filled) */
-    em_loader_begin_epoch(t->test, 0);
-    while (em_loader_next(t->test, t->x_test, t->labels, &n)) {
-        int lo = 0, hi = n;
-        if (sharded) shard_of(n, P, t->dist->rank, &lo, &hi);
-        if (hi == lo) continue;
-        em_tensor rows = rows_of(t->x_test, lo, hi);
-        em_tensor *logits = em_module_forward(t->net, t->tape, &rows);
-        em_tensor *l = em_cross_entropy(t->tape, logits, t->labels + lo);
-        if (!l) {
-            mine = em_error_set(err, t->tape->status, "evaluation failed: %s", t->tape->err.msg);
-            failed = 1;
-            break;
-        }
-        int K = logits->shape[1];
-        for (int i = 0; i < hi - lo && !failed; i++) {
-            int p = argmax(logits->data + (size_t)i * K, K);
-            sum[1] += p == t->labels[lo + i];
-            if (pred) {
-                bool ok = fprintf(pred, "%.0f,%d,%d", sum[2] + i, t->labels[lo + i], p) >= 0;
-                for (int k = 0; k < K && ok; k++)
-                    ok = fprintf(pred, ",%.6g", (double)logits->data[(size_t)i * K + k]) >= 0;
-                if (!ok || fputc('\n', pred) == EOF) {
-                    mine = em_error_set(err, EM_ERR_IO, "writing the predictions failed: %s",
-                                        strerror(errno));
-                    failed = 1;
-                }
-            }
-        }
-        if (failed) break;   /* only with predictions: one process, nothing collective */
-        sum[0] += (double)l->data[0] * (hi - lo);
-        sum[2] += hi - lo;
-        em_tape_reset(t->tape);
-    }
-    em_tape_reset(t->tape);
-    em_tape_set_recording(t->tape, true);
-    em_module_train(t->net, true);
-    if (sharded && (failed = em_dist_max(t->dist, failed)) == 0) em_dist_sum(t->dist, sum, 3);
-    if (failed)
-        return mine != EM_OK ? mine : em_error_set(err, EM_ERR_STATE, "evaluation failed on "
-                                                   "another process");
-    *loss = sum[2] ? sum[0] / sum[2] : NAN;
-    *acc = sum[2] ? sum[1] / sum[2] : NAN;
     return EM_OK;
 }
 
@@ -444,6 +342,7 @@ typedef struct step_sums {
     double correct;
     double failed;        /* processes whose passes failed (r->error says why)     */
     double interrupted;   /* processes that saw Ctrl-C (data parallel only)        */
+    double bad_input;     /* processes whose batch held a NaN/Inf (data parallel)  */
 } step_sums;
 
 /* Forward and backward over this process's rows of the batch of n in t->x: the gradient
@@ -453,7 +352,7 @@ static void step_passes(em_trainer *t, int n, step_sums *s, char *error, size_t 
     int P = em_dist_size(t->dist), lo, hi;
     shard_of(n, P, P > 1 ? t->dist->rank : 0, &lo, &hi);
     int G = passes_of(t->cfg, n, P), m = hi - lo;
-    *s = (step_sums){0, 0, 0, 0};
+    *s = (step_sums){0, 0, 0, 0, 0};
     for (int k = 0; k < G; k++) {
         int a = lo + (int)((long)m * k / G), b = lo + (int)((long)m * (k + 1) / G);
         em_tensor rows = rows_of(t->x, a, b);
@@ -466,6 +365,7 @@ static void step_passes(em_trainer *t, int n, step_sums *s, char *error, size_t 
         em_real seed = (em_real)((double)(b - a) / n);
         if (em_backward_from(t->tape, loss, &seed) != EM_OK) {
             snprintf(error, len, "step %ld failed: %s", t->step + 1, t->tape->err.msg);
+            failed_alone(t, error);
             s->failed = 1;
             em_tape_reset(t->tape);
             break;
@@ -477,14 +377,16 @@ static void step_passes(em_trainer *t, int n, step_sums *s, char *error, size_t 
         em_tape_reset(t->tape);
     }
     if (P > 1) {
-        double v[4] = {s->loss, s->correct, s->failed, t->interrupted && *t->interrupted};
-        em_dist_sum(t->dist, v, 4);
-        *s = (step_sums){v[0], v[1], v[2], v[3]};
+        double v[5] = {s->loss, s->correct, s->failed, t->interrupted && *t->interrupted,
+                       !all_finite(t->x->data, t->x->size)};
+        em_dist_sum(t->dist, v, 5);
+        *s = (step_sums){v[0], v[1], v[2], v[3], v[4]};
     }
 }
 
 /* Data parallel: every process leaves the loop, evaluates and stops together, so a status
- * one of them met alone (a metrics write on the root) becomes everyone's. */
+ * one of them met alone at the end of an epoch (a metrics write or a --save-every
+ * checkpoint on the root) becomes everyone's. */
 static void agree(em_trainer *t, em_run_result *r) {
     if (em_dist_size(t->dist) == 1) return;
     int s = em_dist_max(t->dist, r->status);
@@ -540,14 +442,21 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
             if (t->batch_hook) t->batch_hook(t->batch_ctx, t, n);
             /* every value that enters or leaves a step is checked where it appears: the
              * input here, the loss and the gradients after backward, the weights after
-             * the update; the first NaN/Inf stops the run at this step, before it spreads */
-            if (!all_finite(t->x->data, t->x->size)) {
+             * the update; the first NaN/Inf stops the run at this step, before it spreads
+             * (data parallel: the input's check goes round in the step's sums, so that a
+             * process never stops alone while the others are in a collective) */
+            if (P == 1 && !all_finite(t->x->data, t->x->size)) {
                 diverge(t, r, NAN, "a NaN/Inf in the input batch");
                 break;
             }
 
             step_sums sums;
             step_passes(t, n, &sums, r->error, sizeof r->error);
+            if (sums.bad_input) {
+                em_optimizer_zero_grad(&t->opt);
+                diverge(t, r, NAN, "a NaN/Inf in the input batch");
+                break;
+            }
             if (sums.failed) {
                 if (!r->error[0]) snprintf(r->error, sizeof r->error, "step %ld failed on "
                                            "another process", t->step + 1);
@@ -599,7 +508,14 @@ void em_trainer_run(em_trainer *t, em_run_result *r) {
                           st->log_seen / (now - log_start), false);
                 st->log_loss_sum = st->log_correct = st->log_seen = 0;
                 log_start = now;
-                if (r->status) break;   /* the metrics row could not be written */
+                if (r->status) {   /* the metrics row could not be written */
+                    /* data parallel: the root alone writes; unless the epoch ends here, the
+                     * others go on into the next step's collectives */
+                    if (t->step < t->total_steps && t->batch < (size_t)t->steps_per_epoch &&
+                        !sums.interrupted)
+                        em_dist_abort(t->dist, c->program, r->error, 1);
+                    break;
+                }
             }
             if (sums.interrupted) {   /* data parallel Ctrl-C: this step was the last */
                 r->status = 130;
