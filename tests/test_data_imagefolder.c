@@ -258,19 +258,28 @@ Test(imagefolder_bad, truncated_or_empty_bmp_refused) {
     rm_tree(root);
 }
 
+/* root/a/x.png, an 8x8 PNG written by stb, read back: its bytes (len), the offset of its
+ * first IDAT chunk (at), and its path in p */
+static uint8_t *png_at_first_idat(char *root, size_t root_size, char *p, size_t p_size,
+                                  size_t *len, size_t *at) {
+    make_tmpdir(root, root_size);
+    mkdir_in(root, "a");
+    write_png(root, "a/x.png", 8, 8, 1);
+    uint8_t *png = read_bytes(path_in(p, p_size, root, "a/x.png"), len);
+    *at = 8;
+    while (*at + 8 <= *len && memcmp(png + *at + 4, "IDAT", 4))
+        *at += 12 + ((size_t)png[*at] << 24 | (size_t)png[*at + 1] << 16 |
+                     (size_t)png[*at + 2] << 8 | png[*at + 3]);
+    cr_assert(*at + 8 <= *len, "no IDAT in stb's PNG");
+    return png;
+}
+
 /* stb_image 2.27 copies an empty first IDAT chunk to a NULL buffer (undefined behaviour,
  * found by fuzz_image): such a PNG is refused before it reaches stb */
 Test(imagefolder_bad, png_with_an_empty_first_idat_refused) {
     char root[256], p[512];
-    make_tmpdir(root, sizeof root);
-    mkdir_in(root, "a");
-    write_png(root, "a/x.png", 8, 8, 1);
-    size_t len;
-    uint8_t *png = read_bytes(path_in(p, sizeof p, root, "a/x.png"), &len);
-    size_t at = 8;   /* the first IDAT */
-    while (at + 8 <= len && memcmp(png + at + 4, "IDAT", 4))
-        at += 12 + ((size_t)png[at] << 24 | (size_t)png[at + 1] << 16 | (size_t)png[at + 2] << 8 | png[at + 3]);
-    cr_assert(at + 8 <= len, "no IDAT in stb's PNG");
+    size_t len, at;
+    uint8_t *png = png_at_first_idat(root, sizeof root, p, sizeof p, &len, &at);
     uint8_t empty[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T'};
     uLong crc = crc32(0, empty + 4, 4);
     for (int i = 0; i < 4; i++) empty[8 + i] = (uint8_t)(crc >> (24 - 8 * i));
@@ -294,15 +303,8 @@ Test(imagefolder_bad, png_with_an_empty_first_idat_refused) {
  * what the chunk claims (2 GiB for this 100-byte file, found by fuzz_image) before reading */
 Test(imagefolder_bad, png_chunk_longer_than_the_file_refused) {
     char root[256], p[512];
-    make_tmpdir(root, sizeof root);
-    mkdir_in(root, "a");
-    write_png(root, "a/x.png", 8, 8, 1);
-    size_t len;
-    uint8_t *png = read_bytes(path_in(p, sizeof p, root, "a/x.png"), &len);
-    size_t at = 8;   /* the first IDAT */
-    while (at + 8 <= len && memcmp(png + at + 4, "IDAT", 4))
-        at += 12 + ((size_t)png[at] << 24 | (size_t)png[at + 1] << 16 | (size_t)png[at + 2] << 8 | png[at + 3]);
-    cr_assert(at + 8 <= len, "no IDAT in stb's PNG");
+    size_t len, at;
+    uint8_t *png = png_at_first_idat(root, sizeof root, p, sizeof p, &len, &at);
     png[at] = 0x40;   /* 1 GiB + the real length */
     write_bytes(p, png, len);
     em_imagefolder_opts o = {.h = 8, .w = 8, .channels = 3};
