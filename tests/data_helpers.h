@@ -6,6 +6,7 @@
 
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "helpers.h"
+#include "tmpname.h"
 
 #include <ftw.h>
 #include <stdint.h>
@@ -17,9 +18,7 @@
 
 /* A fresh directory under $TMPDIR (or /tmp); the test removes it with rm_tree. */
 static inline void make_tmpdir(char *out, size_t len) {
-    const char *base = getenv("TMPDIR");
-    snprintf(out, len, "%s/ember-data-XXXXXX", base && *base ? base : "/tmp");
-    cr_assert_not_null(mkdtemp(out), "mkdtemp %s failed", out);
+    cr_assert_not_null(em_test_mkdtemp(out, len, NULL, "data"), "mkdtemp %s failed", out);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {

@@ -9,11 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tmpname.h"
+
 static char dir[64];
 
 static void make_dir(void) {
-    snprintf(dir, sizeof dir, "/tmp/ember-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "test"));
 }
 
 static void remove_dir(void) {

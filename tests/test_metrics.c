@@ -2,6 +2,7 @@
  * append on resume (cutting a half-written last line), and a full disk reported without
  * losing earlier rows (nor leaving half a row), and a resume that keeps only complete rows. */
 #include "helpers.h"
+#include "tmpname.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -20,8 +21,8 @@ static char *slurp(const char *path) {
 }
 
 Test(metrics, rows_header_and_append) {
-    char dir[] = "/tmp/ember-metrics-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[128];
+    cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "metrics"));
     char path[256];
     snprintf(path, sizeof path, "%s/m.csv", dir);
     em_metrics *m;
@@ -51,8 +52,8 @@ Test(metrics, rows_header_and_append) {
 
 /* append after a crash mid-row (kill -9): the half row is cut off, not glued to the next */
 Test(metrics, append_cuts_a_half_written_last_line) {
-    char dir[] = "/tmp/ember-metrics-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[128];
+    cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "metrics"));
     char path[256];
     snprintf(path, sizeof path, "%s/m.csv", dir);
     const char *head =
@@ -107,8 +108,8 @@ Test(metrics, full_disk_is_an_error_naming_the_file) {
 }
 
 Test(metrics, resume_drops_rows_after_the_checkpoint) {
-    char dir[] = "/tmp/ember-metrics-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[128];
+    cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "metrics"));
     char path[256];
     snprintf(path, sizeof path, "%s/m.csv", dir);
     em_metrics *m;
@@ -147,8 +148,8 @@ static void assert_whole_rows(const char *text) {
 }
 
 Test(metrics, failing_disk_keeps_every_written_row_and_no_half_row) {
-    char dir[] = "/tmp/ember-metrics-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[128];
+    cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "metrics"));
     char path[256];
     snprintf(path, sizeof path, "%s/m.csv", dir);
     /* the kernel's file-size limit: a write that would pass 600 bytes is cut short there
@@ -186,8 +187,8 @@ Test(metrics, failing_disk_keeps_every_written_row_and_no_half_row) {
 }
 
 Test(metrics, resume_keeps_only_complete_rows) {
-    char dir[] = "/tmp/ember-metrics-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[128];
+    cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "metrics"));
     char path[256];
     snprintf(path, sizeof path, "%s/m.csv", dir);
     FILE *f = fopen(path, "w");

@@ -6,6 +6,7 @@
 
 #include "helpers.h"
 #include "tempdir.h"
+#include "tmpname.h"
 
 
 static unsigned char *read_all(const char *path, size_t *len) {
@@ -90,8 +91,7 @@ Test(npy, written_files_have_the_v1_layout_and_numpy_reads_them, .init = make_di
 
 Test(npy, large_tensors_and_unwritable_paths) {
     char d[64];
-    snprintf(d, sizeof d, "/tmp/ember-npy-XXXXXX");
-    cr_assert_not_null(mkdtemp(d));
+    cr_assert_not_null(em_test_mkdtemp(d, sizeof d, NULL, "npy"));
     em_tensor *t = em_tensor_new(2, (int[]){300, 7}, 0);   /* more than one conversion chunk */
     for (size_t i = 0; i < t->size; i++) t->data[i] = (em_real)i;
     char p[128];

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "tmpname.h"
 
 enum { N = 8, K = 12, STEPS_PER_EPOCH = 5 };
 
@@ -166,9 +167,9 @@ static void assert_identical(run *a, run *b, const char *what) {
 }
 
 static void resume_test(bool adam) {
-    char dir[] = "/tmp/ember-resume-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char mid[64], fin[64];
+    char dir[48];
+    cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "resume"));
+    char mid[96], fin[96];
     snprintf(mid, sizeof mid, "%s/mid.safetensors", dir);
     snprintf(fin, sizeof fin, "%s/final.safetensors", dir);
     em_error err;
@@ -275,10 +276,9 @@ static void dropout_steps(em_module *net, em_sgd *opt, int from, int n) {
 
 /* restore_rngs false: the control, which must diverge */
 static bool dropout_resume_matches(bool restore_rngs) {
-    char path[] = "/tmp/ember-dropout-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
+    char dir[256], path[300];
+    cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "dropout"));
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
     em_sgd_opts o = {.momentum = 0.9};
     em_module *a = dropout_net(1);
     em_sgd *oa = em_sgd_new(em_module_params(a), &o, NULL);
@@ -311,6 +311,7 @@ static bool dropout_resume_matches(bool restore_rngs) {
     em_sgd_free(oa), em_sgd_free(ob), em_sgd_free(oc);
     em_module_free(a), em_module_free(b), em_module_free(c);
     remove(path);
+    rmdir(dir);
     return same;
 }
 

@@ -14,16 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_files.h"
+
 #include "data/cifar10.h"
 
 static char cifar_dir[64];  /* made on first use, removed by the replay test */
-
-static void cifar_write_file(const char *path, const uint8_t *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (n && fwrite(p, 1, n, f) != n) abort();
-    fclose(f);
-}
 
 int em_fuzz_cifar(const uint8_t *data, size_t size) {
     if (size < 3) return 0;
@@ -37,15 +32,13 @@ int em_fuzz_cifar(const uint8_t *data, size_t size) {
     int n_classes;
     if (mode & 1) {
         if (!cifar_dir[0]) {
-            snprintf(cifar_dir, sizeof cifar_dir, "%s/ember-fuzz-cifar-XXXXXX",
-                     access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-            if (!mkdtemp(cifar_dir)) abort();
+            if (!em_test_mkdtemp_shm(cifar_dir, sizeof cifar_dir, "fuzz-cifar")) abort();
         }
         char p[128];
         snprintf(p, sizeof p, "%s/test_batch.bin", cifar_dir);
-        cifar_write_file(p, rest, split);
+        fuzz_write_file(p, rest, split);
         snprintf(p, sizeof p, "%s/batches.meta.txt", cifar_dir);
-        cifar_write_file(p, rest + split, len - split);
+        fuzz_write_file(p, rest + split, len - split);
         n_classes = 10;
         c = em_cifar10_load(&ds, cifar_dir, EM_SPLIT_TEST, &err);
     } else {

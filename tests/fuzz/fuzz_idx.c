@@ -13,16 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_files.h"
+
 #include "data/mnist.h"
 
 static char idx_dir[64];  /* made on first use, removed by the replay test */
-
-static void idx_write_file(const char *path, const uint8_t *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (n && fwrite(p, 1, n, f) != n) abort();
-    fclose(f);
-}
 
 static void check(const em_dataset *ds, int n_classes) {
     if (ds->c != 1 || ds->h <= 0 || ds->w <= 0 || !ds->pixels || !ds->labels) abort();
@@ -50,15 +45,13 @@ int em_fuzz_idx(const uint8_t *data, size_t size) {
     em_code c;
     if (mode & 1) {
         if (!idx_dir[0]) {
-            snprintf(idx_dir, sizeof idx_dir, "%s/ember-fuzz-idx-XXXXXX",
-                     access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-            if (!mkdtemp(idx_dir)) abort();
+            if (!em_test_mkdtemp_shm(idx_dir, sizeof idx_dir, "fuzz-idx")) abort();
         }
         char pi[128], pl[128];
         snprintf(pi, sizeof pi, "%s/images", idx_dir);
         snprintf(pl, sizeof pl, "%s/labels", idx_dir);
-        idx_write_file(pi, rest, split);
-        idx_write_file(pl, rest + split, len - split);
+        fuzz_write_file(pi, rest, split);
+        fuzz_write_file(pl, rest + split, len - split);
         c = em_idx_load(&ds, pi, pl, n_classes, "fuzz", &err);
     } else {
         c = em_idx_load_mem(&ds, rest, split, rest + split, len - split, n_classes, &err);

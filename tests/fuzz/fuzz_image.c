@@ -17,16 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_files.h"
+
 #include "data/imagefolder.h"
 
 static char image_dir[64];  /* made on first use, removed by the replay test */
-
-static void image_write_file(const char *path, const uint8_t *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (n && fwrite(p, 1, n, f) != n) abort();
-    fclose(f);
-}
 
 int em_fuzz_image(const uint8_t *data, size_t size) {
     if (size < 3) return 0;
@@ -43,9 +38,7 @@ int em_fuzz_image(const uint8_t *data, size_t size) {
                               * longer (seconds under ASan + UBSan), through the same code */
                              .max_pixels = 1 << 16};
     if (!image_dir[0]) {
-        snprintf(image_dir, sizeof image_dir, "%s/ember-fuzz-image-XXXXXX",
-                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-        if (!mkdtemp(image_dir)) abort();
+        if (!em_test_mkdtemp_shm(image_dir, sizeof image_dir, "fuzz-image")) abort();
         char p[128];
         snprintf(p, sizeof p, "%s/a", image_dir);
         if (mkdir(p, 0700)) abort();
@@ -63,10 +56,10 @@ int em_fuzz_image(const uint8_t *data, size_t size) {
     snprintf(p, sizeof p, "%s/b/README.txt", image_dir);
     remove(p);
     snprintf(p, sizeof p, "%s/a/x.%s", image_dir, ext);
-    image_write_file(p, rest, split);
+    fuzz_write_file(p, rest, split);
     if (readme) snprintf(p, sizeof p, "%s/b/README.txt", image_dir);
     else snprintf(p, sizeof p, "%s/b/y.%s", image_dir, ext);
-    image_write_file(p, rest + split, len - split);
+    fuzz_write_file(p, rest + split, len - split);
 
     em_dataset ds;
     em_imagefolder_report rep;

@@ -11,16 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_files.h"
+
 #include "io/metrics.h"
 
 static char metrics_dir[64];  /* made on first use, removed by the replay test */
-
-static void metrics_write_file(const char *path, const uint8_t *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (n && fwrite(p, 1, n, f) != n) abort();
-    fclose(f);
-}
 
 static char *metrics_read_file(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -53,13 +48,11 @@ int em_fuzz_metrics(const uint8_t *data, size_t size) {
     int32_t last = (int32_t)((uint32_t)data[0] | (uint32_t)data[1] << 8 |
                              (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24);
     if (!metrics_dir[0]) {
-        snprintf(metrics_dir, sizeof metrics_dir, "%s/ember-fuzz-metrics-XXXXXX",
-                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-        if (!mkdtemp(metrics_dir)) abort();
+        if (!em_test_mkdtemp_shm(metrics_dir, sizeof metrics_dir, "fuzz-metrics")) abort();
     }
     char path[128];
     snprintf(path, sizeof path, "%s/m.csv", metrics_dir);
-    metrics_write_file(path, data + 4, size - 4);
+    fuzz_write_file(path, data + 4, size - 4);
     em_metrics *m;
     em_error err = {0};
     if (em_metrics_open_resume(&m, path, last, &err) != EM_OK) {
