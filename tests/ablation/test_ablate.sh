@@ -14,10 +14,7 @@ if [ ! -e "$data/train-images-idx3-ubyte.gz" ] && [ ! -e "$data/train-images-idx
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 status() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; }
 
 # ---- bad arguments and missing data: one line, exit 2 ---------------------------------------

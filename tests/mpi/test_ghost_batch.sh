@@ -13,9 +13,7 @@ set -uo pipefail
 MNIST=$1 DIFF=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() { local name=$1; shift; if "$@"; then passed=$((passed + 1)); echo "ok - $name";
-          else failed=$((failed + 1)); echo "FAIL - $name"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 run() { "$MNIST" --train-limit 640 --test-limit 320 --quiet --seed 3 --steps 3 "$@" >/dev/null 2>&1; }
 
 run --save "$tmp/plain.st"

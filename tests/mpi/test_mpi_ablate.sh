@@ -10,9 +10,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() { local name=$1; shift; if "$@"; then passed=$((passed + 1)); echo "ok - $name";
-          else failed=$((failed + 1)); echo "FAIL - $name"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 
 "$ABLATE" lr-sweep --quick --out "$tmp/one" >"$tmp/one.out" 2>&1
 check "ember-ablate lr-sweep --quick (1 process) exits 0" test $? = 0

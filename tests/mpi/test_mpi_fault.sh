@@ -24,10 +24,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 small=(--train-limit 640 --test-limit 320 --quiet --threads 1 --seed 3)
 
 # MALLOC_PERTURB_ (meson sets it for every test) goes to the processes, not to mpirun:

@@ -27,10 +27,7 @@ mpi2() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 # close NAME A B ARGS...: ckpt_diff A B ARGS, its line printed, named check
 close() { local name=$1 a=$2 b=$3; shift 3
     local out; out=$("$DIFF" "$a" "$b" "$@" 2>&1); local s=$?

@@ -10,10 +10,7 @@ set -uo pipefail
 MNIST=$1 CIFAR=$2 SHAPES=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 # the same checkpoint bytes and the same metrics (all but the two time columns)
 same_run() {
     cmp -s "$tmp/$1.st" "$tmp/$2.st" &&

@@ -14,10 +14,7 @@ MNIST=$1
 tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 small=(--train-limit 640 --test-limit 320 --quiet --schedule const)
 
 # limited KB CMD...: run CMD with files limited to KB KiB; its output (through a pipe, which

@@ -8,10 +8,7 @@ set -uo pipefail
 MNIST=$1 CIFAR=$2 SHAPES=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 # status CMD...: run quietly, print the exit status
 status() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; }
 small=(--train-limit 640 --test-limit 320 --quiet)
