@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "core/arena.h"
 #include "core/parallel.h"
 #include "core/tape.h"
 #include "examples/common/models.h"
+#include "examples/common/progress.h"
 #include "optim/optim.h"
 
 /* ---- counting allocations ------------------------------------------------------------
@@ -53,12 +53,6 @@ int posix_memalign(void **p, size_t a, size_t n) {
     return *p ? 0 : 12;
 }
 #endif
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -218,21 +212,21 @@ int main(int argc, char **argv) {
 
     for (long i = 0; i < warmup; i++) ONE_STEP();
     if (steps == 0) { /* calibrate: about 0.5 s per window */
-        double t0 = now_s();
+        double t0 = em_now();
         long k = 0;
         do {
             ONE_STEP();
             k++;
-        } while (now_s() - t0 < 0.2);
-        steps = (long)(k * 0.5 / (now_s() - t0)) + 1;
+        } while (em_now() - t0 < 0.2);
+        steps = (long)(k * 0.5 / (em_now() - t0)) + 1;
     }
     double *ms = malloc((size_t)windows * sizeof *ms);
     size_t chunks0 = tape->arena->chunk_allocs;
     size_t allocs0 = allocs_now();
     for (long w = 0; w < windows; w++) {
-        double t0 = now_s();
+        double t0 = em_now();
         for (long i = 0; i < steps; i++) ONE_STEP();
-        ms[w] = (now_s() - t0) * 1e3 / (double)steps;
+        ms[w] = (em_now() - t0) * 1e3 / (double)steps;
     }
     size_t allocs = allocs_now() - allocs0;
     size_t chunks = tape->arena->chunk_allocs - chunks0;

@@ -14,21 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "examples/common/progress.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -66,10 +60,10 @@ static double fma_gflops(int which, int threads) {
     int lanes = which == 512 ? 16 : 8;
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
-        double sink = 0, t0 = now_s();
+        double sink = 0, t0 = em_now();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
         sink += which == 512 ? fma_avx512(iters) : fma_avx2(iters);
-        double dt = now_s() - t0;
+        double dt = em_now() - t0;
         double gf = 2.0 * 12 * lanes * (double)iters * threads / dt / 1e9;
         if (sink == 42) printf(" ");  /* keep the result alive */
         if (gf > best) best = gf;
@@ -88,10 +82,10 @@ static double gemm_gflops(gemm_fn f, bool ta, bool tb, int M, int N, int K, em_r
     long reps = (long)(2e8 / flops) + 1;
     f(ta, tb, M, N, K, 1, A, ta ? M : K, B, tb ? K : N, 0, C, N);  /* warm up */
     for (int w = 0; w < 5; w++) {
-        double t0 = now_s();
+        double t0 = em_now();
         for (long r = 0; r < reps; r++)
             f(ta, tb, M, N, K, 1, A, ta ? M : K, B, tb ? K : N, 0, C, N);
-        t[w] = (now_s() - t0) / (double)reps;
+        t[w] = (em_now() - t0) / (double)reps;
     }
     qsort(t, 5, sizeof t[0], cmp_double);
     return flops / t[2] / 1e9;
