@@ -66,7 +66,10 @@ PY
 (cd "$tmp/serve/cifar" && sha256sum -- cifar-10-binary.tar.gz) >"$tmp/cifar.sha256"
 
 # ---- the server ---------------------------------------------------------------------
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$tmp/serve" >"$tmp/server.log" 2>&1 &
+# the log exists before the server starts: the background shell opens it only after the
+# fork, and a first read that came sooner failed the script (seen once in CI)
+: >"$tmp/server.log"
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$tmp/serve" >>"$tmp/server.log" 2>&1 &
 server=$!
 port=
 for _ in $(seq 100); do
