@@ -15,10 +15,13 @@
 #endif
 #define NR (2 * VL)                             /* columns: two vectors               */
 #define KC 192
+#define DIRECT_MAX_K 1024                       /* the direct kernel's longest K    */
 #define MC (16 * MR)                            /* a multiple of MR                   */
 #define NC (16 * NR)                            /* a multiple of NR                   */
 
 typedef em_real GT(vec) __attribute__((vector_size(VB)));
+/* the same vector at any em_real-aligned address: a plain unaligned load */
+typedef em_real GT(uvec) __attribute__((vector_size(VB), aligned(sizeof(em_real))));
 
 
 /* op(A)[i0 .. i0+mc)[k0 .. k0+kc) into panels of MR rows: panel p, step k at
@@ -73,7 +76,7 @@ GT_ATTR static void GT(pack_b)(em_real *restrict Bp, const em_real *B, int ldb, 
 #else
 #define GT_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #endif
-GT_ATTR static void GT(micro_kernel)(int kc, const em_real *restrict Ap,
+__attribute__((noinline)) GT_ATTR static void GT(micro_kernel)(int kc, const em_real *restrict Ap,
                                    const em_real *restrict Bp, em_real *C, int ldc, int rows,
                                    int cols, em_real alpha, em_real beta) {
     /* one named accumulator pair per row: named variables, not an array, so the
@@ -130,18 +133,208 @@ GT_ATTR static void GT(micro_kernel)(int kc, const em_real *restrict Ap,
 }
 #undef GT_ROWS
 
-GT_ATTR static void GT(gemm)(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
-                             const em_real *A, int lda, const em_real *B, int ldb,
-                             em_real beta, em_real *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0) { /* C = beta C */
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) {
-                em_real *cp = C + (size_t)i * ldc + j;
-                *cp = beta != 0 ? beta * *cp : 0;
-            }
+/* ---- the direct kernel: op(B) = B read in place ----------------------------------------
+ * For the small products of a convolution (one image: 32 x 196 x 144, 144 x 196 x 32),
+ * packing B costs about as much as it saves: B's rows are already contiguous, and a
+ * K x NR panel of them (18 KB at K = 144) stays in L1 while every row tile of C passes
+ * over it. So only op(A) is packed (small: DMR-row panels, step k at Ap[k DMR + r], rows
+ * past M zero), and each DMR x NR tile of C runs over all K with B's row k read where it
+ * is (two vector loads). Columns past the last whole vector are copied once, zero-padded,
+ * into Be (K x VL) on the stack; hence K <= DIRECT_MAX_K. Each entry of C is the sum over
+ * k = 0 .. K-1 in order, then C = alpha sum + beta C (beta = 0: C is not read). */
+#ifndef DMR
+#define DMR 4                                   /* rows of a direct tile              */
+#endif
+#define DNV 4                                   /* vectors of columns in a wide tile  */
+#define DA_MAX 16384                            /* floats of packed op(A) at a time   */
+#define DB_MAX 16384                            /* floats of copied op(B): >= K_max VL */
+#define DOT_MAX 65536                           /* floats of A and B for the dot kernel */
+#define GT_DROWS(X) X(0) X(1) X(2) X(3)
+
+/* C[0 .. rows)[0 .. cols) = alpha tile + beta C, the tile (DMR, DNV VL); nv vectors */
+GT_ATTR static void GT(direct_store)(int nv, const em_real *tile, em_real *C, int ldc, int rows,
+                                     int cols, em_real alpha, em_real beta) {
+    for (int r = 0; r < rows; r++) {
+        em_real *cp = C + (size_t)r * ldc;
+        const em_real *t = tile + (size_t)r * DNV * VL;
+        for (int j = 0; j < cols; j++) cp[j] = alpha * t[j] + (beta != 0 ? beta * cp[j] : 0);
+        (void)nv;
+    }
+}
+
+/* one accumulator vector c<r><h> to C's row r, columns h VL .. */
+#define GT_ST(r, h)                                                                    \
+    {                                                                                  \
+        em_real *cp = C + (size_t)(r) * ldc + (h) * VL;                                \
+        GT(vec) v = c##r##h * alpha;                                                   \
+        if (beta != 0) {                                                               \
+            GT(vec) old;                                                               \
+            memcpy(&old, cp, sizeof old);                                              \
+            v += beta * old;                                                           \
+        }                                                                              \
+        memcpy(cp, &v, sizeof v);                                                      \
+    }
+#define GT_SV(r, h) memcpy(tile[r] + (h) * VL, &c##r##h, sizeof c##r##h);
+
+/* the tile C[0 .. rows)[0 .. cols) = alpha Ap-panel Bj + beta C over DNV = 4 vectors of
+ * columns; named accumulators (not an array) so every one stays in a register */
+__attribute__((noinline)) GT_ATTR static void GT(direct_tile_wide)(int K, const em_real *restrict Ap,
+                                         const em_real *restrict Bj, int ldb, em_real *C,
+                                         int ldc, int rows, int cols, em_real alpha,
+                                         em_real beta) {
+#define GT_DECL(r) GT(vec) c##r##0 = {0}, c##r##1 = {0}, c##r##2 = {0}, c##r##3 = {0};
+#define GT_FMA(r) { em_real ar = a[r]; c##r##0 += ar * b0; c##r##1 += ar * b1; \
+                    c##r##2 += ar * b2; c##r##3 += ar * b3; }
+#define GT_STORE(r) GT_ST(r, 0) GT_ST(r, 1) GT_ST(r, 2) GT_ST(r, 3)
+#define GT_SAVE(r) GT_SV(r, 0) GT_SV(r, 1) GT_SV(r, 2) GT_SV(r, 3)
+    GT_DROWS(GT_DECL)
+    for (int k = 0; k < K; k++) {
+        const em_real *bk = Bj + (size_t)k * ldb;
+        GT(vec) b0 = *(const GT(uvec) *)bk, b1 = *(const GT(uvec) *)(bk + VL),
+                b2 = *(const GT(uvec) *)(bk + 2 * VL), b3 = *(const GT(uvec) *)(bk + 3 * VL);
+        const em_real *a = Ap + (size_t)k * DMR;
+        GT_DROWS(GT_FMA)
+    }
+    if (rows == DMR && cols == DNV * VL) {
+        GT_DROWS(GT_STORE)
         return;
     }
+    em_real tile[DMR][DNV * VL];
+    GT_DROWS(GT_SAVE)
+    GT(direct_store)(DNV, &tile[0][0], C, ldc, rows, cols, alpha, beta);
+#undef GT_DECL
+#undef GT_FMA
+#undef GT_STORE
+#undef GT_SAVE
+}
+
+/* the same over one vector of columns (the last ones) */
+__attribute__((noinline)) GT_ATTR static void GT(direct_tile_narrow)(int K, const em_real *restrict Ap,
+                                           const em_real *restrict Bj, int ldb, em_real *C,
+                                           int ldc, int rows, int cols, em_real alpha,
+                                           em_real beta) {
+#define GT_DECL(r) GT(vec) c##r##0 = {0};
+#define GT_FMA(r) c##r##0 += a[r] * b0;
+#define GT_STORE(r) GT_ST(r, 0)
+#define GT_SAVE(r) GT_SV(r, 0)
+    GT_DROWS(GT_DECL)
+    for (int k = 0; k < K; k++) {
+        GT(vec) b0 = *(const GT(uvec) *)(Bj + (size_t)k * ldb);
+        const em_real *a = Ap + (size_t)k * DMR;
+        GT_DROWS(GT_FMA)
+    }
+    if (rows == DMR && cols == VL) {
+        GT_DROWS(GT_STORE)
+        return;
+    }
+    em_real tile[DMR][DNV * VL];
+    GT_DROWS(GT_SAVE)
+    GT(direct_store)(1, &tile[0][0], C, ldc, rows, cols, alpha, beta);
+#undef GT_DECL
+#undef GT_FMA
+#undef GT_STORE
+#undef GT_SAVE
+}
+#undef GT_ST
+#undef GT_SV
+
+/* C = alpha op(A) op(B) + beta C, K <= DIRECT_MAX_K; with trans_b only when the whole
+ * op(B), zero-padded to whole vectors, fits Bb (K ceil(N / VL) VL <= DB_MAX): it is then
+ * transposed into Bb first (reading B's rows in order). Without trans_b, B is read in
+ * place except its last < VL columns, which are copied, zero-padded, into Bb. Rows in
+ * chunks whose packed op(A) fits DA_MAX; inside a chunk, column blocks of DNV vectors,
+ * then single vectors, then the copied tail, each over all the chunk's row tiles. */
+__attribute__((noinline)) GT_ATTR static void GT(gemm_direct)(bool trans_a, bool trans_b, int M, int N, int K,
+                                    em_real alpha, const em_real *A, int lda,
+                                    const em_real *B, int ldb, em_real beta, em_real *C,
+                                    int ldc) {
+    _Alignas(64) em_real Ap[DA_MAX];
+    _Alignas(64) em_real Bb[DB_MAX];
+    int tail = N % VL;                          /* columns read from Bb */
+    if (trans_b) {                              /* Bb (K, Np) = B^T, zero-padded */
+        int Np = (N + VL - 1) / VL * VL;
+        for (int j = 0; j < Np; j++)
+            for (int k = 0; k < K; k++)
+                Bb[(size_t)k * Np + j] = j < N ? B[(size_t)j * ldb + k] : 0;
+        B = Bb;
+        ldb = Np;
+        tail = 0;
+    }
+    for (int k = 0; tail && k < K; k++) {       /* Bb (K, VL) = B's last tail columns */
+        memcpy(Bb + (size_t)k * VL, B + (size_t)k * ldb + (N - tail), (size_t)tail * sizeof *Bb);
+        memset(Bb + (size_t)k * VL + tail, 0, (size_t)(VL - tail) * sizeof *Bb);
+    }
+    const int chunk = DA_MAX / K / DMR * DMR;   /* rows per chunk, >= 16 */
+    for (int i0 = 0; i0 < M; i0 += chunk) {
+        int mc = M - i0 < chunk ? M - i0 : chunk;
+        for (int p = 0; p * DMR < mc; p++)      /* op(A) rows i0 + p DMR + r */
+            for (int k = 0; k < K; k++)
+                for (int r = 0; r < DMR; r++) {
+                    int i = i0 + p * DMR + r;
+                    Ap[((size_t)p * K + k) * DMR + r] =
+                        i < i0 + mc ? a_at(A, lda, trans_a, i, k) : 0;
+                }
+        em_real *Ci = C + (size_t)i0 * ldc;
+        int j = 0;
+        for (; j + DNV * VL <= N; j += DNV * VL)
+            for (int p = 0; p * DMR < mc; p++)
+                GT(direct_tile_wide)(K, Ap + (size_t)p * K * DMR, B + j, ldb,
+                                     Ci + (size_t)p * DMR * ldc + j, ldc,
+                                     mc - p * DMR < DMR ? mc - p * DMR : DMR, DNV * VL, alpha,
+                                     beta);
+        for (; j < N; j += VL) {
+            int cols = N - j < VL ? N - j : VL;
+            const em_real *Bj = cols == VL || trans_b ? B + j : Bb;
+            int ldbj = cols == VL || trans_b ? ldb : VL;
+            for (int p = 0; p * DMR < mc; p++)
+                GT(direct_tile_narrow)(K, Ap + (size_t)p * K * DMR, Bj, ldbj,
+                                       Ci + (size_t)p * DMR * ldc + j, ldc,
+                                       mc - p * DMR < DMR ? mc - p * DMR : DMR, cols, alpha,
+                                       beta);
+        }
+    }
+}
+#undef DNV
+#undef GT_DROWS
+
+/* ---- the dot kernel: C = alpha A B^T + beta C as dot products -------------------------
+ * When both operands are stored with K contiguous (A not transposed, B transposed) and K
+ * is long while M and N are short (a convolution's weight gradient, dW = dY cols^T: 16 x 9
+ * entries, each a sum over 784 pixels), packing would cost as much as the products. So
+ * each 4 x 3 tile of C keeps 12 vector accumulators over K (K a multiple of VL), reading
+ * 4 rows of A and 3 of B in place, and sums each accumulator's lanes at the end. Rows and
+ * columns past M, N repeat the last one (computed, not stored). */
+__attribute__((noinline)) GT_ATTR static void GT(gemm_dot)(int M, int N, int K, em_real alpha, const em_real *A, int lda,
+                                 const em_real *B, int ldb, em_real beta, em_real *C,
+                                 int ldc) {
+    for (int i = 0; i < M; i += 4)
+        for (int j = 0; j < N; j += 3) {
+            const em_real *a[4], *b[3];
+            for (int r = 0; r < 4; r++) a[r] = A + (size_t)(i + r < M ? i + r : M - 1) * lda;
+            for (int c = 0; c < 3; c++) b[c] = B + (size_t)(j + c < N ? j + c : N - 1) * ldb;
+            GT(vec) acc[4][3] = {{{0}}};
+            for (int k = 0; k < K; k += VL) {
+                GT(vec) va[4], vb[3];
+                for (int r = 0; r < 4; r++) memcpy(&va[r], a[r] + k, sizeof va[r]);
+                for (int c = 0; c < 3; c++) memcpy(&vb[c], b[c] + k, sizeof vb[c]);
+                for (int r = 0; r < 4; r++)
+                    for (int c = 0; c < 3; c++) acc[r][c] += va[r] * vb[c];
+            }
+            for (int r = 0; r < 4 && i + r < M; r++)
+                for (int c = 0; c < 3 && j + c < N; c++) {
+                    em_real t = 0;
+                    for (int l = 0; l < VL; l++) t += acc[r][c][l];
+                    em_real *cp = C + (size_t)(i + r) * ldc + j + c;
+                    *cp = alpha * t + (beta != 0 ? beta * *cp : 0);
+                }
+        }
+}
+
+/* the packed Goto/BLIS loops (the file's header explains them) */
+__attribute__((noinline)) GT_ATTR static void GT(gemm_packed)(bool trans_a, bool trans_b, int M, int N, int K,
+                                    em_real alpha, const em_real *A, int lda,
+                                    const em_real *B, int ldb, em_real beta, em_real *C,
+                                    int ldc) {
     _Alignas(64) em_real Ap[MC * KC];
     _Alignas(64) em_real Bp[KC * NC];
     for (int jc = 0; jc < N; jc += NC) {
@@ -165,9 +358,39 @@ GT_ATTR static void GT(gemm)(bool trans_a, bool trans_b, int M, int N, int K, em
     }
 }
 
+GT_ATTR static void GT(gemm)(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+                             const em_real *A, int lda, const em_real *B, int ldb,
+                             em_real beta, em_real *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0) { /* C = beta C */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                em_real *cp = C + (size_t)i * ldc + j;
+                *cp = beta != 0 ? beta * *cp : 0;
+            }
+        return;
+    }
+    if (!trans_a && trans_b && K % VL == 0 && K >= 16 * VL &&
+        (size_t)K * (M + N) <= DOT_MAX) {
+        GT(gemm_dot)(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (K <= DIRECT_MAX_K &&
+        (!trans_b || (size_t)K * ((N + VL - 1) / VL * VL) <= DB_MAX)) {
+        GT(gemm_direct)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    GT(gemm_packed)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 #undef VL
 #undef MR
 #undef NR
 #undef KC
 #undef MC
 #undef NC
+#undef DIRECT_MAX_K
+#undef DMR
+#undef DA_MAX
+#undef DB_MAX
+#undef DOT_MAX

@@ -17,14 +17,18 @@ typedef void (*gemm_fn)(bool, bool, int, int, int, em_real, const em_real *, int
 
 /* f (ember's kernel, threaded or not, or OpenBLAS) against the three-loop reference on
  * odd shapes — edges of every register tile and cache block (MR 6, NR 32/16, KC 192,
- * MC 96, NC 256/128 in core/gemm_kernel.c) — all four transposes, leading dimensions
+ * MC 96, NC 256/128 in core/gemm_tile.h) — all four transposes, leading dimensions
  * wider than the matrices (sub-matrices), alpha/beta other than 1/0, and beta = 0 over
- * a C full of NaN (which must not be read). */
+ * a C full of NaN (which must not be read). The shapes reach each of the kernel's three
+ * paths: the dot kernel (A B^T with a long K: 16 x 9 x 784, 5 x 7 x 512), the direct
+ * kernel (K <= 1024, op(B) not transposed or small; 300 x 50 x 200 needs several row
+ * chunks of packed A) and the packed one (K > 1024: 20 x 40 x 1100, or a large B^T). */
 static void check_gemm(gemm_fn f, const char *name) {
     const int shapes[][3] = {{1, 1, 1},   {3, 5, 7},    {65, 33, 17}, {1, 64, 3},
                              {17, 1, 9},  {128, 10, 784}, {6, 32, 192}, {7, 33, 193},
                              {97, 257, 385}, {200, 70, 30}, {13, 600, 5}, {16, 784, 9},
-                             {32, 196, 144}, {144, 196, 32}};
+                             {32, 196, 144}, {144, 196, 32}, {16, 9, 784}, {5, 7, 512},
+                             {20, 40, 1100}, {300, 50, 200}};
     em_rng rng;
     em_rng_seed(&rng, 7);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
