@@ -59,8 +59,8 @@ GT_ATTR static void GT(pack_b)(em_real *restrict Bp, const em_real *B, int ldb, 
             for (int k = 0; k < kc; k++) memcpy(dst + k * NR, src + (size_t)k * ldb, NR * sizeof *dst);
         } else if (tb && cols == NR) {
             const em_real *src = B + (size_t)(j0 + p * NR) * ldb + k0;
-            for (int k = 0; k < kc; k++)
-                for (int c = 0; c < NR; c++) dst[k * NR + c] = src[(size_t)c * ldb + k];
+            for (int c = 0; c < NR; c++)  /* each row of B read in order */
+                for (int k = 0; k < kc; k++) dst[k * NR + c] = src[(size_t)c * ldb + k];
         } else {
             for (int k = 0; k < kc; k++)
                 for (int c = 0; c < NR; c++)
@@ -339,8 +339,11 @@ __attribute__((noinline)) GT_ATTR static void GT(gemm_packed)(bool trans_a, bool
     _Alignas(64) em_real Bp[KC * NC];
     for (int jc = 0; jc < N; jc += NC) {
         int nc = N - jc < NC ? N - jc : NC;
-        for (int pc = 0; pc < K; pc += KC) {
-            int kc = K - pc < KC ? K - pc : KC;
+        /* K blocks of equal length (at most KC): 196 is 98 + 98, not 192 + a 4-step
+         * block that would pack and store C for 4 steps of work */
+        int kb = (K + KC - 1) / KC, kstep = (K + kb - 1) / kb;
+        for (int pc = 0; pc < K; pc += kstep) {
+            int kc = K - pc < kstep ? K - pc : kstep;
             em_real bk = pc == 0 ? beta : 1;  /* later K blocks add to what the first wrote */
             GT(pack_b)(Bp, B, ldb, trans_b, pc, kc, jc, nc);
             for (int ic = 0; ic < M; ic += MC) {

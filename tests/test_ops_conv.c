@@ -16,7 +16,9 @@ static int out_size(int len, int k, int s, int pad) { return (len + 2 * pad - k)
 
 /* Shapes that exercise every edge of im2col/col2im: odd sizes, stride 1/2/3, padding
  * 0/1/2/3 (3 > kernel: whole rows of padding), 1x1 kernels, Cin = 1, non-square kernels,
- * a kernel larger than the unpadded image, with and without bias. */
+ * a kernel larger than the unpadded image, with and without bias. The stride-1 shapes
+ * with Wo == W (3x3 pad 1, 1x1 pad 0, 2x3 pad 1, 3x3 on a 2x2 image) take im2col and
+ * col2im's flat "same convolution" shortcut, the others the row-by-row loops. */
 static const conv_case cases[] = {
     {3, 2, 7, 5, 4, 3, 3, 1, 1, true},
     {3, 2, 7, 5, 4, 3, 3, 2, 0, false},

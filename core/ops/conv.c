@@ -58,13 +58,41 @@ static void valid_range(int off, int s, int len, int out, int *lo, int *hi) {
 }
 
 /* ---- im2col / col2im, one image at a time ---------------------------------------------
- * cols: (K, HoWo), row r = (c kh + p) kw + q, column i Wo + j.  x, dx: (C, H, W). */
+ * cols: (K, HoWo), row r = (c kh + p) kw + q, column i Wo + j.  x, dx: (C, H, W).
+ *
+ * A "same" convolution (stride 1, Wo == W: the 3x3, pad-1 layers of the model zoo) has a
+ * shortcut: row (c,p,q) of cols is then plane c of x shifted by off = (p-pad) W + (q-pad),
+ * so over its valid output rows [ilo, ihi) it is ONE flat copy, after which the border
+ * columns j < jlo, j >= jhi (where the flat copy picked up a pixel of the neighbouring
+ * row) are set to 0. Without it each row is Ho copies of Wo = 14 values: call overhead,
+ * not copying, was most of im2col's time. col2im is the same flat walk, adding. */
+
+/* the output rows [*ilo, *ihi) of filter row p whose input row i + p - pad is inside */
+static void valid_rows(const conv_geom *g, int p, int *ilo, int *ihi) {
+    int h0 = p - g->pad;
+    *ilo = h0 >= 0 ? 0 : (-h0 < g->Ho ? -h0 : g->Ho);
+    *ihi = g->H - h0 < g->Ho ? g->H - h0 : g->Ho;
+    if (*ihi < *ilo) *ihi = *ilo;
+}
+
+/* the flat range [*tlo, *thi) of a row of cols whose source t + shift lies in [0, H W);
+ * the entries cut off at either end are border columns (set to 0 / skipped anyway) */
+static void flat_range(const conv_geom *g, int ilo, int ihi, long shift, long *tlo,
+                       long *thi) {
+    long HW = (long)g->H * g->W;
+    *tlo = (long)ilo * g->W;
+    *thi = (long)ihi * g->W;
+    if (*tlo + shift < 0) *tlo = -shift;
+    if (*thi + shift > HW) *thi = HW - shift;
+    if (*thi < *tlo) *thi = *tlo;
+}
 
 /* cols[(c,p,q)][(i,j)] = x[c, i*s+p-pad, j*s+q-pad], 0 outside the image */
 EM_KERNEL static void im2col(em_real *restrict cols, const em_real *restrict x,
                              const conv_geom *g) {
     const size_t HoWo = (size_t)g->Ho * g->Wo, HW = (size_t)g->H * g->W;
     const int s = g->s, Wo = g->Wo;
+    const bool same = s == 1 && g->Wo == g->W;
     for (int c = 0; c < g->C; c++)
         for (int p = 0; p < g->kh; p++)
             for (int q = 0; q < g->kw; q++) {
@@ -72,6 +100,20 @@ EM_KERNEL static void im2col(em_real *restrict cols, const em_real *restrict x,
                 const em_real *xc = x + (size_t)c * HW;  /* (H, W) */
                 int jlo, jhi, off = q - g->pad;
                 valid_range(off, s, g->W, Wo, &jlo, &jhi);
+                if (same) {
+                    int ilo, ihi;
+                    long tlo, thi, shift = (long)(p - g->pad) * g->W + off;
+                    valid_rows(g, p, &ilo, &ihi);
+                    flat_range(g, ilo, ihi, shift, &tlo, &thi);
+                    for (long t = 0; t < tlo; t++) row[t] = 0;
+                    for (long t = tlo; t < thi; t++) row[t] = xc[t + shift];
+                    for (long t = thi; t < (long)HoWo; t++) row[t] = 0;
+                    for (int i = ilo; i < ihi; i++) {
+                        for (int j = 0; j < jlo; j++) row[(size_t)i * Wo + j] = 0;
+                        for (int j = jhi; j < Wo; j++) row[(size_t)i * Wo + j] = 0;
+                    }
+                    continue;
+                }
                 for (int i = 0; i < g->Ho; i++) {
                     em_real *dst = row + (size_t)i * Wo;  /* (Wo) */
                     int h = i * s + p - g->pad;
@@ -91,18 +133,33 @@ EM_KERNEL static void im2col(em_real *restrict cols, const em_real *restrict x,
 }
 
 /* dx[c, i*s+p-pad, j*s+q-pad] += dcols[(c,p,q)][(i,j)] for every entry inside the
- * image: the adjoint of im2col (overlapping windows add up). */
-EM_KERNEL static void col2im(em_real *restrict dx, const em_real *restrict dcols,
+ * image: the adjoint of im2col (overlapping windows add up). The same-convolution
+ * shortcut first sets dcols' border columns to 0 (dcols is the caller's scratch), so the
+ * flat walk adds nothing where a border entry lands on the neighbouring row. */
+EM_KERNEL static void col2im(em_real *restrict dx, em_real *restrict dcols,
                              const conv_geom *g) {
     const size_t HoWo = (size_t)g->Ho * g->Wo, HW = (size_t)g->H * g->W;
     const int s = g->s, Wo = g->Wo;
+    const bool same = s == 1 && g->Wo == g->W;
     for (int c = 0; c < g->C; c++)
         for (int p = 0; p < g->kh; p++)
             for (int q = 0; q < g->kw; q++) {
-                const em_real *row = dcols + ((size_t)(c * g->kh + p) * g->kw + q) * HoWo;
+                em_real *row = dcols + ((size_t)(c * g->kh + p) * g->kw + q) * HoWo;
                 em_real *dxc = dx + (size_t)c * HW;  /* (H, W) */
                 int jlo, jhi, off = q - g->pad;
                 valid_range(off, s, g->W, Wo, &jlo, &jhi);
+                if (same) {
+                    int ilo, ihi;
+                    long tlo, thi, shift = (long)(p - g->pad) * g->W + off;
+                    valid_rows(g, p, &ilo, &ihi);
+                    flat_range(g, ilo, ihi, shift, &tlo, &thi);
+                    for (int i = ilo; i < ihi; i++) {
+                        for (int j = 0; j < jlo; j++) row[(size_t)i * Wo + j] = 0;
+                        for (int j = jhi; j < Wo; j++) row[(size_t)i * Wo + j] = 0;
+                    }
+                    for (long t = tlo; t < thi; t++) dxc[t + shift] += row[t];
+                    continue;
+                }
                 for (int i = 0; i < g->Ho; i++) {
                     int h = i * s + p - g->pad;
                     if (h < 0 || h >= g->H) continue;
