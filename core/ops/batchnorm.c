@@ -24,51 +24,64 @@
 
 #define LANES 16
 
+/* LANES em_reals as one GCC vector (as core/gemm_tile.h does): each EM_KERNEL clone
+ * splits it into its own registers (one zmm, two ymm, four xmm). Written as plain arrays,
+ * these loops were vectorized by GCC across the 16 lanes with permutes and ran several
+ * times slower. bn_uvec is the same vector at any em_real-aligned address. */
+typedef em_real bn_vec __attribute__((vector_size(LANES * sizeof(em_real))));
+typedef em_real bn_uvec
+    __attribute__((vector_size(LANES * sizeof(em_real)), aligned(sizeof(em_real))));
+
+#define load_vec(p) (*(const bn_uvec *)(p))
+
+/* the LANES lanes of *v added in double, in order (a pointer: a vector passed by value
+ * would have a different ABI in each clone) */
+static inline double lanes_sum(const bn_vec *v) {
+    double t = 0.0;
+    for (int j = 0; j < LANES; j++) t += (*v)[j];
+    return t;
+}
+
 /* sum of x[0..S) */
 static inline double run_sum(const em_real *restrict x, int S) {
-    em_real acc[LANES] = {0};
+    bn_vec acc = {0};
     int s = 0;
-    for (; s + LANES <= S; s += LANES)
-        for (int j = 0; j < LANES; j++) acc[j] += x[s + j];
+    for (; s + LANES <= S; s += LANES) acc += load_vec(x + s);
     double t = 0.0;
     for (; s < S; s++) t += x[s];
-    for (int j = 0; j < LANES; j++) t += acc[j];
-    return t;
+    return t + lanes_sum(&acc);
 }
 
 /* sum of (x - mu)^2 over x[0..S) */
 static inline double run_sqdev(const em_real *restrict x, em_real mu, int S) {
-    em_real acc[LANES] = {0};
+    bn_vec acc = {0};
     int s = 0;
-    for (; s + LANES <= S; s += LANES)
-        for (int j = 0; j < LANES; j++) acc[j] += (x[s + j] - mu) * (x[s + j] - mu);
+    for (; s + LANES <= S; s += LANES) {
+        bn_vec d = load_vec(x + s) - mu;
+        acc += d * d;
+    }
     double t = 0.0;
     for (; s < S; s++) t += ((double)x[s] - mu) * ((double)x[s] - mu);
-    for (int j = 0; j < LANES; j++) t += acc[j];
-    return t;
+    return t + lanes_sum(&acc);
 }
 
 /* sum of dy and of dy * (x - mu) over a run */
 static inline void run_dsums(const em_real *restrict dy, const em_real *restrict x, em_real mu,
                              int S, double *sdy, double *sdyxc) {
-    em_real a[LANES] = {0}, b[LANES] = {0};
+    bn_vec a = {0}, b = {0};
     int s = 0;
-    for (; s + LANES <= S; s += LANES)
-        for (int j = 0; j < LANES; j++) {
-            a[j] += dy[s + j];
-            b[j] += dy[s + j] * (x[s + j] - mu);
-        }
+    for (; s + LANES <= S; s += LANES) {
+        bn_vec d = load_vec(dy + s);
+        a += d;
+        b += d * (load_vec(x + s) - mu);
+    }
     double ta = 0.0, tb = 0.0;
     for (; s < S; s++) {
         ta += dy[s];
         tb += (double)dy[s] * ((double)x[s] - mu);
     }
-    for (int j = 0; j < LANES; j++) {
-        ta += a[j];
-        tb += b[j];
-    }
-    *sdy += ta;
-    *sdyxc += tb;
+    *sdy += ta + lanes_sum(&a);
+    *sdyxc += tb + lanes_sum(&b);
 }
 
 /* Every kernel below has an S = 1 form (BatchNorm1d: rows of C channels, one double
