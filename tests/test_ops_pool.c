@@ -143,6 +143,9 @@ Test(maxpool2d, fast_2x2_equals_plain_loops) {
     for (int t = 0; t < 2; t++) {
         check_maxpool_2x2(3, 5, 10, 12, t);   /* the two-stage kernel             */
         check_maxpool_2x2(2, 3, 28, 28, t);   /* mnist-cnn's first pool           */
+        check_maxpool_2x2(2, 3, 14, 14, t);   /* its second: one chunk + an overlapping one */
+        check_maxpool_2x2(3, 2, 6, 6, t);     /* rows shorter than a vector chunk */
+        check_maxpool_2x2(2, 2, 8, 16, t);    /* whole chunks only                */
         check_maxpool_2x2(3, 5, 9, 11, t);    /* odd: the general loop            */
         check_maxpool_2x2(2, 3, 28, 200, t);  /* several row pairs' blocks, a partial one */
         check_maxpool_2x2(1, 2, 4, 1030, t);  /* rows longer than a block: the general loop */

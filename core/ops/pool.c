@@ -53,6 +53,39 @@ enum { MP2_BLOCK = 1024 };   /* values of v (and flags of vs) per block: 8-16 KB
 /* row pairs per block: as many whole ones as MP2_BLOCK holds (W <= MP2_BLOCK) */
 static size_t mp2_rows_per_block(int W) { return MP2_BLOCK / (size_t)W; }
 
+/* The vertical stages run on rows of W = 28 or 14 values: too short for the compiler's
+ * vectorized loop, whose scalar remainder then took most of the time. So they work in
+ * chunks of MPV columns as GCC vectors (one ymm in the AVX2/AVX-512 clones), the last
+ * chunk of a row overlapping the one before it (W >= MPV): recomputing a column gives
+ * the same value, and where backward adds into dx the overlapping lanes are masked out.
+ * Rows shorter than MPV take the plain loops. */
+#define MPV 8
+typedef em_real mp_vec __attribute__((vector_size(MPV * sizeof(em_real))));
+typedef em_real mp_uvec __attribute__((vector_size(MPV * sizeof(em_real)), aligned(sizeof(em_real))));
+#ifdef EM_DOUBLE
+typedef int64_t mp_mask_t;
+#else
+typedef int32_t mp_mask_t;
+#endif
+/* comparison results (lanes all ones or zero), the width of em_real */
+typedef mp_mask_t mp_mvec __attribute__((vector_size(MPV * sizeof(mp_mask_t))));
+typedef int32_t mp_ivec __attribute__((vector_size(MPV * sizeof(int32_t))));
+typedef int32_t mp_uivec __attribute__((vector_size(MPV * sizeof(int32_t)), aligned(sizeof(int32_t))));
+
+#define LOADV(p) (*(const mp_uvec *)(p))
+#define LOADI(p) (*(const mp_uivec *)(p))
+/* lanes of m (all ones) take a, the others b */
+#define SELECT(m, a, b) ((mp_vec)(((mp_mvec)(a) & (m)) | ((mp_mvec)(b) & ~(m))))
+
+/* the chunk of A at columns w .. w + MPV */
+static inline void mp2_vertical_chunk(em_real *vr, int32_t *sr, const em_real *top,
+                                      const em_real *bot, int w) {
+    mp_vec t = LOADV(top + w), b = LOADV(bot + w);
+    mp_mvec down = (b > t) | ((b != b) & (t == t));  /* BEATS, lane by lane: -1 or 0 */
+    *(mp_uvec *)(vr + w) = SELECT(down, b, t);
+    *(mp_uivec *)(sr + w) = __builtin_convertvector(-down, mp_ivec);
+}
+
 /* A: v, vs (nr, W) from the nr row pairs at x */
 EM_KERNEL static void mp2_vertical_k(em_real *restrict v, int32_t *restrict vs,
                                      const em_real *restrict x, int W, size_t nr) {
@@ -60,6 +93,12 @@ EM_KERNEL static void mp2_vertical_k(em_real *restrict v, int32_t *restrict vs,
         const em_real *top = x + 2 * r * W, *bot = top + W;
         em_real *vr = v + r * W;
         int32_t *sr = vs + r * W;
+        if (W >= MPV) {
+            int w = 0;
+            for (; w + MPV <= W; w += MPV) mp2_vertical_chunk(vr, sr, top, bot, w);
+            if (w < W) mp2_vertical_chunk(vr, sr, top, bot, W - MPV);
+            continue;
+        }
         for (int w = 0; w < W; w++) {
             int down = BEATS(bot[w], top[w]);
             vr[w] = down ? bot[w] : top[w];
@@ -95,14 +134,41 @@ EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, int32_t *restri
     }
 }
 
+/* the chunk of A' at columns w .. w + MPV; keep: the lanes to write (all ones), the
+ * others keep dx (only the overlapping last chunk of a row has any) */
+static inline void mp2_vertical_bwd_chunk(em_real *top, em_real *bot, const em_real *g,
+                                          const int32_t *sr, int w, bool add, mp_mvec keep) {
+    mp_vec gv = LOADV(g + w), zero = {0};
+    mp_mvec down = __builtin_convertvector(LOADI(sr + w), mp_mvec) != 0;
+    mp_vec gt = SELECT(down, zero, gv), gb = SELECT(down, gv, zero);
+    mp_vec ot = LOADV(top + w), ob = LOADV(bot + w);
+    if (add) {
+        gt += ot;
+        gb += ob;
+    }
+    *(mp_uvec *)(top + w) = SELECT(keep, gt, ot);
+    *(mp_uvec *)(bot + w) = SELECT(keep, gb, ob);
+}
+
 /* A': dx[2r][w] (+)= gv[r][w] if the top won, dx[2r+1][w] (+)= gv[r][w] if the bottom did */
 EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *restrict gv,
                                          const int32_t *restrict vs, int W, bool add,
                                          size_t nr) {
+    mp_mvec all, last;  /* last: the lanes of the last chunk past the whole chunks */
+    for (int l = 0; l < MPV; l++) {
+        all[l] = -1;
+        last[l] = W >= MPV && l >= MPV - W % MPV ? -1 : 0;
+    }
     for (size_t r = 0; r < nr; r++) {
         em_real *top = dx + 2 * r * W, *bot = top + W;
         const em_real *g = gv + r * W;
         const int32_t *sr = vs + r * W;
+        if (W >= MPV) {
+            int w = 0;
+            for (; w + MPV <= W; w += MPV) mp2_vertical_bwd_chunk(top, bot, g, sr, w, add, all);
+            if (w < W) mp2_vertical_bwd_chunk(top, bot, g, sr, W - MPV, add, last);
+            continue;
+        }
         if (add)
             for (int w = 0; w < W; w++) {
                 top[w] += sr[w] ? 0 : g[w];
