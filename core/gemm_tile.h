@@ -133,126 +133,112 @@ __attribute__((noinline)) GT_ATTR static void GT(micro_kernel)(int kc, const em_
 }
 #undef GT_ROWS
 
-/* ---- the direct kernel: op(B) = B read in place ----------------------------------------
+/* ---- the direct kernel: nothing packed ------------------------------------------------
  * For the small products of a convolution (one image: 32 x 196 x 144, 144 x 196 x 32),
- * packing B costs about as much as it saves: B's rows are already contiguous, and a
- * K x NR panel of them (18 KB at K = 144) stays in L1 while every row tile of C passes
- * over it. So only op(A) is packed (small: DMR-row panels, step k at Ap[k DMR + r], rows
- * past M zero), and each DMR x NR tile of C runs over all K with B's row k read where it
- * is (two vector loads). Columns past the last whole vector are copied once, zero-padded,
- * into Be (K x VL) on the stack; hence K <= DIRECT_MAX_K. Each entry of C is the sum over
- * k = 0 .. K-1 in order, then C = alpha sum + beta C (beta = 0: C is not read). */
-#ifndef DMR
-#define DMR 4                                   /* rows of a direct tile              */
-#endif
-#define DNV 4                                   /* vectors of columns in a wide tile  */
-#define DA_MAX 16384                            /* floats of packed op(A) at a time   */
+ * packing costs about as much as it saves: B's rows are already contiguous, and a K x NR
+ * panel of them (18 KB at K = 144) stays in L1 while every row tile of C passes over it.
+ * So each DMR x (nv VL) tile of C runs over all K reading B's row k where it is (nv
+ * vector loads) and broadcasting DMR values of op(A) from where they are: op(A)[i][k] is
+ * A[i lda + k], or A[k lda + i] when trans_a; rows past M repeat the last row (computed,
+ * not stored). Columns past the last whole vector come from a zero-padded copy in Bb;
+ * with trans_b all of op(B) is first transposed into Bb (when it fits: small B only).
+ * Each entry of C is the sum over k = 0 .. K-1 in order, then C = alpha sum + beta C
+ * (beta = 0: C is not read). */
+#define DMR 4                                   /* rows of a direct tile               */
 #define DB_MAX 16384                            /* floats of copied op(B): >= K_max VL */
 #define DOT_MAX 65536                           /* floats of A and B for the dot kernel */
-#define GT_DROWS(X) X(0) X(1) X(2) X(3)
 
-/* C[0 .. rows)[0 .. cols) = alpha tile + beta C, the tile (DMR, DNV VL); nv vectors */
-GT_ATTR static void GT(direct_store)(int nv, const em_real *tile, em_real *C, int ldc, int rows,
+/* C[0 .. rows)[0 .. cols) = alpha tile + beta C, the tile (DMR, 4 VL) */
+GT_ATTR static void GT(direct_store)(const em_real *tile, em_real *C, int ldc, int rows,
                                      int cols, em_real alpha, em_real beta) {
     for (int r = 0; r < rows; r++) {
         em_real *cp = C + (size_t)r * ldc;
-        const em_real *t = tile + (size_t)r * DNV * VL;
+        const em_real *t = tile + (size_t)r * 4 * VL;
         for (int j = 0; j < cols; j++) cp[j] = alpha * t[j] + (beta != 0 ? beta * cp[j] : 0);
-        (void)nv;
     }
 }
 
-/* one accumulator vector c<r><h> to C's row r, columns h VL .. */
+/* The tile functions, one per width NV = 4, 2, 1 vectors. Named accumulators c<r><h>
+ * (not an array), so every one stays in a register; op(A)'s row r at step k is p[o<r>]
+ * with p advancing ka per step. */
+#define GT_DROWS(X) X(0) X(1) X(2) X(3)
+#define GT_OFF(r) const size_t o##r = (size_t)(r < rows ? r : rows - 1) * ra;
 #define GT_ST(r, h)                                                                    \
-    {                                                                                  \
+    if ((h) < NV) {                                                                    \
         em_real *cp = C + (size_t)(r) * ldc + (h) * VL;                                \
         GT(vec) v = c##r##h * alpha;                                                   \
-        if (beta != 0) {                                                               \
-            GT(vec) old;                                                               \
-            memcpy(&old, cp, sizeof old);                                              \
-            v += beta * old;                                                           \
-        }                                                                              \
-        memcpy(cp, &v, sizeof v);                                                      \
+        if (beta != 0) v += beta * *(const GT(uvec) *)cp;                              \
+        *(GT(uvec) *)cp = v;                                                           \
     }
-#define GT_SV(r, h) memcpy(tile[r] + (h) * VL, &c##r##h, sizeof c##r##h);
-
-/* the tile C[0 .. rows)[0 .. cols) = alpha Ap-panel Bj + beta C over DNV = 4 vectors of
- * columns; named accumulators (not an array) so every one stays in a register */
-__attribute__((noinline)) GT_ATTR static void GT(direct_tile_wide)(int K, const em_real *restrict Ap,
-                                         const em_real *restrict Bj, int ldb, em_real *C,
-                                         int ldc, int rows, int cols, em_real alpha,
-                                         em_real beta) {
+#define GT_SV(r, h) if ((h) < NV) memcpy(tile[r] + (h) * VL, &c##r##h, sizeof c##r##h);
 #define GT_DECL(r) GT(vec) c##r##0 = {0}, c##r##1 = {0}, c##r##2 = {0}, c##r##3 = {0};
-#define GT_FMA(r) { em_real ar = a[r]; c##r##0 += ar * b0; c##r##1 += ar * b1; \
-                    c##r##2 += ar * b2; c##r##3 += ar * b3; }
+#define GT_FMA(r)                                                                      \
+    {                                                                                  \
+        em_real x = p[o##r];                                                           \
+        c##r##0 += x * b0;                                                             \
+        if (NV > 1) c##r##1 += x * b1;                                                 \
+        if (NV > 2) { c##r##2 += x * b2; c##r##3 += x * b3; }                          \
+    }
 #define GT_STORE(r) GT_ST(r, 0) GT_ST(r, 1) GT_ST(r, 2) GT_ST(r, 3)
 #define GT_SAVE(r) GT_SV(r, 0) GT_SV(r, 1) GT_SV(r, 2) GT_SV(r, 3)
-    GT_DROWS(GT_DECL)
-    for (int k = 0; k < K; k++) {
-        const em_real *bk = Bj + (size_t)k * ldb;
-        GT(vec) b0 = *(const GT(uvec) *)bk, b1 = *(const GT(uvec) *)(bk + VL),
-                b2 = *(const GT(uvec) *)(bk + 2 * VL), b3 = *(const GT(uvec) *)(bk + 3 * VL);
-        const em_real *a = Ap + (size_t)k * DMR;
-        GT_DROWS(GT_FMA)
+#define GT_DIRECT_TILE(name)                                                           \
+    __attribute__((noinline)) GT_ATTR static void GT(name)(                            \
+        int K, const em_real *restrict A, size_t ka, size_t ra,                        \
+        const em_real *restrict Bj, int ldb, em_real *C, int ldc, int rows, int cols,  \
+        em_real alpha, em_real beta) {                                                 \
+        GT_DROWS(GT_OFF)                                                               \
+        GT_DROWS(GT_DECL)                                                              \
+        const em_real *p = A;                                                          \
+        for (int k = 0; k < K; k++, p += ka) {                                         \
+            const em_real *bk = Bj + (size_t)k * ldb;                                  \
+            GT(vec) b0 = *(const GT(uvec) *)bk, b1 = b0, b2 = b0, b3 = b0;             \
+            if (NV > 1) b1 = *(const GT(uvec) *)(bk + VL);                             \
+            if (NV > 2) {                                                              \
+                b2 = *(const GT(uvec) *)(bk + 2 * VL);                                 \
+                b3 = *(const GT(uvec) *)(bk + 3 * VL);                                 \
+            }                                                                          \
+            GT_DROWS(GT_FMA)                                                           \
+        }                                                                              \
+        if (rows == DMR && cols == NV * VL) {                                          \
+            GT_DROWS(GT_STORE)                                                         \
+            return;                                                                    \
+        }                                                                              \
+        em_real tile[DMR][4 * VL];                                                     \
+        GT_DROWS(GT_SAVE)                                                              \
+        GT(direct_store)(&tile[0][0], C, ldc, rows, cols, alpha, beta);                \
     }
-    if (rows == DMR && cols == DNV * VL) {
-        GT_DROWS(GT_STORE)
-        return;
-    }
-    em_real tile[DMR][DNV * VL];
-    GT_DROWS(GT_SAVE)
-    GT(direct_store)(DNV, &tile[0][0], C, ldc, rows, cols, alpha, beta);
-#undef GT_DECL
-#undef GT_FMA
-#undef GT_STORE
-#undef GT_SAVE
-}
-
-/* the same over one vector of columns (the last ones) */
-__attribute__((noinline)) GT_ATTR static void GT(direct_tile_narrow)(int K, const em_real *restrict Ap,
-                                           const em_real *restrict Bj, int ldb, em_real *C,
-                                           int ldc, int rows, int cols, em_real alpha,
-                                           em_real beta) {
-#define GT_DECL(r) GT(vec) c##r##0 = {0};
-#define GT_FMA(r) c##r##0 += a[r] * b0;
-#define GT_STORE(r) GT_ST(r, 0)
-#define GT_SAVE(r) GT_SV(r, 0)
-    GT_DROWS(GT_DECL)
-    for (int k = 0; k < K; k++) {
-        GT(vec) b0 = *(const GT(uvec) *)(Bj + (size_t)k * ldb);
-        const em_real *a = Ap + (size_t)k * DMR;
-        GT_DROWS(GT_FMA)
-    }
-    if (rows == DMR && cols == VL) {
-        GT_DROWS(GT_STORE)
-        return;
-    }
-    em_real tile[DMR][DNV * VL];
-    GT_DROWS(GT_SAVE)
-    GT(direct_store)(1, &tile[0][0], C, ldc, rows, cols, alpha, beta);
-#undef GT_DECL
-#undef GT_FMA
-#undef GT_STORE
-#undef GT_SAVE
-}
+#define NV 4
+GT_DIRECT_TILE(direct_tile4)
+#undef NV
+#define NV 2
+GT_DIRECT_TILE(direct_tile2)
+#undef NV
+#define NV 1
+GT_DIRECT_TILE(direct_tile1)
+#undef NV
+#undef GT_DIRECT_TILE
+#undef GT_OFF
 #undef GT_ST
 #undef GT_SV
+#undef GT_DECL
+#undef GT_FMA
+#undef GT_STORE
+#undef GT_SAVE
+#undef GT_DROWS
 
 /* C = alpha op(A) op(B) + beta C, K <= DIRECT_MAX_K; with trans_b only when the whole
- * op(B), zero-padded to whole vectors, fits Bb (K ceil(N / VL) VL <= DB_MAX): it is then
- * transposed into Bb first (reading B's rows in order). Without trans_b, B is read in
- * place except its last < VL columns, which are copied, zero-padded, into Bb. Rows in
- * chunks whose packed op(A) fits DA_MAX; inside a chunk, column blocks of DNV vectors,
- * then single vectors, then the copied tail, each over all the chunk's row tiles. */
-__attribute__((noinline)) GT_ATTR static void GT(gemm_direct)(bool trans_a, bool trans_b, int M, int N, int K,
-                                    em_real alpha, const em_real *A, int lda,
-                                    const em_real *B, int ldb, em_real beta, em_real *C,
-                                    int ldc) {
-    _Alignas(64) em_real Ap[DA_MAX];
+ * op(B), zero-padded to whole vectors, fits Bb (K ceil(N / VL) VL <= DB_MAX). Column
+ * blocks of 4 vectors, then 2, then 1, then the last < VL columns from Bb (from B^T's
+ * zero padding when trans_b); each block over all row tiles (B's panel stays in L1). */
+__attribute__((noinline)) GT_ATTR static void GT(gemm_direct)(
+    bool trans_a, bool trans_b, int M, int N, int K, em_real alpha, const em_real *A,
+    int lda, const em_real *B, int ldb, em_real beta, em_real *C, int ldc) {
     _Alignas(64) em_real Bb[DB_MAX];
     int tail = N % VL;                          /* columns read from Bb */
+    int Nv = N - tail;                          /* columns in whole vectors of B */
     if (trans_b) {                              /* Bb (K, Np) = B^T, zero-padded */
         int Np = (N + VL - 1) / VL * VL;
+        Nv = Np;
         for (int j = 0; j < Np; j++)
             for (int k = 0; k < K; k++)
                 Bb[(size_t)k * Np + j] = j < N ? B[(size_t)j * ldb + k] : 0;
@@ -264,38 +250,26 @@ __attribute__((noinline)) GT_ATTR static void GT(gemm_direct)(bool trans_a, bool
         memcpy(Bb + (size_t)k * VL, B + (size_t)k * ldb + (N - tail), (size_t)tail * sizeof *Bb);
         memset(Bb + (size_t)k * VL + tail, 0, (size_t)(VL - tail) * sizeof *Bb);
     }
-    const int chunk = DA_MAX / K / DMR * DMR;   /* rows per chunk, >= 16 */
-    for (int i0 = 0; i0 < M; i0 += chunk) {
-        int mc = M - i0 < chunk ? M - i0 : chunk;
-        for (int p = 0; p * DMR < mc; p++)      /* op(A) rows i0 + p DMR + r */
-            for (int k = 0; k < K; k++)
-                for (int r = 0; r < DMR; r++) {
-                    int i = i0 + p * DMR + r;
-                    Ap[((size_t)p * K + k) * DMR + r] =
-                        i < i0 + mc ? a_at(A, lda, trans_a, i, k) : 0;
-                }
-        em_real *Ci = C + (size_t)i0 * ldc;
-        int j = 0;
-        for (; j + DNV * VL <= N; j += DNV * VL)
-            for (int p = 0; p * DMR < mc; p++)
-                GT(direct_tile_wide)(K, Ap + (size_t)p * K * DMR, B + j, ldb,
-                                     Ci + (size_t)p * DMR * ldc + j, ldc,
-                                     mc - p * DMR < DMR ? mc - p * DMR : DMR, DNV * VL, alpha,
-                                     beta);
-        for (; j < N; j += VL) {
-            int cols = N - j < VL ? N - j : VL;
-            const em_real *Bj = cols == VL || trans_b ? B + j : Bb;
-            int ldbj = cols == VL || trans_b ? ldb : VL;
-            for (int p = 0; p * DMR < mc; p++)
-                GT(direct_tile_narrow)(K, Ap + (size_t)p * K * DMR, Bj, ldbj,
-                                       Ci + (size_t)p * DMR * ldc + j, ldc,
-                                       mc - p * DMR < DMR ? mc - p * DMR : DMR, cols, alpha,
-                                       beta);
-        }
-    }
+    /* op(A)[i][k] = A[i ra + k ka] */
+    const size_t ka = trans_a ? (size_t)lda : 1, ra = trans_a ? 1 : (size_t)lda;
+    int j = 0;
+    for (int nv = 4; nv >= 1; nv /= 2)
+        for (; j + nv * VL <= Nv; j += nv * VL)
+            for (int i = 0; i < M; i += DMR) {
+                int rows = M - i < DMR ? M - i : DMR, cols = N - j < nv * VL ? N - j : nv * VL;
+                const em_real *Ai = A + (size_t)i * ra;
+                em_real *Cij = C + (size_t)i * ldc + j;
+                if (nv == 4)
+                    GT(direct_tile4)(K, Ai, ka, ra, B + j, ldb, Cij, ldc, rows, cols, alpha, beta);
+                else if (nv == 2)
+                    GT(direct_tile2)(K, Ai, ka, ra, B + j, ldb, Cij, ldc, rows, cols, alpha, beta);
+                else
+                    GT(direct_tile1)(K, Ai, ka, ra, B + j, ldb, Cij, ldc, rows, cols, alpha, beta);
+            }
+    for (int i = 0; tail && i < M; i += DMR)
+        GT(direct_tile1)(K, A + (size_t)i * ra, ka, ra, Bb, VL, C + (size_t)i * ldc + j, ldc,
+                         M - i < DMR ? M - i : DMR, tail, alpha, beta);
 }
-#undef DNV
-#undef GT_DROWS
 
 /* ---- the dot kernel: C = alpha A B^T + beta C as dot products -------------------------
  * When both operands are stored with K contiguous (A not transposed, B transposed) and K
@@ -394,6 +368,5 @@ GT_ATTR static void GT(gemm)(bool trans_a, bool trans_b, int M, int N, int K, em
 #undef NC
 #undef DIRECT_MAX_K
 #undef DMR
-#undef DA_MAX
 #undef DB_MAX
 #undef DOT_MAX
