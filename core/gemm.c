@@ -23,21 +23,25 @@ void em_gemm_blas(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha
 #endif
 }
 
-/* One piece of a product, on the calling thread: OpenBLAS for large pieces, where its
- * kernels run at the machine's peak and it does not allocate; ember's kernel for small
- * ones, where OpenBLAS 0.3.21 takes a "small matrix" path that mallocs on every call (and
- * where packing overheads dominate anyway). The threshold is OpenBLAS's own bound for
- * that path (M N K <= 100^3), with a margin; ember-bench reports mallocs per step, and the
- * training test counts them, so a change on either side shows. */
+/* One piece of a product, on the calling thread. ember's kernel takes every product its
+ * direct or dot path fits (the small products of a convolution, one image at a time: it
+ * beats OpenBLAS 0.3.21 there, ember-peak's shape table shows by how much) and every
+ * small one; OpenBLAS takes the large products that would need the packed path, where its
+ * kernels run at the machine's peak and it does not allocate. (For small products
+ * OpenBLAS 0.3.21 takes a "small matrix" path that mallocs on every call without a
+ * transpose.) The threshold is OpenBLAS's own bound for that path (M N K <= 100^3), with
+ * a margin; ember-bench reports mallocs per step, and the training test counts them, so
+ * a change on either side shows. */
 #define BLAS_MIN_MACS 2.0e6
 
-static void gemm_piece(bool use_blas, bool trans_a, bool trans_b, int M, int N, int K,
-                       em_real alpha, const em_real *A, int lda, const em_real *B, int ldb,
-                       em_real beta, em_real *C, int ldc) {
+static void gemm_piece(bool use_blas, em_gemm_path path, bool trans_a, bool trans_b, int M,
+                       int N, int K, em_real alpha, const em_real *A, int lda,
+                       const em_real *B, int ldb, em_real beta, em_real *C, int ldc) {
     if (use_blas)
         em_gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
-        em_gemm_kernel(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        em_gemm_kernel_piece(path, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                             ldc);
 }
 
 /* Below this many multiply-adds a product runs on one thread (a fork costs more). */
@@ -56,7 +60,8 @@ void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
     /* decided on the whole product, never on a thread's piece: which kernel computes an
      * entry of C must not depend on the thread count (both sum over K in a fixed order,
      * so each entry is then the same with any number of threads) */
-    bool use_blas = (double)M * N * K >= BLAS_MIN_MACS;
+    em_gemm_path path = em_gemm_kernel_path(trans_a, trans_b, M, N, K);
+    bool use_blas = path == EM_GEMM_PACKED && (double)M * N * K >= BLAS_MIN_MACS;
 #ifdef _OPENMP
     int nt = omp_get_level() > 0 ? 1 : omp_get_max_threads();
     double macs = (double)M * N * K;
@@ -70,18 +75,18 @@ void em_gemm(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
             int lo = t * blk, hi = lo + blk < len ? lo + blk : len;
             if (lo >= hi) continue;
             if (by_rows)
-                gemm_piece(use_blas, trans_a, trans_b, hi - lo, N, K, alpha,
+                gemm_piece(use_blas, path, trans_a, trans_b, hi - lo, N, K, alpha,
                           A + (trans_a ? (size_t)lo : (size_t)lo * lda), lda, B, ldb, beta,
                           C + (size_t)lo * ldc, ldc);
             else
-                gemm_piece(use_blas, trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
+                gemm_piece(use_blas, path, trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
                           B + (trans_b ? (size_t)lo * ldb : (size_t)lo), ldb, beta, C + lo,
                           ldc);
         }
         return;
     }
 #endif
-    gemm_piece(use_blas, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_piece(use_blas, path, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* C[i][j] = alpha * sum_k opA[i][k] * opB[k][j] + beta * C[i][j]

@@ -81,19 +81,46 @@ static inline em_real b_at(const em_real *B, int ldb, bool tb, int k, int j) {
 #undef GT_ATTR
 #undef VB
 
-void em_gemm_kernel(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
-                    const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
-                    em_real *C, int ldc) {
 #if EM_X86_DISPATCH
+/* the variant for this CPU: 2 AVX-512, 1 AVX2 + FMA, 0 SSE2 */
+static int variant(void) {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
-        gemm_avx512(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+    return 0;
+}
+#endif
+
+em_gemm_path em_gemm_kernel_path(bool trans_a, bool trans_b, int M, int N, int K) {
+#if EM_X86_DISPATCH
+    switch (variant()) {
+    case 2: return plan_avx512(trans_a, trans_b, M, N, K);
+    case 1: return plan_avx2(trans_a, trans_b, M, N, K);
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        gemm_avx2(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+    return plan_sse2(trans_a, trans_b, M, N, K);
+}
+
+void em_gemm_kernel_piece(em_gemm_path path, bool trans_a, bool trans_b, int M, int N, int K,
+                          em_real alpha, const em_real *A, int lda, const em_real *B, int ldb,
+                          em_real beta, em_real *C, int ldc) {
+#if EM_X86_DISPATCH
+    switch (variant()) {
+    case 2:
+        gemm_avx512(path, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    case 1:
+        gemm_avx2(path, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #endif
-    gemm_sse2(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_sse2(path, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void em_gemm_kernel(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
+                    const em_real *A, int lda, const em_real *B, int ldb, em_real beta,
+                    em_real *C, int ldc) {
+    em_gemm_kernel_piece(em_gemm_kernel_path(trans_a, trans_b, M, N, K), trans_a, trans_b, M,
+                         N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -145,7 +145,7 @@ __attribute__((noinline)) GT_ATTR static void GT(micro_kernel)(int kc, const em_
  * Each entry of C is the sum over k = 0 .. K-1 in order, then C = alpha sum + beta C
  * (beta = 0: C is not read). */
 #define DMR 4                                   /* rows of a direct tile               */
-#define DB_MAX 16384                            /* floats of copied op(B): >= K_max VL */
+#define DB_MAX 32768                            /* floats of copied op(B): >= K_max VL */
 #define DOT_MAX 65536                           /* floats of A and B for the dot kernel */
 
 /* C[0 .. rows)[0 .. cols) = alpha tile + beta C, the tile (DMR, 4 VL) */
@@ -335,9 +335,21 @@ __attribute__((noinline)) GT_ATTR static void GT(gemm_packed)(bool trans_a, bool
     }
 }
 
-GT_ATTR static void GT(gemm)(bool trans_a, bool trans_b, int M, int N, int K, em_real alpha,
-                             const em_real *A, int lda, const em_real *B, int ldb,
-                             em_real beta, em_real *C, int ldc) {
+/* the path for an M x N x K product (core/gemm_kernel.c: a product split into pieces
+ * takes the whole product's path, so the sums do not depend on the split) */
+GT_ATTR static em_gemm_path GT(plan)(bool trans_a, bool trans_b, int M, int N, int K) {
+    if (!trans_a && trans_b && K % VL == 0 && K >= 16 * VL && (size_t)K * (M + N) <= DOT_MAX)
+        return EM_GEMM_DOT;
+    if (K <= DIRECT_MAX_K && (!trans_b || (size_t)K * ((N + VL - 1) / VL * VL) <= DB_MAX))
+        return EM_GEMM_DIRECT;
+    return EM_GEMM_PACKED;
+}
+
+/* C = alpha op(A) op(B) + beta C by the given path (which must fit: GT(plan) of this
+ * product or of a larger one it is a piece of) */
+GT_ATTR static void GT(gemm)(em_gemm_path path, bool trans_a, bool trans_b, int M, int N,
+                             int K, em_real alpha, const em_real *A, int lda, const em_real *B,
+                             int ldb, em_real beta, em_real *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0) { /* C = beta C */
         for (int i = 0; i < M; i++)
@@ -347,17 +359,12 @@ GT_ATTR static void GT(gemm)(bool trans_a, bool trans_b, int M, int N, int K, em
             }
         return;
     }
-    if (!trans_a && trans_b && K % VL == 0 && K >= 16 * VL &&
-        (size_t)K * (M + N) <= DOT_MAX) {
+    if (path == EM_GEMM_DOT)
         GT(gemm_dot)(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    if (K <= DIRECT_MAX_K &&
-        (!trans_b || (size_t)K * ((N + VL - 1) / VL * VL) <= DB_MAX)) {
+    else if (path == EM_GEMM_DIRECT)
         GT(gemm_direct)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    GT(gemm_packed)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        GT(gemm_packed)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 #undef VL

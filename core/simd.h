@@ -21,6 +21,15 @@
 #define EM_KERNEL
 #endif
 
+/* EM_NO_LIBCALLS keeps GCC from turning a copy or fill loop into a call to memcpy or
+ * memset: for the many short runs of im2col (a row of 14 values) the call costs more
+ * than the vector loop it replaces. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define EM_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define EM_NO_LIBCALLS
+#endif
+
 /* A parallel region is opened only when the work (about the number of scalar operations)
  * exceeds EM_PAR_MIN: below that a fork costs more than it saves. */
 #define EM_PAR_MIN 65536

@@ -88,7 +88,7 @@ static void flat_range(const conv_geom *g, int ilo, int ihi, long shift, long *t
 }
 
 /* cols[(c,p,q)][(i,j)] = x[c, i*s+p-pad, j*s+q-pad], 0 outside the image */
-EM_KERNEL static void im2col(em_real *restrict cols, const em_real *restrict x,
+EM_KERNEL EM_NO_LIBCALLS static void im2col(em_real *restrict cols, const em_real *restrict x,
                              const conv_geom *g) {
     const size_t HoWo = (size_t)g->Ho * g->Wo, HW = (size_t)g->H * g->W;
     const int s = g->s, Wo = g->Wo;
@@ -136,7 +136,7 @@ EM_KERNEL static void im2col(em_real *restrict cols, const em_real *restrict x,
  * image: the adjoint of im2col (overlapping windows add up). The same-convolution
  * shortcut first sets dcols' border columns to 0 (dcols is the caller's scratch), so the
  * flat walk adds nothing where a border entry lands on the neighbouring row. */
-EM_KERNEL static void col2im(em_real *restrict dx, em_real *restrict dcols,
+EM_KERNEL EM_NO_LIBCALLS static void col2im(em_real *restrict dx, em_real *restrict dcols,
                              const conv_geom *g) {
     const size_t HoWo = (size_t)g->Ho * g->Wo, HW = (size_t)g->H * g->W;
     const int s = g->s, Wo = g->Wo;
