@@ -237,4 +237,26 @@ em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_t
                              em_real *running_mean, em_real *running_var, double momentum,
                              double eps, em_bn_mode mode, const em_bn_sync *sync);
 
+/** y = max(0, em_batchnorm(x, ...)) as one op: the same BatchNorm (every mode, the same
+ * running statistics), with the ReLU folded into its passes. It writes one tensor instead
+ * of two and reads x, not a second copy, in backward, where the ReLU's mask is recomputed
+ * from x with the forward's own expression. The result and every gradient equal those of
+ * em_relu(em_batchnorm(...)) exactly. The layers' Sequential uses it for a BatchNorm followed by
+ * a ReLU (layers/module.h: em_sequential_fuse).
+ * @param tape, x, gamma, beta, running_mean, running_var, momentum, eps, mode  as for
+ *        em_batchnorm
+ * @return y, or NULL as em_batchnorm */
+em_tensor *em_batchnorm_relu(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
+                             em_real *running_mean, em_real *running_var, double momentum,
+                             double eps, em_bn_mode mode);
+
+/** em_batchnorm_relu with em_batchnorm_sync's synchronized statistics.
+ * @param tape, x, gamma, beta, running_mean, running_var, momentum, eps, mode, sync  as
+ *        for em_batchnorm_sync
+ * @return y, or NULL as em_batchnorm */
+em_tensor *em_batchnorm_relu_sync(em_tape *tape, em_tensor *x, em_tensor *gamma,
+                                  em_tensor *beta, em_real *running_mean, em_real *running_var,
+                                  double momentum, double eps, em_bn_mode mode,
+                                  const em_bn_sync *sync);
+
 #endif

@@ -69,6 +69,7 @@ typedef enum em_op {
     EM_OP_GLOBAL_AVGPOOL,    /**< em_global_avgpool()                             */
     EM_OP_DROPOUT,           /**< em_dropout()                                    */
     EM_OP_BATCHNORM,         /**< em_batchnorm()                                  */
+    EM_OP_BATCHNORM_RELU,    /**< em_batchnorm_relu(): BatchNorm and ReLU in one  */
     EM_OP_CUSTOM,            /**< for ops defined outside the library (tests, tutorials) */
     EM_OP_COUNT              /**< the number of op ids (not an op)                */
 } em_op;

@@ -20,7 +20,8 @@ em_bn_opts em_bn_defaults(void) {
     return (em_bn_opts){.momentum = 0.9, .eps = 1e-5, .no_affine = false, .frozen_stats = false};
 }
 
-static em_tensor *bn_forward(em_module *m, em_tape *tape, em_tensor *x) {
+/* y = BN(x), or max(0, BN(x)) in one op (relu: a Sequential fused the ReLU after it) */
+static em_tensor *bn_apply(em_module *m, em_tape *tape, em_tensor *x, bool relu) {
     batchnorm *b = (batchnorm *)m;
     EM_ASSERT_MSG(x->ndim == b->ndim, b->ndim == 2 ? "BatchNorm1d takes (N, C)"
                                                    : "BatchNorm2d takes (N, C, H, W)");
@@ -28,12 +29,22 @@ static em_tensor *bn_forward(em_module *m, em_tape *tape, em_tensor *x) {
     em_bn_mode mode = !m->training ? EM_BN_EVAL
                       : b->opts.frozen_stats ? EM_BN_FROZEN_STATS : EM_BN_TRAIN;
     bool affine = !b->opts.no_affine;
-    em_tensor *y = em_batchnorm_sync(tape, x, affine ? &b->gamma : NULL,
-                                     affine ? &b->beta : NULL, b->running_mean.data,
-                                     b->running_var.data, b->opts.momentum, b->opts.eps, mode,
-                                     b->opts.sync);
+    em_tensor *(*op)(em_tape *, em_tensor *, em_tensor *, em_tensor *, em_real *, em_real *,
+                     double, double, em_bn_mode, const em_bn_sync *) =
+        relu ? em_batchnorm_relu_sync : em_batchnorm_sync;
+    em_tensor *y = op(tape, x, affine ? &b->gamma : NULL, affine ? &b->beta : NULL,
+                      b->running_mean.data, b->running_var.data, b->opts.momentum, b->opts.eps,
+                      mode, b->opts.sync);
     if (y && m->training) b->num_batches_tracked++;
     return y;
+}
+
+static em_tensor *bn_forward(em_module *m, em_tape *tape, em_tensor *x) {
+    return bn_apply(m, tape, x, false);
+}
+
+static em_tensor *bn_forward_relu(em_module *m, em_tape *tape, em_tensor *x) {
+    return bn_apply(m, tape, x, true);
 }
 
 static void bn_free(em_module *m) {
@@ -83,6 +94,7 @@ static const em_module_ops bn_ops = {
     .entries = bn_entries,
     .init = bn_init,
     .describe = bn_describe,
+    .forward_relu = bn_forward_relu,
 };
 
 static em_module *bn_new(int channels, int ndim, const em_bn_opts *opts) {

@@ -159,11 +159,20 @@ typedef struct sequential {
     em_module base;
     int n;
     em_module **mods;
+    bool fuse;        /* a module with a fused ReLU form + the ReLU after it: one op */
 } sequential;
 
 static em_tensor *seq_forward(em_module *m, em_tape *tape, em_tensor *x) {
     sequential *s = (sequential *)m;
-    for (int i = 0; i < s->n && x; i++) x = em_module_forward(s->mods[i], tape, x);
+    for (int i = 0; i < s->n && x; i++) {
+        em_module *c = s->mods[i];
+        if (s->fuse && c->ops->forward_relu && i + 1 < s->n && em_module_is_relu(s->mods[i + 1])) {
+            x = c->ops->forward_relu(c, tape, x);
+            i++;  /* the ReLU ran inside */
+            continue;
+        }
+        x = em_module_forward(c, tape, x);
+    }
     return x;
 }
 
@@ -233,6 +242,9 @@ em_module *em_sequential_new(int n, em_module *const *modules) {
     s->base.training = true;
     s->n = n;
     s->mods = mods;
+#ifndef EM_EXERCISES
+    s->fuse = true;
+#endif
 
     size_t total = em_module_param_count(&s->base);
     struct gather_ctx g = {calloc(total ? total : 1, sizeof(em_real)),
@@ -259,4 +271,9 @@ int em_sequential_len(const em_module *m) {
 em_module *em_sequential_at(em_module *m, int i) {
     EM_ASSERT_MSG(m->ops == &sequential_ops, "not a Sequential");
     return seq_child(m, i);
+}
+
+void em_sequential_fuse(em_module *m, bool on) {
+    EM_ASSERT_MSG(m->ops == &sequential_ops, "not a Sequential");
+    ((sequential *)m)->fuse = on;
 }

@@ -379,3 +379,68 @@ Test(layers, the_same_module_twice_aborts, .signal = SIGABRT) {
     em_module *r = em_relu_new();
     em_sequential_new(2, (em_module *[]){r, r});
 }
+
+/* ---- a Sequential fuses BatchNorm + ReLU into one op, with the same results ------------ */
+
+/* One training step of conv-BN-ReLU-pool-linear-BN-ReLU-linear, fused or not, from the
+ * same initialization and input: the logits, every parameter gradient and the running
+ * statistics must agree bit for bit, and the tape must show the fused nodes only when
+ * fusion is on (2 fewer nodes: the ReLUs ran inside the BatchNorms). */
+static em_module *fusion_net(bool fuse, em_real *logits, em_real *grads, em_real *state,
+                             int *nodes, char *ops, size_t ops_len) {
+    em_module *net = em_sequential_new(8, (em_module *[]){
+            em_conv2d_new(2, 4, 3, 1, 1, false), em_batchnorm2d_new(4, NULL), em_relu_new(),
+            em_maxpool2d_new(2, 2), em_flatten_new(), em_linear_new(4 * 3 * 3, 6, false),
+            em_batchnorm1d_new(6, NULL), em_relu_new()});
+    cr_assert_not_null(net);
+    em_sequential_fuse(net, fuse);
+    em_rng rng;
+    em_rng_seed(&rng, 5);
+    em_module_init(net, &rng, NULL);
+    em_tensor *x = tensor_randn(&rng, 4, (int[]){5, 2, 6, 6}, 0.5, 1, 0);
+    em_tape *tape = em_tape_new(0);
+    em_tensor *y = em_module_forward(net, tape, x);
+    cr_assert_not_null(y);
+    em_real dy[5 * 6];
+    for (int i = 0; i < 30; i++) dy[i] = (em_real)em_rng_normal(&rng, 0, 1);
+    cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+    memcpy(logits, y->data, 30 * sizeof *logits);
+    memcpy(grads, net->param_grad, net->n_params * sizeof *grads);
+    *nodes = tape->n_nodes;
+    snprintf(ops, ops_len, " ");   /* the op names, last to first, each between spaces */
+    for (em_node *n = tape->last; n; n = n->prev)
+        snprintf(ops + strlen(ops), ops_len - strlen(ops), "%s ", em_op_name(n->op));
+    /* the running statistics of both BatchNorms, after the step */
+    size_t at = 0;
+    for (int i = 0; i < em_sequential_len(net); i++) {
+        em_entry e[EM_MAX_ENTRIES];
+        em_module *m = em_sequential_at(net, i);
+        int k = m->ops->entries ? m->ops->entries(m, e) : 0;
+        for (int j = 0; j < k; j++)
+            if (e[j].kind == EM_ENTRY_BUFFER) {
+                memcpy(state + at, e[j].tensor->data, e[j].tensor->size * sizeof *state);
+                at += e[j].tensor->size;
+            }
+    }
+    cr_assert_eq(at, 2 * (4 + 6));
+    em_tensor_free(x);
+    em_tape_free(tape);
+    return net;
+}
+
+Test(layers, sequential_fuses_batchnorm_relu_with_identical_results) {
+    em_real la[30], lb[30], ga[512], gb[512], sa[20], sb[20];
+    int na, nb;
+    char oa[512], ob[512];
+    em_module *a = fusion_net(false, la, ga, sa, &na, oa, sizeof oa);
+    em_module *b = fusion_net(true, lb, gb, sb, &nb, ob, sizeof ob);
+    cr_assert_leq(a->n_params, 512);
+    cr_assert_eq(nb, na - 2, "fused: %d nodes (%s), unfused: %d (%s)", nb, ob, na, oa);
+    cr_assert(strstr(ob, "batchnorm_relu") && !strstr(ob, " relu "), "fused tape: %s", ob);
+    cr_assert(!strstr(oa, "batchnorm_relu") && strstr(oa, " relu "), "unfused tape: %s", oa);
+    cr_assert(memcmp(la, lb, sizeof la) == 0, "logits differ");
+    cr_assert(memcmp(ga, gb, a->n_params * sizeof *ga) == 0, "parameter gradients differ");
+    cr_assert(memcmp(sa, sb, sizeof sa) == 0, "running statistics differ");
+    em_module_free(a);
+    em_module_free(b);
+}

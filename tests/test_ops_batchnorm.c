@@ -288,3 +288,129 @@ Test(batchnorm, scale_invariance) {
     em_tensor_free(u);
     em_tensor_free(w);
 }
+
+/* ---- em_batchnorm_relu: BatchNorm and ReLU as one op ---------------------------------- */
+
+/* One run of relu(BN(x)), fused or composed of the two ops, from fresh copies of the same
+ * x, gamma, beta and running statistics: y, all three gradients (from a non-uniform dy)
+ * and the running statistics after the step. */
+typedef struct bnr_run {
+    em_real y[256], dx[256], dg[8], db[8], rm[8], rv[8];
+} bnr_run;
+
+static void bnr_once(bnr_run *out, bool fused, int ndim, const int *shape, em_bn_mode mode,
+                     const em_real *xv, const em_real *gv, const em_real *bv,
+                     const em_real *rm0, const em_real *rv0, const em_real *dy) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_of(ndim, shape, NULL, EM_REQUIRES_GRAD);
+    int C = shape[1];
+    em_tensor *g = tensor_of(1, (int[]){C}, NULL, EM_REQUIRES_GRAD);
+    em_tensor *b = tensor_of(1, (int[]){C}, NULL, EM_REQUIRES_GRAD);
+    memcpy(x->data, xv, x->size * sizeof *xv);
+    memcpy(g->data, gv, (size_t)C * sizeof *gv);
+    memcpy(b->data, bv, (size_t)C * sizeof *bv);
+    memcpy(out->rm, rm0, (size_t)C * sizeof *rm0);
+    memcpy(out->rv, rv0, (size_t)C * sizeof *rv0);
+    em_tensor *y = fused ? em_batchnorm_relu(tape, x, g, b, out->rm, out->rv, 0.9, 1e-5, mode)
+                         : em_relu(tape, em_batchnorm(tape, x, g, b, out->rm, out->rv, 0.9,
+                                                      1e-5, mode));
+    cr_assert_not_null(y);
+    cr_assert_str_eq(em_op_name(tape->last->op), fused ? "batchnorm_relu" : "relu");
+    cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+    memcpy(out->y, y->data, y->size * sizeof *out->y);
+    memcpy(out->dx, x->grad, x->size * sizeof *out->dx);
+    memcpy(out->dg, g->grad, (size_t)C * sizeof *out->dg);
+    memcpy(out->db, b->grad, (size_t)C * sizeof *out->db);
+    em_tensor_free(x); em_tensor_free(g); em_tensor_free(b);
+    em_tape_free(tape);
+}
+
+/* The fused op equals em_relu(em_batchnorm(...)) exactly, bit for bit, in every mode, for
+ * BatchNorm1d and 2d (with a run length that leaves a remainder after the 16-lane loops),
+ * including where BN's output is exactly 0 (the ReLU's kink: no gradient either way) and,
+ * in evaluation, a NaN input (passed through, no gradient). */
+static void check_bnr_equal(int ndim, const int *shape, em_bn_mode mode, uint64_t seed) {
+    em_rng rng;
+    em_rng_seed(&rng, seed);
+    int N = shape[0], C = shape[1], S = ndim == 4 ? shape[2] * shape[3] : 1, n = N * C * S;
+    cr_assert(n <= 256 && C <= 8);
+    em_real xv[256], dy[256], gv[8], bv[8], rm[8], rv[8];
+    for (int i = 0; i < n; i++) {
+        xv[i] = (em_real)em_rng_normal(&rng, 1, 2);
+        dy[i] = (em_real)em_rng_normal(&rng, 0, 1);
+    }
+    for (int c = 0; c < C; c++) {
+        gv[c] = (em_real)em_rng_normal(&rng, 1, 0.5);
+        bv[c] = c == 0 ? 0 : (em_real)em_rng_normal(&rng, 0, 0.5);
+        rm[c] = (em_real)em_rng_normal(&rng, 1, 1);
+        rv[c] = (em_real)em_rng_uniform_range(&rng, 0.5, 3);
+    }
+    if (mode == EM_BN_EVAL) {
+        xv[0] = rm[0];  /* channel 0, beta 0: BN's output is exactly 0 here */
+        xv[n - 1] = NAN;
+    }
+    bnr_run a, b;
+    bnr_once(&a, false, ndim, shape, mode, xv, gv, bv, rm, rv, dy);
+    bnr_once(&b, true, ndim, shape, mode, xv, gv, bv, rm, rv, dy);
+    if (mode == EM_BN_EVAL) {
+        cr_assert_eq(b.y[0], 0, "the kink: relu(0) = 0");
+        cr_assert_eq(b.dx[0], 0, "the kink: no gradient");
+        cr_assert(isnan(b.y[n - 1]), "NaN passes through");
+    }
+    int zeros = 0;
+    for (int i = 0; i < n; i++) zeros += b.y[i] == 0;
+    cr_assert(zeros > 0 && zeros < n, "the ReLU cuts some values and keeps others (%d of %d)",
+              zeros, n);
+    for (int i = 0; i < n; i++) {
+        cr_assert(memcmp(&a.y[i], &b.y[i], sizeof a.y[i]) == 0, "y[%d] %g vs %g", i, a.y[i], b.y[i]);
+        cr_assert(memcmp(&a.dx[i], &b.dx[i], sizeof a.dx[i]) == 0, "dx[%d] %g vs %g", i,
+                  a.dx[i], b.dx[i]);
+    }
+    cr_assert(memcmp(a.dg, b.dg, (size_t)C * sizeof *a.dg) == 0, "dgamma");
+    cr_assert(memcmp(a.db, b.db, (size_t)C * sizeof *a.db) == 0, "dbeta");
+    cr_assert(memcmp(a.rm, b.rm, (size_t)C * sizeof *a.rm) == 0, "running mean");
+    cr_assert(memcmp(a.rv, b.rv, (size_t)C * sizeof *a.rv) == 0, "running var");
+}
+
+Test(batchnorm_relu, equals_relu_of_batchnorm_exactly) {
+    const em_bn_mode modes[] = {EM_BN_TRAIN, EM_BN_FROZEN_STATS, EM_BN_EVAL};
+    for (int m = 0; m < 3; m++) {
+        check_bnr_equal(2, (int[]){16, 5}, modes[m], 70 + (uint64_t)m);
+        check_bnr_equal(4, (int[]){3, 4, 4, 5}, modes[m], 80 + (uint64_t)m);  /* S = 20 */
+        check_bnr_equal(4, (int[]){2, 2, 8, 8}, modes[m], 90 + (uint64_t)m);  /* S = 64 */
+    }
+}
+
+static em_tensor *bnr_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
+    struct bn_ctx *c = ctx;
+    return em_batchnorm_relu(tape, in[0], in[1], in[2], c->rm, c->rv, 0.9, c->eps, c->mode);
+}
+
+/* and its backward is the derivative of its forward, on inputs whose BatchNorm outputs
+ * all lie at least 0.05 from the ReLU's kink (the first seed from 100 up that gives such
+ * an input): the float build's finite differences step 1e-2 and must not cross it */
+Test(batchnorm_relu, gradcheck) {
+    const int shapes[][4] = {{8, 3, 0, 0}, {2, 3, 3, 2}};
+    for (int k = 0; k < 2; k++) {
+        int ndim = shapes[k][2] ? 4 : 2;
+        for (uint64_t seed = 100;; seed++) {
+            cr_assert(seed < 1100, "no input away from the kink in 1000 seeds");
+            em_rng rng;
+            em_rng_seed(&rng, seed);
+            em_tensor *x = tensor_randn(&rng, ndim, shapes[k], 12, 5, EM_REQUIRES_GRAD);
+            em_tensor *g = tensor_randn(&rng, 1, (int[]){3}, 1, 0.5, EM_REQUIRES_GRAD);
+            em_tensor *b = tensor_randn(&rng, 1, (int[]){3}, 0, 0.5, EM_REQUIRES_GRAD);
+            struct bn_ctx ctx = {.mode = EM_BN_TRAIN, .eps = 1e-5, .affine = true};
+            for (int c = 0; c < 3; c++) ctx.rm[c] = 0, ctx.rv[c] = 1;
+            em_tape *tape = em_tape_new(0);
+            em_tensor *v = em_batchnorm(tape, x, g, b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+            bool clear = true;
+            for (size_t i = 0; i < v->size; i++) clear = clear && fabs((double)v->data[i]) >= 0.05;
+            em_tape_free(tape);
+            if (clear)
+                assert_gradcheck(bnr_fn, &ctx, 3, (em_tensor *[]){x, g, b}, "batchnorm_relu");
+            em_tensor_free(x); em_tensor_free(g); em_tensor_free(b);
+            if (clear) break;
+        }
+    }
+}

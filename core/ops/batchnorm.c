@@ -14,6 +14,7 @@
  * chosen at run time.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../ops.h"
@@ -40,6 +41,25 @@ static inline double lanes_sum(const bn_vec *v) {
     double t = 0.0;
     for (int j = 0; j < LANES; j++) t += (*v)[j];
     return t;
+}
+
+/* Comparison results, lane by lane all ones or zero, as wide as em_real (for the fused
+ * ReLU's mask). */
+#ifdef EM_DOUBLE
+typedef int64_t bn_mask_t;
+#else
+typedef int32_t bn_mask_t;
+#endif
+typedef bn_mask_t bn_mvec __attribute__((vector_size(LANES * sizeof(em_real))));
+
+/* The fused ReLU (em_batchnorm_relu): y = max(0, v), v = (x - mu) k + b, and its
+ * backward passes dy only where v > 0. Forward and backward compute v with the same
+ * expression from the same saved mean, scale and shift (no contraction into a fused
+ * multiply-add: ISO C mode), so the backward's mask is exactly where the forward's output
+ * is positive. A NaN passes through the forward and gets no gradient, as em_relu. */
+static inline em_real relu_v(em_real x, em_real mu, em_real k, em_real b) {
+    em_real v = (x - mu) * k + b;
+    return v > 0 ? 1 : 0;
 }
 
 /* sum of x[0..S) */
@@ -82,6 +102,28 @@ static inline void run_dsums(const em_real *restrict dy, const em_real *restrict
     }
     *sdy += ta + lanes_sum(&a);
     *sdyxc += tb + lanes_sum(&b);
+}
+
+/* run_dsums of dy masked by the fused ReLU: dy where (x - mu) k + b > 0, else 0 */
+static inline void run_dsums_relu(const em_real *restrict dy, const em_real *restrict x,
+                                  em_real mu, em_real k, em_real b, int S, double *sdy,
+                                  double *sdyxc) {
+    bn_vec a = {0}, bb = {0};
+    int s = 0;
+    for (; s + LANES <= S; s += LANES) {
+        bn_vec xc = load_vec(x + s) - mu;
+        bn_vec d = (bn_vec)((bn_mvec)load_vec(dy + s) & (xc * k + b > 0));
+        a += d;
+        bb += d * xc;
+    }
+    double ta = 0.0, tb = 0.0;
+    for (; s < S; s++) {
+        em_real d = relu_v(x[s], mu, k, b) ? dy[s] : 0;
+        ta += d;
+        tb += (double)d * ((double)x[s] - mu);
+    }
+    *sdy += ta + lanes_sum(&a);
+    *sdyxc += tb + lanes_sum(&bb);
 }
 
 /* Every kernel below has an S = 1 form (BatchNorm1d: rows of C channels, one double
@@ -136,18 +178,19 @@ static void bn_sqdev(double *sq, const em_real *x, const em_real *mean, int N, i
 }
 
 /* y[n,c,s] = (x[n,c,s] - mean[c]) * scale[c] + shift[c], scale = gamma * rstd,
- * shift = beta. (x - mean) first: folding mean into the shift would cancel digits when
- * |mean| >> std. S > 1: runs nc in [lo, hi). */
+ * shift = beta; relu: y = max(0, that) (em_batchnorm_relu). (x - mean) first: folding
+ * mean into the shift would cancel digits when |mean| >> std. S > 1: runs nc in [lo, hi). */
 EM_KERNEL static void bn_normalize_k(em_real *restrict y, const em_real *restrict x,
                                      const em_real *restrict mean,
                                      const em_real *restrict scale,
                                      const em_real *restrict shift, int N, int C, int S,
-                                     size_t lo, size_t hi) {
+                                     bool relu, size_t lo, size_t hi) {
     if (S == 1) {
         for (int n = 0; n < N; n++) {
             const em_real *xr = x + (size_t)n * C;
             em_real *yr = y + (size_t)n * C;
             for (int c = 0; c < C; c++) yr[c] = (xr[c] - mean[c]) * scale[c] + shift[c];
+            for (int c = 0; relu && c < C; c++) yr[c] = yr[c] > 0 || yr[c] != yr[c] ? yr[c] : 0;
         }
         return;
     }
@@ -156,28 +199,38 @@ EM_KERNEL static void bn_normalize_k(em_real *restrict y, const em_real *restric
         const em_real *xr = x + nc * S;
         em_real *yr = y + nc * S;
         em_real mu = mean[c], k = scale[c], b = shift[c];
-        for (int s = 0; s < S; s++) yr[s] = (xr[s] - mu) * k + b;
+        if (relu)
+            for (int s = 0; s < S; s++) {
+                em_real v = (xr[s] - mu) * k + b;
+                yr[s] = v > 0 || v != v ? v : 0;
+            }
+        else
+            for (int s = 0; s < S; s++) yr[s] = (xr[s] - mu) * k + b;
     }
 }
 
 static void bn_normalize(em_real *y, const em_real *x, const em_real *mean,
-                         const em_real *scale, const em_real *shift, int N, int C, int S) {
+                         const em_real *scale, const em_real *shift, int N, int C, int S,
+                         bool relu) {
     EM_PARALLEL_RANGES((size_t)N * C, S == 1 ? 0 : (long)N * C * S, lo, hi,
-                       bn_normalize_k(y, x, mean, scale, shift, N, C, S, lo, hi));
+                       bn_normalize_k(y, x, mean, scale, shift, N, C, S, relu, lo, hi));
 }
 
-/* sdy[c] = sum dy, sdyxc[c] = sum dy * (x - mean[c]) */
+/* sdy[c] = sum dy, sdyxc[c] = sum dy * (x - mean); with the fused ReLU (scale, shift
+ * not NULL) dy counts only where (x - mean) scale + shift > 0 */
 EM_KERNEL static void bn_dsums_k(double *restrict sdy, double *restrict sdyxc,
                                  const em_real *restrict dy, const em_real *restrict x,
-                                 const em_real *restrict mean, int N, int C, int S, size_t lo,
-                                 size_t hi) {
+                                 const em_real *restrict mean, const em_real *restrict scale,
+                                 const em_real *restrict shift, int N, int C, int S,
+                                 size_t lo, size_t hi) {
     if (S == 1) {
         for (int c = 0; c < C; c++) sdy[c] = sdyxc[c] = 0.0;
         for (int n = 0; n < N; n++) {
             const em_real *d = dy + (size_t)n * C, *xr = x + (size_t)n * C;
             for (int c = 0; c < C; c++) {
-                sdy[c] += d[c];
-                sdyxc[c] += (double)d[c] * ((double)xr[c] - mean[c]);
+                em_real dc = !scale || relu_v(xr[c], mean[c], scale[c], shift[c]) ? d[c] : 0;
+                sdy[c] += dc;
+                sdyxc[c] += (double)dc * ((double)xr[c] - mean[c]);
             }
         }
         return;
@@ -186,7 +239,10 @@ EM_KERNEL static void bn_dsums_k(double *restrict sdy, double *restrict sdyxc,
         double a = 0.0, b = 0.0;
         for (int n = 0; n < N; n++) {
             size_t at = ((size_t)n * C + c) * S;
-            run_dsums(dy + at, x + at, mean[c], S, &a, &b);
+            if (scale)
+                run_dsums_relu(dy + at, x + at, mean[c], scale[c], shift[c], S, &a, &b);
+            else
+                run_dsums(dy + at, x + at, mean[c], S, &a, &b);
         }
         sdy[c] = a;
         sdyxc[c] = b;
@@ -194,47 +250,58 @@ EM_KERNEL static void bn_dsums_k(double *restrict sdy, double *restrict sdyxc,
 }
 
 static void bn_dsums(double *sdy, double *sdyxc, const em_real *dy, const em_real *x,
-                     const em_real *mean, int N, int C, int S) {
+                     const em_real *mean, const em_real *scale, const em_real *shift, int N,
+                     int C, int S) {
     EM_PARALLEL_RANGES((size_t)C, S == 1 ? 0 : (long)N * C * S, lo, hi,
-                       bn_dsums_k(sdy, sdyxc, dy, x, mean, N, C, S, lo, hi));
+                       bn_dsums_k(sdy, sdyxc, dy, x, mean, scale, shift, N, C, S, lo, hi));
 }
 
 /* dx[n,c,s] += a[c] * dy[n,c,s] + b[c] + k[c] * (x[n,c,s] - mean[c]); add = false: a
- * fresh buffer (em_node_grad_fresh), dx = ... (never read: it holds garbage, maybe NaN) */
+ * fresh buffer (em_node_grad_fresh), dx = ... (never read: it holds garbage, maybe NaN).
+ * With the fused ReLU (scale, shift not NULL) dy is 0 where (x - mean) scale + shift <= 0. */
 EM_KERNEL static void bn_dx_k(em_real *restrict dx, const em_real *restrict dy,
                               const em_real *restrict x, const em_real *restrict mean,
                               const em_real *restrict a, const em_real *restrict b,
-                              const em_real *restrict k, int N, int C, int S, bool add,
+                              const em_real *restrict k, const em_real *restrict scale,
+                              const em_real *restrict shift, int N, int C, int S, bool add,
                               size_t lo, size_t hi) {
     if (S == 1) {
         for (int n = 0; n < N; n++) {
             size_t r = (size_t)n * C;
-            if (add)
-                for (int c = 0; c < C; c++)
-                    dx[r + c] += a[c] * dy[r + c] + b[c] + k[c] * (x[r + c] - mean[c]);
-            else
-                for (int c = 0; c < C; c++)
-                    dx[r + c] = a[c] * dy[r + c] + b[c] + k[c] * (x[r + c] - mean[c]);
+            for (int c = 0; c < C; c++) {
+                em_real d = !scale || relu_v(x[r + c], mean[c], scale[c], shift[c]) ? dy[r + c] : 0;
+                em_real v = a[c] * d + b[c] + k[c] * (x[r + c] - mean[c]);
+                dx[r + c] = add ? dx[r + c] + v : v;
+            }
         }
         return;
     }
     for (size_t nc = lo; nc < hi; nc++) {
         size_t c = nc % (size_t)C, at = nc * S;
         em_real ac = a[c], bc = b[c], kc = k[c], mu = mean[c];
-        if (add)
+        if (scale) {
+            em_real sc = scale[c], sh = shift[c];
+            for (int s = 0; s < S; s++) {
+                em_real xc = x[at + s] - mu;
+                em_real d = xc * sc + sh > 0 ? dy[at + s] : 0;
+                em_real v = ac * d + bc + kc * xc;
+                dx[at + s] = add ? dx[at + s] + v : v;
+            }
+        } else if (add) {
             for (int s = 0; s < S; s++)
                 dx[at + s] += ac * dy[at + s] + bc + kc * (x[at + s] - mu);
-        else
+        } else {
             for (int s = 0; s < S; s++)
                 dx[at + s] = ac * dy[at + s] + bc + kc * (x[at + s] - mu);
+        }
     }
 }
 
 static void bn_dx(em_real *dx, const em_real *dy, const em_real *x, const em_real *mean,
-                  const em_real *a, const em_real *b, const em_real *k, int N, int C, int S,
-                  bool add) {
+                  const em_real *a, const em_real *b, const em_real *k, const em_real *scale,
+                  const em_real *shift, int N, int C, int S, bool add) {
     EM_PARALLEL_RANGES((size_t)N * C, S == 1 ? 0 : (long)N * C * S, lo, hi,
-                       bn_dx_k(dx, dy, x, mean, a, b, k, N, C, S, add, lo, hi));
+                       bn_dx_k(dx, dy, x, mean, a, b, k, scale, shift, N, C, S, add, lo, hi));
 }
 
 /* rstd = 1 / sqrt(var + eps): eps inside the root. The ONE definition, used by the
@@ -246,6 +313,8 @@ typedef struct bn_saved {
     em_real *rstd;   /* (C) */
     double M;        /* values per channel the statistics came from (all processes)      */
     bool full;       /* backward through the batch statistics                           */
+    bool relu;       /* em_batchnorm_relu: y = max(0, BN(x)); scale, shift give the mask */
+    const em_real *scale, *shift;  /* (C) gamma rstd and beta, as the forward used them */
     const em_bn_sync *sync;
 } bn_saved;
 
@@ -287,7 +356,8 @@ static void bn_node_backward(em_tape *tape, em_node *node) {
         return;
     }
 #endif
-    bn_dsums(sdy, sdyxc, dy, x->data, mean, N, C, S);
+    const em_real *scale = sv->relu ? sv->scale : NULL, *shift = sv->relu ? sv->shift : NULL;
+    bn_dsums(sdy, sdyxc, dy, x->data, mean, scale, shift, N, C, S);
     for (int c = 0; c < C; c++) {
         if (dbeta) dbeta[c] += (em_real)sdy[c];
         if (dgamma) dgamma[c] += (em_real)(sdyxc[c] * rstd[c]);
@@ -306,7 +376,7 @@ static void bn_node_backward(em_tape *tape, em_node *node) {
         b[c] = sv->full ? (em_real)(-g * sdy[c] / sv->M) : 0;
         k[c] = sv->full ? (em_real)(-g * rstd[c] * rstd[c] * sdyxc[c] / sv->M) : 0;
     }
-    bn_dx(dx, dy, x->data, mean, a, b, k, N, C, S, !fresh);
+    bn_dx(dx, dy, x->data, mean, a, b, k, scale, shift, N, C, S, !fresh);
 }
 
 em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
@@ -316,9 +386,10 @@ em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor
                              mode, NULL);
 }
 
-em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
-                             em_real *running_mean, em_real *running_var, double momentum,
-                             double eps, em_bn_mode mode, const em_bn_sync *sync) {
+/* em_batchnorm_sync, and with relu em_batchnorm_relu_sync */
+static em_tensor *bn_op(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
+                        em_real *running_mean, em_real *running_var, double momentum,
+                        double eps, em_bn_mode mode, const em_bn_sync *sync, bool relu) {
     if (!em_tape_ok(tape)) return NULL;
     EM_ASSERT_MSG(x->ndim == 2 || x->ndim == 4, "em_batchnorm: x is (N, C) or (N, C, H, W)");
     int N, C, S;
@@ -381,7 +452,7 @@ em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_t
         scale[c] = (gamma ? gamma->data[c] : 1) * rstd[c];
         shift[c] = beta ? beta->data[c] : 0;
     }
-    bn_normalize(y->data, x->data, mean, scale, shift, N, C, S);
+    bn_normalize(y->data, x->data, mean, scale, shift, N, C, S, relu);
 
 #ifdef EM_EXERCISES
 record:
@@ -390,11 +461,42 @@ record:
     sv->rstd = rstd;
     sv->M = M;
     sv->full = mode == EM_BN_TRAIN;
+    sv->relu = relu;
+    sv->scale = scale;
+    sv->shift = shift;
     sv->sync = training ? sync : NULL;
-    em_node *node = em_tape_record(tape, EM_OP_BATCHNORM, y, bn_node_backward, 3, x, gamma, beta);
+    em_node *node = em_tape_record(tape, relu ? EM_OP_BATCHNORM_RELU : EM_OP_BATCHNORM, y,
+                                   bn_node_backward, 3, x, gamma, beta);
     if (node) {
         node->saved = sv;
         node->args[0] = mode;
     }
     return y;
+}
+
+em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
+                             em_real *running_mean, em_real *running_var, double momentum,
+                             double eps, em_bn_mode mode, const em_bn_sync *sync) {
+    return bn_op(tape, x, gamma, beta, running_mean, running_var, momentum, eps, mode, sync,
+                 false);
+}
+
+em_tensor *em_batchnorm_relu_sync(em_tape *tape, em_tensor *x, em_tensor *gamma,
+                                  em_tensor *beta, em_real *running_mean, em_real *running_var,
+                                  double momentum, double eps, em_bn_mode mode,
+                                  const em_bn_sync *sync) {
+#ifdef EM_EXERCISES  /* the exercises' BatchNorm is the plain one: compose the two ops */
+    return em_relu(tape, em_batchnorm_sync(tape, x, gamma, beta, running_mean, running_var,
+                                           momentum, eps, mode, sync));
+#else
+    return bn_op(tape, x, gamma, beta, running_mean, running_var, momentum, eps, mode, sync,
+                 true);
+#endif
+}
+
+em_tensor *em_batchnorm_relu(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
+                             em_real *running_mean, em_real *running_var, double momentum,
+                             double eps, em_bn_mode mode) {
+    return em_batchnorm_relu_sync(tape, x, gamma, beta, running_mean, running_var, momentum,
+                                  eps, mode, NULL);
 }

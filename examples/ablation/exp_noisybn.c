@@ -82,7 +82,7 @@ static void noise_describe(const em_module *m, char *buf, size_t len) {
 static em_rng *noise_rng(em_module *m) { return &((noise *)m)->rng; }
 
 static const em_module_ops noise_ops = {"Noise", noise_fwd, noise_free, NULL, NULL,
-                                        noise_init, noise_describe, noise_rng};
+                                        noise_init, noise_describe, noise_rng, NULL};
 
 static em_module *noise_new(bool on) {
     noise *z = calloc(1, sizeof *z);

@@ -350,7 +350,7 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --seed N              (%llu)\n", (unsigned long long)c->seed);
     fprintf(out, "  --threads N           threads for BLAS and kernels (machine default)\n");
     fprintf(out, "  --mem-limit SIZE      refuse to start a run whose step needs more (e.g. 2G;\n"
-                 "                        default: the system's MemAvailable)\n");
+                 "                        default: 90%% of the system's MemAvailable)\n");
     fprintf(out, "files and output:\n");
     fprintf(out, "  --metrics FILE.csv    one row per epoch (and every --log-every N steps)\n");
     fprintf(out, "  --save FILE           checkpoint at the end (--save-every N epochs too)\n");

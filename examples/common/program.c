@@ -316,8 +316,8 @@ static uint64_t rss_now(void) {
 
 /* Up front: does a step of this batch fit? The step's need is measured (the arena's
  * high-water mark on batches of 2 and 4, em_trainer_step_bytes) and compared with what is
- * left: --mem-limit minus what the process holds already (data, model), else the system's
- * MemAvailable. Returns 0, or the exit status with the message printed. */
+ * left: --mem-limit minus what the process holds already (data, model), else 90% of the
+ * system's MemAvailable. Returns 0, or the exit status with the message printed. */
 static int check_memory(em_trainer *t, const em_config *c) {
     em_error err;
     size_t step;
@@ -330,8 +330,10 @@ static int check_memory(em_trainer *t, const em_config *c) {
     if (c->mem_limit) {
         room = c->mem_limit > rss ? c->mem_limit - rss : 0;
     } else {
-        room = mem_available();
-        source = "MemAvailable in /proc/meminfo";
+        /* 90% of MemAvailable: a step that needs all of it leaves nothing for the other
+         * processes' growth, and the kernel's OOM killer would end the run mid-step */
+        room = mem_available() / 10 * 9;
+        source = "90% of MemAvailable in /proc/meminfo";
         if (!room) return 0;   /* unknown: nothing to compare with */
     }
     if (step > room) {
