@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "optim.h"
+#include "../core/simd.h"
 #ifdef EM_EXERCISES
 #include "../exercises/exercises.h"
 #endif
@@ -49,6 +50,35 @@ void em_sgd_zero_grad(em_sgd *opt) {
 }
 
 /* p (n), v (n), g (n): one update; the branches are per call, not per element */
+/* The update of p[lo, hi) (v NULL: no momentum): every element on its own, so threads
+ * may take pieces (EM_PARALLEL_RANGES) and the result does not depend on how many */
+EM_KERNEL static void sgd_update_k(em_real *restrict p, em_real *restrict v,
+                                   const em_real *restrict g, em_real lr, em_real wd,
+                                   em_real mu, em_real keep, bool first, bool nesterov,
+                                   size_t lo, size_t hi) {
+    if (!v) {                                    /* p = p - lr * (g + wd * p) */
+        for (size_t i = lo; i < hi; i++) p[i] -= lr * (g[i] + wd * p[i]);
+    } else if (first) {                          /* v = g (PyTorch: no dampening at first) */
+        for (size_t i = lo; i < hi; i++) {
+            em_real gi = g[i] + wd * p[i];
+            v[i] = gi;
+            p[i] -= nesterov ? lr * (gi + mu * v[i]) : lr * v[i];
+        }
+    } else if (nesterov) {                       /* v = mu v + g;  p = p - lr (g + mu v) */
+        for (size_t i = lo; i < hi; i++) {
+            em_real gi = g[i] + wd * p[i];
+            v[i] = mu * v[i] + keep * gi;
+            p[i] -= lr * (gi + mu * v[i]);
+        }
+    } else {                                     /* v = mu v + (1 - d) g;  p = p - lr v */
+        for (size_t i = lo; i < hi; i++) {
+            em_real gi = g[i] + wd * p[i];
+            v[i] = mu * v[i] + keep * gi;
+            p[i] -= lr * v[i];
+        }
+    }
+}
+
 void em_sgd_step(em_sgd *opt, double lr_d) {
     em_real *p = opt->params.data, *v = opt->velocity;
     const em_real *g = opt->params.grad;
@@ -65,21 +95,8 @@ void em_sgd_step(em_sgd *opt, double lr_d) {
         return;
     }
 #endif
-    if (!v) {                                    /* p = p - lr * (g + wd * p) */
-        for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
-    } else if (opt->opts.nesterov) {             /* v = mu v + g;  p = p - lr (g + mu v) */
-        for (size_t i = 0; i < n; i++) {
-            em_real gi = g[i] + wd * p[i];
-            v[i] = first ? gi : mu * v[i] + keep * gi;
-            p[i] -= lr * (gi + mu * v[i]);
-        }
-    } else {                                     /* v = mu v + (1 - d) g;  p = p - lr v */
-        for (size_t i = 0; i < n; i++) {
-            em_real gi = g[i] + wd * p[i];
-            v[i] = first ? gi : mu * v[i] + keep * gi;
-            p[i] -= lr * v[i];
-        }
-    }
+    EM_PARALLEL_RANGES(n, (long)n, lo, hi,
+                       sgd_update_k(p, v, g, lr, wd, mu, keep, first, opt->opts.nesterov, lo, hi));
     opt->step++;
 }
 
