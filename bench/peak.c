@@ -131,11 +131,14 @@ int main(int argc, char **argv) {
     } shapes[] = {
         {1024, 1024, 1024, false, false, "square 1024"},
         {16, 784, 9, false, false, "mnist-cnn conv1 forward, one image"},
+        {16, 9, 784, false, true, "mnist-cnn conv1 dW, one image"},
         {32, 196, 144, false, false, "mnist-cnn conv2 forward, one image"},
-        {32, 144, 196, false, true, "mnist-cnn conv2 dW, one image"},
-        {144, 196, 32, true, false, "mnist-cnn conv2 dX, one image"},
+        {144, 32, 196, false, true, "mnist-cnn conv2 dW^T, one image"},
+        {144, 196, 32, true, false, "mnist-cnn conv2 dX (dcols), one image"},
         {64, 128, 1568, false, true, "mnist-cnn fc1 forward, batch 64"},
-        {64, 1024, 288, false, false, "cifar-cnn conv2 forward, one image"},
+        {32, 1024, 288, false, false, "cifar-cnn conv2 forward, one image"},
+        {288, 32, 1024, false, true, "cifar-cnn conv2 dW^T, one image"},
+        {288, 1024, 32, true, false, "cifar-cnn conv2 dX (dcols), one image"},
         {64, 100, 784, false, true, "mlp fc1 forward, batch 64"},
     };
     em_rng rng;
@@ -162,10 +165,12 @@ int main(int argc, char **argv) {
         if (openblas_set_num_threads) openblas_set_num_threads(threads);
         double bn = gemm_gflops(em_gemm_blas, ta, tb, M, N, K, A, B, C);
         if (openblas_set_num_threads) openblas_set_num_threads(1);
+        static const char *const paths[] = {"packed", "direct", "dot"};
         printf("{\"probe\":\"gemm\",\"shape\":\"%s\",\"M\":%d,\"N\":%d,\"K\":%d,\"ta\":%d,"
-               "\"tb\":%d,\"ember_1t\":%.1f,\"openblas_1t\":%.1f,\"ember_%dt\":%.1f,"
-               "\"openblas_%dt\":%.1f}\n",
-               shapes[s].what, M, N, K, ta, tb, k1, b1, threads, kn, threads, bn);
+               "\"tb\":%d,\"ember_path\":\"%s\",\"ember_1t\":%.1f,\"openblas_1t\":%.1f,"
+               "\"ember_%dt\":%.1f,\"openblas_%dt\":%.1f}\n",
+               shapes[s].what, M, N, K, ta, tb, paths[em_gemm_kernel_path(ta, tb, M, N, K)],
+               k1, b1, threads, kn, threads, bn);
     }
     free(A);
     free(B);

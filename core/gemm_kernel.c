@@ -1,31 +1,41 @@
-/* core/gemm_kernel.c — ember's own single-threaded GEMM: packed panels and a register-
- * blocked micro-kernel, the classic Goto/BLIS structure in about 200 lines of plain C.
+/* core/gemm_kernel.c — ember's own single-threaded GEMM, three ways: packed panels with
+ * a register-blocked micro-kernel (the classic Goto/BLIS structure), a direct kernel that
+ * packs nothing, and dot products; plain C with vector extensions.
  *
  *   C (M x N) = alpha op(A) op(B) + beta C,  row-major, as em_gemm (core/gemm.h).
  *
  * Why not only OpenBLAS: for the small products of small CNNs (16 x 784 x 9, 32 x 196 x
  * 144, one image at a time) OpenBLAS 0.3.21 takes a "small matrix" path that mallocs on
- * every call, and which kernels it uses depends on OPENBLAS_CORETYPE; a training step must
- * not allocate, and ember must use the AVX-512 units whatever OpenBLAS is told.
+ * every call without a transpose, and which kernels it uses depends on OPENBLAS_CORETYPE;
+ * a training step must not allocate, and ember must use the AVX-512 units whatever
+ * OpenBLAS is told. The direct kernel below also runs those products faster than
+ * OpenBLAS does (bench/peak.c's shape table).
  *
- * Structure. The K axis is cut into blocks of KC, N into blocks of NC, M into blocks of
- * MC. For each (K, N) block, op(B) is packed into panels of NR columns (for each k, NR
- * consecutive values); for each M block inside it, op(A) is packed into panels of MR rows
- * (for each k, MR consecutive values). The micro-kernel multiplies one A panel by one B
- * panel: an MR x NR tile of C held in registers (MR rows x NR/VL vectors), KC rank-1
- * updates, each one vector load per NR/VL of B and MR broadcasts of A. Packing makes every
- * load unit-stride and aligned, whatever the transposes; padding the last panels with
- * zeros lets the micro-kernel always run on full tiles (the edges are copied out of a
- * local tile). The vectors are GCC/Clang vector extensions; core/gemm_tile.h holds the
- * code once and is compiled three times — AVX-512 (64-byte vectors), AVX2 + FMA (32) and
- * baseline SSE2 (16), each with a tile that fits its registers — and em_gemm_kernel
- * picks the best the CPU has (__builtin_cpu_supports). Built with EM_PORTABLE, only the
- * SSE2 variant exists, and the test suites run it.
+ * The paths (core/gemm_tile.h; em_gemm_kernel_path picks one from the shape):
+ *  - dot: A B^T with a long K (a multiple of the vector length) and small M, N — a
+ *    convolution's weight gradient with few filters. Each 4 x 3 tile of C keeps 12 vector
+ *    accumulators over K, reading both operands in place.
+ *  - direct: K <= 1024, and op(B) not transposed (or small enough to transpose into a
+ *    stack buffer first). Each 4 x (4, 2 or 1 vectors) tile of C runs over all K, loading
+ *    B's rows where they are and broadcasting op(A)'s values from where they are: no
+ *    packing at all, which for one image's products costs as much as it saves.
+ *  - packed: everything else. K is cut into blocks of at most KC (equal lengths), N into
+ *    blocks of NC, M into blocks of MC. For each (K, N) block, op(B) is packed into panels
+ *    of NR columns (for each k, NR consecutive values); for each M block inside it, op(A)
+ *    into panels of MR rows. The micro-kernel multiplies one A panel by one B panel: an
+ *    MR x NR tile of C held in registers, KC rank-1 updates. Packing makes every load
+ *    unit-stride and aligned, whatever the transposes; zero padding lets the micro-kernel
+ *    always run on full tiles (the edges are copied out of a local tile).
+ * core/gemm_tile.h holds the code once and is compiled three times — AVX-512 (64-byte
+ * vectors), AVX2 + FMA (32) and baseline SSE2 (16) — and the best the CPU has is used
+ * (__builtin_cpu_supports). Built with EM_PORTABLE, only the SSE2 variant exists, and the
+ * test suites run it.
  *
- * beta is applied by the first K block only (later blocks add to C); beta = 0 never reads
- * C, so C may hold anything (a fresh gradient buffer, NaN poison) — as BLAS defines it.
- * The packing buffers live on the stack (at most about 270 KB): no allocation, no shared
- * state.
+ * Each entry of C is summed the same way whatever the tile it falls in, so a product split
+ * into pieces gives the same C as long as every piece takes the whole product's path
+ * (em_gemm_kernel_piece). beta = 0 never reads C, so C may hold anything (a fresh gradient
+ * buffer, NaN poison) — as BLAS defines it. The buffers live on the stack (at most about
+ * 400 KB): no allocation, no shared state.
  */
 #include <string.h>
 

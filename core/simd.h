@@ -21,6 +21,15 @@
 #define EM_KERNEL
 #endif
 
+/* EM_INLINE: a helper of EM_KERNEL functions that must be inlined into each clone. One
+ * that the compiler keeps as a function of its own is compiled for the baseline target
+ * only, so its vector code would run at SSE2 width inside the AVX-512 clone. */
+#if defined(__GNUC__)
+#define EM_INLINE inline __attribute__((always_inline))
+#else
+#define EM_INLINE inline
+#endif
+
 /* EM_NO_LIBCALLS keeps GCC from turning a copy or fill loop into a call to memcpy or
  * memset: for the many short runs of im2col (a row of 14 values) the call costs more
  * than the vector loop it replaces. */

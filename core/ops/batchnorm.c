@@ -37,7 +37,7 @@ typedef em_real bn_uvec
 
 /* the LANES lanes of *v added in double, in order (a pointer: a vector passed by value
  * would have a different ABI in each clone) */
-static inline double lanes_sum(const bn_vec *v) {
+EM_INLINE static double lanes_sum(const bn_vec *v) {
     double t = 0.0;
     for (int j = 0; j < LANES; j++) t += (*v)[j];
     return t;
@@ -57,13 +57,13 @@ typedef bn_mask_t bn_mvec __attribute__((vector_size(LANES * sizeof(em_real))));
  * expression from the same saved mean, scale and shift (no contraction into a fused
  * multiply-add: ISO C mode), so the backward's mask is exactly where the forward's output
  * is positive. A NaN passes through the forward and gets no gradient, as em_relu. */
-static inline em_real relu_v(em_real x, em_real mu, em_real k, em_real b) {
+EM_INLINE static em_real relu_v(em_real x, em_real mu, em_real k, em_real b) {
     em_real v = (x - mu) * k + b;
     return v > 0 ? 1 : 0;
 }
 
 /* sum of x[0..S) */
-static inline double run_sum(const em_real *restrict x, int S) {
+EM_INLINE static double run_sum(const em_real *restrict x, int S) {
     bn_vec acc = {0};
     int s = 0;
     for (; s + LANES <= S; s += LANES) acc += load_vec(x + s);
@@ -73,7 +73,7 @@ static inline double run_sum(const em_real *restrict x, int S) {
 }
 
 /* sum of (x - mu)^2 over x[0..S) */
-static inline double run_sqdev(const em_real *restrict x, em_real mu, int S) {
+EM_INLINE static double run_sqdev(const em_real *restrict x, em_real mu, int S) {
     bn_vec acc = {0};
     int s = 0;
     for (; s + LANES <= S; s += LANES) {
@@ -86,7 +86,7 @@ static inline double run_sqdev(const em_real *restrict x, em_real mu, int S) {
 }
 
 /* sum of dy and of dy * (x - mu) over a run */
-static inline void run_dsums(const em_real *restrict dy, const em_real *restrict x, em_real mu,
+EM_INLINE static void run_dsums(const em_real *restrict dy, const em_real *restrict x, em_real mu,
                              int S, double *sdy, double *sdyxc) {
     bn_vec a = {0}, b = {0};
     int s = 0;
@@ -105,7 +105,7 @@ static inline void run_dsums(const em_real *restrict dy, const em_real *restrict
 }
 
 /* run_dsums of dy masked by the fused ReLU: dy where (x - mu) k + b > 0, else 0 */
-static inline void run_dsums_relu(const em_real *restrict dy, const em_real *restrict x,
+EM_INLINE static void run_dsums_relu(const em_real *restrict dy, const em_real *restrict x,
                                   em_real mu, em_real k, em_real b, int S, double *sdy,
                                   double *sdyxc) {
     bn_vec a = {0}, bb = {0};

@@ -78,7 +78,7 @@ typedef int32_t mp_uivec __attribute__((vector_size(MPV * sizeof(int32_t)), alig
 #define SELECT(m, a, b) ((mp_vec)(((mp_mvec)(a) & (m)) | ((mp_mvec)(b) & ~(m))))
 
 /* the chunk of A at columns w .. w + MPV */
-static inline void mp2_vertical_chunk(em_real *vr, int32_t *sr, const em_real *top,
+EM_INLINE static void mp2_vertical_chunk(em_real *vr, int32_t *sr, const em_real *top,
                                       const em_real *bot, int w) {
     mp_vec t = LOADV(top + w), b = LOADV(bot + w);
     mp_mvec down = (b > t) | ((b != b) & (t == t));  /* BEATS, lane by lane: -1 or 0 */
@@ -136,7 +136,7 @@ EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, int32_t *restri
 
 /* the chunk of A' at columns w .. w + MPV; keep: the lanes to write (all ones), the
  * others keep dx (only the overlapping last chunk of a row has any) */
-static inline void mp2_vertical_bwd_chunk(em_real *top, em_real *bot, const em_real *g,
+EM_INLINE static void mp2_vertical_bwd_chunk(em_real *top, em_real *bot, const em_real *g,
                                           const int32_t *sr, int w, bool add, mp_mvec keep) {
     mp_vec gv = LOADV(g + w), zero = {0};
     mp_mvec down = __builtin_convertvector(LOADI(sr + w), mp_mvec) != 0;
