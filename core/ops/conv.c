@@ -13,7 +13,8 @@
  * which is image n of y in its own (N, O, Ho, Wo) layout; the images are split across
  * threads. Backward is the same product differentiated, per image:
  *   dw += dy_n cols^T,   dcols = w^T dy_n,   dx_n += col2im(dcols)   (col2im adds every
- * column entry back onto the pixel im2col copied it from).
+ * column entry back onto the pixel im2col copied it from). dw is computed transposed,
+ * dw^T += cols dy_n^T, so the operand the product transposes is the small dy_n.
  */
 #include <limits.h>
 #include <string.h>
