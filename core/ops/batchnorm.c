@@ -271,7 +271,10 @@ EM_KERNEL static void bn_dx_k(em_real *restrict dx, const em_real *restrict dy,
             for (int c = 0; c < C; c++) {
                 em_real d = !scale || relu_v(x[r + c], mean[c], scale[c], shift[c]) ? dy[r + c] : 0;
                 em_real v = a[c] * d + b[c] + k[c] * (x[r + c] - mean[c]);
-                dx[r + c] = add ? dx[r + c] + v : v;
+                if (add)  /* a fresh dx is never read */
+                    dx[r + c] += v;
+                else
+                    dx[r + c] = v;
             }
         }
         return;
@@ -281,12 +284,16 @@ EM_KERNEL static void bn_dx_k(em_real *restrict dx, const em_real *restrict dy,
         em_real ac = a[c], bc = b[c], kc = k[c], mu = mean[c];
         if (scale) {
             em_real sc = scale[c], sh = shift[c];
-            for (int s = 0; s < S; s++) {
-                em_real xc = x[at + s] - mu;
-                em_real d = xc * sc + sh > 0 ? dy[at + s] : 0;
-                em_real v = ac * d + bc + kc * xc;
-                dx[at + s] = add ? dx[at + s] + v : v;
-            }
+            if (add)
+                for (int s = 0; s < S; s++) {
+                    em_real xc = x[at + s] - mu;
+                    dx[at + s] += ac * (xc * sc + sh > 0 ? dy[at + s] : 0) + bc + kc * xc;
+                }
+            else
+                for (int s = 0; s < S; s++) {
+                    em_real xc = x[at + s] - mu;
+                    dx[at + s] = ac * (xc * sc + sh > 0 ? dy[at + s] : 0) + bc + kc * xc;
+                }
         } else if (add) {
             for (int s = 0; s < S; s++)
                 dx[at + s] += ac * dy[at + s] + bc + kc * (x[at + s] - mu);

@@ -134,20 +134,22 @@ EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, int32_t *restri
     }
 }
 
-/* the chunk of A' at columns w .. w + MPV; keep: the lanes to write (all ones), the
- * others keep dx (only the overlapping last chunk of a row has any) */
+/* the chunk of A' at columns w .. w + MPV. Adding into dx, keep marks the lanes to add to
+ * (all ones), the others keep dx (only the overlapping last chunk of a row has any). */
 EM_INLINE static void mp2_vertical_bwd_chunk(em_real *top, em_real *bot, const em_real *g,
                                           const int32_t *sr, int w, bool add, mp_mvec keep) {
     mp_vec gv = LOADV(g + w), zero = {0};
     mp_mvec down = __builtin_convertvector(LOADI(sr + w), mp_mvec) != 0;
     mp_vec gt = SELECT(down, zero, gv), gb = SELECT(down, gv, zero);
-    mp_vec ot = LOADV(top + w), ob = LOADV(bot + w);
-    if (add) {
-        gt += ot;
-        gb += ob;
+    if (!add) {  /* a fresh dx: store (the overlapping lanes get the same values again) and
+                  * never read it: it holds whatever the arena had */
+        *(mp_uvec *)(top + w) = gt;
+        *(mp_uvec *)(bot + w) = gb;
+        return;
     }
-    *(mp_uvec *)(top + w) = SELECT(keep, gt, ot);
-    *(mp_uvec *)(bot + w) = SELECT(keep, gb, ob);
+    mp_vec ot = LOADV(top + w), ob = LOADV(bot + w);
+    *(mp_uvec *)(top + w) = SELECT(keep, gt + ot, ot);
+    *(mp_uvec *)(bot + w) = SELECT(keep, gb + ob, ob);
 }
 
 /* A': dx[2r][w] (+)= gv[r][w] if the top won, dx[2r+1][w] (+)= gv[r][w] if the bottom did */
