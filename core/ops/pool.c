@@ -137,7 +137,8 @@ EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, int32_t *restri
 /* the chunk of A' at columns w .. w + MPV. Adding into dx, keep marks the lanes to add to
  * (all ones), the others keep dx (only the overlapping last chunk of a row has any). */
 EM_INLINE static void mp2_vertical_bwd_chunk(em_real *top, em_real *bot, const em_real *g,
-                                          const int32_t *sr, int w, bool add, mp_mvec keep) {
+                                          const int32_t *sr, int w, bool add,
+                                          const mp_mvec *keep) {
     mp_vec gv = LOADV(g + w), zero = {0};
     mp_mvec down = __builtin_convertvector(LOADI(sr + w), mp_mvec) != 0;
     mp_vec gt = SELECT(down, zero, gv), gb = SELECT(down, gv, zero);
@@ -148,8 +149,8 @@ EM_INLINE static void mp2_vertical_bwd_chunk(em_real *top, em_real *bot, const e
         return;
     }
     mp_vec ot = LOADV(top + w), ob = LOADV(bot + w);
-    *(mp_uvec *)(top + w) = SELECT(keep, gt + ot, ot);
-    *(mp_uvec *)(bot + w) = SELECT(keep, gb + ob, ob);
+    *(mp_uvec *)(top + w) = SELECT(*keep, gt + ot, ot);
+    *(mp_uvec *)(bot + w) = SELECT(*keep, gb + ob, ob);
 }
 
 /* A': dx[2r][w] (+)= gv[r][w] if the top won, dx[2r+1][w] (+)= gv[r][w] if the bottom did */
@@ -167,8 +168,8 @@ EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *re
         const int32_t *sr = vs + r * W;
         if (W >= MPV) {
             int w = 0;
-            for (; w + MPV <= W; w += MPV) mp2_vertical_bwd_chunk(top, bot, g, sr, w, add, all);
-            if (w < W) mp2_vertical_bwd_chunk(top, bot, g, sr, W - MPV, add, last);
+            for (; w + MPV <= W; w += MPV) mp2_vertical_bwd_chunk(top, bot, g, sr, w, add, &all);
+            if (w < W) mp2_vertical_bwd_chunk(top, bot, g, sr, W - MPV, add, &last);
             continue;
         }
         if (add)
