@@ -15,6 +15,11 @@
 #ifndef EM_SIMD_H
 #define EM_SIMD_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor.h"  /* em_real */
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EM_PORTABLE)
 #define EM_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -29,6 +34,51 @@
 #else
 #define EM_INLINE inline
 #endif
+
+/* ---- GCC vector types, for the loops GCC's vectorizer handles badly --------------------
+ * Written as plain arrays, some loops (16 independent partial sums, rows of 14 values)
+ * were vectorized across lanes with permutes, or left to a scalar remainder, and ran
+ * several times slower. Written with these types, each EM_KERNEL clone splits a vector
+ * into its own registers (one zmm, two ymm or four xmm for em_vec). The u types are the
+ * same vectors at any em_real-aligned address; the m types hold comparison results, lane
+ * by lane all ones (-1) or 0, as wide as em_real. Pass them by pointer, never by value: a
+ * vector argument has a different ABI in each clone (clang refuses it). */
+#define EM_LANES 16
+typedef em_real em_vec __attribute__((vector_size(EM_LANES * sizeof(em_real))));
+typedef em_real em_uvec
+    __attribute__((vector_size(EM_LANES * sizeof(em_real)), aligned(sizeof(em_real))));
+#ifdef EM_DOUBLE
+typedef int64_t em_mask_t;
+#else
+typedef int32_t em_mask_t;
+#endif
+typedef em_mask_t em_mvec __attribute__((vector_size(EM_LANES * sizeof(em_real))));
+/* half as wide: 8 lanes (one ymm), for rows as short as 14 values */
+typedef em_real em_vec8 __attribute__((vector_size(8 * sizeof(em_real))));
+typedef em_real em_uvec8
+    __attribute__((vector_size(8 * sizeof(em_real)), aligned(sizeof(em_real))));
+typedef em_mask_t em_mvec8 __attribute__((vector_size(8 * sizeof(em_real))));
+
+#define EM_LOADV(p) (*(const em_uvec *)(p))
+
+/* the EM_LANES lanes of *v added in double, in lane order */
+EM_INLINE static double em_lanes_sum(const em_vec *v) {
+    double t = 0.0;
+    for (int j = 0; j < EM_LANES; j++) t += (*v)[j];
+    return t;
+}
+
+/* sum of x[0 .. n): EM_LANES partial sums of em_real (so the loop runs at vector speed,
+ * not at one dependent double add per value); the remainder, then the lanes, added in
+ * double. Used for every per-channel sum of BatchNorm and the convolution's bias. */
+EM_INLINE static double em_run_sum(const em_real *restrict x, size_t n) {
+    em_vec acc = {0};
+    size_t s = 0;
+    for (; s + EM_LANES <= n; s += EM_LANES) acc += EM_LOADV(x + s);
+    double t = 0.0;
+    for (; s < n; s++) t += x[s];
+    return t + em_lanes_sum(&acc);
+}
 
 /* EM_NO_LIBCALLS keeps GCC from turning a copy or fill loop into a call to memcpy or
  * memset: for the many short runs of im2col (a row of 14 values) the call costs more

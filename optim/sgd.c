@@ -58,11 +58,17 @@ EM_KERNEL static void sgd_update_k(em_real *restrict p, em_real *restrict v,
                                    size_t lo, size_t hi) {
     if (!v) {                                    /* p = p - lr * (g + wd * p) */
         for (size_t i = lo; i < hi; i++) p[i] -= lr * (g[i] + wd * p[i]);
-    } else if (first) {                          /* v = g (PyTorch: no dampening at first) */
+    } else if (first && nesterov) {              /* v = g (PyTorch: no dampening at first) */
         for (size_t i = lo; i < hi; i++) {
             em_real gi = g[i] + wd * p[i];
             v[i] = gi;
-            p[i] -= nesterov ? lr * (gi + mu * v[i]) : lr * v[i];
+            p[i] -= lr * (gi + mu * v[i]);
+        }
+    } else if (first) {
+        for (size_t i = lo; i < hi; i++) {
+            em_real gi = g[i] + wd * p[i];
+            v[i] = gi;
+            p[i] -= lr * v[i];
         }
     } else if (nesterov) {                       /* v = mu v + g;  p = p - lr (g + mu v) */
         for (size_t i = lo; i < hi; i++) {

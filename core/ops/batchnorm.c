@@ -23,107 +23,69 @@
 #include "../exercise_hooks.h"
 #endif
 
-#define LANES 16
-
-/* LANES em_reals as one GCC vector (as core/gemm_tile.h does): each EM_KERNEL clone
- * splits it into its own registers (one zmm, two ymm, four xmm). Written as plain arrays,
- * these loops were vectorized by GCC across the 16 lanes with permutes and ran several
- * times slower. bn_uvec is the same vector at any em_real-aligned address. */
-typedef em_real bn_vec __attribute__((vector_size(LANES * sizeof(em_real))));
-typedef em_real bn_uvec
-    __attribute__((vector_size(LANES * sizeof(em_real)), aligned(sizeof(em_real))));
-
-#define load_vec(p) (*(const bn_uvec *)(p))
-
-/* the LANES lanes of *v added in double, in order (a pointer: a vector passed by value
- * would have a different ABI in each clone) */
-EM_INLINE static double lanes_sum(const bn_vec *v) {
-    double t = 0.0;
-    for (int j = 0; j < LANES; j++) t += (*v)[j];
-    return t;
-}
-
-/* Comparison results, lane by lane all ones or zero, as wide as em_real (for the fused
- * ReLU's mask). */
-#ifdef EM_DOUBLE
-typedef int64_t bn_mask_t;
-#else
-typedef int32_t bn_mask_t;
-#endif
-typedef bn_mask_t bn_mvec __attribute__((vector_size(LANES * sizeof(em_real))));
+/* The per-run loops use core/simd.h's vector types: em_vec is EM_LANES em_reals. */
 
 /* The fused ReLU (em_batchnorm_relu): y = max(0, v), v = (x - mu) k + b, and its
  * backward passes dy only where v > 0. Forward and backward compute v with the same
  * expression from the same saved mean, scale and shift (no contraction into a fused
  * multiply-add: ISO C mode), so the backward's mask is exactly where the forward's output
- * is positive. A NaN passes through the forward and gets no gradient, as em_relu. */
-EM_INLINE static em_real relu_v(em_real x, em_real mu, em_real k, em_real b) {
-    em_real v = (x - mu) * k + b;
-    return v > 0 ? 1 : 0;
-}
-
-/* sum of x[0..S) */
-EM_INLINE static double run_sum(const em_real *restrict x, int S) {
-    bn_vec acc = {0};
-    int s = 0;
-    for (; s + LANES <= S; s += LANES) acc += load_vec(x + s);
-    double t = 0.0;
-    for (; s < S; s++) t += x[s];
-    return t + lanes_sum(&acc);
-}
+ * is positive. A NaN passes through the forward and gets no gradient, as em_relu.
+ * RELU_PASSES is the backward's test, written once for scalars and GCC vectors alike (on
+ * vectors it is a lane mask); xc = x - mu. */
+#define RELU_PASSES(xc, k, b) ((xc) * (k) + (b) > 0)
 
 /* sum of (x - mu)^2 over x[0..S) */
 EM_INLINE static double run_sqdev(const em_real *restrict x, em_real mu, int S) {
-    bn_vec acc = {0};
+    em_vec acc = {0};
     int s = 0;
-    for (; s + LANES <= S; s += LANES) {
-        bn_vec d = load_vec(x + s) - mu;
+    for (; s + EM_LANES <= S; s += EM_LANES) {
+        em_vec d = EM_LOADV(x + s) - mu;
         acc += d * d;
     }
     double t = 0.0;
     for (; s < S; s++) t += ((double)x[s] - mu) * ((double)x[s] - mu);
-    return t + lanes_sum(&acc);
+    return t + em_lanes_sum(&acc);
 }
 
 /* sum of dy and of dy * (x - mu) over a run */
 EM_INLINE static void run_dsums(const em_real *restrict dy, const em_real *restrict x, em_real mu,
                              int S, double *sdy, double *sdyxc) {
-    bn_vec a = {0}, b = {0};
+    em_vec a = {0}, b = {0};
     int s = 0;
-    for (; s + LANES <= S; s += LANES) {
-        bn_vec d = load_vec(dy + s);
+    for (; s + EM_LANES <= S; s += EM_LANES) {
+        em_vec d = EM_LOADV(dy + s);
         a += d;
-        b += d * (load_vec(x + s) - mu);
+        b += d * (EM_LOADV(x + s) - mu);
     }
     double ta = 0.0, tb = 0.0;
     for (; s < S; s++) {
         ta += dy[s];
         tb += (double)dy[s] * ((double)x[s] - mu);
     }
-    *sdy += ta + lanes_sum(&a);
-    *sdyxc += tb + lanes_sum(&b);
+    *sdy += ta + em_lanes_sum(&a);
+    *sdyxc += tb + em_lanes_sum(&b);
 }
 
 /* run_dsums of dy masked by the fused ReLU: dy where (x - mu) k + b > 0, else 0 */
 EM_INLINE static void run_dsums_relu(const em_real *restrict dy, const em_real *restrict x,
                                   em_real mu, em_real k, em_real b, int S, double *sdy,
                                   double *sdyxc) {
-    bn_vec a = {0}, bb = {0};
+    em_vec a = {0}, bb = {0};
     int s = 0;
-    for (; s + LANES <= S; s += LANES) {
-        bn_vec xc = load_vec(x + s) - mu;
-        bn_vec d = (bn_vec)((bn_mvec)load_vec(dy + s) & (xc * k + b > 0));
+    for (; s + EM_LANES <= S; s += EM_LANES) {
+        em_vec xc = EM_LOADV(x + s) - mu;
+        em_vec d = (em_vec)((em_mvec)EM_LOADV(dy + s) & RELU_PASSES(xc, k, b));
         a += d;
         bb += d * xc;
     }
     double ta = 0.0, tb = 0.0;
     for (; s < S; s++) {
-        em_real d = relu_v(x[s], mu, k, b) ? dy[s] : 0;
+        em_real d = RELU_PASSES(x[s] - mu, k, b) ? dy[s] : 0;
         ta += d;
         tb += (double)d * ((double)x[s] - mu);
     }
-    *sdy += ta + lanes_sum(&a);
-    *sdyxc += tb + lanes_sum(&bb);
+    *sdy += ta + em_lanes_sum(&a);
+    *sdyxc += tb + em_lanes_sum(&bb);
 }
 
 /* Every kernel below has an S = 1 form (BatchNorm1d: rows of C channels, one double
@@ -141,7 +103,7 @@ EM_KERNEL static void bn_sum_k(double *restrict sum, const em_real *restrict x, 
     }
     for (size_t c = lo; c < hi; c++) {
         double t = 0.0;
-        for (int n = 0; n < N; n++) t += run_sum(x + ((size_t)n * C + c) * S, S);
+        for (int n = 0; n < N; n++) t += em_run_sum(x + ((size_t)n * C + c) * S, (size_t)S);
         sum[c] = t;
     }
 }
@@ -228,7 +190,7 @@ EM_KERNEL static void bn_dsums_k(double *restrict sdy, double *restrict sdyxc,
         for (int n = 0; n < N; n++) {
             const em_real *d = dy + (size_t)n * C, *xr = x + (size_t)n * C;
             for (int c = 0; c < C; c++) {
-                em_real dc = !scale || relu_v(xr[c], mean[c], scale[c], shift[c]) ? d[c] : 0;
+                em_real dc = !scale || RELU_PASSES(xr[c] - mean[c], scale[c], shift[c]) ? d[c] : 0;
                 sdy[c] += dc;
                 sdyxc[c] += (double)dc * ((double)xr[c] - mean[c]);
             }
@@ -269,7 +231,7 @@ EM_KERNEL static void bn_dx_k(em_real *restrict dx, const em_real *restrict dy,
         for (int n = 0; n < N; n++) {
             size_t r = (size_t)n * C;
             for (int c = 0; c < C; c++) {
-                em_real d = !scale || relu_v(x[r + c], mean[c], scale[c], shift[c]) ? dy[r + c] : 0;
+                em_real d = !scale || RELU_PASSES(x[r + c] - mean[c], scale[c], shift[c]) ? dy[r + c] : 0;
                 em_real v = a[c] * d + b[c] + k[c] * (x[r + c] - mean[c]);
                 if (add)  /* a fresh dx is never read */
                     dx[r + c] += v;
@@ -287,12 +249,12 @@ EM_KERNEL static void bn_dx_k(em_real *restrict dx, const em_real *restrict dy,
             if (add)
                 for (int s = 0; s < S; s++) {
                     em_real xc = x[at + s] - mu;
-                    dx[at + s] += ac * (xc * sc + sh > 0 ? dy[at + s] : 0) + bc + kc * xc;
+                    dx[at + s] += ac * (RELU_PASSES(xc, sc, sh) ? dy[at + s] : 0) + bc + kc * xc;
                 }
             else
                 for (int s = 0; s < S; s++) {
                     em_real xc = x[at + s] - mu;
-                    dx[at + s] = ac * (xc * sc + sh > 0 ? dy[at + s] : 0) + bc + kc * xc;
+                    dx[at + s] = ac * (RELU_PASSES(xc, sc, sh) ? dy[at + s] : 0) + bc + kc * xc;
                 }
         } else if (add) {
             for (int s = 0; s < S; s++)

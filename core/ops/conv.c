@@ -225,22 +225,6 @@ static void conv2d_forward(em_real *y, em_real *scratch, const em_real *x, const
     }
 }
 
-/* sum of v[0 .. n): 16 partial sums of em_real as one GCC vector (so the loop runs at
- * vector speed, not at one dependent double add per value), the lanes and the remainder
- * then added in double */
-typedef em_real ps_vec __attribute__((vector_size(16 * sizeof(em_real))));
-typedef em_real ps_uvec __attribute__((vector_size(16 * sizeof(em_real)), aligned(sizeof(em_real))));
-
-EM_KERNEL static double plane_sum(const em_real *v, size_t n) {
-    ps_vec acc = {0};
-    size_t k = 0;
-    for (; k + 16 <= n; k += 16) acc += *(const ps_uvec *)(v + k);
-    double t = 0.0;
-    for (; k < n; k++) t += v[k];
-    for (int j = 0; j < 16; j++) t += acc[j];
-    return t;
-}
-
 /* Per image n in [lo, hi) (dy_n: (O, HoWo)):
  *   dbt += sum_{i,j} dy_n;   dwt += im2col(x_n) dy_n^T;   dx_n += col2im(w^T dy_n)
  * dwt is dw transposed, (K, O): the product that transposes dy_n (O x HoWo) instead of
@@ -253,7 +237,7 @@ static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, dou
     const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
     for (int n = lo; n < hi; n++) {
         const em_real *dyn = dy + (size_t)n * g->O * HoWo;
-        for (int o = 0; dbt && o < g->O; o++) dbt[o] += plane_sum(dyn + o * HoWo, HoWo);
+        for (int o = 0; dbt && o < g->O; o++) dbt[o] += em_run_sum(dyn + o * HoWo, HoWo);
         if (dwt) {  /* as dwt^T = cols dy_n^T: the small dy_n is the operand transposed */
             im2col(cols, x + n * CHW, g);
             em_gemm(false, true, g->K, g->O, (int)HoWo, 1, cols, (int)HoWo, dyn, (int)HoWo, 1,

@@ -59,30 +59,21 @@ static size_t mp2_rows_per_block(int W) { return MP2_BLOCK / (size_t)W; }
  * chunk of a row overlapping the one before it (W >= MPV): recomputing a column gives
  * the same value, and where backward adds into dx the overlapping lanes are masked out.
  * Rows shorter than MPV take the plain loops. */
-#define MPV 8
-typedef em_real mp_vec __attribute__((vector_size(MPV * sizeof(em_real))));
-typedef em_real mp_uvec __attribute__((vector_size(MPV * sizeof(em_real)), aligned(sizeof(em_real))));
-#ifdef EM_DOUBLE
-typedef int64_t mp_mask_t;
-#else
-typedef int32_t mp_mask_t;
-#endif
-/* comparison results (lanes all ones or zero), the width of em_real */
-typedef mp_mask_t mp_mvec __attribute__((vector_size(MPV * sizeof(mp_mask_t))));
+#define MPV 8  /* lanes of core/simd.h's em_vec8 */
 typedef int32_t mp_ivec __attribute__((vector_size(MPV * sizeof(int32_t))));
 typedef int32_t mp_uivec __attribute__((vector_size(MPV * sizeof(int32_t)), aligned(sizeof(int32_t))));
 
-#define LOADV(p) (*(const mp_uvec *)(p))
+#define LOADV(p) (*(const em_uvec8 *)(p))
 #define LOADI(p) (*(const mp_uivec *)(p))
 /* lanes of m (all ones) take a, the others b */
-#define SELECT(m, a, b) ((mp_vec)(((mp_mvec)(a) & (m)) | ((mp_mvec)(b) & ~(m))))
+#define SELECT(m, a, b) ((em_vec8)(((em_mvec8)(a) & (m)) | ((em_mvec8)(b) & ~(m))))
 
 /* the chunk of A at columns w .. w + MPV */
 EM_INLINE static void mp2_vertical_chunk(em_real *vr, int32_t *sr, const em_real *top,
                                       const em_real *bot, int w) {
-    mp_vec t = LOADV(top + w), b = LOADV(bot + w);
-    mp_mvec down = (b > t) | ((b != b) & (t == t));  /* BEATS, lane by lane: -1 or 0 */
-    *(mp_uvec *)(vr + w) = SELECT(down, b, t);
+    em_vec8 t = LOADV(top + w), b = LOADV(bot + w);
+    em_mvec8 down = (b > t) | ((b != b) & (t == t));  /* BEATS, lane by lane: -1 or 0 */
+    *(em_uvec8 *)(vr + w) = SELECT(down, b, t);
     *(mp_uivec *)(sr + w) = __builtin_convertvector(-down, mp_ivec);
 }
 
@@ -138,26 +129,26 @@ EM_KERNEL static void mp2_horizontal_bwd_k(em_real *restrict gv, int32_t *restri
  * (all ones), the others keep dx (only the overlapping last chunk of a row has any). */
 EM_INLINE static void mp2_vertical_bwd_chunk(em_real *top, em_real *bot, const em_real *g,
                                           const int32_t *sr, int w, bool add,
-                                          const mp_mvec *keep) {
-    mp_vec gv = LOADV(g + w), zero = {0};
-    mp_mvec down = __builtin_convertvector(LOADI(sr + w), mp_mvec) != 0;
-    mp_vec gt = SELECT(down, zero, gv), gb = SELECT(down, gv, zero);
+                                          const em_mvec8 *keep) {
+    em_vec8 gv = LOADV(g + w), zero = {0};
+    em_mvec8 down = __builtin_convertvector(LOADI(sr + w), em_mvec8) != 0;
+    em_vec8 gt = SELECT(down, zero, gv), gb = SELECT(down, gv, zero);
     if (!add) {  /* a fresh dx: store (the overlapping lanes get the same values again) and
                   * never read it: it holds whatever the arena had */
-        *(mp_uvec *)(top + w) = gt;
-        *(mp_uvec *)(bot + w) = gb;
+        *(em_uvec8 *)(top + w) = gt;
+        *(em_uvec8 *)(bot + w) = gb;
         return;
     }
-    mp_vec ot = LOADV(top + w), ob = LOADV(bot + w);
-    *(mp_uvec *)(top + w) = SELECT(*keep, gt + ot, ot);
-    *(mp_uvec *)(bot + w) = SELECT(*keep, gb + ob, ob);
+    em_vec8 ot = LOADV(top + w), ob = LOADV(bot + w);
+    *(em_uvec8 *)(top + w) = SELECT(*keep, gt + ot, ot);
+    *(em_uvec8 *)(bot + w) = SELECT(*keep, gb + ob, ob);
 }
 
 /* A': dx[2r][w] (+)= gv[r][w] if the top won, dx[2r+1][w] (+)= gv[r][w] if the bottom did */
 EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *restrict gv,
                                          const int32_t *restrict vs, int W, bool add,
                                          size_t nr) {
-    mp_mvec all, last;  /* last: the lanes of the last chunk past the whole chunks */
+    em_mvec8 all, last;  /* last: the lanes of the last chunk past the whole chunks */
     for (int l = 0; l < MPV; l++) {
         all[l] = -1;
         last[l] = W >= MPV && l >= MPV - W % MPV ? -1 : 0;
