@@ -25,8 +25,9 @@
 /* ---- convolution (core/ops/conv.c) ------------------------------------------------ */
 /** y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n,c, i*stride+p-pad, j*stride+q-pad]
  * (x outside the image reads 0). x (N, Cin, H, W), w (Cout, Cin, kh, kw), b (Cout) or
- * NULL -> y (N, Cout, Ho, Wo). im2col over the whole batch and one GEMM. The im2col
- * buffer (Cin*kh*kw x N*Ho*Wo) is kept on the tape until reset and reused by backward.
+ * NULL -> y (N, Cout, Ho, Wo). Image by image (the images split across threads): im2col
+ * into a scratch matrix (Cin*kh*kw x Ho*Wo) and one GEMM; backward makes the matrix
+ * again rather than keep it.
  * @param tape    the tape of this step
  * @param x       (N, Cin, H, W)
  * @param w       (Cout, Cin, kh, kw)
@@ -36,6 +37,16 @@
  * @return y (N, Cout, Ho, Wo); NULL when the tape has failed */
 em_tensor *em_conv2d(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, int stride,
                      int pad);
+
+/** y = max(0, em_conv2d(x, w, b, stride, pad)) as one op: the ReLU is applied where the
+ * bias is added, and backward masks dy inside the convolution's own per-image pass. The
+ * result and every gradient equal those of em_relu(em_conv2d(...)) exactly; it writes one
+ * tensor instead of two. The layers' Sequential uses it for a Conv2d followed by a ReLU
+ * (layers/module.h: em_sequential_fuse). In exercise builds it is those two ops.
+ * @param tape, x, w, b, stride, pad  as for em_conv2d
+ * @return y (N, Cout, Ho, Wo); NULL when the tape has failed */
+em_tensor *em_conv2d_relu(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
+                          int stride, int pad);
 
 /** The same convolution as seven plain loops on raw arrays: the definition to read first
  * and the reference the tests hold em_conv2d to. y (N, Cout, Ho, Wo) is overwritten;

@@ -80,6 +80,13 @@ static em_tensor *conv_forward(em_module *m, em_tape *tape, em_tensor *x) {
     return em_conv2d(tape, x, &c->weight, c->has_bias ? &c->bias : NULL, c->stride, c->pad);
 }
 
+/* max(0, conv(x) + b) in one op: a Sequential fused the ReLU after it */
+static em_tensor *conv_forward_relu(em_module *m, em_tape *tape, em_tensor *x) {
+    conv2d *c = (conv2d *)m;
+    return em_conv2d_relu(tape, x, &c->weight, c->has_bias ? &c->bias : NULL, c->stride,
+                          c->pad);
+}
+
 static int conv_entries(em_module *m, em_entry *e) {
     conv2d *c = (conv2d *)m;
     e[0] = (em_entry){"weight", EM_ENTRY_PARAM, &c->weight, NULL};
@@ -103,6 +110,7 @@ static void conv_describe(const em_module *m, char *buf, size_t len) {
 static const em_module_ops conv_ops = {
     .kind = "Conv2d",
     .forward = conv_forward,
+    .forward_relu = conv_forward_relu,
     .free = free_self,
     .entries = conv_entries,
     .init = conv_init,

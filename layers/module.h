@@ -71,7 +71,8 @@ typedef struct em_module_ops {
     void (*describe)(const em_module *m, char *buf, size_t len);
     /** the module's own random stream (Dropout's masks); may be NULL (none) */
     em_rng *(*rng)(em_module *m);
-    /** y = max(0, module(x)) as one op (BatchNorm: em_batchnorm_relu), which a Sequential
+    /** y = max(0, module(x)) as one op (BatchNorm: em_batchnorm_relu, Conv2d:
+     * em_conv2d_relu), which a Sequential
      * calls for this module followed by a ReLU; may be NULL (no fused form) */
     em_tensor *(*forward_relu)(em_module *m, em_tape *tape, em_tensor *x);
 } em_module_ops;
@@ -188,9 +189,9 @@ int em_sequential_len(const em_module *m);
  * @param i  the index
  * @return the module, or NULL when i is out of range */
 em_module *em_sequential_at(em_module *m, int i);
-/** Whether a Sequential runs a module with a fused ReLU form (BatchNorm) and the ReLU
- * after it as one op (em_batchnorm_relu): on by default, except in exercise builds, whose
- * BatchNorm is the student's. The results are the same either way, exactly; off, the
+/** Whether a Sequential runs a module with a fused ReLU form and the ReLU after it as one
+ * op (BatchNorm: em_batchnorm_relu, Conv2d: em_conv2d_relu): on by default, except in
+ * exercise builds, whose BatchNorm and convolution backward are the student's. The results are the same either way, exactly; off, the
  * tape shows the two ops separately (em_tape_print), as a lecture may want.
  * @param m   a Sequential
  * @param on  fuse or not */

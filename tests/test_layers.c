@@ -382,14 +382,15 @@ Test(layers, the_same_module_twice_aborts, .signal = SIGABRT) {
 
 /* ---- a Sequential fuses BatchNorm + ReLU into one op, with the same results ------------ */
 
-/* One training step of conv-BN-ReLU-pool-linear-BN-ReLU-linear, fused or not, from the
+/* One training step of conv-ReLU-conv-BN-ReLU-pool-linear-BN-ReLU, fused or not, from the
  * same initialization and input: the logits, every parameter gradient and the running
  * statistics must agree bit for bit, and the tape must show the fused nodes only when
- * fusion is on (2 fewer nodes: the ReLUs ran inside the BatchNorms). */
+ * fusion is on (3 fewer nodes: the ReLUs ran inside the convolution and BatchNorms). */
 static em_module *fusion_net(bool fuse, em_real *logits, em_real *grads, em_real *state,
                              int *nodes, char *ops, size_t ops_len) {
-    em_module *net = em_sequential_new(8, (em_module *[]){
-            em_conv2d_new(2, 4, 3, 1, 1, false), em_batchnorm2d_new(4, NULL), em_relu_new(),
+    em_module *net = em_sequential_new(10, (em_module *[]){
+            em_conv2d_new(2, 3, 3, 1, 1, true), em_relu_new(),
+            em_conv2d_new(3, 4, 3, 1, 1, false), em_batchnorm2d_new(4, NULL), em_relu_new(),
             em_maxpool2d_new(2, 2), em_flatten_new(), em_linear_new(4 * 3 * 3, 6, false),
             em_batchnorm1d_new(6, NULL), em_relu_new()});
     cr_assert_not_null(net);
@@ -428,21 +429,22 @@ static em_module *fusion_net(bool fuse, em_real *logits, em_real *grads, em_real
     return net;
 }
 
-Test(layers, sequential_fuses_batchnorm_relu_with_identical_results) {
+Test(layers, sequential_fuses_relu_into_conv_and_batchnorm_with_identical_results) {
     em_real la[30], lb[30], ga[512], gb[512], sa[20], sb[20];
     int na, nb;
     char oa[512], ob[512];
     em_module *a = fusion_net(false, la, ga, sa, &na, oa, sizeof oa);
     em_module *b = fusion_net(true, lb, gb, sb, &nb, ob, sizeof ob);
     cr_assert_leq(a->n_params, 512);
-#ifdef EM_EXERCISES  /* exercise builds compose the two ops (the student's BatchNorm) */
+#ifdef EM_EXERCISES  /* exercise builds compose the ops (the student's BatchNorm, conv) */
     cr_assert_eq(nb, na, "composed: %d nodes (%s), unfused: %d (%s)", nb, ob, na, oa);
-    cr_assert(!strstr(ob, "batchnorm_relu"), "exercise build's tape: %s", ob);
+    cr_assert(!strstr(ob, "_relu"), "exercise build's tape: %s", ob);
 #else
-    cr_assert_eq(nb, na - 2, "fused: %d nodes (%s), unfused: %d (%s)", nb, ob, na, oa);
-    cr_assert(strstr(ob, "batchnorm_relu") && !strstr(ob, " relu "), "fused tape: %s", ob);
+    cr_assert_eq(nb, na - 3, "fused: %d nodes (%s), unfused: %d (%s)", nb, ob, na, oa);
+    cr_assert(strstr(ob, " batchnorm_relu ") && strstr(ob, " conv2d_relu ") &&
+              !strstr(ob, " relu "), "fused tape: %s", ob);
 #endif
-    cr_assert(!strstr(oa, "batchnorm_relu") && strstr(oa, " relu "), "unfused tape: %s", oa);
+    cr_assert(!strstr(oa, "_relu") && strstr(oa, " relu "), "unfused tape: %s", oa);
     cr_assert(memcmp(la, lb, sizeof la) == 0, "logits differ");
     cr_assert(memcmp(ga, gb, a->n_params * sizeof *ga) == 0, "parameter gradients differ");
     cr_assert(memcmp(sa, sb, sizeof sa) == 0, "running statistics differ");

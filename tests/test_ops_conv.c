@@ -3,6 +3,7 @@
 #include "helpers.h"
 #include "core/parallel.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -410,4 +411,141 @@ Test(conv2d, input_not_4d_aborts, .signal = SIGABRT) {
     em_tensor *x = tensor_of(3, (int[]){1, 5, 5}, NULL, 0);
     em_tensor *w = tensor_of(4, (int[]){1, 1, 3, 3}, NULL, 0);
     em_conv2d(tape, x, w, NULL, 1, 0);
+}
+
+/* ---- em_conv2d_relu: convolution and ReLU as one op ---------------------------------- */
+
+/* One run of relu(conv(x)), fused or composed of the two ops, from the same x, w, b, dy and
+ * the same gradients already held (backward adds): y and the three gradients. */
+typedef struct crun {
+    em_real *y, *dx, *dw, *db;
+    int nodes;
+} crun;
+
+static void crun_once(crun *out, bool fused, const conv_case *c, const em_real *xv,
+                    const em_real *wv, const em_real *bv, const em_real *g0) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_of(4, (int[]){c->N, c->C, c->H, c->W}, NULL, EM_REQUIRES_GRAD);
+    em_tensor *w = tensor_of(4, (int[]){c->O, c->C, c->kh, c->kw}, NULL, EM_REQUIRES_GRAD);
+    em_tensor *b = tensor_of(1, (int[]){c->O}, NULL, EM_REQUIRES_GRAD);
+    memcpy(x->data, xv, x->size * sizeof *xv);
+    memcpy(w->data, wv, w->size * sizeof *wv);
+    memcpy(b->data, bv, b->size * sizeof *bv);
+    memcpy(x->grad, g0, x->size * sizeof *g0);
+    memcpy(w->grad, g0, w->size * sizeof *g0);
+    memcpy(b->grad, g0, b->size * sizeof *g0);
+    em_tensor *bb = c->bias ? b : NULL;
+    em_tensor *y = fused ? em_conv2d_relu(tape, x, w, bb, c->s, c->pad)
+                         : em_relu(tape, em_conv2d(tape, x, w, bb, c->s, c->pad));
+    cr_assert_not_null(y);
+#ifdef EM_EXERCISES  /* exercise builds compose the two ops (the student's backward) */
+    cr_assert_str_eq(em_op_name(tape->last->op), "relu");
+#else
+    cr_assert_str_eq(em_op_name(tape->last->op), fused ? "conv2d_relu" : "relu");
+#endif
+    out->nodes = tape->n_nodes;
+    em_real *dy = malloc(y->size * sizeof *dy);
+    cr_assert_not_null(dy);
+    for (size_t i = 0; i < y->size; i++) dy[i] = (em_real)(((i * 7919) % 13) - 6) / 4;
+    cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
+    out->y = copy_buf(y->data, y->size);
+    out->dx = copy_buf(x->grad, x->size);
+    out->dw = copy_buf(w->grad, w->size);
+    out->db = copy_buf(b->grad, b->size);
+    free(dy);
+    em_tensor_free(x); em_tensor_free(w); em_tensor_free(b);
+    em_tape_free(tape);
+}
+
+static void crun_free(crun *r) { free(r->y); free(r->dx); free(r->dw); free(r->db); }
+
+/* The fused op equals em_relu(em_conv2d(...)) bit for bit, on every shape of the table
+ * (with and without bias, images split across threads or not), including a NaN input
+ * (passed through, no gradient) and outputs exactly 0 (the kink: no gradient). */
+static void check_conv_relu_equal(void) {
+    em_rng rng;
+    em_rng_seed(&rng, 21);
+    for (size_t k = 0; k < N_CASES; k++) {
+        const conv_case *c = &cases[k];
+        char name[96];
+        case_name(name, sizeof name, c);
+        size_t nx = (size_t)c->N * c->C * c->H * c->W, nw = (size_t)c->O * c->C * c->kh * c->kw;
+        em_real *xv = malloc(nx * sizeof *xv), *wv = malloc(nw * sizeof *wv);
+        em_real *g0 = malloc((nx + nw + c->O) * sizeof *g0), bv[64];
+        cr_assert(xv && wv && g0 && c->O <= 64);
+        for (size_t i = 0; i < nx; i++) xv[i] = (em_real)em_rng_normal(&rng, 0, 1);
+        for (size_t i = 0; i < nw; i++) wv[i] = (em_real)em_rng_normal(&rng, 0, 1);
+        for (int o = 0; o < c->O; o++) bv[o] = (em_real)em_rng_normal(&rng, 0, 1);
+        for (size_t i = 0; i < nx + nw + c->O; i++) g0[i] = (em_real)em_rng_normal(&rng, 0, 1);
+        if (k == 0) xv[nx - 1] = NAN;
+        if (k == 1) for (size_t i = 0; i < nx / 2; i++) xv[i] = 0;  /* outputs of exactly 0 */
+        crun a, f;
+        crun_once(&a, false, c, xv, wv, bv, g0);
+        crun_once(&f, true, c, xv, wv, bv, g0);
+#ifndef EM_EXERCISES
+        cr_assert_eq(f.nodes, a.nodes - 1, "%s: one node fewer", name);
+#endif
+        size_t ny = (size_t)c->N * c->O * out_size(c->H, c->kh, c->s, c->pad) *
+                    out_size(c->W, c->kw, c->s, c->pad);
+        size_t zeros = 0, nans = 0;
+        for (size_t i = 0; i < ny; i++) zeros += f.y[i] == 0, nans += f.y[i] != f.y[i];
+        cr_assert(zeros > 0 && zeros + nans < ny, "%s: the ReLU cuts some and keeps others",
+                  name);
+        cr_assert(k != 0 || nans > 0, "%s: the NaN passes through", name);
+        cr_assert(memcmp(a.y, f.y, ny * sizeof *a.y) == 0, "%s: y differs", name);
+        cr_assert(memcmp(a.dx, f.dx, nx * sizeof *a.dx) == 0, "%s: dx differs", name);
+        cr_assert(memcmp(a.dw, f.dw, nw * sizeof *a.dw) == 0, "%s: dw differs", name);
+        cr_assert(memcmp(a.db, f.db, c->O * sizeof *a.db) == 0, "%s: db differs", name);
+        crun_free(&a); crun_free(&f);
+        free(xv); free(wv); free(g0);
+    }
+}
+
+Test(conv2d_relu, equals_relu_of_conv2d_exactly) {
+    check_conv_relu_equal();
+    em_set_threads(2);
+    check_conv_relu_equal();
+    em_set_threads(1);
+}
+
+static em_tensor *conv_relu_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
+    const conv_case *c = ctx;
+    return em_conv2d_relu(tape, in[0], in[1], c->bias ? in[2] : NULL, c->s, c->pad);
+}
+
+/* and its backward is the derivative of its forward, on inputs whose convolution outputs
+ * all lie at least 0.05 from the ReLU's kink (the first such seed from 200 up): the float
+ * build's finite differences must not cross it */
+Test(conv2d_relu, gradcheck) {
+    const conv_case cs[] = {{2, 2, 4, 5, 3, 3, 3, 1, 1, true}, {2, 2, 5, 5, 3, 3, 3, 2, 0, false}};
+    for (int k = 0; k < 2; k++) {
+        const conv_case *c = &cs[k];
+        for (uint64_t seed = 200;; seed++) {
+            cr_assert(seed < 1200, "no input away from the kink in 1000 seeds");
+            em_rng rng;
+            em_rng_seed(&rng, seed);
+            em_tensor *x = tensor_randn(&rng, 4, (int[]){c->N, c->C, c->H, c->W}, 0, 1,
+                                        EM_REQUIRES_GRAD);
+            em_tensor *w = tensor_randn(&rng, 4, (int[]){c->O, c->C, c->kh, c->kw}, 0, 1,
+                                        EM_REQUIRES_GRAD);
+            em_tensor *b = tensor_randn(&rng, 1, (int[]){c->O}, 0, 1, EM_REQUIRES_GRAD);
+            em_tape *tape = em_tape_new(0);
+            em_tensor *v = em_conv2d(tape, x, w, c->bias ? b : NULL, c->s, c->pad);
+            bool clear = true;
+            size_t pos = 0;
+            for (size_t i = 0; i < v->size; i++) {
+                clear = clear && fabs((double)v->data[i]) >= 0.05;
+                pos += v->data[i] > 0;
+            }
+            clear = clear && pos > 0 && pos < v->size;
+            em_tape_free(tape);
+            char what[128];
+            case_name(what, sizeof what, c);
+            if (clear)
+                assert_gradcheck(conv_relu_fn, (void *)c, c->bias ? 3 : 2,
+                                 (em_tensor *[]){x, w, b}, what);
+            em_tensor_free(x); em_tensor_free(w); em_tensor_free(b);
+            if (clear) break;
+        }
+    }
 }
