@@ -92,14 +92,18 @@ EM_INLINE static double em_run_sum(const em_real *restrict x, size_t n) {
 /* A parallel region is opened only when the work (about the number of scalar operations)
  * exceeds EM_PAR_MIN: below that a fork costs more than it saves. */
 #define EM_PAR_MIN 65536
+#define EM_PAR_CHUNKS 4  /* pieces per thread in EM_PARALLEL_RANGES */
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 /* EM_PARALLEL_RANGES(n, work, lo, hi, CALL): runs CALL with size_t lo, hi bound to
- * contiguous pieces of [0, n), one per thread (a fixed split: the same thread count gives
- * the same pieces), or once with [0, n) when the work is small or inside a parallel
- * region. CALL is a call of an EM_KERNEL function taking the pieces: the vectorized loop
+ * contiguous pieces of [0, n), EM_PAR_CHUNKS per thread, which the threads take as they
+ * come free (so a core slowed by another job does not hold the others at the barrier),
+ * or once with [0, n) when the work is small or inside a parallel region. CALL must
+ * compute each index of [0, n) the same whatever piece it falls in (every caller's index
+ * is an element, a channel or a row of its own): then neither the pieces nor which thread
+ * took them can change a result. CALL is a call of an EM_KERNEL function taking the pieces: the vectorized loop
  * lives there, with its restrict pointers — the function OpenMP outlines from a parallel
  * region loses restrict, and with it the vectorizer's trust. */
 #ifdef _OPENMP
@@ -109,9 +113,13 @@ EM_INLINE static double em_run_sum(const em_real *restrict x, size_t n) {
         if ((work) > EM_PAR_MIN && omp_get_level() == 0 && omp_get_max_threads() > 1) {  \
             _Pragma("omp parallel")                                                      \
             {                                                                            \
-                size_t t_ = (size_t)omp_get_thread_num(), nt_ = (size_t)omp_get_num_threads(); \
-                size_t lo = n_ * t_ / nt_, hi = n_ * (t_ + 1) / nt_;                     \
-                CALL;                                                                    \
+                size_t nc_ = (size_t)omp_get_num_threads() * EM_PAR_CHUNKS;              \
+                if (nc_ > n_) nc_ = n_;                                                  \
+                _Pragma("omp for schedule(dynamic, 1) nowait")                           \
+                for (size_t c_ = 0; c_ < nc_; c_++) {                                    \
+                    size_t lo = n_ * c_ / nc_, hi = n_ * (c_ + 1) / nc_;                 \
+                    CALL;                                                                \
+                }                                                                        \
             }                                                                            \
         } else {                                                                         \
             size_t lo = 0, hi = n_;                                                      \

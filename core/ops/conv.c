@@ -226,12 +226,14 @@ static void conv2d_forward_images(em_real *y, em_real *cols, const em_real *x,
     }
 }
 
-/* Thread t of nt takes images [t N / nt, (t + 1) N / nt): a fixed split, so which image
- * a thread handles never depends on timing. With nt = 1 there is no parallel region and
- * the GEMMs themselves may use the threads (core/gemm.c). */
-static void split(int N, int t, int nt, int *lo, int *hi) {
-    *lo = (int)((long)N * t / nt);
-    *hi = (int)((long)N * (t + 1) / nt);
+/* Block t of nb holds images [t N / nb, (t + 1) N / nb). In forward the threads take
+ * images one at a time as they come free, in backward blocks (below): each image's
+ * output, each block's sums, are computed the same whichever thread takes them. With
+ * nt = 1 there is no parallel region and the GEMMs themselves may use the threads
+ * (core/gemm.c). */
+static void split(int N, int t, int nb, int *lo, int *hi) {
+    *lo = (int)((long)N * t / nb);
+    *hi = (int)((long)N * (t + 1) / nb);
 }
 
 static void conv2d_forward(em_real *y, em_real *scratch, const em_real *x, const em_real *w,
@@ -243,9 +245,9 @@ static void conv2d_forward(em_real *y, em_real *scratch, const em_real *x, const
     }
 #pragma omp parallel num_threads(nt)
     {
-        int t = em_thread_id(), lo, hi;
-        split(g->N, t, nt, &lo, &hi);
-        conv2d_forward_images(y, scratch + t * KHW, x, w, b, relu, g, lo, hi);
+        em_real *cols = scratch + em_thread_id() * KHW;
+#pragma omp for schedule(dynamic, 1)
+        for (int n = 0; n < g->N; n++) conv2d_forward_images(y, cols, x, w, b, relu, g, n, n + 1);
     }
 }
 
@@ -325,7 +327,7 @@ static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db
         {
             int t = em_thread_id();
             em_real *cols = scratch + t * per, *dcols = cols + KHW, *dym = dcols + KHW;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
             for (int bk = 0; bk < nb; bk++) {
                 int lo, hi;
                 split(g->N, bk, nb, &lo, &hi);
