@@ -219,3 +219,78 @@ Test(bn_sync, without_sync_the_parts_differ_from_the_whole_batch) {
     em_tape_free(tape);
     em_tensor_free(x);
 }
+
+/* ---- one process: a sync that changes nothing changes nothing -------------------------
+ * With a sync over one process (its sum leaves the buffer as it is) the synchronized op
+ * takes its own code path (the sums exchanged between the passes, the backward's sums
+ * copied before the exchange) and must give the unsynchronized op's bits: y, the running
+ * statistics and all three gradients, in training and with frozen statistics, with and
+ * without the fused ReLU, into fresh gradient buffers and into ones that already hold
+ * something. */
+static void sum_alone(double *buf, int n, void *ctx) {
+    (void)buf, (void)n;
+    ++*(int *)ctx;
+}
+
+typedef struct one_run {
+    em_real y[4096], dx[4096], dg[MAXC], db[MAXC], rm[MAXC], rv[MAXC];
+} one_run;
+
+static void run_one(one_run *o, bool synced, bool relu, bool chained, em_bn_mode mode,
+                    const em_tensor *x0, const em_tensor *g0, const em_tensor *b0,
+                    const em_tensor *u) {
+    int calls = 0, C = x0->shape[1];
+    em_bn_sync sync = {sum_alone, &calls};
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = em_tensor_new(x0->ndim, x0->shape, EM_REQUIRES_GRAD);
+    em_tensor *g = em_tensor_new(1, (int[]){C}, EM_REQUIRES_GRAD);
+    em_tensor *b = em_tensor_new(1, (int[]){C}, EM_REQUIRES_GRAD);
+    memcpy(x->data, x0->data, x->size * sizeof *x->data);
+    memcpy(g->data, g0->data, (size_t)C * sizeof *g->data);
+    memcpy(b->data, b0->data, (size_t)C * sizeof *b->data);
+    for (int c = 0; c < C; c++) o->rm[c] = 0.5f, o->rv[c] = 2;
+    /* chained: x passes through a scale first, so BatchNorm's dx lands in a buffer the
+     * tape made fresh; else it adds into x->grad, which holds u already */
+    em_tensor *in = x;
+    if (chained) in = em_mul_scalar(tape, x, 1.5f);
+    else memcpy(x->grad, u->data, x->size * sizeof *x->grad);
+    em_tensor *y = (relu ? em_batchnorm_relu_sync : em_batchnorm_sync)(
+        tape, in, g, b, o->rm, o->rv, 0.9, 1e-5, mode, synced ? &sync : NULL);
+    cr_assert_not_null(y);
+    cr_assert(!synced || calls > 0, "the sync was called");
+    cr_assert_eq(em_backward_from(tape, y, u->data), EM_OK);
+    memcpy(o->y, y->data, y->size * sizeof *y->data);
+    memcpy(o->dx, x->grad, x->size * sizeof *x->grad);
+    memcpy(o->dg, g->grad, (size_t)C * sizeof *g->grad);
+    memcpy(o->db, b->grad, (size_t)C * sizeof *b->grad);
+    em_tensor_free(x); em_tensor_free(g); em_tensor_free(b);
+    em_tape_free(tape);
+}
+
+Test(bn_sync, one_process_sync_equals_no_sync_bit_for_bit) {
+    const int shapes[][4] = {{5, 3, 4, 5}, {2, 4, 8, 8}, {3, 2, 1, 7}};  /* S = 20, 64, 7 */
+    const em_bn_mode modes[] = {EM_BN_TRAIN, EM_BN_FROZEN_STATS};
+    static one_run a, b;
+    for (int k = 0; k < 3; k++)
+        for (int m = 0; m < 2; m++)
+            for (int v = 0; v < 4; v++) {
+                bool relu = v & 1, chained = v & 2;
+                em_rng rng;
+                em_rng_seed(&rng, 300 + (uint64_t)(k * 8 + m * 4 + v));
+                int C = shapes[k][1];
+                em_tensor *x = tensor_randn(&rng, 4, shapes[k], 3, 2, 0);
+                em_tensor *g = tensor_randn(&rng, 1, (int[]){C}, 1, 0.5, 0);
+                em_tensor *bt = tensor_randn(&rng, 1, (int[]){C}, 0, 0.5, 0);
+                em_tensor *u = tensor_randn(&rng, 4, shapes[k], 0, 1, 0);
+                run_one(&a, true, relu, chained, modes[m], x, g, bt, u);
+                run_one(&b, false, relu, chained, modes[m], x, g, bt, u);
+                size_t n = x->size;
+                cr_assert(memcmp(a.y, b.y, n * sizeof *a.y) == 0, "y (case %d %d %d)", k, m, v);
+                cr_assert(memcmp(a.dx, b.dx, n * sizeof *a.dx) == 0, "dx (case %d %d %d)", k, m, v);
+                cr_assert(memcmp(a.dg, b.dg, C * sizeof *a.dg) == 0, "dgamma (case %d %d %d)", k, m, v);
+                cr_assert(memcmp(a.db, b.db, C * sizeof *a.db) == 0, "dbeta (case %d %d %d)", k, m, v);
+                cr_assert(memcmp(a.rm, b.rm, C * sizeof *a.rm) == 0, "running mean (case %d %d %d)", k, m, v);
+                cr_assert(memcmp(a.rv, b.rv, C * sizeof *a.rv) == 0, "running var (case %d %d %d)", k, m, v);
+                em_tensor_free(x); em_tensor_free(g); em_tensor_free(bt); em_tensor_free(u);
+            }
+}
