@@ -309,11 +309,19 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
 /* ---- the loop ------------------------------------------------------------------------------- */
 
 /* true when every value is finite: v * 0 is 0 for a finite v and NaN for NaN or Inf, so the
- * sum stays 0 exactly when all are finite (a loop without branches, it vectorizes) */
+ * sums stay 0 exactly when all are finite. 16 independent sums, so the compiler may run
+ * them as vectors: one sum would be a chain of dependent adds (the compiler must keep a
+ * float sum's order), and over the parameters and gradients (2 x 207k values for
+ * mnist-cnn) that chain cost 0.6 ms a step while the other thread waited. */
 static bool all_finite(const em_real *v, size_t n) {
-    em_real acc = 0;
-    for (size_t i = 0; i < n; i++) acc += v[i] * 0;
-    return acc == 0;
+    em_real acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += v[i + j] * 0;
+    for (; i < n; i++) acc[0] += v[i] * 0;
+    em_real all = 0;
+    for (int j = 0; j < 16; j++) all += acc[j];
+    return all == 0;
 }
 
 /* stop the run at the step being taken: status 3, what went non-finite (or too large) */
