@@ -70,7 +70,8 @@ EM_INLINE static double em_lanes_sum(const em_vec *v) {
 
 /* sum of x[0 .. n): EM_LANES partial sums of em_real (so the loop runs at vector speed,
  * not at one dependent double add per value); the remainder, then the lanes, added in
- * double. Used for every per-channel sum of BatchNorm and the convolution's bias. */
+ * double. BatchNorm's per-channel sums of x and the convolution's bias gradient use it;
+ * call it from an EM_KERNEL function (EM_INLINE above). */
 EM_INLINE static double em_run_sum(const em_real *restrict x, size_t n) {
     em_vec acc = {0};
     size_t s = 0;
@@ -103,9 +104,10 @@ EM_INLINE static double em_run_sum(const em_real *restrict x, size_t n) {
  * or once with [0, n) when the work is small or inside a parallel region. CALL must
  * compute each index of [0, n) the same whatever piece it falls in (every caller's index
  * is an element, a channel or a row of its own): then neither the pieces nor which thread
- * took them can change a result. CALL is a call of an EM_KERNEL function taking the pieces: the vectorized loop
- * lives there, with its restrict pointers — the function OpenMP outlines from a parallel
- * region loses restrict, and with it the vectorizer's trust. */
+ * took them can change a result. CALL is a call of an EM_KERNEL function taking the
+ * pieces: the vectorized loop lives there, with its restrict pointers — the function
+ * OpenMP outlines from a parallel region loses restrict, and with it the vectorizer's
+ * trust. */
 #ifdef _OPENMP
 #define EM_PARALLEL_RANGES(n, work, lo, hi, CALL)                                        \
     do {                                                                                 \

@@ -191,8 +191,9 @@ int em_sequential_len(const em_module *m);
 em_module *em_sequential_at(em_module *m, int i);
 /** Whether a Sequential runs a module with a fused ReLU form and the ReLU after it as one
  * op (BatchNorm: em_batchnorm_relu, Conv2d: em_conv2d_relu): on by default, except in
- * exercise builds, whose BatchNorm and convolution backward are the student's. The results are the same either way, exactly; off, the
- * tape shows the two ops separately (em_tape_print), as a lecture may want.
+ * exercise builds, whose BatchNorm and convolution backward are the student's. The
+ * results are the same either way, exactly; off, the tape shows the two ops separately
+ * (em_tape_print), as a lecture may want.
  * @param m   a Sequential
  * @param on  fuse or not */
 void em_sequential_fuse(em_module *m, bool on);

@@ -13,6 +13,7 @@
  * accumulator per channel. Kernels are EM_KERNEL (core/simd.h): AVX-512 / AVX2 / plain,
  * chosen at run time.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -31,7 +32,12 @@
  * multiply-add: ISO C mode), so the backward's mask is exactly where the forward's output
  * is positive. A NaN passes through the forward and gets no gradient, as em_relu.
  * RELU_PASSES is the backward's test, written once for scalars and GCC vectors alike (on
- * vectors it is a lane mask); xc = x - mu. */
+ * vectors it is a lane mask); xc = x - mu. It compares the expression where the forward
+ * compares the em_real it stored: the same value wherever arithmetic is done in em_real's
+ * own precision (FLT_EVAL_METHOD 0: x86-64, AArch64), which is checked here. */
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "the fused ReLU's mask needs arithmetic in em_real's own precision (FLT_EVAL_METHOD 0)"
+#endif
 #define RELU_PASSES(xc, k, b) ((xc) * (k) + (b) > 0)
 
 /* sum of (x - mu)^2 over x[0..S) */
@@ -231,7 +237,8 @@ EM_KERNEL static void bn_dx_k(em_real *restrict dx, const em_real *restrict dy,
         for (int n = 0; n < N; n++) {
             size_t r = (size_t)n * C;
             for (int c = 0; c < C; c++) {
-                em_real d = !scale || RELU_PASSES(x[r + c] - mean[c], scale[c], shift[c]) ? dy[r + c] : 0;
+                bool pass = !scale || RELU_PASSES(x[r + c] - mean[c], scale[c], shift[c]);
+                em_real d = pass ? dy[r + c] : 0;
                 em_real v = a[c] * d + b[c] + k[c] * (x[r + c] - mean[c]);
                 if (add)  /* a fresh dx is never read */
                     dx[r + c] += v;

@@ -251,6 +251,13 @@ static void conv2d_forward(em_real *y, em_real *scratch, const em_real *x, const
     }
 }
 
+/* dbt[o] += the sum of row o of dy_n (O, HoWo): the bias gradient of one image (its own
+ * EM_KERNEL, so the inlined vector sum is compiled for each instruction set) */
+EM_KERNEL static void bias_grad(double *restrict dbt, const em_real *restrict dyn, int O,
+                                size_t HoWo) {
+    for (int o = 0; o < O; o++) dbt[o] += em_run_sum(dyn + (size_t)o * HoWo, HoWo);
+}
+
 /* em_conv2d_relu's backward mask: dym = dy where y > 0, else 0 (em_relu's backward into a
  * fresh buffer, on n values) */
 EM_KERNEL static void relu_mask(em_real *restrict dym, const em_real *restrict dy,
@@ -275,7 +282,7 @@ static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, dou
             relu_mask(dym, dyn, y + (size_t)n * g->O * HoWo, g->O * HoWo);
             dyn = dym;
         }
-        for (int o = 0; dbt && o < g->O; o++) dbt[o] += em_run_sum(dyn + o * HoWo, HoWo);
+        if (dbt) bias_grad(dbt, dyn, g->O, HoWo);
         if (dwt) {  /* as dwt^T = cols dy_n^T: the small dy_n is the operand transposed */
             im2col(cols, x + n * CHW, g);
             em_gemm(false, true, g->K, g->O, (int)HoWo, 1, cols, (int)HoWo, dyn, (int)HoWo, 1,
@@ -360,7 +367,8 @@ static void conv2d_node_backward(em_tape *tape, em_node *node) {
     return;
 #endif
     bool relu = node->args[2];
-    em_real *scratch = em_tape_alloc(tape, nt * conv_scratch_per_thread(&g, relu) * sizeof *scratch);
+    em_real *scratch =
+        em_tape_alloc(tape, nt * conv_scratch_per_thread(&g, relu) * sizeof *scratch);
     em_real *dwt = em_tape_alloc(tape, (size_t)conv_blocks(g.N) * g.O * g.K * sizeof *dwt);
     double *dbt = em_tape_alloc(tape, (size_t)conv_blocks(g.N) * g.O * sizeof *dbt);
     if (!scratch || !dwt || !dbt || !em_tape_ok(tape)) return;
