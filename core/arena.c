@@ -1,9 +1,13 @@
 /* core/arena.c — chunked bump allocator, see arena.h. */
+#define _DEFAULT_SOURCE  /* madvise (Linux), beside the build's _POSIX_C_SOURCE */
 #include "arena.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "errors.h"
 
@@ -16,11 +20,29 @@ struct em_arena_chunk {
 
 static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
+/* A chunk of 2 MiB or more is aligned to 2 MiB and asked to be backed by huge pages
+ * (Linux, transparent huge pages in "madvise" mode, as on Debian). A training step walks
+ * its whole arena (about 25 MB for mnist-cnn at batch 64, 100 MB at 256): with 4 KiB
+ * pages that is more pages than the TLB holds, and the memory-bound passes (BatchNorm,
+ * max-pool, im2col's reads) paid for the misses. Only advice: where the kernel has no
+ * huge page to give, the chunk is ordinary memory and everything works the same. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static void *chunk_memory(size_t cap) {
+    if (cap < HUGE_PAGE) return aligned_alloc(EM_ARENA_ALIGN, round_up(cap, EM_ARENA_ALIGN));
+    size_t bytes = round_up(cap, HUGE_PAGE);
+    void *p = aligned_alloc(HUGE_PAGE, bytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (p) (void)madvise(p, bytes, MADV_HUGEPAGE);  /* advice: a refusal changes nothing */
+#endif
+    return p;
+}
+
 static em_arena_chunk *chunk_new(em_arena *arena, size_t cap) {
     if (arena->fail_after && arena->chunk_allocs + 1 >= arena->fail_after) return NULL;
     em_arena_chunk *c = malloc(sizeof *c);
     if (!c) return NULL;
-    c->data = aligned_alloc(EM_ARENA_ALIGN, round_up(cap, EM_ARENA_ALIGN));
+    c->data = chunk_memory(cap);
     if (!c->data) {
         free(c);
         return NULL;
