@@ -48,6 +48,10 @@ configs=(
     "cifar-cnn --bn 256 infer"
 )
 [ $quick = 1 ] && configs=("mnist-cnn --bn 64 train" "mlp --bn 64 train")
+# Untimed warm-up on both cores first: on this project's virtual machine the first seconds
+# after an idle spell run far slower (ember-bench after a minute idle: 7962 images/s, then
+# 13139-13774 in the next three runs), which had penalized whichever side went first.
+"$bench" --model mnist-cnn --bn --batch 64 --threads 2 --windows "$windows" >/dev/null
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores;" \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; $($py -c 'import torch; print("torch", torch.__version__)')"
 printf '%-10s %-6s %5s %-6s | %12s %3s %6s | %12s %-7s | %6s\n' model bn batch mode \
