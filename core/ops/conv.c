@@ -352,7 +352,7 @@ static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db
     }
 }
 
-/* node->args: stride, pad, relu (em_conv2d_relu) */
+/* node->args: stride, pad; node->op EM_OP_CONV2D_RELU: em_conv2d_relu's node */
 static void conv2d_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->output;
     conv_geom g = conv_geometry(x->shape[0], x->shape[1], x->shape[2], x->shape[3],
@@ -366,7 +366,7 @@ static void conv2d_node_backward(em_tape *tape, em_node *node) {
     em_ex_conv2d_backward(tape, node, dx, dx_fresh, dw, db);  /* exercise 3 */
     return;
 #endif
-    bool relu = node->args[2];
+    bool relu = node->op == EM_OP_CONV2D_RELU;
     em_real *scratch =
         em_tape_alloc(tape, nt * conv_scratch_per_thread(&g, relu) * sizeof *scratch);
     em_real *dwt = em_tape_alloc(tape, (size_t)conv_blocks(g.N) * g.O * g.K * sizeof *dwt);
@@ -400,7 +400,6 @@ static em_tensor *conv_op(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *
     if (node) {
         node->args[0] = stride;
         node->args[1] = pad;
-        node->args[2] = relu;
     }
     return y;
 }
