@@ -48,6 +48,18 @@ em_tensor *em_conv2d(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, in
 em_tensor *em_conv2d_relu(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
                           int stride, int pad);
 
+/** y = em_maxpool2d(max(0, em_conv2d(x, w, b, stride, pad)), 2, 2) as one op: each image's
+ * convolution output stays in the thread's scratch, where the ReLU and the pool read it,
+ * and only the pooled quarter (and the winner of each window) is written; backward
+ * spreads dy back to the winners in the same scratch. The result and every gradient equal
+ * those of the three ops exactly. The layers' Sequential uses it for a Conv2d, a ReLU and
+ * a MaxPool2d(2, 2) in a row. When the convolution's output has an odd side (or rows too
+ * long for the 2x2 kernels) it is the three ops; in exercise builds too.
+ * @param tape, x, w, b, stride, pad  as for em_conv2d
+ * @return y (N, Cout, Ho / 2, Wo / 2); NULL when the tape has failed */
+em_tensor *em_conv2d_relu_pool(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
+                               int stride, int pad);
+
 /** The same convolution as seven plain loops on raw arrays: the definition to read first
  * and the reference the tests hold em_conv2d to. y (N, Cout, Ho, Wo) is overwritten;
  * b may be NULL. Sums run in double.

@@ -18,6 +18,7 @@ static const char *const op_names[] = {
     [EM_OP_RESHAPE] = "reshape", [EM_OP_TRANSPOSE] = "transpose",
     [EM_OP_CROSS_ENTROPY] = "cross_entropy",
     [EM_OP_CONV2D] = "conv2d", [EM_OP_CONV2D_RELU] = "conv2d_relu",
+    [EM_OP_CONV2D_RELU_POOL] = "conv2d_relu_pool",
     [EM_OP_MAXPOOL2D] = "maxpool2d",
     [EM_OP_AVGPOOL2D] = "avgpool2d", [EM_OP_GLOBAL_AVGPOOL] = "global_avgpool",
     [EM_OP_DROPOUT] = "dropout", [EM_OP_BATCHNORM] = "batchnorm",

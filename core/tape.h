@@ -65,6 +65,7 @@ typedef enum em_op {
     EM_OP_CROSS_ENTROPY,     /**< em_cross_entropy()                              */
     EM_OP_CONV2D,            /**< em_conv2d()                                     */
     EM_OP_CONV2D_RELU,       /**< em_conv2d_relu(): convolution and ReLU in one   */
+    EM_OP_CONV2D_RELU_POOL,  /**< em_conv2d_relu_pool(): and a 2x2 max-pool too   */
     EM_OP_MAXPOOL2D,         /**< em_maxpool2d()                                  */
     EM_OP_AVGPOOL2D,         /**< em_avgpool2d()                                  */
     EM_OP_GLOBAL_AVGPOOL,    /**< em_global_avgpool()                             */

@@ -87,6 +87,13 @@ static em_tensor *conv_forward_relu(em_module *m, em_tape *tape, em_tensor *x) {
                           c->pad);
 }
 
+/* the 2x2 max-pool of that, in one op: a Sequential fused the ReLU and the pool after it */
+static em_tensor *conv_forward_relu_pool(em_module *m, em_tape *tape, em_tensor *x) {
+    conv2d *c = (conv2d *)m;
+    return em_conv2d_relu_pool(tape, x, &c->weight, c->has_bias ? &c->bias : NULL,
+                               c->stride, c->pad);
+}
+
 static int conv_entries(em_module *m, em_entry *e) {
     conv2d *c = (conv2d *)m;
     e[0] = (em_entry){"weight", EM_ENTRY_PARAM, &c->weight, NULL};
@@ -111,6 +118,7 @@ static const em_module_ops conv_ops = {
     .kind = "Conv2d",
     .forward = conv_forward,
     .forward_relu = conv_forward_relu,
+    .forward_relu_pool = conv_forward_relu_pool,
     .free = free_self,
     .entries = conv_entries,
     .init = conv_init,

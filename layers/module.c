@@ -159,14 +159,22 @@ typedef struct sequential {
     em_module base;
     int n;
     em_module **mods;
-    bool fuse;        /* a module with a fused ReLU form + the ReLU after it: one op */
+    bool fuse;        /* a module with a fused ReLU (and pool) form + the ReLU (and pool)
+                       * after it: one op */
 } sequential;
 
 static em_tensor *seq_forward(em_module *m, em_tape *tape, em_tensor *x) {
     sequential *s = (sequential *)m;
     for (int i = 0; i < s->n && x; i++) {
         em_module *c = s->mods[i];
-        if (s->fuse && c->ops->forward_relu && i + 1 < s->n && em_module_is_relu(s->mods[i + 1])) {
+        bool relu_next = s->fuse && i + 1 < s->n && em_module_is_relu(s->mods[i + 1]);
+        if (relu_next && c->ops->forward_relu_pool && i + 2 < s->n &&
+            em_module_is_maxpool2x2(s->mods[i + 2])) {
+            x = c->ops->forward_relu_pool(c, tape, x);
+            i += 2;  /* the ReLU and the pool ran inside */
+            continue;
+        }
+        if (relu_next && c->ops->forward_relu) {
             x = c->ops->forward_relu(c, tape, x);
             i++;  /* the ReLU ran inside */
             continue;

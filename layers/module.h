@@ -75,6 +75,10 @@ typedef struct em_module_ops {
      * em_conv2d_relu), which a Sequential
      * calls for this module followed by a ReLU; may be NULL (no fused form) */
     em_tensor *(*forward_relu)(em_module *m, em_tape *tape, em_tensor *x);
+    /** max-pool 2x2 of max(0, module(x)) as one op (Conv2d: em_conv2d_relu_pool), which a
+     * Sequential calls for this module followed by a ReLU and a MaxPool2d(2, 2); may be
+     * NULL (no such fused form) */
+    em_tensor *(*forward_relu_pool)(em_module *m, em_tape *tape, em_tensor *x);
 } em_module_ops;
 
 /** The base of every module: a module type's struct starts with it, so an em_module *
@@ -190,15 +194,19 @@ int em_sequential_len(const em_module *m);
  * @return the module, or NULL when i is out of range */
 em_module *em_sequential_at(em_module *m, int i);
 /** Whether a Sequential runs a module with a fused ReLU form and the ReLU after it as one
- * op (BatchNorm: em_batchnorm_relu, Conv2d: em_conv2d_relu): on by default, except in
- * exercise builds, whose BatchNorm and convolution backward are the student's. The
- * results are the same either way, exactly; off, the tape shows the two ops separately
- * (em_tape_print), as a lecture may want.
+ * op (BatchNorm: em_batchnorm_relu, Conv2d: em_conv2d_relu), and a Conv2d, a ReLU and a
+ * MaxPool2d(2, 2) as one (em_conv2d_relu_pool): on by default, except in exercise builds,
+ * whose BatchNorm and convolution backward are the student's. The results are the same
+ * either way, exactly; off, the tape shows the ops separately (em_tape_print), as a
+ * lecture may want.
  * @param m   a Sequential
  * @param on  fuse or not */
 void em_sequential_fuse(em_module *m, bool on);
 /** @param m  a module
  * @return whether m is a ReLU module (em_relu_new) */
 bool em_module_is_relu(const em_module *m);
+/** @param m  a module
+ * @return whether m is a MaxPool2d with a 2x2 window and stride 2 (NULL: false) */
+bool em_module_is_maxpool2x2(const em_module *m);
 
 #endif

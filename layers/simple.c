@@ -39,9 +39,9 @@ static em_tensor *tanh_fwd(em_module *m, em_tape *t, em_tensor *x) { (void)m; re
 DESCRIBE_PLAIN(relu_describe, "ReLU()")
 DESCRIBE_PLAIN(sigmoid_describe, "Sigmoid()")
 DESCRIBE_PLAIN(tanh_describe, "Tanh()")
-static const em_module_ops relu_ops = {"ReLU", relu_fwd, free_self, NULL, NULL, NULL, relu_describe, NULL, NULL};
-static const em_module_ops sigmoid_ops = {"Sigmoid", sigmoid_fwd, free_self, NULL, NULL, NULL, sigmoid_describe, NULL, NULL};
-static const em_module_ops tanh_ops = {"Tanh", tanh_fwd, free_self, NULL, NULL, NULL, tanh_describe, NULL, NULL};
+static const em_module_ops relu_ops = {.kind = "ReLU", .forward = relu_fwd, .free = free_self, .describe = relu_describe};
+static const em_module_ops sigmoid_ops = {.kind = "Sigmoid", .forward = sigmoid_fwd, .free = free_self, .describe = sigmoid_describe};
+static const em_module_ops tanh_ops = {.kind = "Tanh", .forward = tanh_fwd, .free = free_self, .describe = tanh_describe};
 em_module *em_relu_new(void) { return simple_new(&relu_ops, 0, 0, 0); }
 bool em_module_is_relu(const em_module *m) { return m && m->ops == &relu_ops; }
 em_module *em_sigmoid_new(void) { return simple_new(&sigmoid_ops, 0, 0, 0); }
@@ -64,13 +64,17 @@ static void avgpool_describe(const em_module *m, char *buf, size_t len) {
     snprintf(buf, len, "AvgPool2d(kernel=%d, stride=%d)", ((const simple *)m)->k, ((const simple *)m)->stride);
 }
 DESCRIBE_PLAIN(flatten_describe, "Flatten()")
-static const em_module_ops maxpool_ops = {"MaxPool2d", maxpool_fwd, free_self, NULL, NULL, NULL, maxpool_describe, NULL, NULL};
-static const em_module_ops avgpool_ops = {"AvgPool2d", avgpool_fwd, free_self, NULL, NULL, NULL, avgpool_describe, NULL, NULL};
-static const em_module_ops flatten_ops = {"Flatten", flatten_fwd, free_self, NULL, NULL, NULL, flatten_describe, NULL, NULL};
+static const em_module_ops maxpool_ops = {.kind = "MaxPool2d", .forward = maxpool_fwd, .free = free_self, .describe = maxpool_describe};
+static const em_module_ops avgpool_ops = {.kind = "AvgPool2d", .forward = avgpool_fwd, .free = free_self, .describe = avgpool_describe};
+static const em_module_ops flatten_ops = {.kind = "Flatten", .forward = flatten_fwd, .free = free_self, .describe = flatten_describe};
 
 em_module *em_maxpool2d_new(int kernel, int stride) {
     EM_ASSERT(kernel > 0 && stride > 0);
     return simple_new(&maxpool_ops, kernel, stride, 0);
+}
+bool em_module_is_maxpool2x2(const em_module *m) {
+    return m && m->ops == &maxpool_ops && ((const simple *)m)->k == 2 &&
+           ((const simple *)m)->stride == 2;
 }
 em_module *em_avgpool2d_new(int kernel, int stride) {
     EM_ASSERT(kernel > 0 && stride > 0);
@@ -92,8 +96,9 @@ static void dropout_describe(const em_module *m, char *buf, size_t len) {
     snprintf(buf, len, "Dropout(p=%g)", ((const simple *)m)->p);
 }
 static em_rng *dropout_rng(em_module *m) { return &((simple *)m)->rng; }
-static const em_module_ops dropout_ops = {"Dropout", dropout_fwd, free_self, NULL, NULL,
-                                          dropout_init, dropout_describe, dropout_rng, NULL};
+static const em_module_ops dropout_ops = {.kind = "Dropout", .forward = dropout_fwd,
+                                          .free = free_self, .init = dropout_init,
+                                          .describe = dropout_describe, .rng = dropout_rng};
 em_module *em_dropout_new(double p) {
     EM_ASSERT_MSG(p >= 0 && p < 1, "dropout p in [0, 1)");
     return simple_new(&dropout_ops, 0, 0, p);

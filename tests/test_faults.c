@@ -118,8 +118,8 @@ static em_tensor *trap_forward(em_module *m, em_tape *tape, em_tensor *x) {
 
 static void trap_free(em_module *m) { free(m); }
 
-static const em_module_ops trap_ops = {"Trap", trap_forward, trap_free, NULL, NULL, NULL, NULL,
-                                       NULL, NULL};
+static const em_module_ops trap_ops = {.kind = "Trap", .forward = trap_forward,
+                                       .free = trap_free};
 
 Test(faults, nan_gradient_under_a_finite_loss_stops_before_the_update) {
     fixture f;

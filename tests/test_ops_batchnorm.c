@@ -315,7 +315,7 @@ static void bnr_once(bnr_run *out, bool fused, int ndim, const int *shape, em_bn
                          : em_relu(tape, em_batchnorm(tape, x, g, b, out->rm, out->rv, 0.9,
                                                       1e-5, mode));
     cr_assert_not_null(y);
-    assert_last_op_fused(tape, "batchnorm_relu", fused);
+    assert_last_op_fused(tape, "batchnorm_relu", "relu", fused);
     cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
     memcpy(out->y, y->data, y->size * sizeof *out->y);
     memcpy(out->dx, x->grad, x->size * sizeof *out->dx);

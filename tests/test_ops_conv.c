@@ -441,7 +441,7 @@ static void crun_once(crun *out, bool fused, bool chained, const conv_case *c,
     em_tensor *y = fused ? em_conv2d_relu(tape, in, w, bb, c->s, c->pad)
                          : em_relu(tape, em_conv2d(tape, in, w, bb, c->s, c->pad));
     cr_assert_not_null(y);
-    assert_last_op_fused(tape, "conv2d_relu", fused);
+    assert_last_op_fused(tape, "conv2d_relu", "relu", fused);
     out->nodes = tape->n_nodes;
     em_real *dy = malloc(y->size * sizeof *dy);
     cr_assert_not_null(dy);

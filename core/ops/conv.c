@@ -20,6 +20,13 @@
  * adds the bias, and backward masks dy_n (where y_n > 0) into the thread's scratch before
  * the pass that sums the bias gradient and the image's two products. Every value equals
  * em_relu(em_conv2d(...))'s bit for bit: the same expressions on the same values.
+ *
+ * em_conv2d_relu_pool adds a 2x2, stride-2 max-pool: y_n is made in the thread's scratch
+ * and pooled from there by pool.c's own kernels (maxpool2x2.h), which also keep each
+ * window's winner. Backward masks the pooled dy_n by the ReLU (a window's winner passed
+ * the ReLU exactly when the pooled value did: it is that value) and spreads it to the
+ * winners in scratch, the rest 0: the dy_n em_relu's backward would have made from
+ * em_maxpool2d's, value for value.
  */
 #include <limits.h>
 #include <string.h>
@@ -29,6 +36,7 @@
 #include "../ops_image.h"
 #include "../parallel.h"
 #include "../simd.h"
+#include "maxpool2x2.h"
 #ifdef EM_EXERCISES
 #include "../exercise_hooks.h"
 #endif
@@ -211,18 +219,27 @@ EM_KERNEL static void bias_relu(em_real *restrict yn, const em_real *restrict b,
     }
 }
 
+/* What a convolution op does after the product: nothing more (em_conv2d), a ReLU
+ * (em_conv2d_relu), a ReLU and a 2x2 max-pool (em_conv2d_relu_pool). */
+typedef enum conv_fuse { FUSE_NONE, FUSE_RELU, FUSE_RELU_POOL } conv_fuse;
+
 /* y_n = w im2col(x_n) + b (relu: max(0, that)) for images n in [lo, hi), cols: (K, HoWo)
- * scratch */
-static void conv2d_forward_images(em_real *y, em_real *cols, const em_real *x,
-                                  const em_real *w, const em_real *b, bool relu,
-                                  const conv_geom *g, int lo, int hi) {
+ * scratch. With sel (em_conv2d_relu_pool) y_n is made in yfull, (O, HoWo) scratch, and
+ * y, sel get its 2x2 max-pool, (O, HoWo / 4) per image. */
+static void conv2d_forward_images(em_real *y, int32_t *sel, em_real *cols, em_real *yfull,
+                                  const em_real *x, const em_real *w, const em_real *b,
+                                  bool relu, const conv_geom *g, int lo, int hi) {
     const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
+    const size_t OP = (size_t)g->O * (HoWo / 4);  /* pooled values per image */
     for (int n = lo; n < hi; n++) {
-        em_real *yn = y + (size_t)n * g->O * HoWo;
+        em_real *yn = sel ? yfull : y + (size_t)n * g->O * HoWo;
         im2col(cols, x + n * CHW, g);
         em_gemm(false, false, g->O, (int)HoWo, g->K, 1, w, g->K, cols, (int)HoWo, 0, yn,
                 (int)HoWo);
         if (b || relu) bias_relu(yn, b, g->O, HoWo, relu);
+        if (sel)  /* row pairs of all O channels, one after the other */
+            em_mp2_forward_rows(y + n * OP, sel + n * OP, yfull, g->Wo, 0,
+                                (size_t)g->O * (g->Ho / 2));
     }
 }
 
@@ -236,18 +253,27 @@ static void split(int N, int t, int nb, int *lo, int *hi) {
     *hi = (int)((long)N * (t + 1) / nb);
 }
 
-static void conv2d_forward(em_real *y, em_real *scratch, const em_real *x, const em_real *w,
-                           const em_real *b, bool relu, const conv_geom *g, int nt) {
-    const size_t KHW = (size_t)g->K * g->Ho * g->Wo;
+/* forward scratch per thread: cols (K, HoWo), and y_n (O, HoWo) to pool from */
+static size_t conv_fwd_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
+    return ((size_t)g->K + (fuse == FUSE_RELU_POOL ? (size_t)g->O : 0)) * g->Ho * g->Wo;
+}
+
+/* sel: NULL, or the pool's winners (em_conv2d_relu_pool) */
+static void conv2d_forward(em_real *y, int32_t *sel, em_real *scratch, const em_real *x,
+                           const em_real *w, const em_real *b, conv_fuse fuse,
+                           const conv_geom *g, int nt) {
+    const size_t KHW = (size_t)g->K * g->Ho * g->Wo, per = conv_fwd_scratch_per_thread(g, fuse);
+    const bool relu = fuse != FUSE_NONE;
     if (nt == 1) {
-        conv2d_forward_images(y, scratch, x, w, b, relu, g, 0, g->N);
+        conv2d_forward_images(y, sel, scratch, scratch + KHW, x, w, b, relu, g, 0, g->N);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
-        em_real *cols = scratch + em_thread_id() * KHW;
+        em_real *cols = scratch + em_thread_id() * per;
 #pragma omp for schedule(dynamic, 1)
-        for (int n = 0; n < g->N; n++) conv2d_forward_images(y, cols, x, w, b, relu, g, n, n + 1);
+        for (int n = 0; n < g->N; n++)
+            conv2d_forward_images(y, sel, cols, cols + KHW, x, w, b, relu, g, n, n + 1);
     }
 }
 
@@ -270,15 +296,24 @@ EM_KERNEL static void relu_mask(em_real *restrict dym, const em_real *restrict d
  * dwt is dw transposed, (K, O): the product that transposes dy_n (O x HoWo) instead of
  * cols (K x HoWo, 4.5 times larger at conv2) runs about 1.8 times faster. cols, dcols:
  * (K, HoWo) scratch. dx, dwt, dbt may be NULL. With y (em_conv2d_relu's output), dy_n is
- * first masked by the ReLU into dym: (O, HoWo) scratch. */
+ * first masked by the ReLU into dym: (O, HoWo) scratch. With sel too, y and dy are
+ * em_conv2d_relu_pool's, (O, HoWo / 4) per image: dy_n is masked into dpm, (O, HoWo / 4)
+ * scratch, then spread to the windows' winners in dym. */
 static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, double *dbt,
-                                   const em_real *dy, const em_real *y, em_real *dym,
-                                   const em_real *x, const em_real *w, em_real *cols,
-                                   em_real *dcols, const conv_geom *g, int lo, int hi) {
+                                   const em_real *dy, const em_real *y, const int32_t *sel,
+                                   em_real *dym, em_real *dpm, const em_real *x,
+                                   const em_real *w, em_real *cols, em_real *dcols,
+                                   const conv_geom *g, int lo, int hi) {
     const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
+    const size_t OP = (size_t)g->O * (HoWo / 4);
     for (int n = lo; n < hi; n++) {
         const em_real *dyn = dy + (size_t)n * g->O * HoWo;
-        if (y) {
+        if (sel) {
+            relu_mask(dpm, dy + n * OP, y + n * OP, OP);
+            em_mp2_backward_rows(dym, false, dpm, sel + n * OP, g->Wo, 0,
+                                 (size_t)g->O * (g->Ho / 2));
+            dyn = dym;
+        } else if (y) {
             relu_mask(dym, dyn, y + (size_t)n * g->O * HoWo, g->O * HoWo);
             dyn = dym;
         }
@@ -301,22 +336,26 @@ static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, dou
  * dw into its own zeroed buffers (dwt: nb x (K, O), dbt: nb x (O) doubles), added into
  * db and dw in block order afterwards. The blocks do not depend on the thread count
  * (threads take whole blocks), so neither does the result. dx, dw, db may be NULL.
- * scratch: nt x (2 (K, HoWo) + (O, HoWo)), one set per thread (the last only for y:
- * em_conv2d_relu's output, whose ReLU masks dy). */
+ * scratch: nt x (2 (K, HoWo) + (O, HoWo) + (O, HoWo / 4)), one set per thread (the third
+ * only for a fused ReLU, the last only for a fused pool). */
 #define CONV_BLOCKS 8
 
 static int conv_blocks(int N) { return N < CONV_BLOCKS ? N : CONV_BLOCKS; }
 
-static size_t conv_scratch_per_thread(const conv_geom *g, bool relu) {
-    return (2 * (size_t)g->K + (relu ? (size_t)g->O : 0)) * g->Ho * g->Wo;
+static size_t conv_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
+    const size_t HoWo = (size_t)g->Ho * g->Wo;
+    return (2 * (size_t)g->K + (fuse != FUSE_NONE ? (size_t)g->O : 0)) * HoWo +
+           (fuse == FUSE_RELU_POOL ? (size_t)g->O * (HoWo / 4) : 0);
 }
 
 static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db,
-                            const em_real *dy, const em_real *y, const em_real *x,
-                            const em_real *w, em_real *scratch, em_real *dwt, double *dbt,
-                            const conv_geom *g, int nt) {
+                            const em_real *dy, const em_real *y, const int32_t *sel,
+                            conv_fuse fuse, const em_real *x, const em_real *w,
+                            em_real *scratch, em_real *dwt, double *dbt, const conv_geom *g,
+                            int nt) {
     const size_t KHW = (size_t)g->K * g->Ho * g->Wo, OK = (size_t)g->O * g->K;
-    const size_t per = conv_scratch_per_thread(g, y != NULL);
+    const size_t OHW = (size_t)g->O * g->Ho * g->Wo;
+    const size_t per = conv_scratch_per_thread(g, fuse);
     const int nb = conv_blocks(g->N);
     if (dw) memset(dwt, 0, nb * OK * sizeof *dwt);
     if (db) memset(dbt, 0, (size_t)nb * g->O * sizeof *dbt);
@@ -325,22 +364,23 @@ static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db
             int lo, hi;
             split(g->N, bk, nb, &lo, &hi);
             conv2d_backward_images(dx, dx_fresh, dw ? dwt + bk * OK : NULL,
-                                   db ? dbt + (size_t)bk * g->O : NULL, dy, y,
-                                   scratch + 2 * KHW, x, w, scratch, scratch + KHW, g, lo,
-                                   hi);
+                                   db ? dbt + (size_t)bk * g->O : NULL, dy, y, sel,
+                                   scratch + 2 * KHW, scratch + 2 * KHW + OHW, x, w, scratch,
+                                   scratch + KHW, g, lo, hi);
         }
     } else {
 #pragma omp parallel num_threads(nt)
         {
             int t = em_thread_id();
             em_real *cols = scratch + t * per, *dcols = cols + KHW, *dym = dcols + KHW;
+            em_real *dpm = dym + OHW;
 #pragma omp for schedule(dynamic, 1)
             for (int bk = 0; bk < nb; bk++) {
                 int lo, hi;
                 split(g->N, bk, nb, &lo, &hi);
                 conv2d_backward_images(dx, dx_fresh, dw ? dwt + bk * OK : NULL,
-                                       db ? dbt + (size_t)bk * g->O : NULL, dy, y, dym, x, w,
-                                       cols, dcols, g, lo, hi);
+                                       db ? dbt + (size_t)bk * g->O : NULL, dy, y, sel, dym,
+                                       dpm, x, w, cols, dcols, g, lo, hi);
             }
         }
     }
@@ -352,7 +392,8 @@ static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db
     }
 }
 
-/* node->args: stride, pad; node->op EM_OP_CONV2D_RELU: em_conv2d_relu's node */
+/* node->args: stride, pad; node->op EM_OP_CONV2D_RELU: em_conv2d_relu's node,
+ * EM_OP_CONV2D_RELU_POOL: em_conv2d_relu_pool's, node->saved its pool's winners */
 static void conv2d_node_backward(em_tape *tape, em_node *node) {
     em_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->output;
     conv_geom g = conv_geometry(x->shape[0], x->shape[1], x->shape[2], x->shape[3],
@@ -366,19 +407,21 @@ static void conv2d_node_backward(em_tape *tape, em_node *node) {
     em_ex_conv2d_backward(tape, node, dx, dx_fresh, dw, db);  /* exercise 3 */
     return;
 #endif
-    bool relu = node->op == EM_OP_CONV2D_RELU;
+    conv_fuse fuse = node->op == EM_OP_CONV2D_RELU_POOL ? FUSE_RELU_POOL
+                     : node->op == EM_OP_CONV2D_RELU    ? FUSE_RELU
+                                                        : FUSE_NONE;
     em_real *scratch =
-        em_tape_alloc(tape, nt * conv_scratch_per_thread(&g, relu) * sizeof *scratch);
+        em_tape_alloc(tape, nt * conv_scratch_per_thread(&g, fuse) * sizeof *scratch);
     em_real *dwt = em_tape_alloc(tape, (size_t)conv_blocks(g.N) * g.O * g.K * sizeof *dwt);
     double *dbt = em_tape_alloc(tape, (size_t)conv_blocks(g.N) * g.O * sizeof *dbt);
     if (!scratch || !dwt || !dbt || !em_tape_ok(tape)) return;
-    conv2d_backward(dx, dx_fresh, dw, db, y->grad, relu ? y->data : NULL, x->data, w->data,
-                    scratch, dwt, dbt, &g, nt);
+    conv2d_backward(dx, dx_fresh, dw, db, y->grad, fuse != FUSE_NONE ? y->data : NULL,
+                    node->saved, fuse, x->data, w->data, scratch, dwt, dbt, &g, nt);
 }
 
-/* em_conv2d, and with relu em_conv2d_relu */
+/* em_conv2d, em_conv2d_relu, em_conv2d_relu_pool */
 static em_tensor *conv_op(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, int stride,
-                          int pad, bool relu) {
+                          int pad, conv_fuse fuse) {
     if (!em_tape_ok(tape)) return NULL;
     EM_ASSERT_MSG(x->ndim == 4 && w->ndim == 4, "em_conv2d: x (N, C, H, W), w (O, C, kh, kw)");
     EM_ASSERT_MSG(x->shape[1] == w->shape[1], "em_conv2d: x and w disagree on channels C");
@@ -389,24 +432,31 @@ static em_tensor *conv_op(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *
                   "em_conv2d: kernel larger than the padded input");
     conv_geom g = conv_geometry(x->shape[0], x->shape[1], x->shape[2], x->shape[3],
                                 w->shape[0], w->shape[2], w->shape[3], stride, pad);
-    em_tensor *y = em_tape_tensor(tape, 4, (int[]){g.N, g.O, g.Ho, g.Wo});
+    const bool pool = fuse == FUSE_RELU_POOL;
+    if (pool && !em_mp2_applies(g.Ho, g.Wo))  /* the 2x2 kernels do not take it: three ops */
+        return em_maxpool2d(tape, conv_op(tape, x, w, b, stride, pad, FUSE_RELU), 2, 2);
+    em_tensor *y = em_tape_tensor(tape, 4, (int[]){g.N, g.O, pool ? g.Ho / 2 : g.Ho,
+                                                   pool ? g.Wo / 2 : g.Wo});
     if (!y) return NULL;
     int nt = conv_threads(&g);
-    em_real *scratch = em_tape_alloc(tape, (size_t)nt * g.K * g.Ho * g.Wo * sizeof *scratch);
-    if (!scratch) return NULL;
-    conv2d_forward(y->data, scratch, x->data, w->data, b ? b->data : NULL, relu, &g, nt);
-    em_node *node = em_tape_record(tape, relu ? EM_OP_CONV2D_RELU : EM_OP_CONV2D, y,
-                                   conv2d_node_backward, 3, x, w, b);
+    em_real *scratch =
+        em_tape_alloc(tape, nt * conv_fwd_scratch_per_thread(&g, fuse) * sizeof *scratch);
+    int32_t *sel = pool ? em_tape_alloc(tape, y->size * sizeof *sel) : NULL;
+    if (!scratch || (pool && !sel)) return NULL;
+    conv2d_forward(y->data, sel, scratch, x->data, w->data, b ? b->data : NULL, fuse, &g, nt);
+    static const em_op ops[] = {EM_OP_CONV2D, EM_OP_CONV2D_RELU, EM_OP_CONV2D_RELU_POOL};
+    em_node *node = em_tape_record(tape, ops[fuse], y, conv2d_node_backward, 3, x, w, b);
     if (node) {
         node->args[0] = stride;
         node->args[1] = pad;
+        node->saved = sel;
     }
     return y;
 }
 
 em_tensor *em_conv2d(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, int stride,
                      int pad) {
-    return conv_op(tape, x, w, b, stride, pad, false);
+    return conv_op(tape, x, w, b, stride, pad, FUSE_NONE);
 }
 
 em_tensor *em_conv2d_relu(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
@@ -414,7 +464,16 @@ em_tensor *em_conv2d_relu(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *
 #ifdef EM_EXERCISES  /* the exercises' convolution backward is the student's: compose */
     return em_relu(tape, em_conv2d(tape, x, w, b, stride, pad));
 #else
-    return conv_op(tape, x, w, b, stride, pad, true);
+    return conv_op(tape, x, w, b, stride, pad, FUSE_RELU);
+#endif
+}
+
+em_tensor *em_conv2d_relu_pool(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
+                               int stride, int pad) {
+#ifdef EM_EXERCISES  /* as em_conv2d_relu */
+    return em_maxpool2d(tape, em_relu(tape, em_conv2d(tape, x, w, b, stride, pad)), 2, 2);
+#else
+    return conv_op(tape, x, w, b, stride, pad, FUSE_RELU_POOL);
 #endif
 }
 

@@ -11,6 +11,7 @@
 
 #include "../ops_image.h"
 #include "../simd.h"
+#include "maxpool2x2.h"
 
 static int pool_out(int len, int k, int s) { return (len - k) / s + 1; }
 
@@ -176,9 +177,9 @@ EM_KERNEL static void mp2_vertical_bwd_k(em_real *restrict dx, const em_real *re
     }
 }
 
-/* row pairs [lo, hi), block by block (W <= MP2_BLOCK: maxpool_is_2x2) */
-static void mp2_forward_range(em_real *y, int32_t *sel, const em_real *x, int W, size_t lo,
-                              size_t hi) {
+/* row pairs [lo, hi), block by block (W <= MP2_BLOCK: em_mp2_applies) */
+void em_mp2_forward_rows(em_real *y, int32_t *sel, const em_real *x, int W, size_t lo,
+                         size_t hi) {
     em_real v[MP2_BLOCK];
     int32_t vs[MP2_BLOCK];
     size_t per = mp2_rows_per_block(W), Wo = (size_t)W / 2;
@@ -189,8 +190,8 @@ static void mp2_forward_range(em_real *y, int32_t *sel, const em_real *x, int W,
     }
 }
 
-static void mp2_backward_range(em_real *dx, bool add, const em_real *dy, const int32_t *sel,
-                               int W, size_t lo, size_t hi) {
+void em_mp2_backward_rows(em_real *dx, bool add, const em_real *dy, const int32_t *sel,
+                          int W, size_t lo, size_t hi) {
     em_real gv[MP2_BLOCK];
     int32_t vs[MP2_BLOCK];
     size_t per = mp2_rows_per_block(W), Wo = (size_t)W / 2;
@@ -205,13 +206,13 @@ static void mp2_backward_range(em_real *dx, bool add, const em_real *dy, const i
  * loop that stores bytes vectorizes 64 at a time, more than a row of 28 holds, and would
  * run scalar. */
 static void maxpool2x2_forward(em_real *y, int32_t *sel, const em_real *x, size_t R, int W) {
-    EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi, mp2_forward_range(y, sel, x, W, lo, hi));
+    EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi, em_mp2_forward_rows(y, sel, x, W, lo, hi));
 }
 
 static void maxpool2x2_backward(em_real *dx, bool add, const em_real *dy, const int32_t *sel,
                                 size_t R, int W) {
     EM_PARALLEL_RANGES(R, (long)(R * W), lo, hi,
-                       mp2_backward_range(dx, add, dy, sel, W, lo, hi));
+                       em_mp2_backward_rows(dx, add, dy, sel, W, lo, hi));
 }
 
 static void maxpool_forward(em_real *y, int32_t *argmax, const em_real *x, int NC, int H,
@@ -252,10 +253,14 @@ static void maxpool_backward(em_real *dx, const em_real *dy, const int32_t *argm
     }
 }
 
+bool em_mp2_applies(int H, int W) {
+    /* rows longer than the stack buffer of a block take the general loop */
+    return H % 2 == 0 && W % 2 == 0 && W <= MP2_BLOCK;
+}
+
 /* the two-stage 2x2 path applies (node->args[2] records it) */
 static bool maxpool_is_2x2(int k, int s, int H, int W) {
-    /* rows longer than the stack buffer of a block take the general loop */
-    return k == 2 && s == 2 && H % 2 == 0 && W % 2 == 0 && W <= MP2_BLOCK;
+    return k == 2 && s == 2 && em_mp2_applies(H, W);
 }
 
 /* node->saved: the 2x2 path's winner places, else the argmax (int32 per output each) */

@@ -81,8 +81,9 @@ static void noise_describe(const em_module *m, char *buf, size_t len) {
 
 static em_rng *noise_rng(em_module *m) { return &((noise *)m)->rng; }
 
-static const em_module_ops noise_ops = {"Noise", noise_fwd, noise_free, NULL, NULL,
-                                        noise_init, noise_describe, noise_rng, NULL};
+static const em_module_ops noise_ops = {.kind = "Noise", .forward = noise_fwd,
+                                        .free = noise_free, .init = noise_init,
+                                        .describe = noise_describe, .rng = noise_rng};
 
 static em_module *noise_new(bool on) {
     noise *z = calloc(1, sizeof *z);
