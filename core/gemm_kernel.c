@@ -37,6 +37,7 @@
  * buffer, NaN poison) — as BLAS defines it. The buffers live on the stack (at most about
  * 400 KB): no allocation, no shared state.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "gemm.h"

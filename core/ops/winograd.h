@@ -1,0 +1,53 @@
+/* core/ops/winograd.h — the 3x3, stride-1, pad-1 convolution of one image by Winograd's
+ * F(2x2, 3x3) algorithm, for conv.c (not part of the API).
+ *
+ * Each 2x2 block of outputs comes from a 4x4 tile of the input: with d the tile, g a 3x3
+ * filter and the constant matrices B, G, A (winograd.c), the block is
+ *     A^T [ (G g G^T) .* (B^T d B) ] A
+ * Over all channels the elementwise products become 16 matrix products, one per position
+ * xi of the 4x4 transformed tile: M[xi] (O, T) = U[xi] (O, C) V[xi] (C, T), T tiles.
+ * That is 16 multiplications per 4 outputs and input channel, against 36 for the direct
+ * sum: 2.25 times fewer. The weight gradient is the same algorithm run backwards
+ * (em_wino_dw_image, em_wino_dw_finish). The price is rounding: the transforms add and subtract values,
+ * so the result differs from the direct sum in the last bits (tests/test_ops_conv.c holds
+ * it to the plain-loop reference like the im2col path).
+ */
+#ifndef EM_OPS_WINOGRAD_H
+#define EM_OPS_WINOGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../tensor.h"
+
+/* whether conv.c takes the Winograd path for x (C, H, W) -> y (O, H, W), 3x3, stride 1,
+ * pad 1: H and W even (whole 2x2 blocks), and the layer wide and large enough that its
+ * 16 products pay for the transforms */
+bool em_wino_applies(int C, int O, int H, int W);
+
+/* U (16, O, C) = G g G^T for every filter g = w[o][c] of w (O, C, 3, 3). adjoint: the
+ * filters of the backward-data convolution instead, dx = conv(dy) with g'[c][o] = w[o][c]
+ * turned by 180 degrees: U (16, C, O). */
+void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint);
+
+/* scratch values one call of em_wino_image needs */
+size_t em_wino_scratch(int C, int O, int H, int W);
+
+/* y (O, H, W) = (add: +=) the 3x3, pad-1 convolution of x (C, H, W) with the filters U
+ * (16, O, C) made by em_wino_filters; no bias */
+void em_wino_image(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
+                   int H, int W, em_real *scratch);
+
+/* Mw (16, O, C) += the transformed weight gradient of one image: over its tiles t,
+ * (A dy_t A^T)[xi] (B^T d_t B)[xi]^T, with dy_t the tile's 2x2 block of dy (O, H, W) and d_t
+ * its 4x4 input tile of x (C, H, W). It is the adjoint of the forward: y = A^T [U .* V] A
+ * with U = G g G^T gives dL/dg = G^T [(A dy A^T) .* V] G, summed over the tiles.
+ * scratch: em_wino_scratch(C, O, H, W) values. */
+void em_wino_dw_image(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
+                      int W, em_real *scratch);
+
+/* dw (O, C, 3, 3) += G^T Mw[.][o][c] G for every o, c: the weight gradient from its
+ * transformed sum */
+void em_wino_dw_finish(em_real *dw, const em_real *Mw, int O, int C);
+
+#endif
