@@ -229,11 +229,6 @@ GT_DIRECT_TILE(direct_tile1)
 /* 8 em_reals, for the transpose below (two or four registers where vectors are smaller) */
 typedef em_real GT(v8) __attribute__((vector_size(8 * sizeof(em_real))));
 typedef em_real GT(uv8) __attribute__((vector_size(8 * sizeof(em_real)), aligned(sizeof(em_real))));
-#ifdef EM_DOUBLE  /* the matching integer vector, for the shuffles' lane numbers */
-typedef int64_t GT(m8) __attribute__((vector_size(8 * sizeof(em_real))));
-#else
-typedef int32_t GT(m8) __attribute__((vector_size(8 * sizeof(em_real))));
-#endif
 
 /* Bb (K, Np) = B^T for B (N, K) with row stride ldb, columns N .. Np of Bb 0. Blocks of
  * 8 x 8 are transposed in registers, three rounds of 8 two-vector shuffles (rows of the
@@ -243,28 +238,32 @@ typedef int32_t GT(m8) __attribute__((vector_size(8 * sizeof(em_real))));
 GT_ATTR static void GT(transpose_b)(em_real *restrict Bb, int Np, const em_real *restrict B,
                                     int ldb, int N, int K) {
     const int N8 = N / 8 * 8, K8 = K / 8 * 8;
-    const GT(m8) p0 = {0, 8, 1, 9, 4, 12, 5, 13}, p1 = {2, 10, 3, 11, 6, 14, 7, 15};
-    const GT(m8) q0 = {0, 1, 8, 9, 4, 5, 12, 13}, q1 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const GT(m8) h0 = {0, 1, 2, 3, 8, 9, 10, 11}, h1 = {4, 5, 6, 7, 12, 13, 14, 15};
+/* the three rounds' lane choices (a: 0-7, b: 8-15), for GCC 12 and clang alike */
+#define GT_P0(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13)
+#define GT_P1(a, b) __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15)
+#define GT_Q0(a, b) __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13)
+#define GT_Q1(a, b) __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15)
+#define GT_H0(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11)
+#define GT_H1(a, b) __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15)
     for (int j0 = 0; j0 < N8; j0 += 8)
         for (int k0 = 0; k0 < K8; k0 += 8) {
             GT(v8) r[8], t[8], u[8];
             for (int i = 0; i < 8; i++) r[i] = *(const GT(uv8) *)(B + (size_t)(j0 + i) * ldb + k0);
             for (int i = 0; i < 8; i += 2) {
-                t[i] = __builtin_shuffle(r[i], r[i + 1], p0);
-                t[i + 1] = __builtin_shuffle(r[i], r[i + 1], p1);
+                t[i] = GT_P0(r[i], r[i + 1]);
+                t[i + 1] = GT_P1(r[i], r[i + 1]);
             }
             for (int i = 0; i < 8; i += 4) {
-                u[i] = __builtin_shuffle(t[i], t[i + 2], q0);
-                u[i + 1] = __builtin_shuffle(t[i], t[i + 2], q1);
-                u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], q0);
-                u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], q1);
+                u[i] = GT_Q0(t[i], t[i + 2]);
+                u[i + 1] = GT_Q1(t[i], t[i + 2]);
+                u[i + 2] = GT_Q0(t[i + 1], t[i + 3]);
+                u[i + 3] = GT_Q1(t[i + 1], t[i + 3]);
             }
             /* u[0..3] hold rows 0-3 of columns (0,4), (1,5), (2,6), (3,7); u[4..7] rows 4-7 */
             for (int m = 0; m < 4; m++) {
-                *(GT(uv8) *)(Bb + (size_t)(k0 + m) * Np + j0) = __builtin_shuffle(u[m], u[m + 4], h0);
+                *(GT(uv8) *)(Bb + (size_t)(k0 + m) * Np + j0) = GT_H0(u[m], u[m + 4]);
                 *(GT(uv8) *)(Bb + (size_t)(k0 + m + 4) * Np + j0) =
-                    __builtin_shuffle(u[m], u[m + 4], h1);
+                    GT_H1(u[m], u[m + 4]);
             }
         }
     for (int j = 0; j < N8; j++)
@@ -272,6 +271,12 @@ GT_ATTR static void GT(transpose_b)(em_real *restrict Bb, int Np, const em_real 
     for (int j = N8; j < Np; j++)
         for (int k = 0; k < K; k++) Bb[(size_t)k * Np + j] = j < N ? B[(size_t)j * ldb + k] : 0;
 }
+#undef GT_P0
+#undef GT_P1
+#undef GT_Q0
+#undef GT_Q1
+#undef GT_H0
+#undef GT_H1
 
 /* C = alpha op(A) op(B) + beta C, K <= DIRECT_MAX_K; with trans_b only when the whole
  * op(B), zero-padded to whole vectors, fits Bb (K ceil(N / VL) VL <= DB_MAX). Column

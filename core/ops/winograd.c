@@ -28,12 +28,13 @@ enum { WINO_TILES = 64 };  /* tiles per block, about */
  * outputs are two values per tile, interleaved: vector shuffles split and merge them. */
 #define LOADV(p) (*(const em_uvec8 *)(p))
 #define STOREV(p, v) (*(em_uvec8 *)(p) = (v))
-#define EVEN ((em_mvec8){0, 2, 4, 6, 8, 10, 12, 14})
-#define ODD ((em_mvec8){1, 3, 5, 7, 9, 11, 13, 15})
-#define LOW ((em_mvec8){0, 8, 1, 9, 2, 10, 3, 11})
-#define HIGH ((em_mvec8){4, 12, 5, 13, 6, 14, 7, 15})
-#define BEFORE ((em_mvec8){7, 8, 9, 10, 11, 12, 13, 14})  /* a's last lane, then b's first 7 */
-#define AFTER ((em_mvec8){1, 2, 3, 4, 5, 6, 7, 8})       /* a's last 7 lanes, then b's first */
+/* lanes of a (0-7) and b (8-15), __builtin_shufflevector (GCC 12 and clang alike) */
+#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#define LOW(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)    /* interleave */
+#define HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#define BEFORE(a, b) __builtin_shufflevector(a, b, 7, 8, 9, 10, 11, 12, 13, 14) /* a's last, b's first 7 */
+#define AFTER(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8)      /* a's last 7, b's first */
 
 bool em_wino_applies(int C, int O, int H, int W) {
     /* below 32 channels either way the 16 products are too thin (K or M < 32), and below
@@ -104,9 +105,9 @@ EM_KERNEL static void wino_input(em_real *restrict V, const em_real *restrict x,
                         em_vec8 b = inside ? LOADV(xr + 2 * tj) : zero;
                         em_vec8 c = inside ? LOADV(xr + 2 * tj + 8) : zero;
                         em_vec8 e = inside && 2 * tj + 16 < W ? LOADV(xr + 2 * tj + 16) : zero;
-                        em_vec8 d1 = __builtin_shuffle(b, c, EVEN);  /* x[2tj + 2j]     */
-                        em_vec8 d2 = __builtin_shuffle(b, c, ODD);   /* x[2tj + 2j + 1] */
-                        em_vec8 d0 = __builtin_shuffle(a, d2, BEFORE), d3 = __builtin_shuffle(d1, e, AFTER);
+                        em_vec8 d1 = EVEN(b, c);  /* x[2tj + 2j]     */
+                        em_vec8 d2 = ODD(b, c);   /* x[2tj + 2j + 1] */
+                        em_vec8 d0 = BEFORE(a, d2), d3 = AFTER(d1, e);
                         STOREV(h0 + tj, d0 - d2);
                         STOREV(h1 + tj, d1 + d2);
                         STOREV(h2 + tj, d2 - d1);
@@ -170,8 +171,8 @@ EM_KERNEL static void wino_output(em_real *restrict y, bool add, const em_real *
                 }
                 em_vec8 y00 = s0[0] + s0[1] + s0[2], y01 = s0[1] - s0[2] - s0[3];
                 em_vec8 y10 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
-                em_vec8 a0 = __builtin_shuffle(y00, y01, LOW), b0 = __builtin_shuffle(y00, y01, HIGH);
-                em_vec8 a1 = __builtin_shuffle(y10, y11, LOW), b1 = __builtin_shuffle(y10, y11, HIGH);
+                em_vec8 a0 = LOW(y00, y01), b0 = HIGH(y00, y01);
+                em_vec8 a1 = LOW(y10, y11), b1 = HIGH(y10, y11);
                 em_real *p0 = r0 + 2 * tj, *p1 = r1 + 2 * tj;
                 if (add) {
                     a0 += LOADV(p0), b0 += LOADV(p0 + 8), a1 += LOADV(p1), b1 += LOADV(p1 + 8);
@@ -252,8 +253,8 @@ EM_KERNEL static void wino_dy(em_real *restrict Dt, const em_real *restrict dy, 
             for (; TW % 8 == 0 && tj < TW; tj += 8) {
                 em_vec8 a = LOADV(r0 + 2 * tj), b = LOADV(r0 + 2 * tj + 8);
                 em_vec8 c = LOADV(r1 + 2 * tj), e = LOADV(r1 + 2 * tj + 8);
-                em_vec8 p0 = __builtin_shuffle(a, b, EVEN), q0 = __builtin_shuffle(a, b, ODD);
-                em_vec8 p1 = __builtin_shuffle(c, e, EVEN), q1 = __builtin_shuffle(c, e, ODD);
+                em_vec8 p0 = EVEN(a, b), q0 = ODD(a, b);
+                em_vec8 p1 = EVEN(c, e), q1 = ODD(c, e);
                 em_vec8 t[4] = {p0, p0 + q0, p0 - q0, -q0}, u[4] = {p1, p1 + q1, p1 - q1, -q1};
                 for (int k = 0; k < 4; k++) {
                     STOREV(d[k] + tj, t[k]);
