@@ -275,8 +275,8 @@ static void split(int N, int t, int nb, int *lo, int *hi) {
 /* cols (K, HoWo), or the Winograd path's scratch where that is larger */
 static size_t conv_cols_size(const conv_geom *g) {
     size_t cols = (size_t)g->K * g->Ho * g->Wo;
-    size_t wino = conv_wino(g) ? em_wino_scratch(g->C, g->O, g->H, g->W) : 0;
-    size_t wino_dx = conv_wino(g) ? em_wino_scratch(g->O, g->C, g->H, g->W) : 0;
+    size_t wino = conv_wino(g) ? em_wino_scratch(g->C, g->O, g->W) : 0;
+    size_t wino_dx = conv_wino(g) ? em_wino_scratch(g->O, g->C, g->W) : 0;
     if (wino_dx > wino) wino = wino_dx;
     return wino > cols ? wino : cols;
 }

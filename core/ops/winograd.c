@@ -74,15 +74,26 @@ static int wino_block_rows(int W) {
     return per < 1 ? 1 : per;
 }
 
-size_t em_wino_scratch(int C, int O, int H, int W) {
-    size_t Tb = (size_t)wino_block_rows(W) * (W / 2);
-    (void)H;
-    /* V, M, the 4 padded input rows, the 16 half-transformed rows of a tile row */
-    return 16 * (size_t)C * Tb + 16 * (size_t)O * Tb + 4 * (size_t)(W + 2) + 16 * (size_t)(W / 2);
+/* The scratch, in this order: V (16, C, Tb) the transformed input, M (16, O, Tb) the
+ * products (or the transformed dy), the row with a 0 either side (W + 2) and the 16
+ * half-transformed rows of a tile row (16 TW) of wino_input; Tb the tiles of a block.
+ * sizes[4]: their lengths. */
+static void wino_parts(size_t sizes[4], int C, int O, int W) {
+    const size_t Tmax = (size_t)wino_block_rows(W) * (W / 2);
+    sizes[0] = 16 * (size_t)C * Tmax;
+    sizes[1] = 16 * (size_t)O * Tmax;
+    sizes[2] = (size_t)W + 2;
+    sizes[3] = 16 * (size_t)(W / 2);
+}
+
+size_t em_wino_scratch(int C, int O, int W) {
+    size_t sz[4];
+    wino_parts(sz, C, O, W);
+    return sz[0] + sz[1] + sz[2] + sz[3];
 }
 
 /* V (16, C, Tb): B^T d B of every tile in tile rows [ti0, ti1) of x (C, H, W). pad:
- * 4 x (W + 2) values, hr: 16 x TW. */
+ * W + 2 values, hr: 16 x TW. */
 EM_KERNEL static void wino_input(em_real *restrict V, const em_real *restrict x, int C, int H,
                                  int W, int ti0, int ti1, em_real *restrict pad,
                                  em_real *restrict hr) {
@@ -205,18 +216,18 @@ EM_KERNEL static void wino_output(em_real *restrict y, bool add, const em_real *
         }
 }
 
-/* em_wino_scratch's parts: V (16, C, Tb), M (16, O, Tb) (the products, or the
- * transformed dy), the padded row and the half-transformed rows of wino_input */
+/* the scratch's parts (wino_parts) */
 typedef struct wino_bufs {
     em_real *V, *M, *pad, *hr;
 } wino_bufs;
 
 static wino_bufs wino_split(em_real *scratch, int C, int O, int W) {
-    const size_t Tmax = (size_t)wino_block_rows(W) * (W / 2);
+    size_t sz[4];
+    wino_parts(sz, C, O, W);
     wino_bufs b = {.V = scratch};
-    b.M = b.V + 16 * (size_t)C * Tmax;
-    b.pad = b.M + 16 * (size_t)O * Tmax;
-    b.hr = b.pad + 4 * (size_t)(W + 2);
+    b.M = b.V + sz[0];
+    b.pad = b.M + sz[1];
+    b.hr = b.pad + sz[2];
     return b;
 }
 

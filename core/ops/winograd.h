@@ -31,7 +31,7 @@ bool em_wino_applies(int C, int O, int H, int W);
 void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint);
 
 /* scratch values one call of em_wino_image needs */
-size_t em_wino_scratch(int C, int O, int H, int W);
+size_t em_wino_scratch(int C, int O, int W);
 
 /* y (O, H, W) = (add: +=) the 3x3, pad-1 convolution of x (C, H, W) with the filters U
  * (16, O, C) made by em_wino_filters; no bias */
@@ -42,7 +42,7 @@ void em_wino_image(em_real *y, bool add, const em_real *x, const em_real *U, int
  * (A dy_t A^T)[xi] (B^T d_t B)[xi]^T, with dy_t the tile's 2x2 block of dy (O, H, W) and d_t
  * its 4x4 input tile of x (C, H, W). It is the adjoint of the forward: y = A^T [U .* V] A
  * with U = G g G^T gives dL/dg = G^T [(A dy A^T) .* V] G, summed over the tiles.
- * scratch: em_wino_scratch(C, O, H, W) values. */
+ * scratch: em_wino_scratch(C, O, W) values. */
 void em_wino_dw_image(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
                       int W, em_real *scratch);
 
