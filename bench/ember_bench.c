@@ -15,8 +15,8 @@
  * gflops counts the multiply-adds of convolutions and linear layers only (2 per MAC;
  * training = forward + the input and weight gradients), so it is a lower bound. It counts
  * them as the direct convolution does them: the layers that take Winograd's F(2x2, 3x3)
- * (core/ops/winograd.h: cifar-cnn's 3x3 layers of 32+ channels) multiply 2.25 times less,
- * so for cifar-cnn the figure is a "direct-equivalent" rate, not arithmetic done, and can
+ * (core/ops/winograd.h: cifar-cnn's conv2-4, mnist-cnn's conv2) multiply 2.25 times less,
+ * so for the CNNs the figure is a "direct-equivalent" rate, not arithmetic done, and can
  * exceed the machine's peak.
  */
 #include <getopt.h>

@@ -132,14 +132,18 @@ int main(int argc, char **argv) {
         {1024, 1024, 1024, false, false, "square 1024"},
         {16, 784, 9, false, false, "mnist-cnn conv1 forward, one image"},
         {16, 9, 784, false, true, "mnist-cnn conv1 dW, one image"},
-        {32, 196, 144, false, false, "mnist-cnn conv2 forward, one image"},
-        {144, 32, 196, false, true, "mnist-cnn conv2 dW^T, one image"},
-        {144, 196, 32, true, false, "mnist-cnn conv2 dX (dcols), one image"},
+        {32, 196, 144, false, false, "mnist-cnn conv2 forward by im2col (before Winograd), one image"},
+        {144, 32, 196, false, true, "mnist-cnn conv2 dW^T by im2col (before Winograd), one image"},
+        {144, 196, 32, true, false, "mnist-cnn conv2 dX (dcols) by im2col (before Winograd), one image"},
         {64, 128, 1568, false, true, "mnist-cnn fc1 forward, batch 64"},
         {32, 1024, 288, false, false, "cifar-cnn conv2 forward, one image"},
         {288, 32, 1024, false, true, "cifar-cnn conv2 dW^T, one image"},
         {288, 1024, 32, true, false, "cifar-cnn conv2 dX (dcols), one image"},
         {64, 100, 784, false, true, "mlp fc1 forward, batch 64"},
+        {32, 49, 16, false, false, "mnist-cnn conv2 Winograd forward, one of 16, one image"},
+        {32, 196, 16, false, false, "mnist-cnn conv2 Winograd forward, one of 16, 4 images"},
+        {16, 196, 32, false, false, "mnist-cnn conv2 Winograd dX, one of 16, 4 images"},
+        {32, 16, 196, false, true, "mnist-cnn conv2 Winograd dW, one of 16, 4 images"},
     };
     em_rng rng;
     em_rng_seed(&rng, 1);

@@ -1,5 +1,5 @@
-/* core/ops/conv.c — 2-D convolution: im2col + one GEMM (the fast path), and the direct
- * seven-loop convolution beside it (the reference).
+/* core/ops/conv.c — 2-D convolution: im2col + one GEMM (the fast path; the seven-loop
+ * reference it is tested against is core/ops/conv_ref.c).
  *
  *   y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n,c, i*s+p-pad, j*s+q-pad]
  *
@@ -28,11 +28,12 @@
  * winners in scratch, the rest 0: the dy_n em_relu's backward would have made from
  * em_maxpool2d's, value for value.
  *
- * A 3x3, stride-1, pad-1 layer of 32 or more channels in and out on an image of 16 x 16 or
- * more (cifar-cnn's) takes Winograd's F(2x2, 3x3) instead, image by image (winograd.h):
- * 2.25 times fewer multiplications, for y_n, for dx_n (the same convolution of dy_n with
- * the filters turned and transposed) and for dw (the algorithm's adjoint: each block
- * sums the transformed gradient (16, O, C), turned into dw at the end).
+ * A 3x3, stride-1, pad-1 layer of 16 or more channels in and out on an image of 16 x 16 or
+ * more, or 14 wide (cifar-cnn's conv2-4, mnist-cnn's conv2), takes Winograd's F(2x2, 3x3)
+ * instead (winograd.h): 2.25 times fewer multiplications, for y_n, for dx_n (the same
+ * convolution of dy_n with the filters turned and transposed) and for dw (the algorithm's
+ * adjoint: each block sums the transformed gradient (16, O, C), turned into dw at the
+ * end). Small images go a group at a time (em_wino_group: 4 of mnist-cnn's 14 x 14).
  */
 #include <limits.h>
 #include <string.h>
@@ -236,28 +237,35 @@ static bool conv_wino(const conv_geom *g) {
            em_wino_applies(g->C, g->O, g->H, g->W);
 }
 
-/* y_n = w im2col(x_n) + b (relu: max(0, that)) for images n in [lo, hi), cols: (K, HoWo)
- * scratch (with U, the Winograd filters, y_n = the Winograd convolution, cols its
- * scratch). With sel (em_conv2d_relu_pool) y_n is made in yfull, (O, HoWo) scratch, and
- * y, sel get its 2x2 max-pool, (O, HoWo / 4) per image. */
+/* images a call of the product takes: a group on the Winograd path (em_wino_group), else 1 */
+static int conv_group(const conv_geom *g) {
+    return conv_wino(g) ? em_wino_group(g->H, g->W) : 1;
+}
+
+/* y_n = w im2col(x_n) + b (relu: max(0, that)) for images n in [lo, hi), at most
+ * conv_group of them; cols: (K, HoWo) scratch (with U, the Winograd filters, y_n = the
+ * Winograd convolution, cols its scratch). With sel (em_conv2d_relu_pool) the y_n are made
+ * in yfull, (hi - lo) x (O, HoWo) scratch, and y, sel get their 2x2 max-pool, (O, HoWo / 4)
+ * per image. */
 static void conv2d_forward_images(em_real *y, int32_t *sel, em_real *cols, em_real *yfull,
                                   const em_real *x, const em_real *w, const em_real *U,
                                   const em_real *b, bool relu, const conv_geom *g, int lo,
                                   int hi) {
     const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
-    const size_t OP = (size_t)g->O * (HoWo / 4);  /* pooled values per image */
+    const size_t OHW = (size_t)g->O * HoWo, OP = (size_t)g->O * (HoWo / 4);
+    em_real *ylo = sel ? yfull : y + (size_t)lo * OHW;  /* y_lo; y_n follow it */
+    if (U)
+        em_wino_images(ylo, false, x + lo * CHW, U, g->C, g->O, g->H, g->W, hi - lo, cols);
     for (int n = lo; n < hi; n++) {
-        em_real *yn = sel ? yfull : y + (size_t)n * g->O * HoWo;
-        if (U) {
-            em_wino_image(yn, false, x + n * CHW, U, g->C, g->O, g->H, g->W, cols);
-        } else {
+        em_real *yn = ylo + (size_t)(n - lo) * OHW;
+        if (!U) {
             im2col(cols, x + n * CHW, g);
             em_gemm(false, false, g->O, (int)HoWo, g->K, 1, w, g->K, cols, (int)HoWo, 0, yn,
                     (int)HoWo);
         }
         if (b || relu) bias_relu(yn, b, g->O, HoWo, relu);
         if (sel)  /* row pairs of all O channels, one after the other */
-            em_mp2_forward_rows(y + n * OP, sel + n * OP, yfull, g->Wo, 0,
+            em_mp2_forward_rows(y + n * OP, sel + n * OP, yn, g->Wo, 0,
                                 (size_t)g->O * (g->Ho / 2));
     }
 }
@@ -275,15 +283,16 @@ static void split(int N, int t, int nb, int *lo, int *hi) {
 /* cols (K, HoWo), or the Winograd path's scratch where that is larger */
 static size_t conv_cols_size(const conv_geom *g) {
     size_t cols = (size_t)g->K * g->Ho * g->Wo;
-    size_t wino = conv_wino(g) ? em_wino_scratch(g->C, g->O, g->W) : 0;
-    size_t wino_dx = conv_wino(g) ? em_wino_scratch(g->O, g->C, g->W) : 0;
+    size_t wino = conv_wino(g) ? em_wino_scratch(g->C, g->O, g->H, g->W) : 0;
+    size_t wino_dx = conv_wino(g) ? em_wino_scratch(g->O, g->C, g->H, g->W) : 0;
     if (wino_dx > wino) wino = wino_dx;
     return wino > cols ? wino : cols;
 }
 
-/* forward scratch per thread: cols, and y_n (O, HoWo) to pool from */
+/* forward scratch per thread: cols, and a group's y_n (O, HoWo) to pool from */
 static size_t conv_fwd_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
-    return conv_cols_size(g) + (fuse == FUSE_RELU_POOL ? (size_t)g->O * g->Ho * g->Wo : 0);
+    return conv_cols_size(g) +
+           (fuse == FUSE_RELU_POOL ? (size_t)conv_group(g) * g->O * g->Ho * g->Wo : 0);
 }
 
 /* sel: NULL, or the pool's winners (em_conv2d_relu_pool); U: NULL, or the Winograd
@@ -293,16 +302,20 @@ static void conv2d_forward(em_real *y, int32_t *sel, em_real *scratch, const em_
                            conv_fuse fuse, const conv_geom *g, int nt) {
     const size_t KHW = conv_cols_size(g), per = conv_fwd_scratch_per_thread(g, fuse);
     const bool relu = fuse != FUSE_NONE;
+    const int grp = conv_group(g), ng = (g->N + grp - 1) / grp;  /* groups of images */
     if (nt == 1) {
-        conv2d_forward_images(y, sel, scratch, scratch + KHW, x, w, U, b, relu, g, 0, g->N);
+        for (int gi = 0; gi < ng; gi++)
+            conv2d_forward_images(y, sel, scratch, scratch + KHW, x, w, U, b, relu, g,
+                                  gi * grp, gi * grp + grp < g->N ? gi * grp + grp : g->N);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         em_real *cols = scratch + em_thread_id() * per;
 #pragma omp for schedule(dynamic, 1)
-        for (int n = 0; n < g->N; n++)
-            conv2d_forward_images(y, sel, cols, cols + KHW, x, w, U, b, relu, g, n, n + 1);
+        for (int gi = 0; gi < ng; gi++)
+            conv2d_forward_images(y, sel, cols, cols + KHW, x, w, U, b, relu, g, gi * grp,
+                                  gi * grp + grp < g->N ? gi * grp + grp : g->N);
     }
 }
 
@@ -325,44 +338,50 @@ EM_KERNEL static void relu_mask(em_real *restrict dym, const em_real *restrict d
  * dwt is dw transposed, (K, O): the product that transposes dy_n (O x HoWo) instead of
  * cols (K x HoWo, 4.5 times larger at conv2) runs about 1.8 times faster. cols, dcols:
  * (K, HoWo) scratch. dx, dwt, dbt may be NULL. With y (em_conv2d_relu's output), dy_n is
- * first masked by the ReLU into dym: (O, HoWo) scratch. With sel too, y and dy are
- * em_conv2d_relu_pool's, (O, HoWo / 4) per image: dy_n is masked into dpm, (O, HoWo / 4)
+ * first masked by the ReLU into dym: conv_group x (O, HoWo) scratch. With sel too, y and dy
+ * are em_conv2d_relu_pool's, (O, HoWo / 4) per image: dy_n is masked into dpm, (O, HoWo / 4)
  * scratch, then spread to the windows' winners in dym. With Ut (the Winograd path's
- * backward-data filters) dx_n is dy_n's Winograd convolution, dcols its scratch. */
+ * backward-data filters) dx_n is dy_n's Winograd convolution, dcols its scratch, and dwt
+ * the transformed sum (16, O, C) (winograd.h), both a group of images at a time. */
 static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, double *dbt,
                                    const em_real *dy, const em_real *y, const int32_t *sel,
                                    em_real *dym, em_real *dpm, const em_real *x,
                                    const em_real *w, const em_real *Ut, em_real *cols,
                                    em_real *dcols, const conv_geom *g, int lo, int hi) {
     const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
-    const size_t OP = (size_t)g->O * (HoWo / 4);
-    for (int n = lo; n < hi; n++) {
-        const em_real *dyn = dy + (size_t)n * g->O * HoWo;
-        if (sel) {
-            relu_mask(dpm, dy + n * OP, y + n * OP, OP);
-            em_mp2_backward_rows(dym, false, dpm, sel + n * OP, g->Wo, 0,
-                                 (size_t)g->O * (g->Ho / 2));
-            dyn = dym;
-        } else if (y) {
-            relu_mask(dym, dyn, y + (size_t)n * g->O * HoWo, g->O * HoWo);
-            dyn = dym;
+    const size_t OHW = (size_t)g->O * HoWo, OP = (size_t)g->O * (HoWo / 4);
+    const bool wino = conv_wino(g);
+    for (int n0 = lo, cnt; n0 < hi; n0 += cnt) {
+        cnt = hi - n0 < conv_group(g) ? hi - n0 : conv_group(g);  /* images n0 .. n0+cnt */
+        const em_real *dyg = y ? dym : dy + (size_t)n0 * OHW;     /* dy_n0; dy_n follow it */
+        for (int n = n0; n < n0 + cnt; n++) {
+            em_real *dymn = dym + (size_t)(n - n0) * OHW;  /* with y: dy_n masked */
+            const em_real *dyn = y ? dymn : dy + (size_t)n * OHW;
+            if (sel) {
+                relu_mask(dpm, dy + n * OP, y + n * OP, OP);
+                em_mp2_backward_rows(dymn, false, dpm, sel + n * OP, g->Wo, 0,
+                                     (size_t)g->O * (g->Ho / 2));
+            } else if (y) {
+                relu_mask(dymn, dy + (size_t)n * OHW, y + (size_t)n * OHW, OHW);
+            }
+            if (dbt) bias_grad(dbt, dyn, g->O, HoWo);
+            if (dwt && !wino) {  /* as dwt^T = cols dy_n^T: the small dy_n is transposed */
+                im2col(cols, x + n * CHW, g);
+                em_gemm(false, true, g->K, g->O, (int)HoWo, 1, cols, (int)HoWo, dyn,
+                        (int)HoWo, 1, dwt, g->O);
+            }
+            if (dx && !Ut) {
+                em_gemm(true, false, g->K, (int)HoWo, g->O, 1, w, g->K, dyn, (int)HoWo, 0,
+                        dcols, (int)HoWo);
+                if (dx_fresh) memset(dx + n * CHW, 0, CHW * sizeof *dx);  /* while in cache */
+                col2im(dx + n * CHW, dcols, g);
+            }
         }
-        if (dbt) bias_grad(dbt, dyn, g->O, HoWo);
-        if (dwt && conv_wino(g)) {  /* dwt: the transformed sum (16, O, C), winograd.h */
-            em_wino_dw_image(dwt, x + n * CHW, dyn, g->C, g->O, g->H, g->W, cols);
-        } else if (dwt) {  /* as dwt^T = cols dy_n^T: the small dy_n is transposed */
-            im2col(cols, x + n * CHW, g);
-            em_gemm(false, true, g->K, g->O, (int)HoWo, 1, cols, (int)HoWo, dyn, (int)HoWo, 1,
-                    dwt, g->O);
-        }
-        if (dx && Ut) {
-            em_wino_image(dx + n * CHW, !dx_fresh, dyn, Ut, g->O, g->C, g->H, g->W, dcols);
-        } else if (dx) {
-            em_gemm(true, false, g->K, (int)HoWo, g->O, 1, w, g->K, dyn, (int)HoWo, 0, dcols,
-                    (int)HoWo);
-            if (dx_fresh) memset(dx + n * CHW, 0, CHW * sizeof *dx);  /* while in cache */
-            col2im(dx + n * CHW, dcols, g);
-        }
+        if (dwt && wino)
+            em_wino_dw_images(dwt, x + n0 * CHW, dyg, g->C, g->O, g->H, g->W, cnt, cols);
+        if (dx && Ut)
+            em_wino_images(dx + n0 * CHW, !dx_fresh, dyg, Ut, g->O, g->C, g->H, g->W, cnt,
+                           dcols);
     }
 }
 
@@ -383,7 +402,8 @@ static size_t conv_dwt_size(const conv_geom *g) {
 
 static size_t conv_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
     const size_t HoWo = (size_t)g->Ho * g->Wo;
-    return 2 * conv_cols_size(g) + (fuse != FUSE_NONE ? (size_t)g->O * HoWo : 0) +
+    return 2 * conv_cols_size(g) +
+           (fuse != FUSE_NONE ? (size_t)conv_group(g) * g->O * HoWo : 0) +
            (fuse == FUSE_RELU_POOL ? (size_t)g->O * (HoWo / 4) : 0);
 }
 
@@ -393,7 +413,7 @@ static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db
                             const em_real *Ut, em_real *scratch, em_real *dwt, double *dbt,
                             const conv_geom *g, int nt) {
     const size_t KHW = conv_cols_size(g), OK = conv_dwt_size(g);
-    const size_t OHW = (size_t)g->O * g->Ho * g->Wo;
+    const size_t OHW = (size_t)conv_group(g) * g->O * g->Ho * g->Wo;  /* dym's size */
     const size_t per = conv_scratch_per_thread(g, fuse);
     const int nb = conv_blocks(g->N);
     if (dw) memset(dwt, 0, nb * OK * sizeof *dwt);
@@ -522,81 +542,4 @@ em_tensor *em_conv2d_relu_pool(em_tape *tape, em_tensor *x, em_tensor *w, em_ten
 #else
     return conv_op(tape, x, w, b, stride, pad, FUSE_RELU_POOL);
 #endif
-}
-
-/* ---- conv2d, the reference ---------------------------------------------------------------
- * Plain loops on the definition, no im2col, no GEMM, no shared code with the fast path.
- * y: (N, O, Ho, Wo)  x: (N, C, H, W)  w: (O, C, kh, kw)  b: (O) or NULL */
-
-void em_conv2d_ref_forward(em_real *y, const em_real *x, const em_real *w, const em_real *b,
-                           int N, int C, int H, int W, int O, int kh, int kw, int s,
-                           int pad) {
-    int Ho = (H + 2 * pad - kh) / s + 1, Wo = (W + 2 * pad - kw) / s + 1;
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < O; o++)
-            for (int i = 0; i < Ho; i++)
-                for (int j = 0; j < Wo; j++) {
-                    double acc = b ? b[o] : 0.0;
-                    for (int c = 0; c < C; c++)
-                        for (int p = 0; p < kh; p++)
-                            for (int q = 0; q < kw; q++) {
-                                int h = i * s + p - pad, v = j * s + q - pad;
-                                if (h < 0 || h >= H || v < 0 || v >= W) continue;
-                                acc += (double)w[(((size_t)o * C + c) * kh + p) * kw + q] *
-                                       x[(((size_t)n * C + c) * H + h) * W + v];
-                            }
-                    y[(((size_t)n * O + o) * Ho + i) * Wo + j] = (em_real)acc;
-                }
-}
-
-/* db[o]       += sum_{n,i,j} dy[n,o,i,j]
- * dw[o,c,p,q] += sum_{n,i,j} dy[n,o,i,j] x[n,c, i*s+p-pad, j*s+q-pad]
- * dx[n,c,h,v] += sum_{o,p,q} w[o,c,p,q] dy[n,o,i,j]  where i*s+p-pad = h, j*s+q-pad = v
- * Each is gathered per output element (a transposed convolution for dx), so no formula
- * shares code with col2im. */
-void em_conv2d_ref_backward(em_real *dx, em_real *dw, em_real *db, const em_real *dy,
-                            const em_real *x, const em_real *w, int N, int C, int H, int W,
-                            int O, int kh, int kw, int s, int pad) {
-    int Ho = (H + 2 * pad - kh) / s + 1, Wo = (W + 2 * pad - kw) / s + 1;
-#define DY(n, o, i, j) dy[(((size_t)(n) * O + (o)) * Ho + (i)) * Wo + (j)]
-    for (int o = 0; db && o < O; o++) {
-        double acc = 0.0;
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < Ho; i++)
-                for (int j = 0; j < Wo; j++) acc += DY(n, o, i, j);
-        db[o] += (em_real)acc;
-    }
-    for (int o = 0; dw && o < O; o++)
-        for (int c = 0; c < C; c++)
-            for (int p = 0; p < kh; p++)
-                for (int q = 0; q < kw; q++) {
-                    double acc = 0.0;
-                    for (int n = 0; n < N; n++)
-                        for (int i = 0; i < Ho; i++)
-                            for (int j = 0; j < Wo; j++) {
-                                int h = i * s + p - pad, v = j * s + q - pad;
-                                if (h < 0 || h >= H || v < 0 || v >= W) continue;
-                                acc += (double)DY(n, o, i, j) *
-                                       x[(((size_t)n * C + c) * H + h) * W + v];
-                            }
-                    dw[(((size_t)o * C + c) * kh + p) * kw + q] += (em_real)acc;
-                }
-    for (int n = 0; dx && n < N; n++)
-        for (int c = 0; c < C; c++)
-            for (int h = 0; h < H; h++)
-                for (int v = 0; v < W; v++) {
-                    double acc = 0.0;
-                    for (int o = 0; o < O; o++)
-                        for (int p = 0; p < kh; p++)
-                            for (int q = 0; q < kw; q++) {
-                                int hi = h + pad - p, vj = v + pad - q;  /* = i*s, j*s */
-                                if (hi < 0 || vj < 0 || hi % s || vj % s) continue;
-                                int i = hi / s, j = vj / s;
-                                if (i >= Ho || j >= Wo) continue;
-                                acc += (double)w[(((size_t)o * C + c) * kh + p) * kw + q] *
-                                       DY(n, o, i, j);
-                            }
-                    dx[(((size_t)n * C + c) * H + h) * W + v] += (em_real)acc;
-                }
-#undef DY
 }

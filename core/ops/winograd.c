@@ -1,4 +1,4 @@
-/* core/ops/winograd.c — Winograd's F(2x2, 3x3) convolution of one image (winograd.h).
+/* core/ops/winograd.c — Winograd's F(2x2, 3x3) convolution of images (winograd.h).
  *
  * The constant matrices (Lavin and Gray, "Fast Algorithms for Convolutional Neural
  * Networks", 2016):
@@ -12,20 +12,30 @@
  *
  * The tiles go in blocks of whole tile rows, about WINO_TILES tiles each, so a block's
  * transformed input V (16, C, Tb) and products M (16, O, Tb) stay in the L2 cache: per
- * block, the input transform, 16 GEMMs (core/gemm.c), the output transform.
+ * block, the input transform, 16 GEMMs (core/gemm.c), the output transform. An image of
+ * fewer tiles than that (mnist-cnn's conv2: 7 x 7) is one block, and a call takes up to
+ * em_wino_group such images side by side in one block (their tiles one after the other in
+ * V's and M's rows), so the 16 products are wide enough to run fast (32 x 196 x 16 for
+ * four images against 32 x 49 x 16 for one: 91 against 62 GFLOP/s, bench/peak.c).
  */
 #include <string.h>
 
+#include "../errors.h"
 #include "../gemm.h"
 #include "../simd.h"
 #include "winograd.h"
 
-enum { WINO_TILES = 64 };  /* tiles per block, about */
+enum { WINO_TILES = 64,          /* tiles per block, about                          */
+       WINO_GROUP_TILES = 196 };  /* tiles per block of small images side by side, about */
 
 /* The transforms run on 8 tiles of a tile row at a time as GCC vectors (core/simd.h) where
- * the row has a multiple of 8 tiles (cifar-cnn's 16 and 8), else one tile at a time; both
- * evaluate the same expressions, so they give the same values. A tile row's inputs and
- * outputs are two values per tile, interleaved: vector shuffles split and merge them. */
+ * the row has a multiple of 8 tiles (cifar-cnn's 16 and 8) or 7 (a 14-wide image,
+ * mnist-cnn's conv2: one vector with a spare lane), else one tile at a time; all evaluate
+ * the same expressions, so they give the same values. A tile row's inputs and outputs are
+ * two values per tile, interleaved: vector shuffles split and merge them.
+ * A row of 7 tiles is read as x[0..7] and x[6..13] (the 14 values, in place) and written
+ * as 8 values: the spare lane lands on the next tile row's first tile, which is written
+ * after it, or on one value of slack at the end of V's and M's rows (wino_ld). */
 #define LOADV(p) (*(const em_uvec8 *)(p))
 #define STOREV(p, v) (*(em_uvec8 *)(p) = (v))
 /* lanes of a (0-7) and b (8-15), __builtin_shufflevector (GCC 12 and clang alike) */
@@ -35,11 +45,16 @@ enum { WINO_TILES = 64 };  /* tiles per block, about */
 #define HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
 #define BEFORE(a, b) __builtin_shufflevector(a, b, 7, 8, 9, 10, 11, 12, 13, 14) /* a's last, b's first 7 */
 #define AFTER(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8)      /* a's last 7, b's first */
+/* a 14-value row r as a = r[0..7], b = r[6..13]: its even and odd values, a spare lane last */
+#define EVEN7(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 10, 12, 14, 14) /* r[0], r[2] .. r[12] */
+#define ODD7(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 11, 13, 15, 15)  /* r[1], r[3] .. r[13] */
+#define TAIL7(a, b) __builtin_shufflevector(a, b, 6, 7, 8, 9, 10, 11, 12, 13) /* a[6..7], b[0..5] */
 
 bool em_wino_applies(int C, int O, int H, int W) {
-    /* below 32 channels either way the 16 products are too thin (K or M < 32), and below
-     * 16 x 16 outputs a block is too few tiles: there the im2col path is as fast */
-    return C >= 32 && O >= 32 && H % 2 == 0 && W % 2 == 0 && H >= 16 && W >= 16;
+    /* below 16 channels either way the 16 products are too thin (K or M < 16); rows of
+     * fewer than 8 tiles, but for the 7 of a 14-wide image, would run the transforms one
+     * tile at a time: there the im2col path is as fast */
+    return C >= 16 && O >= 16 && H % 2 == 0 && W % 2 == 0 && H >= 14 && (W >= 16 || W == 14);
 }
 
 void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
@@ -68,37 +83,90 @@ void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
         }
 }
 
-/* tile rows per block */
-static int wino_block_rows(int W) {
+/* tile rows per block: all of an image's when it has no more than WINO_TILES tiles */
+static int wino_block_rows(int H, int W) {
     int per = WINO_TILES / (W / 2);
-    return per < 1 ? 1 : per;
+    return per < 1 ? 1 : per > H / 2 ? H / 2 : per;
 }
 
-/* The scratch, in this order: V (16, C, Tb) the transformed input, M (16, O, Tb) the
+int em_wino_group(int H, int W) {
+    const int T1 = (H / 2) * (W / 2);
+    return T1 >= WINO_TILES ? 1 : (WINO_GROUP_TILES + T1 - 1) / T1;
+}
+
+/* the row length of V and M for a block of Tb tiles: one value of slack for the spare lane
+ * of 7-tile rows */
+static int wino_ld(int Tb, int TW) { return TW == 7 ? Tb + 1 : Tb; }
+
+/* The scratch, in this order: V (16, C, ld) the transformed input, M (16, O, ld) the
  * products (or the transformed dy), the row with a 0 either side (W + 2) and the 16
- * half-transformed rows of a tile row (16 TW) of wino_input; Tb the tiles of a block.
- * sizes[4]: their lengths. */
-static void wino_parts(size_t sizes[4], int C, int O, int W) {
-    const size_t Tmax = (size_t)wino_block_rows(W) * (W / 2);
-    sizes[0] = 16 * (size_t)C * Tmax;
-    sizes[1] = 16 * (size_t)O * Tmax;
+ * half-transformed rows of a tile row (16 TW) of wino_input; ld = wino_ld of
+ * the largest block (em_wino_group images). sizes[4]: their lengths. */
+static void wino_parts(size_t sizes[4], int C, int O, int H, int W) {
+    const int TW = W / 2;
+    const size_t ld = (size_t)wino_ld(em_wino_group(H, W) * wino_block_rows(H, W) * TW, TW);
+    sizes[0] = 16 * (size_t)C * ld;
+    sizes[1] = 16 * (size_t)O * ld;
     sizes[2] = (size_t)W + 2;
-    sizes[3] = 16 * (size_t)(W / 2);
+    sizes[3] = 16 * (size_t)TW;
 }
 
-size_t em_wino_scratch(int C, int O, int W) {
+size_t em_wino_scratch(int C, int O, int H, int W) {
     size_t sz[4];
-    wino_parts(sz, C, O, W);
+    wino_parts(sz, C, O, H, W);
     return sz[0] + sz[1] + sz[2] + sz[3];
 }
 
-/* V (16, C, Tb): B^T d B of every tile in tile rows [ti0, ti1) of x (C, H, W). pad:
- * W + 2 values, hr: 16 x TW. */
-EM_KERNEL static void wino_input(em_real *restrict V, const em_real *restrict x, int C, int H,
-                                 int W, int ti0, int ti1, em_real *restrict pad,
+/* wino_input of a 14-wide image (7 tiles a row), all in registers: each input row is
+ * read as x[0..7] and x[6..13], each tile row's 16 transformed rows are written as 8
+ * values, the spare lane last (onto the next tile row, or the slack) */
+EM_KERNEL static void wino_input7(em_real *restrict V, int ld, const em_real *restrict x,
+                                  int C, int H, int ti0, int ti1) {
+    const int W = 14;
+    const em_vec8 zero = {0};
+    for (int c = 0; c < C; c++) {
+        const em_real *xc = x + (size_t)c * H * W;
+        for (int ti = ti0; ti < ti1; ti++) {
+            em_vec8 hv[4][4];  /* [input row r][column k of B] */
+            for (int r = 0; r < 4; r++) {
+                int h = 2 * ti - 1 + r;
+                em_vec8 d1 = zero, d2 = zero;
+                if (h >= 0 && h < H) {
+                    em_vec8 a = LOADV(xc + (size_t)h * W), b = LOADV(xc + (size_t)h * W + 6);
+                    d1 = EVEN7(a, b);  /* x[2tj]     */
+                    d2 = ODD7(a, b);   /* x[2tj + 1] */
+                }
+                em_vec8 d0 = BEFORE(zero, d2);  /* x[2tj - 1], 0 for tj = 0 */
+                em_vec8 d3 = __builtin_shufflevector(d1, zero, 1, 2, 3, 4, 5, 6, 8, 8);
+                hv[r][0] = d0 - d2;
+                hv[r][1] = d1 + d2;
+                hv[r][2] = d2 - d1;
+                hv[r][3] = d1 - d3;
+            }
+            em_real *v = V + (size_t)c * ld + (size_t)(ti - ti0) * 7;
+            const size_t step = (size_t)C * ld;  /* from V[xi][c] to V[xi + 1][c] */
+            for (int k = 0; k < 4; k++) {  /* B^T times the columns */
+                STOREV(v + (0 * 4 + k) * step, hv[0][k] - hv[2][k]);
+                STOREV(v + (1 * 4 + k) * step, hv[1][k] + hv[2][k]);
+                STOREV(v + (2 * 4 + k) * step, hv[2][k] - hv[1][k]);
+                STOREV(v + (3 * 4 + k) * step, hv[1][k] - hv[3][k]);
+            }
+        }
+    }
+}
+
+/* V (16, C, rows of ld): B^T d B of every tile in tile rows [ti0, ti1) of x (C, H, W), the
+ * first at V[.][.][0] (V points at one image's tiles of a block). pad: W + 2 values, hr:
+ * 16 TW. */
+EM_KERNEL static void wino_input(em_real *restrict V, int ld, const em_real *restrict x, int C,
+                                 int H, int W, int ti0, int ti1, em_real *restrict pad,
                                  em_real *restrict hr) {
     const int TW = W / 2, Wp = W + 2;
-    const size_t Tb = (size_t)(ti1 - ti0) * TW;
+    if (TW == 7) {
+        wino_input7(V, ld, x, C, H, ti0, ti1);
+        return;
+    }
+    const em_vec8 zero = {0};
     for (int c = 0; c < C; c++) {
         const em_real *xc = x + (size_t)c * H * W;
         for (int ti = ti0; ti < ti1; ti++) {
@@ -110,7 +178,6 @@ EM_KERNEL static void wino_input(em_real *restrict V, const em_real *restrict x,
                                      * (a copy with a 0 either side stalled the loads that
                                      * followed it), 0 past either end */
                     const em_real *xr = inside ? xc + (size_t)h * W : xc;
-                    const em_vec8 zero = {0};
                     for (int tj = 0; tj < TW; tj += 8) {
                         em_vec8 a = inside && tj > 0 ? LOADV(xr + 2 * tj - 8) : zero;
                         em_vec8 b = inside ? LOADV(xr + 2 * tj) : zero;
@@ -145,10 +212,10 @@ EM_KERNEL static void wino_input(em_real *restrict V, const em_real *restrict x,
             for (int k = 0; k < 4; k++) {  /* B^T times the columns */
                 const em_real *a0 = hr + (0 * 4 + k) * TW, *a1 = hr + (1 * 4 + k) * TW,
                               *a2 = hr + (2 * 4 + k) * TW, *a3 = hr + (3 * 4 + k) * TW;
-                em_real *v0 = V + ((size_t)(0 * 4 + k) * C + c) * Tb + t0;
-                em_real *v1 = V + ((size_t)(1 * 4 + k) * C + c) * Tb + t0;
-                em_real *v2 = V + ((size_t)(2 * 4 + k) * C + c) * Tb + t0;
-                em_real *v3 = V + ((size_t)(3 * 4 + k) * C + c) * Tb + t0;
+                em_real *v0 = V + ((size_t)(0 * 4 + k) * C + c) * ld + t0;
+                em_real *v1 = V + ((size_t)(1 * 4 + k) * C + c) * ld + t0;
+                em_real *v2 = V + ((size_t)(2 * 4 + k) * C + c) * ld + t0;
+                em_real *v3 = V + ((size_t)(3 * 4 + k) * C + c) * ld + t0;
                 for (int tj = 0; tj < TW; tj++) {
                     v0[tj] = a0[tj] - a2[tj];
                     v1[tj] = a1[tj] + a2[tj];
@@ -160,30 +227,51 @@ EM_KERNEL static void wino_input(em_real *restrict V, const em_real *restrict x,
     }
 }
 
+/* The output transform of 8 tiles: the rows of their two 2x2 blocks, interleaved, from the
+ * 16 vectors v of their products: row 0 as a0 (tiles 0-3), b0 (tiles 4-7), row 1 as a1, b1 */
+static inline void wino_out8(const em_vec8 v[16], em_vec8 *a0, em_vec8 *b0, em_vec8 *a1,
+                             em_vec8 *b1) {
+    em_vec8 s0[4], s1[4];
+    for (int k = 0; k < 4; k++) {
+        s0[k] = v[k] + v[4 + k] + v[8 + k];
+        s1[k] = v[4 + k] - v[8 + k] - v[12 + k];
+    }
+    em_vec8 y00 = s0[0] + s0[1] + s0[2], y01 = s0[1] - s0[2] - s0[3];
+    em_vec8 y10 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
+    *a0 = LOW(y00, y01), *b0 = HIGH(y00, y01);
+    *a1 = LOW(y10, y11), *b1 = HIGH(y10, y11);
+}
+
 /* y (O, H, W), tile rows [ti0, ti1) = (add: +=) A^T m A of every tile's products m, from
- * M (16, O, Tb) */
+ * M (16, O, rows of ld), the first tile at M[.][.][0] */
 EM_KERNEL static void wino_output(em_real *restrict y, bool add, const em_real *restrict M,
-                                  int O, int H, int W, int ti0, int ti1) {
+                                  int ld, int O, int H, int W, int ti0, int ti1) {
     const int TW = W / 2;
-    const size_t Tb = (size_t)(ti1 - ti0) * TW;
     for (int o = 0; o < O; o++)
         for (int ti = ti0; ti < ti1; ti++) {
             const em_real *m[16];
             for (int xi = 0; xi < 16; xi++)
-                m[xi] = M + ((size_t)xi * O + o) * Tb + (size_t)(ti - ti0) * TW;
+                m[xi] = M + ((size_t)xi * O + o) * ld + (size_t)(ti - ti0) * TW;
             em_real *r0 = y + ((size_t)o * H + 2 * ti) * W, *r1 = r0 + W;
+            em_vec8 v[16], a0, b0, a1, b1;
+            if (TW == 7) {  /* 14 values a row: a0 as r0[0..7], then r0[6..13] from a0, b0 */
+                for (int xi = 0; xi < 16; xi++) v[xi] = LOADV(m[xi]);
+                wino_out8(v, &a0, &b0, &a1, &b1);
+                em_vec8 c0 = TAIL7(a0, b0), c1 = TAIL7(a1, b1);
+                if (add) {  /* both loads before the overlapping stores */
+                    em_vec8 y0 = LOADV(r0), y0t = LOADV(r0 + 6), y1 = LOADV(r1), y1t = LOADV(r1 + 6);
+                    a0 += y0, c0 += y0t, a1 += y1, c1 += y1t;
+                }
+                STOREV(r0, a0);
+                STOREV(r0 + 6, c0);
+                STOREV(r1, a1);
+                STOREV(r1 + 6, c1);
+                continue;
+            }
             int tj = 0;
             for (; TW % 8 == 0 && tj < TW; tj += 8) {
-                em_vec8 v[16], s0[4], s1[4];
                 for (int xi = 0; xi < 16; xi++) v[xi] = LOADV(m[xi] + tj);
-                for (int k = 0; k < 4; k++) {
-                    s0[k] = v[k] + v[4 + k] + v[8 + k];
-                    s1[k] = v[4 + k] - v[8 + k] - v[12 + k];
-                }
-                em_vec8 y00 = s0[0] + s0[1] + s0[2], y01 = s0[1] - s0[2] - s0[3];
-                em_vec8 y10 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
-                em_vec8 a0 = LOW(y00, y01), b0 = HIGH(y00, y01);
-                em_vec8 a1 = LOW(y10, y11), b1 = HIGH(y10, y11);
+                wino_out8(v, &a0, &b0, &a1, &b1);
                 em_real *p0 = r0 + 2 * tj, *p1 = r1 + 2 * tj;
                 if (add) {
                     a0 += LOADV(p0), b0 += LOADV(p0 + 8), a1 += LOADV(p1), b1 += LOADV(p1 + 8);
@@ -221,9 +309,9 @@ typedef struct wino_bufs {
     em_real *V, *M, *pad, *hr;
 } wino_bufs;
 
-static wino_bufs wino_split(em_real *scratch, int C, int O, int W) {
+static wino_bufs wino_split(em_real *scratch, int C, int O, int H, int W) {
     size_t sz[4];
-    wino_parts(sz, C, O, W);
+    wino_parts(sz, C, O, H, W);
     wino_bufs b = {.V = scratch};
     b.M = b.V + sz[0];
     b.pad = b.M + sz[1];
@@ -231,41 +319,50 @@ static wino_bufs wino_split(em_real *scratch, int C, int O, int W) {
     return b;
 }
 
-void em_wino_image(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
-                   int H, int W, em_real *scratch) {
-    const int TH = H / 2, TW = W / 2, per = wino_block_rows(W);
-    const wino_bufs b = wino_split(scratch, C, O, W);
-    em_real *V = b.V, *M = b.M;
+/* Each block: tile rows [ti0, ti1) of each of the nimg images, image i's tiles at columns
+ * i Tr .. (i + 1) Tr of V's and M's rows (Tr = its tiles in the block). */
+void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
+                    int H, int W, int nimg, em_real *scratch) {
+    const int TH = H / 2, TW = W / 2, per = wino_block_rows(H, W);
+    const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W;
+    EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(H, W), "em_wino_images: nimg out of range");
+    const wino_bufs b = wino_split(scratch, C, O, H, W);
     for (int ti0 = 0; ti0 < TH; ti0 += per) {
         int ti1 = ti0 + per < TH ? ti0 + per : TH;
-        int Tb = (ti1 - ti0) * TW;
-        wino_input(V, x, C, H, W, ti0, ti1, b.pad, b.hr);
+        int Tr = (ti1 - ti0) * TW, Tb = nimg * Tr, ld = wino_ld(Tb, TW);
+        for (int i = 0; i < nimg; i++)  /* in order: image i's spare lanes land on i + 1's */
+            wino_input(b.V + (size_t)i * Tr, ld, x + i * CHW, C, H, W, ti0, ti1, b.pad, b.hr);
         for (int xi = 0; xi < 16; xi++)
             em_gemm(false, false, O, Tb, C, 1, U + (size_t)xi * O * C, C,
-                    V + (size_t)xi * C * Tb, Tb, 0, M + (size_t)xi * O * Tb, Tb);
-        wino_output(y, add, M, O, H, W, ti0, ti1);
+                    b.V + (size_t)xi * C * ld, ld, 0, b.M + (size_t)xi * O * ld, ld);
+        for (int i = 0; i < nimg; i++)
+            wino_output(y + i * OHW, add, b.M + (size_t)i * Tr, ld, O, H, W, ti0, ti1);
     }
 }
 
-/* Dt (16, O, Tb) = A dy_t A^T for every tile in tile rows [ti0, ti1) of dy (O, H, W), with
- * A = (A^T)^T: a row [p, q] of a 2x2 block becomes [p, p + q, p - q, -q], and so do the
- * columns */
-EM_KERNEL static void wino_dy(em_real *restrict Dt, const em_real *restrict dy, int O, int H,
-                              int W, int ti0, int ti1) {
+/* Dt (16, O, rows of ld) = A dy_t A^T for every tile in tile rows [ti0, ti1) of dy
+ * (O, H, W), the first at Dt[.][.][0], with A = (A^T)^T: a row [p, q] of a 2x2 block
+ * becomes [p, p + q, p - q, -q], and so do the columns */
+EM_KERNEL static void wino_dy(em_real *restrict Dt, int ld, const em_real *restrict dy, int O,
+                              int H, int W, int ti0, int ti1) {
     const int TW = W / 2;
-    const size_t Tb = (size_t)(ti1 - ti0) * TW;
     for (int o = 0; o < O; o++)
         for (int ti = ti0; ti < ti1; ti++) {
             const em_real *r0 = dy + ((size_t)o * H + 2 * ti) * W, *r1 = r0 + W;
             em_real *d[16];
             for (int xi = 0; xi < 16; xi++)
-                d[xi] = Dt + ((size_t)xi * O + o) * Tb + (size_t)(ti - ti0) * TW;
+                d[xi] = Dt + ((size_t)xi * O + o) * ld + (size_t)(ti - ti0) * TW;
             int tj = 0;
-            for (; TW % 8 == 0 && tj < TW; tj += 8) {
-                em_vec8 a = LOADV(r0 + 2 * tj), b = LOADV(r0 + 2 * tj + 8);
-                em_vec8 c = LOADV(r1 + 2 * tj), e = LOADV(r1 + 2 * tj + 8);
-                em_vec8 p0 = EVEN(a, b), q0 = ODD(a, b);
-                em_vec8 p1 = EVEN(c, e), q1 = ODD(c, e);
+            for (; (TW % 8 == 0 || TW == 7) && tj < TW; tj += 8) {
+                em_vec8 p0, q0, p1, q1;
+                if (TW == 7) {  /* the 14 values as r[0..7] and r[6..13]; the spare lane last */
+                    em_vec8 a = LOADV(r0), b = LOADV(r0 + 6), c = LOADV(r1), e = LOADV(r1 + 6);
+                    p0 = EVEN7(a, b), q0 = ODD7(a, b), p1 = EVEN7(c, e), q1 = ODD7(c, e);
+                } else {
+                    em_vec8 a = LOADV(r0 + 2 * tj), b = LOADV(r0 + 2 * tj + 8);
+                    em_vec8 c = LOADV(r1 + 2 * tj), e = LOADV(r1 + 2 * tj + 8);
+                    p0 = EVEN(a, b), q0 = ODD(a, b), p1 = EVEN(c, e), q1 = ODD(c, e);
+                }
                 em_vec8 t[4] = {p0, p0 + q0, p0 - q0, -q0}, u[4] = {p1, p1 + q1, p1 - q1, -q1};
                 for (int k = 0; k < 4; k++) {
                     STOREV(d[k] + tj, t[k]);
@@ -287,19 +384,23 @@ EM_KERNEL static void wino_dy(em_real *restrict Dt, const em_real *restrict dy, 
         }
 }
 
-void em_wino_dw_image(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
-                      int W, em_real *scratch) {
-    const int TH = H / 2, TW = W / 2, per = wino_block_rows(W);
-    const wino_bufs b = wino_split(scratch, C, O, W);
-    em_real *V = b.V, *Dt = b.M;
+void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
+                       int W, int nimg, em_real *scratch) {
+    const int TH = H / 2, TW = W / 2, per = wino_block_rows(H, W);
+    const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W;
+    EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(H, W), "em_wino_dw_images: nimg out of range");
+    const wino_bufs b = wino_split(scratch, C, O, H, W);
+    em_real *Dt = b.M;
     for (int ti0 = 0; ti0 < TH; ti0 += per) {
         int ti1 = ti0 + per < TH ? ti0 + per : TH;
-        int Tb = (ti1 - ti0) * TW;
-        wino_input(V, x, C, H, W, ti0, ti1, b.pad, b.hr);
-        wino_dy(Dt, dy, O, H, W, ti0, ti1);
+        int Tr = (ti1 - ti0) * TW, Tb = nimg * Tr, ld = wino_ld(Tb, TW);
+        for (int i = 0; i < nimg; i++) {  /* in order (the spare lanes) */
+            wino_input(b.V + (size_t)i * Tr, ld, x + i * CHW, C, H, W, ti0, ti1, b.pad, b.hr);
+            wino_dy(Dt + (size_t)i * Tr, ld, dy + i * OHW, O, H, W, ti0, ti1);
+        }
         for (int xi = 0; xi < 16; xi++)  /* Mw[xi] (O, C) += Dt[xi] (O, Tb) V[xi]^T */
-            em_gemm(false, true, O, C, Tb, 1, Dt + (size_t)xi * O * Tb, Tb,
-                    V + (size_t)xi * C * Tb, Tb, 1, Mw + (size_t)xi * O * C, C);
+            em_gemm(false, true, O, C, Tb, 1, Dt + (size_t)xi * O * ld, ld,
+                    b.V + (size_t)xi * C * ld, ld, 1, Mw + (size_t)xi * O * C, C);
     }
 }
 

@@ -1,5 +1,5 @@
-/* core/ops/winograd.h — the 3x3, stride-1, pad-1 convolution of one image by Winograd's
- * F(2x2, 3x3) algorithm, for conv.c (not part of the API).
+/* core/ops/winograd.h — the 3x3, stride-1, pad-1 convolution of an image (or of a few
+ * small ones at once) by Winograd's F(2x2, 3x3) algorithm, for conv.c (not part of the API).
  *
  * Each 2x2 block of outputs comes from a 4x4 tile of the input: with d the tile, g a 3x3
  * filter and the constant matrices B, G, A (winograd.c), the block is
@@ -8,7 +8,7 @@
  * xi of the 4x4 transformed tile: M[xi] (O, T) = U[xi] (O, C) V[xi] (C, T), T tiles.
  * That is 16 multiplications per 4 outputs and input channel, against 36 for the direct
  * sum: 2.25 times fewer. The weight gradient is the same algorithm run backwards
- * (em_wino_dw_image, em_wino_dw_finish). The price is rounding: the transforms add and subtract values,
+ * (em_wino_dw_images, em_wino_dw_finish). The price is rounding: the transforms add and subtract values,
  * so the result differs from the direct sum in the last bits (tests/test_ops_conv.c holds
  * it to the plain-loop reference like the im2col path).
  */
@@ -22,29 +22,35 @@
 
 /* whether conv.c takes the Winograd path for x (C, H, W) -> y (O, H, W), 3x3, stride 1,
  * pad 1: H and W even (whole 2x2 blocks), and the layer wide and large enough that its
- * 16 products pay for the transforms */
+ * 16 products pay for the transforms (16+ channels in and out; 16 or more wide, or 14) */
 bool em_wino_applies(int C, int O, int H, int W);
+
+/* the most images one call of em_wino_images or em_wino_dw_images takes: 1, or for small
+ * images (fewer than 64 tiles, 8 x 8 outputs) enough to make about 196 tiles side by side */
+int em_wino_group(int H, int W);
 
 /* U (16, O, C) = G g G^T for every filter g = w[o][c] of w (O, C, 3, 3). adjoint: the
  * filters of the backward-data convolution instead, dx = conv(dy) with g'[c][o] = w[o][c]
  * turned by 180 degrees: U (16, C, O). */
 void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint);
 
-/* scratch values one call of em_wino_image needs */
-size_t em_wino_scratch(int C, int O, int W);
+/* scratch values one call of em_wino_images or em_wino_dw_images needs */
+size_t em_wino_scratch(int C, int O, int H, int W);
 
-/* y (O, H, W) = (add: +=) the 3x3, pad-1 convolution of x (C, H, W) with the filters U
- * (16, O, C) made by em_wino_filters; no bias */
-void em_wino_image(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
-                   int H, int W, em_real *scratch);
+/* y (nimg, O, H, W) = (add: +=) the 3x3, pad-1 convolution of x (nimg, C, H, W) with the
+ * filters U (16, O, C) made by em_wino_filters; no bias. 1 <= nimg <= em_wino_group(H, W).
+ * Each image's result is the same whatever nimg. scratch: em_wino_scratch(C, O, H, W). */
+void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
+                    int H, int W, int nimg, em_real *scratch);
 
-/* Mw (16, O, C) += the transformed weight gradient of one image: over its tiles t,
+/* Mw (16, O, C) += the transformed weight gradient of nimg images: over their tiles t,
  * (A dy_t A^T)[xi] (B^T d_t B)[xi]^T, with dy_t the tile's 2x2 block of dy (O, H, W) and d_t
  * its 4x4 input tile of x (C, H, W). It is the adjoint of the forward: y = A^T [U .* V] A
- * with U = G g G^T gives dL/dg = G^T [(A dy A^T) .* V] G, summed over the tiles.
- * scratch: em_wino_scratch(C, O, W) values. */
-void em_wino_dw_image(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
-                      int W, em_real *scratch);
+ * with U = G g G^T gives dL/dg = G^T [(A dy A^T) .* V] G, summed over the tiles (in an
+ * order that depends on nimg). x (nimg, C, H, W), dy (nimg, O, H, W), nimg as above;
+ * scratch: em_wino_scratch(C, O, H, W) values. */
+void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
+                       int W, int nimg, em_real *scratch);
 
 /* dw (O, C, 3, 3) += G^T Mw[.][o][c] G for every o, c: the weight gradient from its
  * transformed sum */

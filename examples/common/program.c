@@ -315,7 +315,7 @@ static uint64_t rss_now(void) {
 #define MIB(b) ((double)(b) / (1024.0 * 1024.0))
 
 /* Up front: does a step of this batch fit? The step's need is measured (the arena's
- * high-water mark on batches of 2 and 4, em_trainer_step_bytes) and compared with what is
+ * high-water mark on batches of 8 and 16, em_trainer_step_bytes) and compared with what is
  * left: --mem-limit minus what the process holds already (data, model), else 90% of the
  * system's MemAvailable. Returns 0, or the exit status with the message printed. */
 static int check_memory(em_trainer *t, const em_config *c) {

@@ -281,7 +281,7 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
     em_snapshot snap;
     em_rng *rngs[16], saved[16];
     int n_rngs = em_module_rngs(t->net, rngs, 16);
-    int labels[4] = {0, 1, 0, 1};
+    int labels[16] = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
     if (n_rngs > 16 || !em_snapshot_take(&snap, t->net)) {
         em_code code = em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step");
         failed_alone(t, err->msg);   /* the others go on into the probes' BatchNorm sums */
@@ -289,15 +289,15 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
     }
     for (int i = 0; i < n_rngs; i++) saved[i] = *rngs[i];
     em_module_train(t->net, true);
-    size_t hw2 = probe_step(t, 2, labels), hw4 = probe_step(t, 4, labels);
+    size_t hw8 = probe_step(t, 8, labels), hw16 = probe_step(t, 16, labels);
     /* the probes leave nothing behind: gradients, statistics, counters, random streams */
     em_optimizer_zero_grad(&t->opt);
     em_snapshot_restore(&snap, t->net);
     em_snapshot_free(&snap);
     for (int i = 0; i < n_rngs; i++) *rngs[i] = saved[i];
-    if (!hw2 || !hw4)
-        return em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step on a batch of 4");
-    size_t per = hw4 > hw2 ? (hw4 - hw2 + 1) / 2 : 0, fixed = hw2 > 2 * per ? hw2 - 2 * per : 0;
+    if (!hw8 || !hw16)
+        return em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step on a batch of 16");
+    size_t per = hw16 > hw8 ? (hw16 - hw8 + 7) / 8 : 0, fixed = hw8 > 8 * per ? hw8 - 8 * per : 0;
     /* a step never sees more examples than the larger split has */
     size_t most = em_loader_size(t->train) > em_loader_size(t->test) ? em_loader_size(t->train)
                                                                      : em_loader_size(t->test);

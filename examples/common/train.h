@@ -144,8 +144,10 @@ em_model_opts em_config_model_opts(const em_config *cfg);
 void em_trainer_free(em_trainer *t);
 
 /* The memory a training step of `batch` examples needs at its peak (the tape's arena),
- * measured, not guessed: the arena's high-water mark is linear in the batch, so a forward
- * and backward on 2 and on 4 zero images give its fixed and per-example parts. The model
+ * measured, not guessed: the arena's high-water mark is linear in the batch from 8 on (a
+ * convolution's backward sums its weight gradient in min(batch, 8) blocks, core/ops/conv.c),
+ * so a forward and backward on 8 and on 16 zero images give its fixed and per-example
+ * parts. The model
  * is left exactly as it was (parameters, running statistics, counters, random streams;
  * gradients zero). */
 em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_error *err);
