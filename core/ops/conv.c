@@ -29,7 +29,7 @@
  * em_maxpool2d's, value for value.
  *
  * A 3x3, stride-1, pad-1 layer of 16 or more channels in and out on an image of 16 x 16 or
- * more, or 14 wide (cifar-cnn's conv2-4, mnist-cnn's conv2), takes Winograd's F(2x2, 3x3)
+ * more, or 14 or 8 wide (cifar-cnn's conv2-5, mnist-cnn's conv2), takes Winograd's F(2x2, 3x3)
  * instead (winograd.h): 2.25 times fewer multiplications, for y_n, for dx_n (the same
  * convolution of dy_n with the filters turned and transposed) and for dw (the algorithm's
  * adjoint: each block sums the transformed gradient (16, O, C), turned into dw at the
@@ -239,7 +239,7 @@ static bool conv_wino(const conv_geom *g) {
 
 /* images a call of the product takes: a group on the Winograd path (em_wino_group), else 1 */
 static int conv_group(const conv_geom *g) {
-    return conv_wino(g) ? em_wino_group(g->H, g->W) : 1;
+    return conv_wino(g) ? em_wino_group(g->C, g->O, g->H, g->W) : 1;
 }
 
 /* y_n = w im2col(x_n) + b (relu: max(0, that)) for images n in [lo, hi), at most
@@ -407,6 +407,11 @@ static size_t conv_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
            (fuse == FUSE_RELU_POOL ? (size_t)g->O * (HoWo / 4) : 0);
 }
 
+/* a[i] += b[i], i < n */
+EM_KERNEL static void add_into(em_real *restrict a, const em_real *restrict b, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+}
+
 static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db,
                             const em_real *dy, const em_real *y, const int32_t *sel,
                             conv_fuse fuse, const em_real *x, const em_real *w,
@@ -443,8 +448,11 @@ static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db
             }
         }
     }
+    if (dw && conv_wino(g)) {  /* the transformed sums added up in block order, turned once */
+        for (int bk = 1; bk < nb; bk++) add_into(dwt, dwt + bk * OK, OK);
+        em_wino_dw_finish(dw, dwt, g->O, g->C);
+    }
     for (int bk = 0; bk < nb; bk++) {
-        if (dw && conv_wino(g)) em_wino_dw_finish(dw, dwt + bk * OK, g->O, g->C);
         for (int o = 0; dw && !conv_wino(g) && o < g->O; o++)  /* dw[o][r] += dwt[r][o] */
             for (int r = 0; r < g->K; r++)
                 dw[(size_t)o * g->K + r] += dwt[bk * OK + (size_t)r * g->O + o];

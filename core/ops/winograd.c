@@ -16,7 +16,8 @@
  * fewer tiles than that (mnist-cnn's conv2: 7 x 7) is one block, and a call takes up to
  * em_wino_group such images side by side in one block (their tiles one after the other in
  * V's and M's rows), so the 16 products are wide enough to run fast (32 x 196 x 16 for
- * four images against 32 x 49 x 16 for one: 91 against 62 GFLOP/s, bench/peak.c).
+ * four images against 32 x 49 x 16 for one: 91 against 62 GFLOP/s, bench/peak.c; cifar-cnn's
+ * conv5, 8 x 8: 128 x 64 x 64 for four).
  */
 #include <string.h>
 
@@ -25,13 +26,15 @@
 #include "../simd.h"
 #include "winograd.h"
 
-enum { WINO_TILES = 64,          /* tiles per block, about                          */
-       WINO_GROUP_TILES = 196 };  /* tiles per block of small images side by side, about */
+enum { WINO_TILES = 64,          /* tiles per block, about                            */
+       WINO_GROUP_TILES = 196,    /* tiles per block of small images side by side, at most */
+       WINO_GROUP_BYTES = 800 << 10 };  /* and of V and M together, at most (L2: 1 MiB) */
 
 /* The transforms run on 8 tiles of a tile row at a time as GCC vectors (core/simd.h) where
  * the row has a multiple of 8 tiles (cifar-cnn's 16 and 8) or 7 (a 14-wide image,
- * mnist-cnn's conv2: one vector with a spare lane), else one tile at a time; all evaluate
- * the same expressions, so they give the same values. A tile row's inputs and outputs are
+ * mnist-cnn's conv2: one vector with a spare lane), 4 at a time where it has 4 (an 8-wide
+ * image, cifar-cnn's conv5), else one tile at a time; all evaluate the same expressions,
+ * so they give the same values. A tile row's inputs and outputs are
  * two values per tile, interleaved: vector shuffles split and merge them.
  * A row of 7 tiles is read as x[0..7] and x[6..13] (the 14 values, in place) and written
  * as 8 values: the spare lane lands on the next tile row's first tile, which is written
@@ -45,6 +48,15 @@ enum { WINO_TILES = 64,          /* tiles per block, about                      
 #define HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
 #define BEFORE(a, b) __builtin_shufflevector(a, b, 7, 8, 9, 10, 11, 12, 13, 14) /* a's last, b's first 7 */
 #define AFTER(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8)      /* a's last 7, b's first */
+/* 4 values: the 4-tile rows of an 8-wide image */
+typedef em_real wino_v4 __attribute__((vector_size(4 * sizeof(em_real))));
+typedef em_real wino_uv4 __attribute__((vector_size(4 * sizeof(em_real)), aligned(sizeof(em_real))));
+#define LOAD4(p) (*(const wino_uv4 *)(p))
+#define STORE4(p, v) (*(wino_uv4 *)(p) = (v))
+#define EVEN4(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6)
+#define ODD4(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7)
+#define LOW4(a, b) __builtin_shufflevector(a, b, 0, 4, 1, 5)   /* interleave */
+#define HIGH4(a, b) __builtin_shufflevector(a, b, 2, 6, 3, 7)
 /* a 14-value row r as a = r[0..7], b = r[6..13]: its even and odd values, a spare lane last */
 #define EVEN7(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 10, 12, 14, 14) /* r[0], r[2] .. r[12] */
 #define ODD7(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 11, 13, 15, 15)  /* r[1], r[3] .. r[13] */
@@ -52,9 +64,10 @@ enum { WINO_TILES = 64,          /* tiles per block, about                      
 
 bool em_wino_applies(int C, int O, int H, int W) {
     /* below 16 channels either way the 16 products are too thin (K or M < 16); rows of
-     * fewer than 8 tiles, but for the 7 of a 14-wide image, would run the transforms one
-     * tile at a time: there the im2col path is as fast */
-    return C >= 16 && O >= 16 && H % 2 == 0 && W % 2 == 0 && H >= 14 && (W >= 16 || W == 14);
+     * fewer than 8 tiles, but for the 7 and 4 of a 14- and an 8-wide image, would run the
+     * transforms one tile at a time: there the im2col path is as fast */
+    return C >= 16 && O >= 16 && H % 2 == 0 && W % 2 == 0 && H >= 8 &&
+           (W >= 16 || W == 14 || W == 8);
 }
 
 void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
@@ -89,9 +102,14 @@ static int wino_block_rows(int H, int W) {
     return per < 1 ? 1 : per > H / 2 ? H / 2 : per;
 }
 
-int em_wino_group(int H, int W) {
+int em_wino_group(int C, int O, int H, int W) {
     const int T1 = (H / 2) * (W / 2);
-    return T1 >= WINO_TILES ? 1 : (WINO_GROUP_TILES + T1 - 1) / T1;
+    const size_t per = (size_t)T1 * 16 * (size_t)(C + O) * sizeof(em_real);  /* V and M */
+    int k = 1;
+    while (T1 < WINO_TILES && (k + 1) * T1 <= WINO_GROUP_TILES &&
+           (size_t)(k + 1) * per <= WINO_GROUP_BYTES)
+        k++;
+    return k;
 }
 
 /* the row length of V and M for a block of Tb tiles: one value of slack for the spare lane
@@ -104,7 +122,7 @@ static int wino_ld(int Tb, int TW) { return TW == 7 ? Tb + 1 : Tb; }
  * the largest block (em_wino_group images). sizes[4]: their lengths. */
 static void wino_parts(size_t sizes[4], int C, int O, int H, int W) {
     const int TW = W / 2;
-    const size_t ld = (size_t)wino_ld(em_wino_group(H, W) * wino_block_rows(H, W) * TW, TW);
+    const size_t ld = (size_t)wino_ld(em_wino_group(C, O, H, W) * wino_block_rows(H, W) * TW, TW);
     sizes[0] = 16 * (size_t)C * ld;
     sizes[1] = 16 * (size_t)O * ld;
     sizes[2] = (size_t)W + 2;
@@ -115,6 +133,48 @@ size_t em_wino_scratch(int C, int O, int H, int W) {
     size_t sz[4];
     wino_parts(sz, C, O, H, W);
     return sz[0] + sz[1] + sz[2] + sz[3];
+}
+
+/* wino_input of rows of a multiple of 8 tiles, all in registers, 8 tiles a vector: each
+ * group of 8 from x[2tj-1 .. 2tj+16], the row read in place (a copy with a 0 either side
+ * stalled the loads that followed it), 0 past either end */
+EM_KERNEL static void wino_input8(em_real *restrict V, int ld, const em_real *restrict x,
+                                  int C, int H, int W, int ti0, int ti1) {
+    const int TW = W / 2;
+    const em_vec8 zero = {0};
+    const size_t step = (size_t)C * ld;  /* from V[xi][c] to V[xi + 1][c] */
+    for (int c = 0; c < C; c++) {
+        const em_real *xc = x + (size_t)c * H * W;
+        for (int ti = ti0; ti < ti1; ti++)
+            for (int tj = 0; tj < TW; tj += 8) {
+                em_vec8 hv[4][4];  /* [input row r][column k of B] */
+                for (int r = 0; r < 4; r++) {
+                    int h = 2 * ti - 1 + r;
+                    em_vec8 a = zero, b = zero, cc = zero, e = zero;
+                    if (h >= 0 && h < H) {
+                        const em_real *xr = xc + (size_t)h * W + 2 * tj;
+                        a = tj > 0 ? LOADV(xr - 8) : zero;
+                        b = LOADV(xr);
+                        cc = LOADV(xr + 8);
+                        e = 2 * tj + 16 < W ? LOADV(xr + 16) : zero;
+                    }
+                    em_vec8 d1 = EVEN(b, cc);  /* x[2tj + 2j]     */
+                    em_vec8 d2 = ODD(b, cc);   /* x[2tj + 2j + 1] */
+                    em_vec8 d0 = BEFORE(a, d2), d3 = AFTER(d1, e);
+                    hv[r][0] = d0 - d2;
+                    hv[r][1] = d1 + d2;
+                    hv[r][2] = d2 - d1;
+                    hv[r][3] = d1 - d3;
+                }
+                em_real *v = V + (size_t)c * ld + (size_t)(ti - ti0) * TW + tj;
+                for (int k = 0; k < 4; k++) {  /* B^T times the columns */
+                    STOREV(v + (0 * 4 + k) * step, hv[0][k] - hv[2][k]);
+                    STOREV(v + (1 * 4 + k) * step, hv[1][k] + hv[2][k]);
+                    STOREV(v + (2 * 4 + k) * step, hv[2][k] - hv[1][k]);
+                    STOREV(v + (3 * 4 + k) * step, hv[1][k] - hv[3][k]);
+                }
+            }
+    }
 }
 
 /* wino_input of a 14-wide image (7 tiles a row), all in registers: each input row is
@@ -155,6 +215,42 @@ EM_KERNEL static void wino_input7(em_real *restrict V, int ld, const em_real *re
     }
 }
 
+/* wino_input of an 8-wide image (4 tiles a row), all in registers, 4 tiles a vector */
+EM_KERNEL static void wino_input4(em_real *restrict V, int ld, const em_real *restrict x,
+                                  int C, int H, int ti0, int ti1) {
+    const int W = 8;
+    const wino_v4 zero = {0};
+    for (int c = 0; c < C; c++) {
+        const em_real *xc = x + (size_t)c * H * W;
+        for (int ti = ti0; ti < ti1; ti++) {
+            wino_v4 hv[4][4];  /* [input row r][column k of B] */
+            for (int r = 0; r < 4; r++) {
+                int h = 2 * ti - 1 + r;
+                wino_v4 d1 = zero, d2 = zero;
+                if (h >= 0 && h < H) {
+                    wino_v4 a = LOAD4(xc + (size_t)h * W), b = LOAD4(xc + (size_t)h * W + 4);
+                    d1 = EVEN4(a, b);  /* x[2tj]     */
+                    d2 = ODD4(a, b);   /* x[2tj + 1] */
+                }
+                wino_v4 d0 = __builtin_shufflevector(zero, d2, 3, 4, 5, 6);  /* x[2tj - 1] */
+                wino_v4 d3 = __builtin_shufflevector(d1, zero, 1, 2, 3, 4);  /* x[2tj + 2] */
+                hv[r][0] = d0 - d2;
+                hv[r][1] = d1 + d2;
+                hv[r][2] = d2 - d1;
+                hv[r][3] = d1 - d3;
+            }
+            em_real *v = V + (size_t)c * ld + (size_t)(ti - ti0) * 4;
+            const size_t step = (size_t)C * ld;  /* from V[xi][c] to V[xi + 1][c] */
+            for (int k = 0; k < 4; k++) {  /* B^T times the columns */
+                STORE4(v + (0 * 4 + k) * step, hv[0][k] - hv[2][k]);
+                STORE4(v + (1 * 4 + k) * step, hv[1][k] + hv[2][k]);
+                STORE4(v + (2 * 4 + k) * step, hv[2][k] - hv[1][k]);
+                STORE4(v + (3 * 4 + k) * step, hv[1][k] - hv[3][k]);
+            }
+        }
+    }
+}
+
 /* V (16, C, rows of ld): B^T d B of every tile in tile rows [ti0, ti1) of x (C, H, W), the
  * first at V[.][.][0] (V points at one image's tiles of a block). pad: W + 2 values, hr:
  * 16 TW. */
@@ -162,11 +258,14 @@ EM_KERNEL static void wino_input(em_real *restrict V, int ld, const em_real *res
                                  int H, int W, int ti0, int ti1, em_real *restrict pad,
                                  em_real *restrict hr) {
     const int TW = W / 2, Wp = W + 2;
-    if (TW == 7) {
-        wino_input7(V, ld, x, C, H, ti0, ti1);
+    if (TW % 8 == 0) {
+        wino_input8(V, ld, x, C, H, W, ti0, ti1);
         return;
     }
-    const em_vec8 zero = {0};
+    if (TW == 7 || TW == 4) {
+        (TW == 7 ? wino_input7 : wino_input4)(V, ld, x, C, H, ti0, ti1);
+        return;
+    }
     for (int c = 0; c < C; c++) {
         const em_real *xc = x + (size_t)c * H * W;
         for (int ti = ti0; ti < ti1; ti++) {
@@ -174,25 +273,6 @@ EM_KERNEL static void wino_input(em_real *restrict V, int ld, const em_real *res
                 int h = 2 * ti - 1 + r;
                 bool inside = h >= 0 && h < H;
                 em_real *h0 = hr + (r * 4 + 0) * TW, *h1 = h0 + TW, *h2 = h1 + TW, *h3 = h2 + TW;
-                if (TW % 8 == 0) {  /* 8 tiles from x[2tj-1 .. 2tj+16]: the row read in place
-                                     * (a copy with a 0 either side stalled the loads that
-                                     * followed it), 0 past either end */
-                    const em_real *xr = inside ? xc + (size_t)h * W : xc;
-                    for (int tj = 0; tj < TW; tj += 8) {
-                        em_vec8 a = inside && tj > 0 ? LOADV(xr + 2 * tj - 8) : zero;
-                        em_vec8 b = inside ? LOADV(xr + 2 * tj) : zero;
-                        em_vec8 c = inside ? LOADV(xr + 2 * tj + 8) : zero;
-                        em_vec8 e = inside && 2 * tj + 16 < W ? LOADV(xr + 2 * tj + 16) : zero;
-                        em_vec8 d1 = EVEN(b, c);  /* x[2tj + 2j]     */
-                        em_vec8 d2 = ODD(b, c);   /* x[2tj + 2j + 1] */
-                        em_vec8 d0 = BEFORE(a, d2), d3 = AFTER(d1, e);
-                        STOREV(h0 + tj, d0 - d2);
-                        STOREV(h1 + tj, d1 + d2);
-                        STOREV(h2 + tj, d2 - d1);
-                        STOREV(h3 + tj, d1 - d3);
-                    }
-                    continue;
-                }
                 em_real *pr = pad;  /* the row with a 0 either side: columns 2tj .. 2tj+3 */
                 pr[0] = pr[Wp - 1] = 0;
                 if (!inside)
@@ -268,6 +348,26 @@ EM_KERNEL static void wino_output(em_real *restrict y, bool add, const em_real *
                 STOREV(r1 + 6, c1);
                 continue;
             }
+            if (TW == 4) {  /* the 4 tiles as one 4-value vector each */
+                wino_v4 u[16], s0[4], s1[4];
+                for (int xi = 0; xi < 16; xi++) u[xi] = LOAD4(m[xi]);
+                for (int k = 0; k < 4; k++) {
+                    s0[k] = u[k] + u[4 + k] + u[8 + k];
+                    s1[k] = u[4 + k] - u[8 + k] - u[12 + k];
+                }
+                wino_v4 y00 = s0[0] + s0[1] + s0[2], y01 = s0[1] - s0[2] - s0[3];
+                wino_v4 y10 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
+                wino_v4 e0 = LOW4(y00, y01), f0 = HIGH4(y00, y01);
+                wino_v4 e1 = LOW4(y10, y11), f1 = HIGH4(y10, y11);
+                if (add) {
+                    e0 += LOAD4(r0), f0 += LOAD4(r0 + 4), e1 += LOAD4(r1), f1 += LOAD4(r1 + 4);
+                }
+                STORE4(r0, e0);
+                STORE4(r0 + 4, f0);
+                STORE4(r1, e1);
+                STORE4(r1 + 4, f1);
+                continue;
+            }
             int tj = 0;
             for (; TW % 8 == 0 && tj < TW; tj += 8) {
                 for (int xi = 0; xi < 16; xi++) v[xi] = LOADV(m[xi] + tj);
@@ -325,7 +425,7 @@ void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, in
                     int H, int W, int nimg, em_real *scratch) {
     const int TH = H / 2, TW = W / 2, per = wino_block_rows(H, W);
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W;
-    EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(H, W), "em_wino_images: nimg out of range");
+    EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(C, O, H, W), "em_wino_images: nimg out of range");
     const wino_bufs b = wino_split(scratch, C, O, H, W);
     for (int ti0 = 0; ti0 < TH; ti0 += per) {
         int ti1 = ti0 + per < TH ? ti0 + per : TH;
@@ -352,6 +452,18 @@ EM_KERNEL static void wino_dy(em_real *restrict Dt, int ld, const em_real *restr
             em_real *d[16];
             for (int xi = 0; xi < 16; xi++)
                 d[xi] = Dt + ((size_t)xi * O + o) * ld + (size_t)(ti - ti0) * TW;
+            if (TW == 4) {  /* the 8 values as r[0..3] and r[4..7] */
+                wino_v4 a = LOAD4(r0), b = LOAD4(r0 + 4), c = LOAD4(r1), e = LOAD4(r1 + 4);
+                wino_v4 p0 = EVEN4(a, b), q0 = ODD4(a, b), p1 = EVEN4(c, e), q1 = ODD4(c, e);
+                wino_v4 t[4] = {p0, p0 + q0, p0 - q0, -q0}, u[4] = {p1, p1 + q1, p1 - q1, -q1};
+                for (int k = 0; k < 4; k++) {
+                    STORE4(d[k], t[k]);
+                    STORE4(d[4 + k], t[k] + u[k]);
+                    STORE4(d[8 + k], t[k] - u[k]);
+                    STORE4(d[12 + k], -u[k]);
+                }
+                continue;
+            }
             int tj = 0;
             for (; (TW % 8 == 0 || TW == 7) && tj < TW; tj += 8) {
                 em_vec8 p0, q0, p1, q1;
@@ -388,7 +500,8 @@ void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, 
                        int W, int nimg, em_real *scratch) {
     const int TH = H / 2, TW = W / 2, per = wino_block_rows(H, W);
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W;
-    EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(H, W), "em_wino_dw_images: nimg out of range");
+    EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(C, O, H, W),
+                  "em_wino_dw_images: nimg out of range");
     const wino_bufs b = wino_split(scratch, C, O, H, W);
     em_real *Dt = b.M;
     for (int ti0 = 0; ti0 < TH; ti0 += per) {

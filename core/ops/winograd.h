@@ -22,12 +22,14 @@
 
 /* whether conv.c takes the Winograd path for x (C, H, W) -> y (O, H, W), 3x3, stride 1,
  * pad 1: H and W even (whole 2x2 blocks), and the layer wide and large enough that its
- * 16 products pay for the transforms (16+ channels in and out; 16 or more wide, or 14) */
+ * 16 products pay for the transforms (16+ channels in and out; 16 or more wide, or 14
+ * or 8) */
 bool em_wino_applies(int C, int O, int H, int W);
 
 /* the most images one call of em_wino_images or em_wino_dw_images takes: 1, or for small
- * images (fewer than 64 tiles, 8 x 8 outputs) enough to make about 196 tiles side by side */
-int em_wino_group(int H, int W);
+ * images (fewer than 64 tiles, 16 x 16 outputs) as many as make at most 196 tiles side by
+ * side and at most 800 KiB of transformed input and products (C + O channels) */
+int em_wino_group(int C, int O, int H, int W);
 
 /* U (16, O, C) = G g G^T for every filter g = w[o][c] of w (O, C, 3, 3). adjoint: the
  * filters of the backward-data convolution instead, dx = conv(dy) with g'[c][o] = w[o][c]
@@ -38,7 +40,8 @@ void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint);
 size_t em_wino_scratch(int C, int O, int H, int W);
 
 /* y (nimg, O, H, W) = (add: +=) the 3x3, pad-1 convolution of x (nimg, C, H, W) with the
- * filters U (16, O, C) made by em_wino_filters; no bias. 1 <= nimg <= em_wino_group(H, W).
+ * filters U (16, O, C) made by em_wino_filters; no bias. 1 <= nimg <= em_wino_group(C, O,
+ * H, W) (the same for O, C: the backward's dx takes as many).
  * Each image's result is the same whatever nimg. scratch: em_wino_scratch(C, O, H, W). */
 void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
                     int H, int W, int nimg, em_real *scratch);
