@@ -135,6 +135,17 @@ size_t em_wino_scratch(int C, int O, int H, int W) {
     return sz[0] + sz[1] + sz[2] + sz[3];
 }
 
+/* B^T times the columns of 8 tiles' half-transformed rows hv[r][k] (rows r of the input
+ * tile times column k of B), stored as V[xi][c] at v + xi step */
+static inline void wino_cols8(em_real *v, size_t step, em_vec8 hv[4][4]) {
+    for (int k = 0; k < 4; k++) {
+        STOREV(v + (0 * 4 + k) * step, hv[0][k] - hv[2][k]);
+        STOREV(v + (1 * 4 + k) * step, hv[1][k] + hv[2][k]);
+        STOREV(v + (2 * 4 + k) * step, hv[2][k] - hv[1][k]);
+        STOREV(v + (3 * 4 + k) * step, hv[1][k] - hv[3][k]);
+    }
+}
+
 /* wino_input of rows of a multiple of 8 tiles, all in registers, 8 tiles a vector: each
  * group of 8 from x[2tj-1 .. 2tj+16], the row read in place (a copy with a 0 either side
  * stalled the loads that followed it), 0 past either end */
@@ -167,12 +178,7 @@ EM_KERNEL static void wino_input8(em_real *restrict V, int ld, const em_real *re
                     hv[r][3] = d1 - d3;
                 }
                 em_real *v = V + (size_t)c * ld + (size_t)(ti - ti0) * TW + tj;
-                for (int k = 0; k < 4; k++) {  /* B^T times the columns */
-                    STOREV(v + (0 * 4 + k) * step, hv[0][k] - hv[2][k]);
-                    STOREV(v + (1 * 4 + k) * step, hv[1][k] + hv[2][k]);
-                    STOREV(v + (2 * 4 + k) * step, hv[2][k] - hv[1][k]);
-                    STOREV(v + (3 * 4 + k) * step, hv[1][k] - hv[3][k]);
-                }
+                wino_cols8(v, step, hv);
             }
     }
 }
@@ -205,12 +211,7 @@ EM_KERNEL static void wino_input7(em_real *restrict V, int ld, const em_real *re
             }
             em_real *v = V + (size_t)c * ld + (size_t)(ti - ti0) * 7;
             const size_t step = (size_t)C * ld;  /* from V[xi][c] to V[xi + 1][c] */
-            for (int k = 0; k < 4; k++) {  /* B^T times the columns */
-                STOREV(v + (0 * 4 + k) * step, hv[0][k] - hv[2][k]);
-                STOREV(v + (1 * 4 + k) * step, hv[1][k] + hv[2][k]);
-                STOREV(v + (2 * 4 + k) * step, hv[2][k] - hv[1][k]);
-                STOREV(v + (3 * 4 + k) * step, hv[1][k] - hv[3][k]);
-            }
+            wino_cols8(v, step, hv);
         }
     }
 }
