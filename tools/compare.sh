@@ -4,13 +4,17 @@
 #   tools/compare.sh [BUILD_DIR] [--quick]
 #
 # For each configuration (model, BatchNorm, batch, train/infer) it runs ember-bench with
-# 1 and 2 threads and tools/bench_torch.py --best (PyTorch's best of torch threads {1,2}
-# x OpenBLAS threads {1,2}, tuned malloc), alternating ember and PyTorch so both see the
-# same machine, and prints a table: images/s of ember's best thread count, PyTorch's best,
-# and the ratio ember / PyTorch. Then one epoch of Fashion-MNIST end to end: ember-mnist
-# --epochs 1 (the median of three runs) against bench_torch.py --mnist-epoch. Needs
-# Debian's python3-torch (/usr/bin/python3) and ../shared/reference_models.py (or
-# REFERENCE_MODELS=DIR).
+# 1 and 2 threads, then tools/bench_torch.py --best (PyTorch's best of torch threads {1,2}
+# x OpenBLAS threads {1,2}, tuned malloc), then ember-bench with 1 and 2 threads again,
+# so both see the same minutes of the machine, and prints a table: images/s of ember's
+# best run, PyTorch's best, and the ratio ember / PyTorch. Then one epoch of
+# Fashion-MNIST end to end: ember-mnist --epochs 1 against bench_torch.py --mnist-epoch,
+# the same way (ember at 1 and 2 threads before and after PyTorch's four). Each side gets
+# four timed runs per row and keeps its best: the machine is shared, and one side's
+# unlucky minute should not decide a row (until 527df6b ember had two runs per
+# configuration, one of them at 1 thread, and the median of three epochs, against
+# PyTorch's best of four). Needs Debian's python3-torch (/usr/bin/python3) and
+# ../shared/reference_models.py (or REFERENCE_MODELS=DIR).
 # --quick: two configurations, two timed windows, no epoch (a smoke test of the script,
 # not a measurement).
 set -euo pipefail
@@ -60,15 +64,19 @@ for c in "${configs[@]}"; do
     set -- $c
     model=$1 bn=$2 batch=$3 mode=$4
     best_e=0 best_t=0 gf=0
-    for t in 1 2; do
-        out=$("$bench" --model "$model" "$bn" --batch "$batch" --threads "$t" --mode "$mode" --windows "$windows")
-        ips=$(echo "$out" | field images_per_s)
-        if awk -v a="$ips" -v b="$best_e" 'BEGIN { exit !(a > b) }'; then
-            best_e=$ips thr_e=$t gf=$(echo "$out" | field gflops)
-        fi
-    done
+    ember_runs() {  # ember-bench at 1 and 2 threads; the best so far in best_e, thr_e, gf
+        for t in 1 2; do
+            out=$("$bench" --model "$model" "$bn" --batch "$batch" --threads "$t" --mode "$mode" --windows "$windows")
+            ips=$(echo "$out" | field images_per_s)
+            if awk -v a="$ips" -v b="$best_e" 'BEGIN { exit !(a > b) }'; then
+                best_e=$ips thr_e=$t gf=$(echo "$out" | field gflops)
+            fi
+        done
+    }
+    ember_runs
     tout=$($py tools/bench_torch.py --model "$model" "$bn" --batch "$batch" --mode "$mode" \
         --windows "$windows" --models "$models" --best | tail -1)
+    [ $quick = 1 ] || ember_runs
     best_t=$(echo "$tout" | field images_per_s)
     tthr="$(echo "$tout" | field threads)/$(echo "$tout" | field openblas_threads)"
     ratio=$(awk -v a="$best_e" -v b="$best_t" 'BEGIN { printf "%.2f", a / b }')
@@ -78,22 +86,24 @@ done
 
 data=${EMBER_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 if [ $quick = 0 ] && [ -d "$data" ]; then
-    # ember: the median of three runs (one before PyTorch's four, two after, so both see
-    # the machine of the same minutes); PyTorch: the best of its four thread settings
+    # ember: the best of four runs, at 1 and 2 threads before PyTorch's four and after,
+    # so both see the machine of the same minutes; PyTorch: the best of its four thread
+    # settings
     times=()
     ember_epoch() {
         local t0
         t0=$(date +%s.%N)
-        "$build/examples/ember-mnist" --epochs 1 --quiet --data "$data" >/dev/null
-        times+=("$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')")
+        "$build/examples/ember-mnist" --epochs 1 --quiet --data "$data" --threads "$1" >/dev/null
+        times+=("$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')/$1t")
     }
-    ember_epoch
+    ember_epoch 1
+    ember_epoch 2
     tout=$($py tools/bench_torch.py --mnist-epoch --data "$data" --models "$models" --best | tail -1)
-    ember_epoch
-    ember_epoch
-    e=$(printf '%s\n' "${times[@]}" | sort -g | sed -n 2p)
+    ember_epoch 1
+    ember_epoch 2
+    e=$(printf '%s\n' "${times[@]}" | cut -d/ -f1 | sort -g | head -1)
     t=$(echo "$tout" | field seconds)
     echo "one Fashion-MNIST epoch end to end (mnist-cnn + BN, batch 64, with evaluation):" \
-         "ember-mnist ${e} s (median of ${times[*]}), PyTorch ${t} s (best of 4 thread" \
+         "ember-mnist ${e} s (best of ${times[*]}), PyTorch ${t} s (best of 4 thread" \
          "settings): ember $(awk -v a="$e" -v b="$t" 'BEGIN { printf "%.2fx", b / a }') as fast"
 fi
