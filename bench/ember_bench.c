@@ -70,21 +70,22 @@ typedef struct flop_count {
                                      MACs, which training does not compute */
 } flop_count;
 
-static flop_count model_macs(const char *model) {
+/* (k: the width multiplier, em_model_opts.width) */
+static flop_count model_macs(const char *model, double k) {
     flop_count f = {0, 0};
     if (!strcmp(model, "mnist-cnn")) {
-        double c1 = 28.0 * 28 * 16 * 9 * 1, c2 = 14.0 * 14 * 32 * 9 * 16;
-        f.fwd = c1 + c2 + 1568.0 * 128 + 128.0 * 10;
+        double c1 = 28.0 * 28 * 16 * k * 9 * 1, c2 = 14.0 * 14 * 32 * k * 9 * 16 * k;
+        f.fwd = c1 + c2 + 1568.0 * k * 128 * k + 128.0 * k * 10;
         f.bwd_input_free = c1;
     } else if (!strcmp(model, "cifar-cnn")) {
-        double c1 = 32.0 * 32 * 32 * 9 * 3, c2 = 32.0 * 32 * 32 * 9 * 32;
-        double c3 = 16.0 * 16 * 64 * 9 * 32, c4 = 16.0 * 16 * 64 * 9 * 64;
-        double c5 = 8.0 * 8 * 128 * 9 * 64;
-        f.fwd = c1 + c2 + c3 + c4 + c5 + 2048.0 * 256 + 256.0 * 10;
+        double c1 = 32.0 * 32 * 32 * k * 9 * 3, c2 = 32.0 * 32 * 32 * k * 9 * 32 * k;
+        double c3 = 16.0 * 16 * 64 * k * 9 * 32 * k, c4 = 16.0 * 16 * 64 * k * 9 * 64 * k;
+        double c5 = 8.0 * 8 * 128 * k * 9 * 64 * k;
+        f.fwd = c1 + c2 + c3 + c4 + c5 + 2048.0 * k * 256 * k + 256.0 * k * 10;
         f.bwd_input_free = c1;
     } else {
-        f.fwd = 784.0 * 100 + 100.0 * 100 * 2 + 100.0 * 10;
-        f.bwd_input_free = 784.0 * 100;
+        f.fwd = 784.0 * 100 * k + 100.0 * k * 100 * k * 2 + 100.0 * k * 10;
+        f.bwd_input_free = 784.0 * 100 * k;
     }
     return f;
 }
@@ -99,7 +100,9 @@ static void usage(FILE *out) {
             "  --mode M          train (default) or infer\n"
             "  --steps N         steps per timed window (default: about 0.5 s worth)\n"
             "  --windows N       timed windows, the median is reported (default 7)\n"
-            "  --warmup N        untimed steps first (default 5)\n");
+            "  --warmup N        untimed steps first (default 5)\n"
+            "  --width K         every channel count and hidden width times K (default 1:\n"
+            "                    the reference model)\n");
 }
 
 static long parse_pos(const char *s, const char *what) {
@@ -115,13 +118,14 @@ static long parse_pos(const char *s, const char *what) {
 int main(int argc, char **argv) {
     const char *model = "mnist-cnn", *mode = "train";
     bool bn = true;
-    long batch = 64, threads = 2, steps = 0, windows = 7, warmup = 5;
+    long batch = 64, threads = 2, steps = 0, windows = 7, warmup = 5, width = 1;
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'}, {"bn", no_argument, 0, 'B'},
         {"no-bn", no_argument, 0, 'N'},        {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"mode", required_argument, 0, 'o'},
         {"steps", required_argument, 0, 's'},  {"windows", required_argument, 0, 'w'},
-        {"warmup", required_argument, 0, 'u'}, {"help", no_argument, 0, 'h'},
+        {"warmup", required_argument, 0, 'u'}, {"width", required_argument, 0, 'k'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -135,6 +139,13 @@ int main(int argc, char **argv) {
         case 's': steps = parse_pos(optarg, "--steps"); break;
         case 'w': windows = parse_pos(optarg, "--windows"); break;
         case 'u': warmup = strcmp(optarg, "0") ? parse_pos(optarg, "--warmup") : 0; break;
+        case 'k':
+            width = parse_pos(optarg, "--width");
+            if (width > 64) {
+                fprintf(stderr, "ember-bench: --width: %ld is more than 64\n", width);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -153,6 +164,7 @@ int main(int argc, char **argv) {
 
     em_model_opts mo = em_model_defaults();
     mo.bn = bn;
+    mo.width = (int)width;
     int chw[3];
     em_module *net = em_model_new(model, &mo, chw);
     if (!net) {
@@ -237,19 +249,19 @@ int main(int argc, char **argv) {
     qsort(ms, (size_t)windows, sizeof *ms, cmp_double);
     double med = ms[windows / 2];
 
-    flop_count f = model_macs(model);
+    flop_count f = model_macs(model, (double)width);
     double macs = train ? 3 * f.fwd - f.bwd_input_free : f.fwd;
     char mallocs_text[32] = "null";
     if (COUNT_MALLOCS)
         snprintf(mallocs_text, sizeof mallocs_text, "%.3f", (double)allocs / (double)(steps * windows));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"model\":\"%s\",\"bn\":%s,\"batch\":%ld,\"threads\":%ld,\"mode\":\"%s\","
+    printf("{\"model\":\"%s\",\"width\":%ld,\"bn\":%s,\"batch\":%ld,\"threads\":%ld,\"mode\":\"%s\","
            "\"images_per_s\":%.1f,\"ms_per_step\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
            "\"gflops\":%.2f,\"peak_rss_mb\":%.1f,\"mallocs_per_step\":%s,"
            "\"arena_chunks_per_step\":%.3f,\"arena_mb\":%.1f,\"steps_per_window\":%ld,"
            "\"windows\":%ld,\"precision\":\"%s\"}\n",
-           model, bn ? "true" : "false", batch, threads, mode, (double)batch * 1e3 / med, med,
+           model, width, bn ? "true" : "false", batch, threads, mode, (double)batch * 1e3 / med, med,
            ms[0], ms[windows - 1], 2.0 * macs * (double)batch / (med * 1e6),
            (double)ru.ru_maxrss / 1024.0, mallocs_text,
            (double)chunks / (double)(steps * windows),

@@ -63,6 +63,37 @@ Test(layers, unknown_model_or_activation_is_null) {
     cr_assert_null(em_model_new("mlp", &o, in));
 }
 
+/* em_model_opts.width multiplies every channel count and hidden width: mnist-cnn + BN has
+ * 207098 parameters (PyTorch's count), at width 2 conv1 1->32 (288 + 64 BN), conv2
+ * 32->64 (18432 + 128), fc1 3136->256 (802816 + 512), fc2 256->10 (2570): 824810; width 0
+ * is width 1; and the wide model runs a batch to (N, 10) */
+Test(layers, model_width_multiplies_channels) {
+    const struct { int width; size_t params; } cases[] = {{0, 207098}, {1, 207098}, {2, 824810}};
+    for (int i = 0; i < 3; i++) {
+        em_model_opts o = em_model_defaults();
+        o.width = cases[i].width;
+        int in[3];
+        em_module *net = em_model_new("mnist-cnn", &o, in);
+        cr_assert_not_null(net);
+        cr_assert_eq(em_module_params(net).n, cases[i].params, "width %d: %zu parameters",
+                     cases[i].width, em_module_params(net).n);
+        if (cases[i].width == 2) {
+            em_tape *tape = em_tape_new(0);
+            em_tensor *x = em_tensor_new(4, (int[]){3, 1, 28, 28}, 0);
+            cr_assert(tape && x);
+            em_tensor *y = em_module_forward(net, tape, x);
+            cr_assert(y && y->ndim == 2 && y->shape[0] == 3 && y->shape[1] == 10);
+            em_tensor_free(x);
+            em_tape_free(tape);
+        }
+        em_module_free(net);
+    }
+    em_model_opts o = em_model_defaults();
+    o.width = 65;
+    int in[3];
+    cr_assert_null(em_model_new("mnist-cnn", &o, in), "width 65 is refused");
+}
+
 /* ---- the parameter block -------------------------------------------------------------- */
 struct block_ctx { em_params p; size_t at; int params; };
 

@@ -55,37 +55,39 @@ static em_module *finish(layer_list *l) {
 
 em_module *em_model_new(const char *name, const em_model_opts *opts, int input_chw[3]) {
     em_model_opts o = opts ? *opts : em_model_defaults();
+    const int k = o.width > 0 ? o.width : 1;  /* the width multiplier */
+    if (k > 64) return NULL;
     layer_list l = {.n = 0};
     if (!strcmp(name, "mnist-cnn")) {
-        conv_block(&l, 1, 16, &o);
+        conv_block(&l, 1, 16 * k, &o);
         push(&l, em_maxpool2d_new(2, 2));
-        conv_block(&l, 16, 32, &o);
+        conv_block(&l, 16 * k, 32 * k, &o);
         push(&l, em_maxpool2d_new(2, 2));
         push(&l, em_flatten_new());
-        dense_block(&l, 32 * 7 * 7, 128, &o, "relu");
-        push(&l, em_linear_new(128, 10, true));
+        dense_block(&l, 32 * k * 7 * 7, 128 * k, &o, "relu");
+        push(&l, em_linear_new(128 * k, 10, true));
         memcpy(input_chw, (int[]){1, 28, 28}, sizeof(int[3]));
     } else if (!strcmp(name, "cifar-cnn")) {
-        conv_block(&l, 3, 32, &o);
-        conv_block(&l, 32, 32, &o);
+        conv_block(&l, 3, 32 * k, &o);
+        conv_block(&l, 32 * k, 32 * k, &o);
         push(&l, em_maxpool2d_new(2, 2));
-        conv_block(&l, 32, 64, &o);
-        conv_block(&l, 64, 64, &o);
+        conv_block(&l, 32 * k, 64 * k, &o);
+        conv_block(&l, 64 * k, 64 * k, &o);
         push(&l, em_maxpool2d_new(2, 2));
-        conv_block(&l, 64, 128, &o);
+        conv_block(&l, 64 * k, 128 * k, &o);
         push(&l, em_maxpool2d_new(2, 2));
         push(&l, em_flatten_new());
-        dense_block(&l, 128 * 4 * 4, 256, &o, "relu");
-        push(&l, em_linear_new(256, 10, true));
+        dense_block(&l, 128 * k * 4 * 4, 256 * k, &o, "relu");
+        push(&l, em_linear_new(256 * k, 10, true));
         memcpy(input_chw, (int[]){3, 32, 32}, sizeof(int[3]));
     } else if (!strcmp(name, "mlp")) {
         const char *act = o.act ? o.act : "sigmoid";
         if (!strcmp(act, "relu") || !strcmp(act, "sigmoid") || !strcmp(act, "tanh")) {
             push(&l, em_flatten_new());
-            dense_block(&l, 784, 100, &o, act);
-            dense_block(&l, 100, 100, &o, act);
-            dense_block(&l, 100, 100, &o, act);
-            push(&l, em_linear_new(100, 10, true));
+            dense_block(&l, 784, 100 * k, &o, act);
+            dense_block(&l, 100 * k, 100 * k, &o, act);
+            dense_block(&l, 100 * k, 100 * k, &o, act);
+            push(&l, em_linear_new(100 * k, 10, true));
             memcpy(input_chw, (int[]){1, 28, 28}, sizeof(int[3]));
         } else {
             return NULL;

@@ -23,6 +23,8 @@ typedef struct em_model_opts {
     bool bn;              /* insert BatchNorm layers                          */
     const char *act;      /* mlp only: "sigmoid" (default), "relu", "tanh"    */
     em_bn_opts bn_opts;   /* momentum, eps, frozen-stats backward             */
+    int width;            /* every channel count and hidden width times this (0 or 1:
+                           * the reference model; ember-bench --width) */
 } em_model_opts;
 
 em_model_opts em_model_defaults(void);
