@@ -29,6 +29,7 @@
 #include "core/errors.h"
 #include "core/gemm.h"
 #include "core/gradcheck.h"
+#include "core/kernels.h"
 #include "core/ops.h"
 #include "core/ops_image.h"
 #include "core/rng.h"

@@ -11,83 +11,60 @@
  * before timing (random N(0,1) images, random labels), so no data loading is timed.
  * After --warmup steps, --windows windows of --steps steps each are timed; the median
  * window gives ms_per_step. mallocs_per_step counts every malloc/calloc/realloc of the
- * process (all threads) during the timed windows, by interposing the allocator.
+ * process (all threads) during the timed windows (bench/malloc_count.h).
  * gflops counts the multiply-adds of convolutions and linear layers only (2 per MAC;
- * training = forward + the input and weight gradients), so it is a lower bound. It counts
- * them as the direct convolution does them: the layers that take Winograd's F(2x2, 3x3)
- * (core/ops/winograd.h: cifar-cnn's conv2-4, mnist-cnn's conv2) multiply 2.25 times less,
- * so for the CNNs the figure is a "direct-equivalent" rate, not arithmetic done, and can
- * exceed the machine's peak.
+ * training = forward + the input and weight gradients), read off the nodes of one
+ * recorded step, so it is a lower bound and works for any network. It counts them as the
+ * direct convolution does them: the layers that take Winograd's F(2x2, 3x3)
+ * (core/fast/winograd.h: 3x3 layers of 16+ channels) multiply 2.25 times less, so for the
+ * CNNs the figure is a "direct-equivalent" rate, not arithmetic done, and can exceed the
+ * machine's peak. --kernels reference times the reference tier (core/kernels.h).
  */
 #include <getopt.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
 #include "core/arena.h"
+#include "core/kernels.h"
 #include "core/parallel.h"
 #include "core/tape.h"
 #include "examples/common/models.h"
 #include "examples/common/progress.h"
+#include "malloc_count.h"
 #include "optim/optim.h"
-
-/* ---- counting allocations ------------------------------------------------------------
- * Not in sanitizer builds: AddressSanitizer owns malloc, and replacing it breaks ASan's
- * start-up; there mallocs_per_step is reported as null. */
-#if defined(__SANITIZE_ADDRESS__)
-#define COUNT_MALLOCS 0
-static size_t allocs_now(void) { return 0; }
-#else
-#define COUNT_MALLOCS 1
-static atomic_size_t n_allocs;
-static size_t allocs_now(void) { return atomic_load(&n_allocs); }
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-void *malloc(size_t n) { atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed); return __libc_malloc(n); }
-void *calloc(size_t a, size_t b) { atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed); return __libc_calloc(a, b); }
-void *realloc(void *p, size_t n) { atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed); return __libc_realloc(p, n); }
-void *aligned_alloc(size_t a, size_t n) { atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed); return __libc_memalign(a, n); }
-int posix_memalign(void **p, size_t a, size_t n) {
-    atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
-    *p = __libc_memalign(a, n);
-    return *p ? 0 : 12;
-}
-#endif
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-/* multiply-adds of one image's forward pass through the convolutions and linear layers,
- * and of the part of the backward that has to compute an input gradient */
-typedef struct flop_count {
-    double fwd, bwd_input_free;   /* MACs; bwd_input_free: the first layer's input-gradient
-                                     MACs, which training does not compute */
-} flop_count;
-
-/* (k: the width multiplier, em_model_opts.width) */
-static flop_count model_macs(const char *model, double k) {
-    flop_count f = {0, 0};
-    if (!strcmp(model, "mnist-cnn")) {
-        double c1 = 28.0 * 28 * 16 * k * 9 * 1, c2 = 14.0 * 14 * 32 * k * 9 * 16 * k;
-        f.fwd = c1 + c2 + 1568.0 * k * 128 * k + 128.0 * k * 10;
-        f.bwd_input_free = c1;
-    } else if (!strcmp(model, "cifar-cnn")) {
-        double c1 = 32.0 * 32 * 32 * k * 9 * 3, c2 = 32.0 * 32 * 32 * k * 9 * 32 * k;
-        double c3 = 16.0 * 16 * 64 * k * 9 * 32 * k, c4 = 16.0 * 16 * 64 * k * 9 * 64 * k;
-        double c5 = 8.0 * 8 * 128 * k * 9 * 64 * k;
-        f.fwd = c1 + c2 + c3 + c4 + c5 + 2048.0 * k * 256 * k + 256.0 * k * 10;
-        f.bwd_input_free = c1;
-    } else {
-        f.fwd = 784.0 * 100 * k + 100.0 * k * 100 * k * 2 + 100.0 * k * 10;
-        f.bwd_input_free = 784.0 * 100 * k;
+/* The multiply-adds of one recorded step, per image: the forward's convolutions and
+ * products (linear, matmul), and their backward's input and weight gradients where the
+ * input or the weight requires one (the first layer computes no input gradient). */
+static void step_macs(const em_tape *tape, int batch, double *fwd, double *bwd) {
+    *fwd = *bwd = 0;
+    for (const em_node *n = tape->last; n; n = n->prev) {
+        const em_tensor *x = n->inputs[0], *w = n->n_inputs > 1 ? n->inputs[1] : NULL;
+        double macs = 0;
+        if (n->op == EM_OP_CONV2D || n->op == EM_OP_CONV2D_RELU ||
+            n->op == EM_OP_CONV2D_RELU_POOL) {
+            int s = n->args[0], pad = n->args[1];
+            double Ho = (x->shape[2] + 2 * pad - w->shape[2]) / s + 1;
+            double Wo = (x->shape[3] + 2 * pad - w->shape[3]) / s + 1;
+            macs = (double)x->shape[0] * w->shape[0] * Ho * Wo * w->shape[1] * w->shape[2] *
+                   w->shape[3];
+        } else if (n->op == EM_OP_LINEAR) {
+            macs = (double)x->shape[0] * x->shape[1] * w->shape[0];
+        } else if (n->op == EM_OP_MATMUL) {
+            macs = (double)n->output->size * (n->args[0] ? x->shape[0] : x->shape[1]);
+        } else {
+            continue;
+        }
+        *fwd += macs / batch;
+        *bwd += macs / batch * (em_requires_grad(x) + em_requires_grad(w));
     }
-    return f;
 }
 
 static void usage(FILE *out) {
@@ -102,7 +79,8 @@ static void usage(FILE *out) {
             "  --windows N       timed windows, the median is reported (default 7)\n"
             "  --warmup N        untimed steps first (default 5)\n"
             "  --width K         every channel count and hidden width times K (default 1:\n"
-            "                    the reference model)\n");
+            "                    the reference model)\n"
+            "  --kernels TIER    fast or reference (default $EMBER_KERNELS, else fast)\n");
 }
 
 static long parse_pos(const char *s, const char *what) {
@@ -116,7 +94,7 @@ static long parse_pos(const char *s, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    const char *model = "mnist-cnn", *mode = "train";
+    const char *model = "mnist-cnn", *mode = "train", *tier = NULL;
     bool bn = true;
     long batch = 64, threads = 2, steps = 0, windows = 7, warmup = 5, width = 1;
     static const struct option longs[] = {
@@ -125,7 +103,7 @@ int main(int argc, char **argv) {
         {"threads", required_argument, 0, 't'}, {"mode", required_argument, 0, 'o'},
         {"steps", required_argument, 0, 's'},  {"windows", required_argument, 0, 'w'},
         {"warmup", required_argument, 0, 'u'}, {"width", required_argument, 0, 'k'},
-        {"help", no_argument, 0, 'h'},
+        {"kernels", required_argument, 0, 'K'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -146,6 +124,7 @@ int main(int argc, char **argv) {
                 return 2;
             }
             break;
+        case 'K': tier = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -161,6 +140,16 @@ int main(int argc, char **argv) {
     }
     if (windows > 1000) windows = 1000;
     em_set_threads((int)threads);
+    const em_kernels *kernels;
+    em_error err;
+    if (tier && !(kernels = em_kernels_by_name(tier))) {
+        fprintf(stderr, "ember-bench: --kernels: '%s' is not fast or reference\n", tier);
+        return 2;
+    }
+    if (!tier && em_kernels_from_env(&kernels, &err) != EM_OK) {
+        fprintf(stderr, "ember-bench: %s\n", err.msg);
+        return 2;
+    }
 
     em_model_opts mo = em_model_defaults();
     mo.bn = bn;
@@ -180,7 +169,7 @@ int main(int argc, char **argv) {
     em_sgd_opts so = em_sgd_defaults();
     so.momentum = 0.9;
     so.weight_decay = 5e-4;
-    em_error err;
+    so.kernels = kernels;
     em_sgd *opt = em_sgd_new(em_module_params(net), &so, &err);
     if (!opt) {
         fprintf(stderr, "ember-bench: %s\n", err.msg);
@@ -206,6 +195,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ember-bench: out of memory for the tape\n");
         return 1;
     }
+    em_tape_set_kernels(tape, kernels);
+    /* the multiply-adds, from one recorded forward in training mode (BatchNorm's running
+     * statistics take one batch more; the timed steps do not depend on them) */
+    double fwd_macs, bwd_macs;
+    em_module_train(net, true);
+    em_module_forward(net, tape, x[0]);
+    step_macs(tape, (int)batch, &fwd_macs, &bwd_macs);
+    em_tape_reset(tape);
+    em_module_train(net, train);
 
     long step_no = 0;
 #define ONE_STEP()                                                                        \
@@ -238,21 +236,20 @@ int main(int argc, char **argv) {
     }
     double *ms = malloc((size_t)windows * sizeof *ms);
     size_t chunks0 = tape->arena->chunk_allocs;
-    size_t allocs0 = allocs_now();
+    size_t allocs0 = em_malloc_count();
     for (long w = 0; w < windows; w++) {
         double t0 = em_now();
         for (long i = 0; i < steps; i++) ONE_STEP();
         ms[w] = (em_now() - t0) * 1e3 / (double)steps;
     }
-    size_t allocs = allocs_now() - allocs0;
+    size_t allocs = em_malloc_count() - allocs0;
     size_t chunks = tape->arena->chunk_allocs - chunks0;
     qsort(ms, (size_t)windows, sizeof *ms, cmp_double);
     double med = ms[windows / 2];
 
-    flop_count f = model_macs(model, (double)width);
-    double macs = train ? 3 * f.fwd - f.bwd_input_free : f.fwd;
+    double macs = train ? fwd_macs + bwd_macs : fwd_macs;
     char mallocs_text[32] = "null";
-    if (COUNT_MALLOCS)
+    if (em_malloc_counting())
         snprintf(mallocs_text, sizeof mallocs_text, "%.3f", (double)allocs / (double)(steps * windows));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -260,13 +257,13 @@ int main(int argc, char **argv) {
            "\"images_per_s\":%.1f,\"ms_per_step\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
            "\"gflops\":%.2f,\"peak_rss_mb\":%.1f,\"mallocs_per_step\":%s,"
            "\"arena_chunks_per_step\":%.3f,\"arena_mb\":%.1f,\"steps_per_window\":%ld,"
-           "\"windows\":%ld,\"precision\":\"%s\"}\n",
+           "\"windows\":%ld,\"precision\":\"%s\",\"kernels\":\"%s\"}\n",
            model, width, bn ? "true" : "false", batch, threads, mode, (double)batch * 1e3 / med, med,
            ms[0], ms[windows - 1], 2.0 * macs * (double)batch / (med * 1e6),
            (double)ru.ru_maxrss / 1024.0, mallocs_text,
            (double)chunks / (double)(steps * windows),
            (double)tape->arena->high_water / (1024.0 * 1024.0), steps, windows,
-           sizeof(em_real) == 4 ? "f32" : "f64");
+           sizeof(em_real) == 4 ? "f32" : "f64", kernels == em_kernels_fast() ? "fast" : "reference");
     free(ms);
     em_tape_free(tape);
     for (int b = 0; b < NB; b++) {

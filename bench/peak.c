@@ -6,7 +6,7 @@
  *    enough to cover the FMA latency), for AVX-512 (16 floats a vector) and AVX2 (8), on
  *    one thread and on N threads: the machine's single-precision peak.
  * 2. GEMM: C = A B for 1024^3 and for the shapes of the reference models' layers, with
- *    ember's kernel (em_gemm, threaded) and OpenBLAS (em_gemm_blas, one thread, and
+ *    ember's kernel (em_gemm_fast, threaded) and OpenBLAS (em_gemm, one thread, and
  *    OpenBLAS's own threads), GFLOP/s as the median of 5 timings.
  * Prints one JSON line per measurement.
  */
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/gemm.h"
+#include "core/fast/gemm.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "examples/common/progress.h"
@@ -162,12 +162,12 @@ int main(int argc, char **argv) {
         int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K;
         bool ta = shapes[s].ta, tb = shapes[s].tb;
         em_set_threads(1);
-        double k1 = gemm_gflops(em_gemm, ta, tb, M, N, K, A, B, C);
-        double b1 = gemm_gflops(em_gemm_blas, ta, tb, M, N, K, A, B, C);
+        double k1 = gemm_gflops(em_gemm_fast, ta, tb, M, N, K, A, B, C);
+        double b1 = gemm_gflops(em_gemm, ta, tb, M, N, K, A, B, C);
         em_set_threads(threads);
-        double kn = gemm_gflops(em_gemm, ta, tb, M, N, K, A, B, C);
+        double kn = gemm_gflops(em_gemm_fast, ta, tb, M, N, K, A, B, C);
         if (openblas_set_num_threads) openblas_set_num_threads(threads);
-        double bn = gemm_gflops(em_gemm_blas, ta, tb, M, N, K, A, B, C);
+        double bn = gemm_gflops(em_gemm, ta, tb, M, N, K, A, B, C);
         if (openblas_set_num_threads) openblas_set_num_threads(1);
         static const char *const paths[] = {"packed", "direct", "dot"};
         printf("{\"probe\":\"gemm\",\"shape\":\"%s\",\"M\":%d,\"N\":%d,\"K\":%d,\"ta\":%d,"

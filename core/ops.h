@@ -185,9 +185,8 @@ em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels)
  * The backward of EM_BN_TRAIN flows through mu and var (the full derivative);
  * EM_BN_FROZEN_STATS computes the same forward but treats mu and var as constants in
  * backward — a deliberately incomplete gradient, for the experiment that shows why the
- * full one matters. gamma, beta (C) may be NULL (no affine: gamma = 1, beta = 0);
- * running_mean/var (C) may be NULL in training (nothing tracked). Training with M = 1
- * fails the step with EM_ERR_STATE and a message (the variance of one value is 0). */
+ * full one matters. Training with M = 1 fails the step with EM_ERR_STATE and a message
+ * (the variance of one value is 0). */
 /** Which statistics em_batchnorm() normalizes with, and how its backward treats them. */
 typedef enum em_bn_mode {
     EM_BN_TRAIN,         /**< batch statistics, full backward                            */
@@ -195,68 +194,54 @@ typedef enum em_bn_mode {
     EM_BN_EVAL,          /**< running statistics                                         */
 } em_bn_mode;
 
-/** BatchNorm over the channels of x, as described above (docs/batchnorm.md derives it).
- * @param tape          the tape of this step
- * @param x             (N, C) or (N, C, H, W)
- * @param gamma         (C), or NULL (no affine: gamma = 1)
- * @param beta          (C), or NULL (beta = 0)
- * @param running_mean  C values, updated in training; read in EM_BN_EVAL; NULL in
- *                      training: nothing tracked
- * @param running_var   C values, likewise
- * @param momentum      the fraction of history kept, in [0, 1] (0.9 = PyTorch's 0.1)
- * @param eps           added to the variance inside the square root (1e-5 by default)
- * @param mode          EM_BN_TRAIN, EM_BN_FROZEN_STATS or EM_BN_EVAL
- * @return y, x's shape; NULL when the tape has failed, or when training sees one value
- *         per channel (the tape fails with EM_ERR_STATE and says so) */
-em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
-                        em_real *running_mean, em_real *running_var, double momentum,
-                        double eps, em_bn_mode mode);
-
 /** Synchronized batch statistics (SyncBatchNorm), for data-parallel training where each
  * process holds a shard of the global batch. `sum` must replace buf[0..n) by its sum over
  * all processes (an MPI_Allreduce with MPI_SUM, say); core knows nothing of MPI.
- * em_batchnorm_sync calls it, in training modes only, with:
+ * em_batchnorm calls it, in training modes only, with:
  *   forward   [sum_x[0..C), M_local]          -> global mean and M
  *             [sum (x - mean)^2 [0..C)]       -> global (biased) variance
  *   backward  [sum dy [0..C), sum dy*xhat [0..C)]  (EM_BN_TRAIN only; dx uses the global
  *             sums and M, while dgamma/dbeta get this process's own sums: the parameter
  *             gradients are reduced with all the others afterwards)
- * Every process must call with the same C and mode, in the same order. NULL: no sync. */
+ * Every process must call with the same C and mode, in the same order. */
 typedef struct em_bn_sync {
     void (*sum)(double *buf, int n, void *ctx); /**< replace buf[0..n) by its global sum */
     void *ctx;                                  /**< passed to sum                        */
 } em_bn_sync;
 
-/** em_batchnorm with its statistics (and, in EM_BN_TRAIN, its backward's two sums) summed
- * over all processes through sync; the parameters as em_batchnorm's.
- * @param tape, x, gamma, beta, running_mean, running_var, momentum, eps, mode  as for
- *        em_batchnorm
- * @param sync  the cross-process sum, or NULL (then this is em_batchnorm)
- * @return y, or NULL as em_batchnorm */
-em_tensor *em_batchnorm_sync(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
-                             em_real *running_mean, em_real *running_var, double momentum,
-                             double eps, em_bn_mode mode, const em_bn_sync *sync);
+/** What em_batchnorm() normalizes with, besides x: its parameters, statistics and
+ * options. em_bn_args_default() gives the usual ones; set the rest by name. */
+typedef struct em_bn_args {
+    em_tensor *gamma;           /**< (C), or NULL: no affine part (gamma = 1)             */
+    em_tensor *beta;            /**< (C), or NULL (beta = 0)                              */
+    em_real *running_mean;      /**< C values, updated in training and read in
+                                     EM_BN_EVAL; may be NULL in training (not tracked)   */
+    em_real *running_var;       /**< C values, likewise                                   */
+    double momentum;            /**< the fraction of history kept, in [0, 1]            */
+    double eps;                 /**< added to the variance inside the square root         */
+    em_bn_mode mode;            /**< EM_BN_TRAIN, EM_BN_FROZEN_STATS or EM_BN_EVAL        */
+    const em_bn_sync *sync;     /**< statistics over all processes (training only), or
+                                     NULL: this process's                                */
+} em_bn_args;
 
-/** y = max(0, em_batchnorm(x, ...)) as one op: the same BatchNorm (every mode, the same
- * running statistics), with the ReLU folded into its passes. It writes one tensor instead
- * of two and reads x, not a second copy, in backward, where the ReLU's mask is recomputed
- * from x with the forward's own expression. The result and every gradient equal those of
- * em_relu(em_batchnorm(...)) exactly. The layers' Sequential uses it for a BatchNorm followed by
- * a ReLU (layers/module.h: em_sequential_fuse).
- * @param tape, x, gamma, beta, running_mean, running_var, momentum, eps, mode  as for
- *        em_batchnorm
- * @return y, or NULL as em_batchnorm */
-em_tensor *em_batchnorm_relu(em_tape *tape, em_tensor *x, em_tensor *gamma, em_tensor *beta,
-                             em_real *running_mean, em_real *running_var, double momentum,
-                             double eps, em_bn_mode mode);
+/** The usual BatchNorm arguments: no parameters, no running statistics, momentum 0.9
+ * (PyTorch's 0.1), eps 1e-5, EM_BN_TRAIN, no sync.
+ * @return the arguments */
+em_bn_args em_bn_args_default(void);
 
-/** em_batchnorm_relu with em_batchnorm_sync's synchronized statistics.
- * @param tape, x, gamma, beta, running_mean, running_var, momentum, eps, mode, sync  as
- *        for em_batchnorm_sync
- * @return y, or NULL as em_batchnorm */
-em_tensor *em_batchnorm_relu_sync(em_tape *tape, em_tensor *x, em_tensor *gamma,
-                                  em_tensor *beta, em_real *running_mean, em_real *running_var,
-                                  double momentum, double eps, em_bn_mode mode,
-                                  const em_bn_sync *sync);
+/** BatchNorm over the channels of x, as described above (docs/batchnorm.md derives it).
+ *
+ *     em_bn_args a = em_bn_args_default();
+ *     a.gamma = gamma; a.beta = beta;                       // (C) parameters
+ *     a.running_mean = rm; a.running_var = rv;              // (C) buffers
+ *     em_tensor *y = em_batchnorm(tape, x, &a);
+ *
+ * @param tape  the tape of this step
+ * @param x     (N, C) or (N, C, H, W)
+ * @param args  parameters, statistics and options (copied: the struct may go after the
+ *              call; the tensors and buffers it points at must live until backward)
+ * @return y, x's shape; NULL when the tape has failed, or when training sees one value
+ *         per channel (the tape fails with EM_ERR_STATE and says so) */
+em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, const em_bn_args *args);
 
 #endif

@@ -9,7 +9,8 @@
  * Ho = (H - k) / stride + 1 for the pools (no padding: every window lies inside the
  * image). Like every op (core/ops.h) each one allocates its output from the tape's arena,
  * records a node when an input requires a gradient, aborts on wrong shapes and returns
- * NULL on a failed tape. Implementations: core/ops/conv.c, pool.c, dropout.c.
+ * NULL on a failed tape. Implementations: core/ops/conv.c, pool.c, dropout.c; the fast
+ * tier's kernels in core/fast/.
  *
  * @file
  */
@@ -25,9 +26,9 @@
 /* ---- convolution (core/ops/conv.c) ------------------------------------------------ */
 /** y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n,c, i*stride+p-pad, j*stride+q-pad]
  * (x outside the image reads 0). x (N, Cin, H, W), w (Cout, Cin, kh, kw), b (Cout) or
- * NULL -> y (N, Cout, Ho, Wo). Image by image (the images split across threads): im2col
- * into a scratch matrix (Cin*kh*kw x Ho*Wo) and one GEMM; backward makes the matrix
- * again rather than keep it.
+ * NULL -> y (N, Cout, Ho, Wo). The reference kernels lower it image by image to im2col (a
+ * scratch matrix of Cin*kh*kw x Ho*Wo) and one matrix product; the fast tier's add
+ * threads and Winograd's algorithm (core/kernels.h).
  * @param tape    the tape of this step
  * @param x       (N, Cin, H, W)
  * @param w       (Cout, Cin, kh, kw)
@@ -38,30 +39,8 @@
 em_tensor *em_conv2d(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, int stride,
                      int pad);
 
-/** y = max(0, em_conv2d(x, w, b, stride, pad)) as one op: the ReLU is applied where the
- * bias is added, and backward masks dy inside the convolution's own per-image pass. The
- * result and every gradient equal those of em_relu(em_conv2d(...)) exactly; it writes one
- * tensor instead of two. The layers' Sequential uses it for a Conv2d followed by a ReLU
- * (layers/module.h: em_sequential_fuse). In exercise builds it is those two ops.
- * @param tape, x, w, b, stride, pad  as for em_conv2d
- * @return y (N, Cout, Ho, Wo); NULL when the tape has failed */
-em_tensor *em_conv2d_relu(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
-                          int stride, int pad);
-
-/** y = em_maxpool2d(max(0, em_conv2d(x, w, b, stride, pad)), 2, 2) as one op: each image's
- * convolution output stays in the thread's scratch, where the ReLU and the pool read it,
- * and only the pooled quarter (and the winner of each window) is written; backward
- * spreads dy back to the winners in the same scratch. The result and every gradient equal
- * those of the three ops exactly. The layers' Sequential uses it for a Conv2d, a ReLU and
- * a MaxPool2d(2, 2) in a row. When the convolution's output has an odd side (or rows too
- * long for the 2x2 kernels) it is the three ops; in exercise builds too.
- * @param tape, x, w, b, stride, pad  as for em_conv2d
- * @return y (N, Cout, Ho / 2, Wo / 2); NULL when the tape has failed */
-em_tensor *em_conv2d_relu_pool(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
-                               int stride, int pad);
-
-/** The same convolution as seven plain loops on raw arrays: the definition to read first
- * and the reference the tests hold em_conv2d to. y (N, Cout, Ho, Wo) is overwritten;
+/** The same convolution as seven plain loops on raw arrays (core/ops/conv_direct.c): the
+ * definition itself, which the tests hold both tiers' kernels to. y (N, Cout, Ho, Wo) is overwritten;
  * b may be NULL. Sums run in double.
  * @param y       (N, Cout, Ho, Wo), overwritten
  * @param x       (N, Cin, H, W)
@@ -76,9 +55,9 @@ em_tensor *em_conv2d_relu_pool(em_tape *tape, em_tensor *x, em_tensor *w, em_ten
  * @param kw      kernel width
  * @param stride  the step between windows
  * @param pad     zeros on every side */
-void em_conv2d_ref_forward(em_real *y, const em_real *x, const em_real *w, const em_real *b,
-                           int N, int Cin, int H, int W, int Cout, int kh, int kw,
-                           int stride, int pad);
+void em_conv2d_direct_forward(em_real *y, const em_real *x, const em_real *w,
+                              const em_real *b, int N, int Cin, int H, int W, int Cout,
+                              int kh, int kw, int stride, int pad);
 /** Its gradients, each formula evaluated directly; each of dx, dw, db may be NULL and each
  * is ACCUMULATED (+=), as every backward does:
  *
@@ -102,9 +81,9 @@ void em_conv2d_ref_forward(em_real *y, const em_real *x, const em_real *w, const
  * @param kw      kernel width
  * @param stride  the step between windows
  * @param pad     zeros on every side */
-void em_conv2d_ref_backward(em_real *dx, em_real *dw, em_real *db, const em_real *dy,
-                            const em_real *x, const em_real *w, int N, int Cin, int H, int W,
-                            int Cout, int kh, int kw, int stride, int pad);
+void em_conv2d_direct_backward(em_real *dx, em_real *dw, em_real *db, const em_real *dy,
+                               const em_real *x, const em_real *w, int N, int Cin, int H,
+                               int W, int Cout, int kh, int kw, int stride, int pad);
 
 /* ---- pooling (core/ops/pool.c) ----------------------------------------------------- */
 /** y[n,c,i,j] = max_{p,q<k} x[n,c, i*stride+p, j*stride+q]; the gradient goes to the

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
+
 static const char *const op_names[] = {
     [EM_OP_ADD] = "add", [EM_OP_SUB] = "sub", [EM_OP_MUL] = "mul", [EM_OP_DIV] = "div",
     [EM_OP_ADD_SCALAR] = "add_scalar", [EM_OP_MUL_SCALAR] = "mul_scalar",
@@ -32,6 +34,16 @@ const char *em_op_name(em_op op) {
     return (unsigned)op < EM_OP_COUNT && op_names[op] ? op_names[op] : "?";
 }
 
+/* the ops a fused op of the fast tier stands for (em_tape_print), or NULL */
+static const char *fused_parts(em_op op) {
+    switch (op) {
+    case EM_OP_CONV2D_RELU: return "conv2d + relu";
+    case EM_OP_CONV2D_RELU_POOL: return "conv2d + relu + maxpool2d";
+    case EM_OP_BATCHNORM_RELU: return "batchnorm + relu";
+    default: return NULL;
+    }
+}
+
 em_tape *em_tape_new(size_t chunk_bytes) {
     em_tape *tape = calloc(1, sizeof *tape);
     if (!tape) return NULL;
@@ -41,7 +53,14 @@ em_tape *em_tape_new(size_t chunk_bytes) {
         return NULL;
     }
     tape->recording = true;
+    tape->kernels = em_kernels_default();
     return tape;
+}
+
+void em_tape_set_kernels(em_tape *tape, const em_kernels *kernels) {
+    EM_ASSERT_MSG(kernels != NULL, "em_tape_set_kernels: NULL table");
+    EM_ASSERT_MSG(tape->n_nodes == 0, "em_tape_set_kernels: between steps only (reset first)");
+    tape->kernels = kernels;
 }
 
 void em_tape_free(em_tape *tape) {
@@ -221,6 +240,7 @@ void em_tape_print(const em_tape *tape, FILE *out) {
             fputs(i ? ", " : " ", out);
             print_tensor_ref(out, node->inputs[i]);
         }
+        if (fused_parts(node->op)) fprintf(out, "  [fused: %s]", fused_parts(node->op));
         fputc('\n', out);
     }
 }

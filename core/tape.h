@@ -64,14 +64,14 @@ typedef enum em_op {
     EM_OP_TRANSPOSE,         /**< em_transpose()                                  */
     EM_OP_CROSS_ENTROPY,     /**< em_cross_entropy()                              */
     EM_OP_CONV2D,            /**< em_conv2d()                                     */
-    EM_OP_CONV2D_RELU,       /**< em_conv2d_relu(): convolution and ReLU in one   */
-    EM_OP_CONV2D_RELU_POOL,  /**< em_conv2d_relu_pool(): and a 2x2 max-pool too   */
+    EM_OP_CONV2D_RELU,       /**< the fast tier's fused conv2d + relu             */
+    EM_OP_CONV2D_RELU_POOL,  /**< the fast tier's fused conv2d + relu + maxpool2d  */
     EM_OP_MAXPOOL2D,         /**< em_maxpool2d()                                  */
     EM_OP_AVGPOOL2D,         /**< em_avgpool2d()                                  */
     EM_OP_GLOBAL_AVGPOOL,    /**< em_global_avgpool()                             */
     EM_OP_DROPOUT,           /**< em_dropout()                                    */
     EM_OP_BATCHNORM,         /**< em_batchnorm()                                  */
-    EM_OP_BATCHNORM_RELU,    /**< em_batchnorm_relu(): BatchNorm and ReLU in one  */
+    EM_OP_BATCHNORM_RELU,    /**< the fast tier's fused batchnorm + relu          */
     EM_OP_CUSTOM,            /**< for ops defined outside the library (tests, tutorials) */
     EM_OP_COUNT              /**< the number of op ids (not an op)                */
 } em_op;
@@ -109,9 +109,12 @@ struct em_node {
     em_node *prev;                      /**< the node recorded before this one        */
 };
 
+struct em_kernels;
+
 /** The tape: the nodes of one step and the arena every tensor of the step lives in. */
 struct em_tape {
     em_arena *arena;        /**< step memory: outputs, saved buffers, nodes     */
+    const struct em_kernels *kernels;  /**< the tier its ops compute with (core/kernels.h) */
     em_node *last;          /**< most recent node; walk ->prev for reverse order */
     int n_nodes;            /**< nodes recorded since the last reset            */
     bool recording;         /**< false: ops compute but record nothing          */
@@ -120,10 +123,16 @@ struct em_tape {
     em_error err;           /**< the message that goes with a failed status     */
 };
 
-/** A new, recording tape with its arena.
+/** A new, recording tape with its arena, computing with em_kernels_default()'s tier
+ * (core/kernels.h: EMBER_KERNELS, else the build's default).
  * @param chunk_bytes  arena chunk size (0: 1 MiB)
  * @return the tape, or NULL when out of memory */
 em_tape *em_tape_new(size_t chunk_bytes);
+/** The kernels the tape's ops compute with from now on: between steps only (a node's
+ * backward must run the tier its forward ran; aborts when nodes are recorded).
+ * @param tape     the tape
+ * @param kernels  em_kernels_reference(), em_kernels_fast(), or a table of one's own */
+void em_tape_set_kernels(em_tape *tape, const struct em_kernels *kernels);
 /** Free the tape and its arena: every tensor made on it is gone.
  * @param tape  the tape; NULL is allowed and does nothing */
 void em_tape_free(em_tape *tape);
@@ -227,6 +236,10 @@ em_code em_backward_from(em_tape *tape, em_tensor *y, const em_real *dy);
 /** Print the graph, one node per line, first to last:
  *
  *       #2 matmul  (64, 10) <- #1 (64, 128), w2 (10, 128)
+ *
+ * A fused op of the fast tier names the ops it stands for:
+ *
+ *       #0 conv2d_relu_pool = conv2d + relu + maxpool2d  (64, 16, 14, 14) <- x (...), ...
  *
  * @param tape  the tape
  * @param out   where to print (stdout, a file) */

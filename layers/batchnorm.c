@@ -1,7 +1,8 @@
-/* layers/batchnorm.c — BatchNorm1d and BatchNorm2d modules over the fused op
+/* layers/batchnorm.c — BatchNorm1d and BatchNorm2d modules over the op em_batchnorm
  * (core/ops/batchnorm.c, derived in docs/batchnorm.md). */
 #include <stdlib.h>
 
+#include "fusion.h"
 #include "layers.h"
 
 typedef struct batchnorm {
@@ -20,31 +21,35 @@ em_bn_opts em_bn_defaults(void) {
     return (em_bn_opts){.momentum = 0.9, .eps = 1e-5, .no_affine = false, .frozen_stats = false};
 }
 
-/* y = BN(x), or max(0, BN(x)) in one op (relu: a Sequential fused the ReLU after it) */
-static em_tensor *bn_apply(em_module *m, em_tape *tape, em_tensor *x, bool relu) {
+/* what em_batchnorm is called with in the module's current mode */
+static em_bn_args bn_args(batchnorm *b) {
+    em_bn_args a = em_bn_args_default();
+    bool affine = !b->opts.no_affine;
+    a.gamma = affine ? &b->gamma : NULL;
+    a.beta = affine ? &b->beta : NULL;
+    a.running_mean = b->running_mean.data;
+    a.running_var = b->running_var.data;
+    a.momentum = b->opts.momentum;
+    a.eps = b->opts.eps;
+    a.mode = !b->base.training ? EM_BN_EVAL
+             : b->opts.frozen_stats ? EM_BN_FROZEN_STATS : EM_BN_TRAIN;
+    a.sync = b->opts.sync;
+    return a;
+}
+
+em_tensor *em_batchnorm_module_apply(em_module *m, em_tape *tape, em_tensor *x, em_bn_op op) {
     batchnorm *b = (batchnorm *)m;
     EM_ASSERT_MSG(x->ndim == b->ndim, b->ndim == 2 ? "BatchNorm1d takes (N, C)"
                                                    : "BatchNorm2d takes (N, C, H, W)");
     EM_ASSERT_MSG(x->shape[1] == b->channels, "BatchNorm: channel count differs from the layer's");
-    em_bn_mode mode = !m->training ? EM_BN_EVAL
-                      : b->opts.frozen_stats ? EM_BN_FROZEN_STATS : EM_BN_TRAIN;
-    bool affine = !b->opts.no_affine;
-    em_tensor *(*op)(em_tape *, em_tensor *, em_tensor *, em_tensor *, em_real *, em_real *,
-                     double, double, em_bn_mode, const em_bn_sync *) =
-        relu ? em_batchnorm_relu_sync : em_batchnorm_sync;
-    em_tensor *y = op(tape, x, affine ? &b->gamma : NULL, affine ? &b->beta : NULL,
-                      b->running_mean.data, b->running_var.data, b->opts.momentum, b->opts.eps,
-                      mode, b->opts.sync);
+    em_bn_args a = bn_args(b);
+    em_tensor *y = op(tape, x, &a);
     if (y && m->training) b->num_batches_tracked++;
     return y;
 }
 
 static em_tensor *bn_forward(em_module *m, em_tape *tape, em_tensor *x) {
-    return bn_apply(m, tape, x, false);
-}
-
-static em_tensor *bn_forward_relu(em_module *m, em_tape *tape, em_tensor *x) {
-    return bn_apply(m, tape, x, true);
+    return em_batchnorm_module_apply(m, tape, x, em_batchnorm);
 }
 
 static void bn_free(em_module *m) {
@@ -94,7 +99,6 @@ static const em_module_ops bn_ops = {
     .entries = bn_entries,
     .init = bn_init,
     .describe = bn_describe,
-    .forward_relu = bn_forward_relu,
 };
 
 static em_module *bn_new(int channels, int ndim, const em_bn_opts *opts) {
@@ -130,6 +134,8 @@ em_module *em_batchnorm1d_new(int channels, const em_bn_opts *opts) {
 em_module *em_batchnorm2d_new(int channels, const em_bn_opts *opts) {
     return bn_new(channels, 4, opts);
 }
+
+bool em_module_is_batchnorm(const em_module *m) { return m && m->ops == &bn_ops; }
 
 bool em_batchnorm_get_opts(const em_module *m, em_bn_opts *out) {
     if (m->ops != &bn_ops) return false;

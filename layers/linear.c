@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "../core/ops_image.h"
+#include "fusion.h"
 #include "layers.h"
 
 /* ---- Linear: y = x W^T + b ----------------------------------------------------------- */
@@ -75,23 +76,13 @@ typedef struct conv2d {
     em_tensor bias;     /* (cout)            */
 } conv2d;
 
+em_tensor *em_conv2d_module_apply(em_module *m, em_tape *tape, em_tensor *x, em_conv_op op) {
+    conv2d *c = (conv2d *)m;
+    return op(tape, x, &c->weight, c->has_bias ? &c->bias : NULL, c->stride, c->pad);
+}
+
 static em_tensor *conv_forward(em_module *m, em_tape *tape, em_tensor *x) {
-    conv2d *c = (conv2d *)m;
-    return em_conv2d(tape, x, &c->weight, c->has_bias ? &c->bias : NULL, c->stride, c->pad);
-}
-
-/* max(0, conv(x) + b) in one op: a Sequential fused the ReLU after it */
-static em_tensor *conv_forward_relu(em_module *m, em_tape *tape, em_tensor *x) {
-    conv2d *c = (conv2d *)m;
-    return em_conv2d_relu(tape, x, &c->weight, c->has_bias ? &c->bias : NULL, c->stride,
-                          c->pad);
-}
-
-/* the 2x2 max-pool of that, in one op: a Sequential fused the ReLU and the pool after it */
-static em_tensor *conv_forward_relu_pool(em_module *m, em_tape *tape, em_tensor *x) {
-    conv2d *c = (conv2d *)m;
-    return em_conv2d_relu_pool(tape, x, &c->weight, c->has_bias ? &c->bias : NULL,
-                               c->stride, c->pad);
+    return em_conv2d_module_apply(m, tape, x, em_conv2d);
 }
 
 static int conv_entries(em_module *m, em_entry *e) {
@@ -117,13 +108,13 @@ static void conv_describe(const em_module *m, char *buf, size_t len) {
 static const em_module_ops conv_ops = {
     .kind = "Conv2d",
     .forward = conv_forward,
-    .forward_relu = conv_forward_relu,
-    .forward_relu_pool = conv_forward_relu_pool,
     .free = free_self,
     .entries = conv_entries,
     .init = conv_init,
     .describe = conv_describe,
 };
+
+bool em_module_is_conv2d(const em_module *m) { return m && m->ops == &conv_ops; }
 
 em_module *em_conv2d_new(int cin, int cout, int kernel, int stride, int pad, bool bias) {
     EM_ASSERT(cin > 0 && cout > 0 && kernel > 0 && stride > 0 && pad >= 0);

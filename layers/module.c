@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fusion.h"
+
 em_tensor *em_module_forward(em_module *m, em_tape *tape, em_tensor *x) {
     if (!x || !em_tape_ok(tape)) return NULL;
     return m->ops->forward(m, tape, x);
@@ -101,14 +103,24 @@ void em_module_zero_grad(em_module *m) {
     if (m->param_grad) memset(m->param_grad, 0, m->n_params * sizeof(em_real));
 }
 
+/* the name of the fused run m's child i starts, when m is a Sequential with one there */
+static const char *fused_run_at(em_module *m, int i, int *count);
+
 static void print_tree(em_module *m, const char *prefix, FILE *out) {
     char desc[160];
+    int left = 0;  /* children still inside the fused run printed above */
     for (int i = 0; child_at(m, i); i++) {
         em_module *c = child_at(m, i);
         char name[64];
         snprintf(name, sizeof name, "%s%d", prefix, i);
         c->ops->describe(c, desc, sizeof desc);
-        fprintf(out, "  (%s) %s\n", name, desc);
+        int count = 0;
+        const char *run = left ? NULL : fused_run_at(m, i, &count);
+        if (run) left = count;
+        fprintf(out, "  (%s) %s", name, desc);
+        if (run) fprintf(out, "   [%s-%d fused: %s]", name, i + count - 1, run);
+        fputc('\n', out);
+        if (left) left--;
         char sub[72];
         snprintf(sub, sizeof sub, "%s.", name);
         print_tree(c, sub, out);
@@ -159,28 +171,14 @@ typedef struct sequential {
     em_module base;
     int n;
     em_module **mods;
-    bool fuse;        /* a module with a fused ReLU (and pool) form + the ReLU (and pool)
-                       * after it: one op */
+    em_plan_step *plan;  /* the steps of a forward (layers/fusion.c), made once */
+    int n_steps;
+    bool fuse;           /* run the plan's fused steps as one op where the kernels allow */
 } sequential;
 
 static em_tensor *seq_forward(em_module *m, em_tape *tape, em_tensor *x) {
     sequential *s = (sequential *)m;
-    for (int i = 0; i < s->n && x; i++) {
-        em_module *c = s->mods[i];
-        bool relu_next = s->fuse && i + 1 < s->n && em_module_is_relu(s->mods[i + 1]);
-        if (relu_next && c->ops->forward_relu_pool && i + 2 < s->n &&
-            em_module_is_maxpool2x2(s->mods[i + 2])) {
-            x = c->ops->forward_relu_pool(c, tape, x);
-            i += 2;  /* the ReLU and the pool ran inside */
-            continue;
-        }
-        if (relu_next && c->ops->forward_relu) {
-            x = c->ops->forward_relu(c, tape, x);
-            i++;  /* the ReLU ran inside */
-            continue;
-        }
-        x = em_module_forward(c, tape, x);
-    }
+    for (int k = 0; k < s->n_steps && x; k++) x = em_plan_run(&s->plan[k], s->mods, tape, x, s->fuse);
     return x;
 }
 
@@ -188,6 +186,7 @@ static void seq_free(em_module *m) {
     sequential *s = (sequential *)m;
     for (int i = 0; i < s->n; i++) em_module_free(s->mods[i]);
     free(s->mods);
+    free(s->plan);
     free(s);
 }
 
@@ -234,12 +233,14 @@ static void free_blocks_below(em_module *m) {
 em_module *em_sequential_new(int n, em_module *const *modules) {
     sequential *s = calloc(1, sizeof *s);
     em_module **mods = calloc(n > 0 ? (size_t)n : 1, sizeof *mods);
-    bool ok = s && mods;
+    em_plan_step *plan = calloc(n > 0 ? (size_t)n : 1, sizeof *plan);
+    bool ok = s && mods && plan;
     for (int i = 0; i < n; i++) ok = ok && modules[i];
     if (!ok) {
         for (int i = 0; i < n; i++) em_module_free(modules[i]);
         free(s);
         free(mods);
+        free(plan);
         return NULL;
     }
     for (int i = 0; i < n; i++)
@@ -250,9 +251,9 @@ em_module *em_sequential_new(int n, em_module *const *modules) {
     s->base.training = true;
     s->n = n;
     s->mods = mods;
-#ifndef EM_EXERCISES
+    s->plan = plan;
+    s->n_steps = em_plan_build(mods, n, plan);
     s->fuse = true;
-#endif
 
     size_t total = em_module_param_count(&s->base);
     struct gather_ctx g = {calloc(total ? total : 1, sizeof(em_real)),
@@ -284,4 +285,15 @@ em_module *em_sequential_at(em_module *m, int i) {
 void em_sequential_fuse(em_module *m, bool on) {
     EM_ASSERT_MSG(m->ops == &sequential_ops, "not a Sequential");
     ((sequential *)m)->fuse = on;
+}
+
+static const char *fused_run_at(em_module *m, int i, int *count) {
+    if (m->ops != &sequential_ops) return NULL;
+    const sequential *s = (const sequential *)m;
+    for (int k = 0; s->fuse && k < s->n_steps; k++)
+        if (s->plan[k].first == i && s->plan[k].kind != EM_STEP_MODULE) {
+            *count = s->plan[k].count;
+            return em_plan_step_name(s->plan[k].kind);
+        }
+    return NULL;
 }

@@ -71,14 +71,6 @@ typedef struct em_module_ops {
     void (*describe)(const em_module *m, char *buf, size_t len);
     /** the module's own random stream (Dropout's masks); may be NULL (none) */
     em_rng *(*rng)(em_module *m);
-    /** y = max(0, module(x)) as one op (BatchNorm: em_batchnorm_relu, Conv2d:
-     * em_conv2d_relu), which a Sequential
-     * calls for this module followed by a ReLU; may be NULL (no fused form) */
-    em_tensor *(*forward_relu)(em_module *m, em_tape *tape, em_tensor *x);
-    /** max-pool 2x2 of max(0, module(x)) as one op (Conv2d: em_conv2d_relu_pool), which a
-     * Sequential calls for this module followed by a ReLU and a MaxPool2d(2, 2); may be
-     * NULL (no such fused form) */
-    em_tensor *(*forward_relu_pool)(em_module *m, em_tape *tape, em_tensor *x);
 } em_module_ops;
 
 /** The base of every module: a module type's struct starts with it, so an em_module *
@@ -156,7 +148,8 @@ em_params em_module_params(em_module *m);
 void em_module_zero_grad(em_module *m);
 
 /** The module's description and parameter count, then one line per child (its index and
- * description), as PyTorch prints a model. Shapes are not printed: they come at run time.
+ * description), as PyTorch prints a model, each run of a Sequential's fused plan marked.
+ * Shapes are not printed: they come at run time.
  * @param m    the root module
  * @param out  where to print */
 void em_module_print(em_module *m, FILE *out);
@@ -193,12 +186,13 @@ int em_sequential_len(const em_module *m);
  * @param i  the index
  * @return the module, or NULL when i is out of range */
 em_module *em_sequential_at(em_module *m, int i);
-/** Whether a Sequential runs a module with a fused ReLU form and the ReLU after it as one
- * op (BatchNorm: em_batchnorm_relu, Conv2d: em_conv2d_relu), and a Conv2d, a ReLU and a
- * MaxPool2d(2, 2) as one (em_conv2d_relu_pool): on by default, except in exercise builds,
- * whose BatchNorm and convolution backward are the student's. The results are the same
+/** Whether a Sequential may run its fused plan. When a Sequential is built, it looks once
+ * for the runs of modules that the fast tier has one op for (layers/fusion.c): a Conv2d, a
+ * ReLU and a MaxPool2d(2, 2); a Conv2d and a ReLU; a BatchNorm and a ReLU. On a tape
+ * whose kernels allow fusion (em_kernels::fuse: the fast tier) each run is one op; on the
+ * reference tier, or with fusion off, the modules run one by one. The results are the same
  * either way, exactly; off, the tape shows the ops separately (em_tape_print), as a
- * lecture may want.
+ * lecture may want. On by default.
  * @param m   a Sequential
  * @param on  fuse or not */
 void em_sequential_fuse(em_module *m, bool on);

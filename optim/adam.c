@@ -1,5 +1,6 @@
 /* optim/adam.c — Adam and AdamW (see optim.h for the formulas). The bias corrections are
- * scalars computed once per step in double; the elementwise work is one flat loop. */
+ * scalars computed once per step in double; the elementwise work is one flat loop, the
+ * kernel table's adam (core/ops/update.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ em_adam *em_adam_new(em_params params, const em_adam_opts *opts, em_error *err) 
     }
     a->params = params;
     a->opts = o;
+    if (!a->opts.kernels) a->opts.kernels = em_kernels_default();
     return a;
 }
 
@@ -60,29 +62,14 @@ void em_adam_zero_grad(em_adam *opt) {
     memset(opt->params.grad, 0, opt->params.n * sizeof(em_real));
 }
 
-/* p (n), g (n), m (n), v (n) */
 void em_adam_step(em_adam *opt, double lr) {
-    em_real *p = opt->params.data, *m = opt->exp_avg, *v = opt->exp_avg_sq;
-    const em_real *g = opt->params.grad;
-    const size_t n = opt->params.n;
     const em_adam_opts *o = &opt->opts;
     opt->step++;
     const double t = (double)opt->step;
-    const em_real b1 = (em_real)o->beta1, b2 = (em_real)o->beta2;
-    const em_real c1 = (em_real)(1 - o->beta1), c2 = (em_real)(1 - o->beta2);
-    const em_real step_size = (em_real)(lr / (1 - pow(o->beta1, t)));     /* lr / bc1     */
-    const em_real bc2_sqrt = (em_real)sqrt(1 - pow(o->beta2, t));         /* sqrt(bc2)    */
-    const em_real eps = (em_real)o->eps;
-    const em_real l2 = o->decoupled ? 0 : (em_real)o->weight_decay;      /* Adam: g += wd p */
-    const em_real shrink = (em_real)(1 - lr * o->weight_decay);          /* AdamW: p *= .. */
-    for (size_t i = 0; i < n; i++) {
-        if (o->decoupled) p[i] *= shrink;
-        em_real gi = g[i] + l2 * p[i];
-        m[i] = b1 * m[i] + c1 * gi;
-        v[i] = b2 * v[i] + c2 * gi * gi;
-        em_real denom = sqrt(v[i]) / bc2_sqrt + eps;
-        p[i] -= step_size * (m[i] / denom);
-    }
+    em_adam_hyper h = {lr, o->beta1, o->beta2, o->eps, o->weight_decay,
+                       1 - pow(o->beta1, t), 1 - pow(o->beta2, t), o->decoupled};
+    o->kernels->adam(opt->params.data, opt->exp_avg, opt->exp_avg_sq, opt->params.grad,
+                     opt->params.n, &h);
 }
 
 int em_adam_buffers(em_adam *opt, em_optim_buf *out) {

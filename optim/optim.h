@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "../core/errors.h"
+#include "../core/kernels.h"
 #include "../core/tensor.h"
 
 /** A named state buffer of an optimizer: n elements laid out like the parameter block. */
@@ -57,6 +58,8 @@ typedef struct em_sgd_opts {
     double dampening;       /**< default 0; Nesterov needs 0                             */
     double weight_decay;    /**< wd, default 0                                           */
     bool nesterov;          /**< default false; needs momentum > 0                       */
+    const em_kernels *kernels; /**< the tier of the update (core/kernels.h); NULL:
+                                    em_kernels_default()                                */
 } em_sgd_opts;
 
 /** An SGD optimizer over one parameter block. */
@@ -111,6 +114,8 @@ typedef struct em_adam_opts {
     double eps;             /**< default 1e-8 (outside the square root, as PyTorch)      */
     double weight_decay;    /**< Adam: default 0; AdamW: default 0.01                    */
     bool decoupled;         /**< true: AdamW                                             */
+    const em_kernels *kernels; /**< the tier of the update (core/kernels.h); NULL:
+                                    em_kernels_default()                                */
 } em_adam_opts;
 
 /** An Adam or AdamW optimizer over one parameter block. */

@@ -1,13 +1,10 @@
 /* optim/sgd.c — SGD with momentum, Nesterov, dampening and weight decay (see optim.h for
- * the formulas). One flat loop over the model's parameter block. */
+ * the formulas): the optimizer's state and options; the update itself is one flat loop
+ * over the model's parameter block, the kernel table's sgd (core/ops/update.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "optim.h"
-#include "../core/simd.h"
-#ifdef EM_EXERCISES
-#include "../exercises/exercises.h"
-#endif
 
 em_sgd_opts em_sgd_defaults(void) {
     return (em_sgd_opts){.momentum = 0, .dampening = 0, .weight_decay = 0, .nesterov = false};
@@ -36,6 +33,7 @@ em_sgd *em_sgd_new(em_params params, const em_sgd_opts *opts, em_error *err) {
     }
     s->params = params;
     s->opts = o;
+    if (!s->opts.kernels) s->opts.kernels = em_kernels_default();
     return s;
 }
 
@@ -49,60 +47,11 @@ void em_sgd_zero_grad(em_sgd *opt) {
     memset(opt->params.grad, 0, opt->params.n * sizeof(em_real));
 }
 
-/* p (n), v (n), g (n): one update; the branches are per call, not per element */
-/* The update of p[lo, hi) (v NULL: no momentum): every element on its own, so threads
- * may take pieces (EM_PARALLEL_RANGES) and the result does not depend on how many */
-EM_KERNEL static void sgd_update_k(em_real *restrict p, em_real *restrict v,
-                                   const em_real *restrict g, em_real lr, em_real wd,
-                                   em_real mu, em_real keep, bool first, bool nesterov,
-                                   size_t lo, size_t hi) {
-    if (!v) {                                    /* p = p - lr * (g + wd * p) */
-        for (size_t i = lo; i < hi; i++) p[i] -= lr * (g[i] + wd * p[i]);
-    } else if (first && nesterov) {              /* v = g (PyTorch: no dampening at first) */
-        for (size_t i = lo; i < hi; i++) {
-            em_real gi = g[i] + wd * p[i];
-            v[i] = gi;
-            p[i] -= lr * (gi + mu * v[i]);
-        }
-    } else if (first) {
-        for (size_t i = lo; i < hi; i++) {
-            em_real gi = g[i] + wd * p[i];
-            v[i] = gi;
-            p[i] -= lr * v[i];
-        }
-    } else if (nesterov) {                       /* v = mu v + g;  p = p - lr (g + mu v) */
-        for (size_t i = lo; i < hi; i++) {
-            em_real gi = g[i] + wd * p[i];
-            v[i] = mu * v[i] + keep * gi;
-            p[i] -= lr * (gi + mu * v[i]);
-        }
-    } else {                                     /* v = mu v + (1 - d) g;  p = p - lr v */
-        for (size_t i = lo; i < hi; i++) {
-            em_real gi = g[i] + wd * p[i];
-            v[i] = mu * v[i] + keep * gi;
-            p[i] -= lr * v[i];
-        }
-    }
-}
-
-void em_sgd_step(em_sgd *opt, double lr_d) {
-    em_real *p = opt->params.data, *v = opt->velocity;
-    const em_real *g = opt->params.grad;
-    const size_t n = opt->params.n;
-    const em_real lr = (em_real)lr_d, wd = (em_real)opt->opts.weight_decay;
-    const em_real mu = (em_real)opt->opts.momentum;
-    const em_real keep = (em_real)(1.0 - opt->opts.dampening);   /* 1 - dampening */
-    const bool first = opt->step == 0;
-#ifdef EM_EXERCISES
-    if (v && !opt->opts.nesterov) {  /* exercise 4 */
-        ex_sgd_momentum_step(p, v, g, lr_d, opt->opts.momentum, opt->opts.dampening,
-                             opt->opts.weight_decay, first, n);
-        opt->step++;
-        return;
-    }
-#endif
-    EM_PARALLEL_RANGES(n, (long)n, lo, hi,
-                       sgd_update_k(p, v, g, lr, wd, mu, keep, first, opt->opts.nesterov, lo, hi));
+void em_sgd_step(em_sgd *opt, double lr) {
+    const em_sgd_opts *o = &opt->opts;
+    em_sgd_hyper h = {lr, o->momentum, o->dampening, o->weight_decay, o->nesterov,
+                      opt->step == 0};
+    o->kernels->sgd(opt->params.data, opt->velocity, opt->params.grad, opt->params.n, &h);
     opt->step++;
 }
 

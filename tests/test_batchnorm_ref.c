@@ -107,7 +107,7 @@ static void check_composed(int ndim, const int *shape, uint64_t seed) {
     for (int pass = 0; pass < 2; pass++) {
         em_tape *tape = em_tape_new(0);
         em_tensor_zero_grad(x); em_tensor_zero_grad(g); em_tensor_zero_grad(b);
-        em_tensor *y = pass == 0 ? em_batchnorm(tape, x, g, b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN)
+        em_tensor *y = pass == 0 ? em_batchnorm(tape, x, BN_ARGS(g, b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN))
                                  : bn_composed(tape, x, g, b, 1e-5);
         cr_assert_not_null(y);
         cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);

@@ -68,7 +68,7 @@ static void *run_part(void *arg) {
         p->rm[c] = 0;
         p->rv[c] = 1;
     }
-    em_tensor *y = em_batchnorm_sync(tape, x, g, b, p->rm, p->rv, 0.9, 1e-5, p->mode, &sync);
+    em_tensor *y = em_batchnorm(tape, x, BN_SYNC(g, b, p->rm, p->rv, 0.9, 1e-5, p->mode, &sync));
     cr_assert_not_null(y);
     memcpy(p->y, y->data, y->size * sizeof *y->data);
     if (p->mode != EM_BN_EVAL) {
@@ -106,7 +106,7 @@ static void check_split(int ndim, const int *shape, int n0, em_bn_mode mode, dou
     }
     /* the whole batch, one BatchNorm */
     em_tape *tape = em_tape_new(0);
-    em_tensor *y = em_batchnorm(tape, x, g, b, rm, rv, 0.9, 1e-5, mode);
+    em_tensor *y = em_batchnorm(tape, x, BN_ARGS(g, b, rm, rv, 0.9, 1e-5, mode));
     cr_assert_not_null(y);
     if (mode != EM_BN_EVAL) cr_assert_eq(em_backward_from(tape, y, u->data), EM_OK);
 
@@ -209,10 +209,10 @@ Test(bn_sync, without_sync_the_parts_differ_from_the_whole_batch) {
     em_rng_seed(&rng, 13);
     em_tensor *x = tensor_randn(&rng, 2, (int[]){8, 3}, 3, 2, 0);
     em_tape *tape = em_tape_new(0);
-    em_tensor *whole = em_batchnorm(tape, x, NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    em_tensor *whole = em_batchnorm(tape, x, BN_ARGS(NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
     em_tensor half;
     em_tensor_wrap(&half, x->data, NULL, 2, (int[]){4, 3});
-    em_tensor *own = em_batchnorm(tape, &half, NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    em_tensor *own = em_batchnorm(tape, &half, BN_ARGS(NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
     double diff = 0;
     for (size_t i = 0; i < own->size; i++) diff = fmax(diff, fabs((double)own->data[i] - whole->data[i]));
     cr_assert_gt(diff, 1e-2, "half-batch statistics should differ from the whole batch's");
@@ -254,8 +254,8 @@ static void run_one(one_run *o, bool synced, bool relu, bool chained, em_bn_mode
     em_tensor *in = x;
     if (chained) in = em_mul_scalar(tape, x, 1.5f);
     else memcpy(x->grad, u->data, x->size * sizeof *x->grad);
-    em_tensor *y = (relu ? em_batchnorm_relu_sync : em_batchnorm_sync)(
-        tape, in, g, b, o->rm, o->rv, 0.9, 1e-5, mode, synced ? &sync : NULL);
+    const em_bn_args *a = BN_SYNC(g, b, o->rm, o->rv, 0.9, 1e-5, mode, synced ? &sync : NULL);
+    em_tensor *y = relu ? em_fast_batchnorm_relu(tape, in, a) : em_batchnorm(tape, in, a);
     cr_assert_not_null(y);
     cr_assert(!synced || calls > 0, "the sync was called");
     cr_assert_eq(em_backward_from(tape, y, u->data), EM_OK);

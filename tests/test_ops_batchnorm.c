@@ -15,7 +15,7 @@ Test(batchnorm, forward_training_known_values) {
     em_tensor *g = tensor_of(1, (int[]){2}, (float[]){2, 1}, 0);
     em_tensor *b = tensor_of(1, (int[]){2}, (float[]){0.5f, -3}, 0);
     em_real rm[2] = {0, 0}, rv[2] = {1, 1};
-    em_tensor *y = em_batchnorm(tape, x, g, b, rm, rv, 0.9, 0.0, EM_BN_TRAIN);
+    em_tensor *y = em_batchnorm(tape, x, BN_ARGS(g, b, rm, rv, 0.9, 0.0, EM_BN_TRAIN));
     /* channel 0: mean 2.5, var 1.25 -> xhat = (x-2.5)/sqrt(1.25); y = 2 xhat + 0.5
      * channel 1: mean 0, var 1 -> xhat = x; y = x - 3 */
     double r = 1.0 / sqrt(1.25);
@@ -38,7 +38,7 @@ Test(batchnorm, forward_2d_per_channel_statistics) {
     em_tensor *x = tensor_randn(&rng, 4, (int[]){3, 4, 5, 2}, 12, 5, 0);
     em_tensor *g = tensor_of(1, (int[]){4}, (float[]){1, 2, 0.5f, 3}, 0);
     em_tensor *b = tensor_of(1, (int[]){4}, (float[]){0, 1, -1, 2}, 0);
-    em_tensor *y = em_batchnorm(tape, x, g, b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    em_tensor *y = em_batchnorm(tape, x, BN_ARGS(g, b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
     for (int c = 0; c < 4; c++) {
         double s = 0, s2 = 0;
         for (int n = 0; n < 3; n++)
@@ -62,7 +62,7 @@ Test(batchnorm, eval_uses_running_statistics) {
     em_tensor *g = tensor_of(1, (int[]){2}, (float[]){2, 1}, 0);
     em_tensor *b = tensor_of(1, (int[]){2}, (float[]){0.5f, -3}, 0);
     em_real rm[2] = {1, -2}, rv[2] = {4, 0.25f};
-    em_tensor *y = em_batchnorm(tape, x, g, b, rm, rv, 0.9, 1e-5, EM_BN_EVAL);
+    em_tensor *y = em_batchnorm(tape, x, BN_ARGS(g, b, rm, rv, 0.9, 1e-5, EM_BN_EVAL));
     for (int i = 0; i < 8; i++) {
         int c = i % 2;
         double want = g->data[c] * (X42[i] - rm[c]) / sqrt(rv[c] + 1e-5) + b->data[c];
@@ -82,7 +82,7 @@ Test(batchnorm, running_statistics_over_steps) {
     double want_m[3] = {0, 0, 0}, want_v[3] = {1, 1, 1};
     for (int step = 0; step < 5; step++) {
         em_tensor *x = tensor_randn(&rng, 4, (int[]){2, 3, 2, 2}, 3, 2, 0);
-        em_batchnorm(tape, x, NULL, NULL, rm, rv, 0.8, 1e-5, EM_BN_TRAIN);
+        em_batchnorm(tape, x, BN_ARGS(NULL, NULL, rm, rv, 0.8, 1e-5, EM_BN_TRAIN));
         for (int c = 0; c < 3; c++) {
             double s = 0, s2 = 0;
             for (int n = 0; n < 2; n++)
@@ -110,20 +110,20 @@ Test(batchnorm, one_value_per_channel_is_a_clear_error) {
     em_tape *tape = em_tape_new(0);
     em_tensor *x = tensor_of(2, (int[]){1, 3}, (float[]){1, 2, 3}, EM_REQUIRES_GRAD);
     em_real rm[3] = {0}, rv[3] = {1, 1, 1};
-    em_tensor *y = em_batchnorm(tape, x, NULL, NULL, rm, rv, 0.9, 1e-5, EM_BN_TRAIN);
+    em_tensor *y = em_batchnorm(tape, x, BN_ARGS(NULL, NULL, rm, rv, 0.9, 1e-5, EM_BN_TRAIN));
     cr_assert_null(y);
     cr_assert_eq(tape->status, EM_ERR_STATE);
     cr_assert(strstr(tape->err.msg, "more than one value per channel"), "%s", tape->err.msg);
     cr_assert(rm[0] == 0 && rv[0] == 1, "the failed call touched the running statistics");
     /* evaluation mode is fine with one sample */
     em_tape_reset(tape);
-    y = em_batchnorm(tape, x, NULL, NULL, rm, rv, 0.9, 1e-5, EM_BN_EVAL);
+    y = em_batchnorm(tape, x, BN_ARGS(NULL, NULL, rm, rv, 0.9, 1e-5, EM_BN_EVAL));
     cr_assert_not_null(y);
     for (int i = 0; i < 3; i++) cr_assert(isfinite(y->data[i]));
     /* (1, C, H, W) with H*W > 1 trains: M = H*W values per channel */
     em_tape_reset(tape);
     em_tensor *x4 = tensor_of(4, (int[]){1, 1, 1, 2}, (float[]){1, 3}, 0);
-    y = em_batchnorm(tape, x4, NULL, NULL, NULL, NULL, 0.9, 0, EM_BN_TRAIN);
+    y = em_batchnorm(tape, x4, BN_ARGS(NULL, NULL, NULL, NULL, 0.9, 0, EM_BN_TRAIN));
     cr_assert_not_null(y);
     assert_close(y->data, (float[]){-1, 1}, 2, TOL, "y");
     em_tensor_free(x); em_tensor_free(x4);
@@ -134,8 +134,7 @@ struct bn_ctx { em_bn_mode mode; em_real rm[64], rv[64]; double eps; bool affine
 
 static em_tensor *bn_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
     struct bn_ctx *c = ctx;
-    return em_batchnorm(tape, in[0], c->affine ? in[1] : NULL, c->affine ? in[2] : NULL,
-                        c->rm, c->rv, 0.9, c->eps, c->mode);
+    return em_batchnorm(tape, in[0], BN_ARGS(c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, c->rm, c->rv, 0.9, c->eps, c->mode));
 }
 
 static void check_bn(int ndim, const int *shape, em_bn_mode mode, bool affine, uint64_t seed) {
@@ -197,8 +196,7 @@ Test(batchnorm, frozen_stats_backward_is_the_constant_statistics_gradient) {
     for (int pass = 0; pass < 2; pass++) {
         em_tape *tape = em_tape_new(0);
         em_tensor_zero_grad(x); em_tensor_zero_grad(g); em_tensor_zero_grad(b);
-        em_tensor *y = em_batchnorm(tape, x, g, b, NULL, NULL, 0.9, 1e-5,
-                                    pass ? EM_BN_FROZEN_STATS : EM_BN_TRAIN);
+        em_tensor *y = em_batchnorm(tape, x, BN_ARGS(g, b, NULL, NULL, 0.9, 1e-5, pass ? EM_BN_FROZEN_STATS : EM_BN_TRAIN));
         cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
         if (pass == 0) {
             memcpy(dx_full, x->grad, sizeof dx_full);
@@ -239,7 +237,7 @@ Test(batchnorm, uniform_upstream_gradient_gives_zero_dx) {
     em_rng_seed(&rng, 61);
     em_tape *tape = em_tape_new(0);
     em_tensor *x = tensor_randn(&rng, 4, (int[]){4, 2, 3, 3}, 1, 2, EM_REQUIRES_GRAD);
-    em_tensor *y = em_batchnorm(tape, x, NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    em_tensor *y = em_batchnorm(tape, x, BN_ARGS(NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
     em_real dy[72];
     for (int i = 0; i < 72; i++) dy[i] = 1;
     cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
@@ -267,8 +265,7 @@ Test(batchnorm, scale_invariance) {
         for (size_t i = 0; i < aw->size; i++) aw->data[i] = (em_real)(a * w->data[i]);
         em_tensor_zero_grad(u);
         em_tape *tape = em_tape_new(0);
-        em_tensor *y = em_batchnorm(tape, em_linear(tape, u, aw, NULL), NULL, NULL, NULL, NULL,
-                                    0.9, 0.0, EM_BN_TRAIN);
+        em_tensor *y = em_batchnorm(tape, em_linear(tape, u, aw, NULL), BN_ARGS(NULL, NULL, NULL, NULL, 0.9, 0.0, EM_BN_TRAIN));
         cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
         if (k == 0) {
             memcpy(y1, y->data, sizeof y1);
@@ -301,7 +298,7 @@ typedef struct bnr_run {
 static void bnr_once(bnr_run *out, bool fused, int ndim, const int *shape, em_bn_mode mode,
                      const em_real *xv, const em_real *gv, const em_real *bv,
                      const em_real *rm0, const em_real *rv0, const em_real *dy) {
-    em_tape *tape = em_tape_new(0);
+    em_tape *tape = tape_on(em_kernels_fast());  /* the fused op is the fast tier's */
     em_tensor *x = tensor_of(ndim, shape, NULL, EM_REQUIRES_GRAD);
     int C = shape[1];
     em_tensor *g = tensor_of(1, (int[]){C}, NULL, EM_REQUIRES_GRAD);
@@ -311,9 +308,9 @@ static void bnr_once(bnr_run *out, bool fused, int ndim, const int *shape, em_bn
     memcpy(b->data, bv, (size_t)C * sizeof *bv);
     memcpy(out->rm, rm0, (size_t)C * sizeof *rm0);
     memcpy(out->rv, rv0, (size_t)C * sizeof *rv0);
-    em_tensor *y = fused ? em_batchnorm_relu(tape, x, g, b, out->rm, out->rv, 0.9, 1e-5, mode)
-                         : em_relu(tape, em_batchnorm(tape, x, g, b, out->rm, out->rv, 0.9,
-                                                      1e-5, mode));
+    const em_bn_args *a = BN_ARGS(g, b, out->rm, out->rv, 0.9, 1e-5, mode);
+    em_tensor *y = fused ? em_fast_batchnorm_relu(tape, x, a)
+                         : em_relu(tape, em_batchnorm(tape, x, a));
     cr_assert_not_null(y);
     assert_last_op_fused(tape, "batchnorm_relu", "relu", fused);
     cr_assert_eq(em_backward_from(tape, y, dy), EM_OK);
@@ -383,7 +380,7 @@ Test(batchnorm_relu, equals_relu_of_batchnorm_exactly) {
 
 static em_tensor *bnr_fn(em_tape *tape, em_tensor *const *in, void *ctx) {
     struct bn_ctx *c = ctx;
-    return em_batchnorm_relu(tape, in[0], in[1], in[2], c->rm, c->rv, 0.9, c->eps, c->mode);
+    return em_fast_batchnorm_relu(tape, in[0], BN_ARGS(in[1], in[2], c->rm, c->rv, 0.9, c->eps, c->mode));
 }
 
 /* and its backward is the derivative of its forward, on inputs whose BatchNorm outputs
@@ -403,7 +400,7 @@ Test(batchnorm_relu, gradcheck) {
             struct bn_ctx ctx = {.mode = EM_BN_TRAIN, .eps = 1e-5, .affine = true};
             for (int c = 0; c < 3; c++) ctx.rm[c] = 0, ctx.rv[c] = 1;
             em_tape *tape = em_tape_new(0);
-            em_tensor *v = em_batchnorm(tape, x, g, b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+            em_tensor *v = em_batchnorm(tape, x, BN_ARGS(g, b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
             bool clear = true;
             for (size_t i = 0; i < v->size; i++) clear = clear && fabs((double)v->data[i]) >= 0.05;
             em_tape_free(tape);

@@ -1,8 +1,10 @@
-/* tests/test_ops_matmul.c — em_gemm against the reference, matmul and linear ops. */
+/* tests/test_ops_matmul.c — both tiers' matrix products (em_gemm: OpenBLAS; em_gemm_fast:
+ * ember's kernel, threaded) against the three-loop em_gemm_ref; matmul and linear ops. */
 #include "helpers.h"
 
 #include <stdlib.h>
 
+#include "core/fast/gemm.h"
 #include "core/parallel.h"
 
 static em_real *rand_buf(em_rng *rng, size_t n) {
@@ -17,7 +19,7 @@ typedef void (*gemm_fn)(bool, bool, int, int, int, em_real, const em_real *, int
 
 /* f (ember's kernel, threaded or not, or OpenBLAS) against the three-loop reference on
  * odd shapes — edges of every register tile and cache block (MR 6, NR 32/16, KC 192,
- * MC 96, NC 256/128 in core/gemm_tile.h) — all four transposes, leading dimensions
+ * MC 96, NC 256/128 in core/fast/gemm_tile.h) — all four transposes, leading dimensions
  * wider than the matrices (sub-matrices), alpha/beta other than 1/0, and beta = 0 over
  * a C full of NaN (which must not be read). The shapes reach each of the kernel's three
  * paths: the dot kernel (A B^T with a long K: 16 x 9 x 784, 5 x 7 x 512), the direct
@@ -66,19 +68,21 @@ static void check_gemm(gemm_fn f, const char *name) {
 }
 
 Test(gemm, kernel_equals_reference_on_odd_shapes) { check_gemm(em_gemm_kernel, "kernel"); }
-Test(gemm, blas_equals_reference_on_odd_shapes) { check_gemm(em_gemm_blas, "openblas"); }
+Test(gemm, blas_equals_reference_on_odd_shapes) { check_gemm(em_gemm, "openblas"); }
 Test(gemm, threaded_equals_reference_on_odd_shapes) {
     for (int nt = 1; nt <= 3; nt++) {
         em_set_threads(nt);
-        check_gemm(em_gemm, "em_gemm");
+        check_gemm(em_gemm_fast, "em_gemm_fast");
     }
 }
 
 Test(gemm, beta_zero_ignores_garbage_in_c) {
-    em_real A[2] = {1, 2}, B[2] = {3, 4}, C[1] = {NAN}, R[1] = {NAN};
+    em_real A[2] = {1, 2}, B[2] = {3, 4}, C[1] = {NAN}, F[1] = {NAN}, R[1] = {NAN};
     em_gemm(false, false, 1, 1, 2, 1, A, 2, B, 1, 0, C, 1);
+    em_gemm_fast(false, false, 1, 1, 2, 1, A, 2, B, 1, 0, F, 1);
     em_gemm_ref(false, false, 1, 1, 2, 1, A, 2, B, 1, 0, R, 1);
     cr_assert_eq(C[0], 11);
+    cr_assert_eq(F[0], 11);
     cr_assert_eq(R[0], 11);
 }
 

@@ -1,499 +1,117 @@
-/* core/ops/conv.c — 2-D convolution: im2col + one GEMM (the fast path; the seven-loop
- * reference it is tested against is core/ops/conv_ref.c).
+/* core/ops/conv.c — 2-D convolution, the reference: im2col and one matrix product per
+ * image, and the op.
  *
  *   y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n,c, i*s+p-pad, j*s+q-pad]
  *
  * Shapes: x (N, C, H, W), w (O, C, kh, kw), b (O), y (N, O, Ho, Wo) with
  * Ho = (H + 2 pad - kh) / s + 1, Wo = (W + 2 pad - kw) / s + 1; x reads 0 outside the image.
  *
- * The fast path lowers the convolution to matrix products, one image at a time. With
- * K = C kh kw (one row per filter tap) and HoWo output pixels per image,
- *   cols[(c,p,q)][(i,j)] = x[n,c, i*s+p-pad, j*s+q-pad]        (K, HoWo)   "im2col"
- *   y_n = w cols                                 (O, K) x (K, HoWo) = (O, HoWo)
- * which is image n of y in its own (N, O, Ho, Wo) layout; the images are split across
- * threads. Backward is the same product differentiated, per image:
- *   dw += dy_n cols^T,   dcols = w^T dy_n,   dx_n += col2im(dcols)   (col2im adds every
- * column entry back onto the pixel im2col copied it from). dw is computed transposed,
- * dw^T += cols dy_n^T, so the operand the product transposes is the small dy_n.
- *
- * em_conv2d_relu is y = max(0, conv(x)) as one op: the ReLU is applied in the pass that
- * adds the bias, and backward masks dy_n (where y_n > 0) into the thread's scratch before
- * the pass that sums the bias gradient and the image's two products. Every value equals
- * em_relu(em_conv2d(...))'s bit for bit: the same expressions on the same values.
- *
- * em_conv2d_relu_pool adds a 2x2, stride-2 max-pool: y_n is made in the thread's scratch
- * and pooled from there by pool.c's own kernels (maxpool2x2.h), which also keep each
- * window's winner. Backward masks the pooled dy_n by the ReLU (a window's winner passed
- * the ReLU exactly when the pooled value did: it is that value) and spreads it to the
- * winners in scratch, the rest 0: the dy_n em_relu's backward would have made from
- * em_maxpool2d's, value for value.
- *
- * A 3x3, stride-1, pad-1 layer of 16 or more channels in and out on an image of 16 x 16 or
- * more, or 14 or 8 wide (cifar-cnn's conv2-5, mnist-cnn's conv2), takes Winograd's F(2x2, 3x3)
- * instead (winograd.h): 2.25 times fewer multiplications, for y_n, for dx_n (the same
- * convolution of dy_n with the filters turned and transposed) and for dw (the algorithm's
- * adjoint: each block sums the transformed gradient (16, O, C), turned into dw at the
- * end). Small images go a group at a time (em_wino_group: 4 of mnist-cnn's 14 x 14).
+ * The lowering. With K = C kh kw filter taps and P = Ho Wo output pixels per image, copy
+ * the input pixel that each tap of each output reads into a matrix ("im2col"):
+ *   cols[(c,p,q)][(i,j)] = x[n,c, i*s+p-pad, j*s+q-pad]              (K, P)
+ * and image n's output is one matrix product, in y's own layout:
+ *   y_n = w cols                                     (O, K) x (K, P) = (O, P)
+ * Backward is the product and the copy differentiated:
+ *   db[o] += sum_{i,j} dy_n[o,i,j]
+ *   dw    += dy_n cols^T                             (O, P) x (P, K) = (O, K)
+ *   dcols  = w^T dy_n                                (K, O) x (O, P) = (K, P)
+ *   dx_n  += col2im(dcols)    each entry added back onto the pixel im2col copied it from
+ * The products are em_gemm (one OpenBLAS call). core/ops/conv_direct.c is the same
+ * convolution as seven plain loops (the definition the tests hold this to);
+ * core/fast/conv.c the fast tier's (threads, Winograd, fused ReLU and pooling).
  */
 #include <limits.h>
 #include <string.h>
 
 #include "../gemm.h"
-#include "../ops.h"
+#include "../kernels.h"
 #include "../ops_image.h"
-#include "../parallel.h"
-#include "../simd.h"
-#include "maxpool2x2.h"
-#include "winograd.h"
-#ifdef EM_EXERCISES
-#include "../exercise_hooks.h"
-#endif
+#include "reference.h"
 
-/* Everything about one convolution's geometry, derived once from the shapes. */
-typedef struct conv_geom {
-    int N, C, H, W;   /* input x                         */
-    int O, kh, kw;    /* filters w                       */
-    int s, pad;       /* stride and zero padding         */
-    int Ho, Wo;       /* output y                        */
-    int K;            /* C kh kw: rows of cols           */
-} conv_geom;
-
-static conv_geom conv_geometry(int N, int C, int H, int W, int O, int kh, int kw, int s,
-                               int pad) {
-    conv_geom g = {.N = N, .C = C, .H = H, .W = W, .O = O, .kh = kh, .kw = kw, .s = s,
-                   .pad = pad};
-    g.Ho = (H + 2 * pad - kh) / s + 1;
-    g.Wo = (W + 2 * pad - kw) / s + 1;
-    size_t K = (size_t)C * kh * kw, HoWo = (size_t)g.Ho * g.Wo;
-    EM_ASSERT_MSG(K <= INT_MAX && HoWo <= INT_MAX, "em_conv2d: im2col matrix too large for a GEMM");
-    g.K = (int)K;
-    return g;
+/* the pixel of x_n (C, H, W) that tap (c, p, q) of output (i, j) reads, or -1 in the
+ * padding */
+static long tap_source(const em_conv_geom *g, int c, int p, int q, int i, int j) {
+    int h = i * g->stride + p - g->pad, v = j * g->stride + q - g->pad;
+    if (h < 0 || h >= g->H || v < 0 || v >= g->W) return -1;
+    return ((long)c * g->H + h) * g->W + v;
 }
 
-/* The output positions j in [*lo, *hi) whose input coordinate j*s + off lies in [0, len):
- * outside that range im2col reads padding. off = q - pad for filter tap q. */
-static void valid_range(int off, int s, int len, int out, int *lo, int *hi) {
-    int a = off >= 0 ? 0 : (-off + s - 1) / s;         /* first j with j*s + off >= 0  */
-    int b = len - 1 - off < 0 ? 0 : (len - 1 - off) / s + 1;  /* first j past len - 1  */
-    *lo = a < out ? a : out;
-    *hi = b < out ? b : out;
-    if (*hi < *lo) *hi = *lo;
-}
-
-/* ---- im2col / col2im, one image at a time ---------------------------------------------
- * cols: (K, HoWo), row r = (c kh + p) kw + q, column i Wo + j.  x, dx: (C, H, W).
- *
- * A "same" convolution (stride 1, Wo == W: the 3x3, pad-1 layers of the model zoo) has a
- * shortcut: row (c,p,q) of cols is then plane c of x shifted by off = (p-pad) W + (q-pad),
- * so over its valid output rows [ilo, ihi) it is ONE flat copy, after which the border
- * columns j < jlo, j >= jhi (where the flat copy picked up a pixel of the neighbouring
- * row) are set to 0. Without it each row is Ho copies of Wo = 14 values: call overhead,
- * not copying, was most of im2col's time. col2im is the same flat walk, adding. */
-
-/* the output rows [*ilo, *ihi) of filter row p whose input row i + p - pad is inside */
-static void valid_rows(const conv_geom *g, int p, int *ilo, int *ihi) {
-    int h0 = p - g->pad;
-    *ilo = h0 >= 0 ? 0 : (-h0 < g->Ho ? -h0 : g->Ho);
-    *ihi = g->H - h0 < g->Ho ? g->H - h0 : g->Ho;
-    if (*ihi < *ilo) *ihi = *ilo;
-}
-
-/* the flat range [*tlo, *thi) of a row of cols whose source t + shift lies in [0, H W);
- * the entries cut off at either end are border columns (set to 0 / skipped anyway) */
-static void flat_range(const conv_geom *g, int ilo, int ihi, long shift, long *tlo,
-                       long *thi) {
-    long HW = (long)g->H * g->W;
-    *tlo = (long)ilo * g->W;
-    *thi = (long)ihi * g->W;
-    if (*tlo + shift < 0) *tlo = -shift;
-    if (*thi + shift > HW) *thi = HW - shift;
-    if (*thi < *tlo) *thi = *tlo;
-}
-
-/* cols[(c,p,q)][(i,j)] = x[c, i*s+p-pad, j*s+q-pad], 0 outside the image */
-EM_KERNEL EM_NO_LIBCALLS static void im2col(em_real *restrict cols, const em_real *restrict x,
-                             const conv_geom *g) {
-    const size_t HoWo = (size_t)g->Ho * g->Wo, HW = (size_t)g->H * g->W;
-    const int s = g->s, Wo = g->Wo;
-    const bool same = s == 1 && g->Wo == g->W;
+/* cols (K, P) = im2col(x_n) */
+static void im2col(em_real *cols, const em_real *xn, const em_conv_geom *g) {
+    em_real *at = cols;
     for (int c = 0; c < g->C; c++)
         for (int p = 0; p < g->kh; p++)
-            for (int q = 0; q < g->kw; q++) {
-                em_real *row = cols + ((size_t)(c * g->kh + p) * g->kw + q) * HoWo;
-                const em_real *xc = x + (size_t)c * HW;  /* (H, W) */
-                int jlo, jhi, off = q - g->pad;
-                valid_range(off, s, g->W, Wo, &jlo, &jhi);
-                if (same) {
-                    int ilo, ihi;
-                    long tlo, thi, shift = (long)(p - g->pad) * g->W + off;
-                    valid_rows(g, p, &ilo, &ihi);
-                    flat_range(g, ilo, ihi, shift, &tlo, &thi);
-                    for (long t = 0; t < tlo; t++) row[t] = 0;
-                    for (long t = tlo; t < thi; t++) row[t] = xc[t + shift];
-                    for (long t = thi; t < (long)HoWo; t++) row[t] = 0;
-                    for (int i = ilo; i < ihi; i++) {
-                        for (int j = 0; j < jlo; j++) row[(size_t)i * Wo + j] = 0;
-                        for (int j = jhi; j < Wo; j++) row[(size_t)i * Wo + j] = 0;
+            for (int q = 0; q < g->kw; q++)
+                for (int i = 0; i < g->Ho; i++)
+                    for (int j = 0; j < g->Wo; j++) {
+                        long src = tap_source(g, c, p, q, i, j);
+                        *at++ = src < 0 ? 0 : xn[src];
                     }
-                    continue;
-                }
-                for (int i = 0; i < g->Ho; i++) {
-                    em_real *dst = row + (size_t)i * Wo;  /* (Wo) */
-                    int h = i * s + p - g->pad;
-                    if (h < 0 || h >= g->H) {
-                        for (int j = 0; j < Wo; j++) dst[j] = 0;
-                        continue;
-                    }
-                    const em_real *src = xc + (size_t)h * g->W + off;  /* src[j*s] */
-                    for (int j = 0; j < jlo; j++) dst[j] = 0;
-                    if (s == 1)
-                        for (int j = jlo; j < jhi; j++) dst[j] = src[j];
-                    else
-                        for (int j = jlo; j < jhi; j++) dst[j] = src[j * s];
-                    for (int j = jhi; j < Wo; j++) dst[j] = 0;
-                }
-            }
 }
 
-/* dx[c, i*s+p-pad, j*s+q-pad] += dcols[(c,p,q)][(i,j)] for every entry inside the
- * image: the adjoint of im2col (overlapping windows add up). The same-convolution
- * shortcut first sets dcols' border columns to 0 (dcols is the caller's scratch), so the
- * flat walk adds nothing where a border entry lands on the neighbouring row. */
-EM_KERNEL EM_NO_LIBCALLS static void col2im(em_real *restrict dx, em_real *restrict dcols,
-                             const conv_geom *g) {
-    const size_t HoWo = (size_t)g->Ho * g->Wo, HW = (size_t)g->H * g->W;
-    const int s = g->s, Wo = g->Wo;
-    const bool same = s == 1 && g->Wo == g->W;
+/* dx_n (C, H, W) += col2im(dcols (K, P)): im2col's adjoint; where windows overlap, the
+ * contributions add up */
+static void col2im(em_real *dxn, const em_real *dcols, const em_conv_geom *g) {
+    const em_real *at = dcols;
     for (int c = 0; c < g->C; c++)
         for (int p = 0; p < g->kh; p++)
-            for (int q = 0; q < g->kw; q++) {
-                em_real *row = dcols + ((size_t)(c * g->kh + p) * g->kw + q) * HoWo;
-                em_real *dxc = dx + (size_t)c * HW;  /* (H, W) */
-                int jlo, jhi, off = q - g->pad;
-                valid_range(off, s, g->W, Wo, &jlo, &jhi);
-                if (same) {
-                    int ilo, ihi;
-                    long tlo, thi, shift = (long)(p - g->pad) * g->W + off;
-                    valid_rows(g, p, &ilo, &ihi);
-                    flat_range(g, ilo, ihi, shift, &tlo, &thi);
-                    for (int i = ilo; i < ihi; i++) {
-                        for (int j = 0; j < jlo; j++) row[(size_t)i * Wo + j] = 0;
-                        for (int j = jhi; j < Wo; j++) row[(size_t)i * Wo + j] = 0;
+            for (int q = 0; q < g->kw; q++)
+                for (int i = 0; i < g->Ho; i++)
+                    for (int j = 0; j < g->Wo; j++, at++) {
+                        long src = tap_source(g, c, p, q, i, j);
+                        if (src >= 0) dxn[src] += *at;
                     }
-                    for (long t = tlo; t < thi; t++) dxc[t + shift] += row[t];
-                    continue;
-                }
-                for (int i = 0; i < g->Ho; i++) {
-                    int h = i * s + p - g->pad;
-                    if (h < 0 || h >= g->H) continue;
-                    const em_real *src = row + (size_t)i * Wo;     /* (Wo) */
-                    em_real *dst = dxc + (size_t)h * g->W + off;   /* dst[j*s] */
-                    if (s == 1)
-                        for (int j = jlo; j < jhi; j++) dst[j] += src[j];
-                    else
-                        for (int j = jlo; j < jhi; j++) dst[j * s] += src[j];
-                }
-            }
 }
 
-/* ---- conv2d, the fast path -------------------------------------------------------------
- * Image by image, the images split across threads: cols = im2col(x_n) (K, HoWo) in the
- * thread's own scratch, then y_n (O, HoWo) = w (O, K) cols, straight into y's layout.
- * cols are not kept for backward (K times the input is a lot of memory for a copy that
- * costs little to make again). y: (N, O, Ho, Wo), x: (N, C, H, W), w: (O, K), b: (O). */
-
-/* threads a convolution's parallel loop uses, and so how many scratch sets it needs */
-static int conv_threads(const conv_geom *g) {
-    double macs = (double)g->N * g->O * g->K * g->Ho * g->Wo;
-    int nt = em_threads();
-    return macs < 200000.0 || g->N < 2 ? 1 : (nt < g->N ? nt : g->N);
-}
-
-/* y_n (O, HoWo) += b (b may be NULL); relu: then y_n = max(0, y_n), a NaN passing
- * through, as em_relu's forward */
-EM_KERNEL static void bias_relu(em_real *restrict yn, const em_real *restrict b, int O,
-                                size_t HoWo, bool relu) {
-    for (int o = 0; o < O; o++) {
-        em_real *r = yn + (size_t)o * HoWo, bo = b ? b[o] : 0;
-        if (relu && b)
-            for (size_t k = 0; k < HoWo; k++) {
-                em_real v = r[k] + bo;
-                r[k] = v > 0 || v != v ? v : 0;
-            }
-        else if (relu)
-            for (size_t k = 0; k < HoWo; k++) r[k] = r[k] > 0 || r[k] != r[k] ? r[k] : 0;
-        else if (b)
-            for (size_t k = 0; k < HoWo; k++) r[k] += bo;
+/* y = w im2col(x_n) + b for every image */
+bool em_ref_conv2d(em_tape *tape, em_real *y, const em_real *x, const em_real *w,
+                   const em_real *b, const em_conv_geom *g) {
+    const int K = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
+    em_real *cols = em_tape_alloc(tape, (size_t)K * P * sizeof *cols);  /* (K, P) */
+    if (!cols) return false;
+    for (int n = 0; n < g->N; n++) {
+        em_real *yn = y + (size_t)n * g->O * P;                           /* (O, P) */
+        im2col(cols, x + (size_t)n * g->C * g->H * g->W, g);
+        em_gemm(false, false, g->O, P, K, 1, w, K, cols, P, 0, yn, P);   /* y_n = w cols */
+        for (int o = 0; b && o < g->O; o++)
+            for (int t = 0; t < P; t++) yn[(size_t)o * P + t] += b[o];
     }
+    return true;
 }
 
-/* What a convolution op does after the product: nothing more (em_conv2d), a ReLU
- * (em_conv2d_relu), a ReLU and a 2x2 max-pool (em_conv2d_relu_pool). */
-typedef enum conv_fuse { FUSE_NONE, FUSE_RELU, FUSE_RELU_POOL } conv_fuse;
-
-/* the layer takes the Winograd path (winograd.h) */
-static bool conv_wino(const conv_geom *g) {
-    return g->kh == 3 && g->kw == 3 && g->s == 1 && g->pad == 1 &&
-           em_wino_applies(g->C, g->O, g->H, g->W);
-}
-
-/* images a call of the product takes: a group on the Winograd path (em_wino_group), else 1 */
-static int conv_group(const conv_geom *g) {
-    return conv_wino(g) ? em_wino_group(g->C, g->O, g->H, g->W) : 1;
-}
-
-/* y_n = w im2col(x_n) + b (relu: max(0, that)) for images n in [lo, hi), at most
- * conv_group of them; cols: (K, HoWo) scratch (with U, the Winograd filters, y_n = the
- * Winograd convolution, cols its scratch). With sel (em_conv2d_relu_pool) the y_n are made
- * in yfull, (hi - lo) x (O, HoWo) scratch, and y, sel get their 2x2 max-pool, (O, HoWo / 4)
- * per image. */
-static void conv2d_forward_images(em_real *y, int32_t *sel, em_real *cols, em_real *yfull,
-                                  const em_real *x, const em_real *w, const em_real *U,
-                                  const em_real *b, bool relu, const conv_geom *g, int lo,
-                                  int hi) {
-    const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
-    const size_t OHW = (size_t)g->O * HoWo, OP = (size_t)g->O * (HoWo / 4);
-    em_real *ylo = sel ? yfull : y + (size_t)lo * OHW;  /* y_lo; y_n follow it */
-    if (U)
-        em_wino_images(ylo, false, x + lo * CHW, U, g->C, g->O, g->H, g->W, hi - lo, cols);
-    for (int n = lo; n < hi; n++) {
-        em_real *yn = ylo + (size_t)(n - lo) * OHW;
-        if (!U) {
+/* db, dw += and dx (+)= per image, as in the lowering above */
+bool em_ref_conv2d_backward(em_tape *tape, em_real *dx, bool add, em_real *dw, em_real *db,
+                            const em_real *dy, const em_real *x, const em_real *w,
+                            const em_conv_geom *g) {
+    const int K = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
+    const size_t CHW = (size_t)g->C * g->H * g->W;
+    em_real *cols = em_tape_alloc(tape, 2 * (size_t)K * P * sizeof *cols);
+    if (!cols) return false;
+    em_real *dcols = cols + (size_t)K * P;                               /* (K, P) */
+    for (int n = 0; n < g->N; n++) {
+        const em_real *dyn = dy + (size_t)n * g->O * P;                  /* (O, P) */
+        for (int o = 0; db && o < g->O; o++) {
+            double sum = 0;
+            for (int t = 0; t < P; t++) sum += dyn[(size_t)o * P + t];
+            db[o] += (em_real)sum;
+        }
+        if (dw) {                                                /* dw += dy_n cols^T */
             im2col(cols, x + n * CHW, g);
-            em_gemm(false, false, g->O, (int)HoWo, g->K, 1, w, g->K, cols, (int)HoWo, 0, yn,
-                    (int)HoWo);
+            em_gemm(false, true, g->O, K, P, 1, dyn, P, cols, P, 1, dw, K);
         }
-        if (b || relu) bias_relu(yn, b, g->O, HoWo, relu);
-        if (sel)  /* row pairs of all O channels, one after the other */
-            em_mp2_forward_rows(y + n * OP, sel + n * OP, yn, g->Wo, 0,
-                                (size_t)g->O * (g->Ho / 2));
-    }
-}
-
-/* Block t of nb holds images [t N / nb, (t + 1) N / nb). In forward the threads take
- * images one at a time as they come free, in backward blocks (below): each image's
- * output, each block's sums, are computed the same whichever thread takes them. With
- * nt = 1 there is no parallel region and the GEMMs themselves may use the threads
- * (core/gemm.c). */
-static void split(int N, int t, int nb, int *lo, int *hi) {
-    *lo = (int)((long)N * t / nb);
-    *hi = (int)((long)N * (t + 1) / nb);
-}
-
-/* cols (K, HoWo), or the Winograd path's scratch where that is larger */
-static size_t conv_cols_size(const conv_geom *g) {
-    size_t cols = (size_t)g->K * g->Ho * g->Wo;
-    size_t wino = conv_wino(g) ? em_wino_scratch(g->C, g->O, g->H, g->W) : 0;
-    size_t wino_dx = conv_wino(g) ? em_wino_scratch(g->O, g->C, g->H, g->W) : 0;
-    if (wino_dx > wino) wino = wino_dx;
-    return wino > cols ? wino : cols;
-}
-
-/* forward scratch per thread: cols, and a group's y_n (O, HoWo) to pool from */
-static size_t conv_fwd_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
-    return conv_cols_size(g) +
-           (fuse == FUSE_RELU_POOL ? (size_t)conv_group(g) * g->O * g->Ho * g->Wo : 0);
-}
-
-/* sel: NULL, or the pool's winners (em_conv2d_relu_pool); U: NULL, or the Winograd
- * filters */
-static void conv2d_forward(em_real *y, int32_t *sel, em_real *scratch, const em_real *x,
-                           const em_real *w, const em_real *U, const em_real *b,
-                           conv_fuse fuse, const conv_geom *g, int nt) {
-    const size_t KHW = conv_cols_size(g), per = conv_fwd_scratch_per_thread(g, fuse);
-    const bool relu = fuse != FUSE_NONE;
-    const int grp = conv_group(g), ng = (g->N + grp - 1) / grp;  /* groups of images */
-    if (nt == 1) {
-        for (int gi = 0; gi < ng; gi++)
-            conv2d_forward_images(y, sel, scratch, scratch + KHW, x, w, U, b, relu, g,
-                                  gi * grp, gi * grp + grp < g->N ? gi * grp + grp : g->N);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        em_real *cols = scratch + em_thread_id() * per;
-#pragma omp for schedule(dynamic, 1)
-        for (int gi = 0; gi < ng; gi++)
-            conv2d_forward_images(y, sel, cols, cols + KHW, x, w, U, b, relu, g, gi * grp,
-                                  gi * grp + grp < g->N ? gi * grp + grp : g->N);
-    }
-}
-
-/* dbt[o] += the sum of row o of dy_n (O, HoWo): the bias gradient of one image (its own
- * EM_KERNEL, so the inlined vector sum is compiled for each instruction set) */
-EM_KERNEL static void bias_grad(double *restrict dbt, const em_real *restrict dyn, int O,
-                                size_t HoWo) {
-    for (int o = 0; o < O; o++) dbt[o] += em_run_sum(dyn + (size_t)o * HoWo, HoWo);
-}
-
-/* em_conv2d_relu's backward mask: dym = dy where y > 0, else 0 (em_relu's backward into a
- * fresh buffer, on n values) */
-EM_KERNEL static void relu_mask(em_real *restrict dym, const em_real *restrict dy,
-                                const em_real *restrict y, size_t n) {
-    for (size_t i = 0; i < n; i++) dym[i] = y[i] > 0 ? dy[i] : 0;
-}
-
-/* Per image n in [lo, hi) (dy_n: (O, HoWo)):
- *   dbt += sum_{i,j} dy_n;   dwt += im2col(x_n) dy_n^T;   dx_n += col2im(w^T dy_n)
- * dwt is dw transposed, (K, O): the product that transposes dy_n (O x HoWo) instead of
- * cols (K x HoWo, 4.5 times larger at conv2) runs about 1.8 times faster. cols, dcols:
- * (K, HoWo) scratch. dx, dwt, dbt may be NULL. With y (em_conv2d_relu's output), dy_n is
- * first masked by the ReLU into dym: conv_group x (O, HoWo) scratch. With sel too, y and dy
- * are em_conv2d_relu_pool's, (O, HoWo / 4) per image: dy_n is masked into dpm, (O, HoWo / 4)
- * scratch, then spread to the windows' winners in dym. With Ut (the Winograd path's
- * backward-data filters) dx_n is dy_n's Winograd convolution, dcols its scratch, and dwt
- * the transformed sum (16, O, C) (winograd.h), both a group of images at a time. */
-static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, double *dbt,
-                                   const em_real *dy, const em_real *y, const int32_t *sel,
-                                   em_real *dym, em_real *dpm, const em_real *x,
-                                   const em_real *w, const em_real *Ut, em_real *cols,
-                                   em_real *dcols, const conv_geom *g, int lo, int hi) {
-    const size_t HoWo = (size_t)g->Ho * g->Wo, CHW = (size_t)g->C * g->H * g->W;
-    const size_t OHW = (size_t)g->O * HoWo, OP = (size_t)g->O * (HoWo / 4);
-    const bool wino = conv_wino(g);
-    for (int n0 = lo, cnt; n0 < hi; n0 += cnt) {
-        cnt = hi - n0 < conv_group(g) ? hi - n0 : conv_group(g);  /* images n0 .. n0+cnt */
-        const em_real *dyg = y ? dym : dy + (size_t)n0 * OHW;     /* dy_n0; dy_n follow it */
-        for (int n = n0; n < n0 + cnt; n++) {
-            em_real *dymn = dym + (size_t)(n - n0) * OHW;  /* with y: dy_n masked */
-            const em_real *dyn = y ? dymn : dy + (size_t)n * OHW;
-            if (sel) {
-                relu_mask(dpm, dy + n * OP, y + n * OP, OP);
-                em_mp2_backward_rows(dymn, false, dpm, sel + n * OP, g->Wo, 0,
-                                     (size_t)g->O * (g->Ho / 2));
-            } else if (y) {
-                relu_mask(dymn, dy + (size_t)n * OHW, y + (size_t)n * OHW, OHW);
-            }
-            if (dbt) bias_grad(dbt, dyn, g->O, HoWo);
-            if (dwt && !wino) {  /* as dwt^T = cols dy_n^T: the small dy_n is transposed */
-                im2col(cols, x + n * CHW, g);
-                em_gemm(false, true, g->K, g->O, (int)HoWo, 1, cols, (int)HoWo, dyn,
-                        (int)HoWo, 1, dwt, g->O);
-            }
-            if (dx && !Ut) {
-                em_gemm(true, false, g->K, (int)HoWo, g->O, 1, w, g->K, dyn, (int)HoWo, 0,
-                        dcols, (int)HoWo);
-                if (dx_fresh) memset(dx + n * CHW, 0, CHW * sizeof *dx);  /* while in cache */
-                col2im(dx + n * CHW, dcols, g);
-            }
-        }
-        if (dwt && wino)
-            em_wino_dw_images(dwt, x + n0 * CHW, dyg, g->C, g->O, g->H, g->W, cnt, cols);
-        if (dx && Ut)
-            em_wino_images(dx + n0 * CHW, !dx_fresh, dyg, Ut, g->O, g->C, g->H, g->W, cnt,
-                           dcols);
-    }
-}
-
-/* The images are cut into nb = min(N, CONV_BLOCKS) fixed blocks, each summing its db and
- * dw into its own zeroed buffers (dwt: nb x conv_dwt_size, dbt: nb x (O) doubles), added into
- * db and dw in block order afterwards. The blocks do not depend on the thread count
- * (threads take whole blocks), so neither does the result. dx, dw, db may be NULL.
- * scratch: nt x (2 cols + (O, HoWo) + (O, HoWo / 4)), one set per thread (cols:
- * conv_cols_size; the third only for a fused ReLU, the last only for a fused pool). */
-#define CONV_BLOCKS 8
-
-static int conv_blocks(int N) { return N < CONV_BLOCKS ? N : CONV_BLOCKS; }
-
-/* a block's dw sum: dw^T (K, O), or on the Winograd path its transformed form (16, O, C) */
-static size_t conv_dwt_size(const conv_geom *g) {
-    return conv_wino(g) ? 16 * (size_t)g->O * g->C : (size_t)g->O * g->K;
-}
-
-static size_t conv_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
-    const size_t HoWo = (size_t)g->Ho * g->Wo;
-    return 2 * conv_cols_size(g) +
-           (fuse != FUSE_NONE ? (size_t)conv_group(g) * g->O * HoWo : 0) +
-           (fuse == FUSE_RELU_POOL ? (size_t)g->O * (HoWo / 4) : 0);
-}
-
-/* a[i] += b[i], i < n */
-EM_KERNEL static void add_into(em_real *restrict a, const em_real *restrict b, size_t n) {
-    for (size_t i = 0; i < n; i++) a[i] += b[i];
-}
-
-static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db,
-                            const em_real *dy, const em_real *y, const int32_t *sel,
-                            conv_fuse fuse, const em_real *x, const em_real *w,
-                            const em_real *Ut, em_real *scratch, em_real *dwt, double *dbt,
-                            const conv_geom *g, int nt) {
-    const size_t KHW = conv_cols_size(g), OK = conv_dwt_size(g);
-    const size_t OHW = (size_t)conv_group(g) * g->O * g->Ho * g->Wo;  /* dym's size */
-    const size_t per = conv_scratch_per_thread(g, fuse);
-    const int nb = conv_blocks(g->N);
-    if (dw) memset(dwt, 0, nb * OK * sizeof *dwt);
-    if (db) memset(dbt, 0, (size_t)nb * g->O * sizeof *dbt);
-    if (nt == 1) {
-        for (int bk = 0; bk < nb; bk++) {
-            int lo, hi;
-            split(g->N, bk, nb, &lo, &hi);
-            conv2d_backward_images(dx, dx_fresh, dw ? dwt + bk * OK : NULL,
-                                   db ? dbt + (size_t)bk * g->O : NULL, dy, y, sel,
-                                   scratch + 2 * KHW, scratch + 2 * KHW + OHW, x, w, Ut,
-                                   scratch, scratch + KHW, g, lo, hi);
-        }
-    } else {
-#pragma omp parallel num_threads(nt)
-        {
-            int t = em_thread_id();
-            em_real *cols = scratch + t * per, *dcols = cols + KHW, *dym = dcols + KHW;
-            em_real *dpm = dym + OHW;
-#pragma omp for schedule(dynamic, 1)
-            for (int bk = 0; bk < nb; bk++) {
-                int lo, hi;
-                split(g->N, bk, nb, &lo, &hi);
-                conv2d_backward_images(dx, dx_fresh, dw ? dwt + bk * OK : NULL,
-                                       db ? dbt + (size_t)bk * g->O : NULL, dy, y, sel, dym,
-                                       dpm, x, w, Ut, cols, dcols, g, lo, hi);
-            }
+        if (dx) {                                     /* dx_n += col2im(w^T dy_n) */
+            em_gemm(true, false, K, P, g->O, 1, w, K, dyn, P, 0, dcols, P);
+            if (!add) memset(dx + n * CHW, 0, CHW * sizeof *dx);  /* a fresh buffer */
+            col2im(dx + n * CHW, dcols, g);
         }
     }
-    if (dw && conv_wino(g)) {  /* the transformed sums added up in block order, turned once */
-        for (int bk = 1; bk < nb; bk++) add_into(dwt, dwt + bk * OK, OK);
-        em_wino_dw_finish(dw, dwt, g->O, g->C);
-    }
-    for (int bk = 0; bk < nb; bk++) {
-        for (int o = 0; dw && !conv_wino(g) && o < g->O; o++)  /* dw[o][r] += dwt[r][o] */
-            for (int r = 0; r < g->K; r++)
-                dw[(size_t)o * g->K + r] += dwt[bk * OK + (size_t)r * g->O + o];
-        for (int o = 0; db && o < g->O; o++) db[o] += (em_real)dbt[(size_t)bk * g->O + o];
-    }
+    return true;
 }
 
-/* node->args: stride, pad; node->op EM_OP_CONV2D_RELU: em_conv2d_relu's node,
- * EM_OP_CONV2D_RELU_POOL: em_conv2d_relu_pool's, node->saved its pool's winners */
-static void conv2d_node_backward(em_tape *tape, em_node *node) {
-    em_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->output;
-    conv_geom g = conv_geometry(x->shape[0], x->shape[1], x->shape[2], x->shape[3],
-                                w->shape[0], w->shape[2], w->shape[3], node->args[0],
-                                node->args[1]);
-    int nt = conv_threads(&g);
-    bool dx_fresh;
-    em_real *dx = em_node_grad_fresh(tape, node, 0, &dx_fresh), *dw = em_node_grad(tape, node, 1);
-    em_real *db = node->inputs[2] ? em_node_grad(tape, node, 2) : NULL;
-#ifdef EM_EXERCISES
-    em_ex_conv2d_backward(tape, node, dx, dx_fresh, dw, db);  /* exercise 3 */
-    return;
-#endif
-    conv_fuse fuse = node->op == EM_OP_CONV2D_RELU_POOL ? FUSE_RELU_POOL
-                     : node->op == EM_OP_CONV2D_RELU    ? FUSE_RELU
-                                                        : FUSE_NONE;
-    em_real *scratch =
-        em_tape_alloc(tape, nt * conv_scratch_per_thread(&g, fuse) * sizeof *scratch);
-    em_real *dwt = em_tape_alloc(tape, conv_blocks(g.N) * conv_dwt_size(&g) * sizeof *dwt);
-    double *dbt = em_tape_alloc(tape, (size_t)conv_blocks(g.N) * g.O * sizeof *dbt);
-    const bool wino = dx && conv_wino(&g);
-    em_real *Ut = wino ? em_tape_alloc(tape, 16 * (size_t)g.O * g.C * sizeof *Ut) : NULL;
-    if (!scratch || !dwt || !dbt || (wino && !Ut) || !em_tape_ok(tape)) return;
-    if (wino) em_wino_filters(Ut, w->data, g.O, g.C, true);
-    conv2d_backward(dx, dx_fresh, dw, db, y->grad, fuse != FUSE_NONE ? y->data : NULL,
-                    node->saved, fuse, x->data, w->data, Ut, scratch, dwt, dbt, &g, nt);
-}
+/* ---- the op ------------------------------------------------------------------------ */
 
-/* em_conv2d, em_conv2d_relu, em_conv2d_relu_pool */
-static em_tensor *conv_op(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, int stride,
-                          int pad, conv_fuse fuse) {
-    if (!em_tape_ok(tape)) return NULL;
+em_conv_geom em_conv_geometry(const em_tensor *x, const em_tensor *w, const em_tensor *b,
+                              int stride, int pad) {
     EM_ASSERT_MSG(x->ndim == 4 && w->ndim == 4, "em_conv2d: x (N, C, H, W), w (O, C, kh, kw)");
     EM_ASSERT_MSG(x->shape[1] == w->shape[1], "em_conv2d: x and w disagree on channels C");
     EM_ASSERT_MSG(!b || (b->ndim == 1 && b->shape[0] == w->shape[0]), "em_conv2d: b (O)");
@@ -501,53 +119,38 @@ static em_tensor *conv_op(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *
     EM_ASSERT_MSG(w->shape[2] >= 1 && w->shape[3] >= 1, "em_conv2d: empty kernel");
     EM_ASSERT_MSG(x->shape[2] + 2 * pad >= w->shape[2] && x->shape[3] + 2 * pad >= w->shape[3],
                   "em_conv2d: kernel larger than the padded input");
-    conv_geom g = conv_geometry(x->shape[0], x->shape[1], x->shape[2], x->shape[3],
-                                w->shape[0], w->shape[2], w->shape[3], stride, pad);
-    const bool pool = fuse == FUSE_RELU_POOL;
-    if (pool && !em_mp2_applies(g.Ho, g.Wo))  /* the 2x2 kernels do not take it: three ops */
-        return em_maxpool2d(tape, conv_op(tape, x, w, b, stride, pad, FUSE_RELU), 2, 2);
-    em_tensor *y = em_tape_tensor(tape, 4, (int[]){g.N, g.O, pool ? g.Ho / 2 : g.Ho,
-                                                   pool ? g.Wo / 2 : g.Wo});
-    if (!y) return NULL;
-    int nt = conv_threads(&g);
-    em_real *scratch =
-        em_tape_alloc(tape, nt * conv_fwd_scratch_per_thread(&g, fuse) * sizeof *scratch);
-    int32_t *sel = pool ? em_tape_alloc(tape, y->size * sizeof *sel) : NULL;
-    const bool wino = conv_wino(&g);
-    em_real *U = wino ? em_tape_alloc(tape, 16 * (size_t)g.O * g.C * sizeof *U) : NULL;
-    if (!scratch || (pool && !sel) || (wino && !U)) return NULL;
-    if (wino) em_wino_filters(U, w->data, g.O, g.C, false);
-    conv2d_forward(y->data, sel, scratch, x->data, w->data, U, b ? b->data : NULL, fuse, &g,
-                   nt);
-    static const em_op ops[] = {EM_OP_CONV2D, EM_OP_CONV2D_RELU, EM_OP_CONV2D_RELU_POOL};
-    em_node *node = em_tape_record(tape, ops[fuse], y, conv2d_node_backward, 3, x, w, b);
-    if (node) {
-        node->args[0] = stride;
-        node->args[1] = pad;
-        node->saved = sel;
-    }
-    return y;
+    em_conv_geom g = {.N = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
+                      .O = w->shape[0], .kh = w->shape[2], .kw = w->shape[3],
+                      .stride = stride, .pad = pad};
+    g.Ho = (g.H + 2 * pad - g.kh) / stride + 1;
+    g.Wo = (g.W + 2 * pad - g.kw) / stride + 1;
+    EM_ASSERT_MSG((size_t)g.C * g.kh * g.kw <= INT_MAX && (size_t)g.Ho * g.Wo <= INT_MAX,
+                  "em_conv2d: im2col matrix too large for a GEMM");
+    return g;
+}
+
+/* node->args: stride, pad */
+static void conv2d_node_backward(em_tape *tape, em_node *node) {
+    em_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->output;
+    em_conv_geom g = em_conv_geometry(x, w, node->inputs[2], node->args[0], node->args[1]);
+    bool fresh;
+    em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
+    em_real *dw = em_node_grad(tape, node, 1), *db = em_node_grad(tape, node, 2);
+    if (!em_tape_ok(tape)) return;
+    tape->kernels->conv2d_backward(tape, dx, !fresh, dw, db, y->grad, x->data, w->data, &g);
 }
 
 em_tensor *em_conv2d(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b, int stride,
                      int pad) {
-    return conv_op(tape, x, w, b, stride, pad, FUSE_NONE);
-}
-
-em_tensor *em_conv2d_relu(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
-                          int stride, int pad) {
-#ifdef EM_EXERCISES  /* the exercises' convolution backward is the student's: compose */
-    return em_relu(tape, em_conv2d(tape, x, w, b, stride, pad));
-#else
-    return conv_op(tape, x, w, b, stride, pad, FUSE_RELU);
-#endif
-}
-
-em_tensor *em_conv2d_relu_pool(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
-                               int stride, int pad) {
-#ifdef EM_EXERCISES  /* as em_conv2d_relu */
-    return em_maxpool2d(tape, em_relu(tape, em_conv2d(tape, x, w, b, stride, pad)), 2, 2);
-#else
-    return conv_op(tape, x, w, b, stride, pad, FUSE_RELU_POOL);
-#endif
+    if (!em_tape_ok(tape)) return NULL;
+    em_conv_geom g = em_conv_geometry(x, w, b, stride, pad);
+    em_tensor *y = em_tape_tensor(tape, 4, (int[]){g.N, g.O, g.Ho, g.Wo});
+    if (!y || !tape->kernels->conv2d(tape, y->data, x->data, w->data, b ? b->data : NULL, &g))
+        return NULL;
+    em_node *node = em_tape_record(tape, EM_OP_CONV2D, y, conv2d_node_backward, 3, x, w, b);
+    if (node) {
+        node->args[0] = stride;
+        node->args[1] = pad;
+    }
+    return y;
 }

@@ -1,14 +1,23 @@
 /* examples/common/options.c — parsing and validating the programs' options. */
 #include "options.h"
 
+#include "core/kernels.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* c->kernels = the name --kernels takes for the tier k ("reference" for an exercise
+ * build's reference table too) */
+static void tier_name(em_config *c, const em_kernels *k) {
+    snprintf(c->kernels, sizeof c->kernels, "%s", k == em_kernels_fast() ? "fast" : "reference");
+}
+
 void em_config_defaults(em_config *c, em_program which) {
     memset(c, 0, sizeof *c);
+    tier_name(c, em_kernels_default());
     c->which = which;
     bool mnist = which == EM_PROGRAM_MNIST;
     c->program = mnist ? "ember-mnist" : "ember-cifar";
@@ -108,7 +117,7 @@ enum {
     O_BN_BACKWARD, O_INIT, O_INIT_SCALE, O_SEED, O_THREADS, O_TRAIN_LIMIT, O_TEST_LIMIT,
     O_NO_SHUFFLE, O_AUGMENT, O_NO_AUGMENT, O_MEAN, O_STD, O_METRICS, O_LOG_EVERY, O_SAVE,
     O_SAVE_EVERY, O_RESUME, O_LOAD, O_EVAL, O_PREDICTIONS, O_QUIET, O_SYNTHETIC, O_DATASET,
-    O_BN_SYNC, O_GHOST_BATCH, O_MEM_LIMIT, O_PREFETCH, O_HELP,
+    O_BN_SYNC, O_GHOST_BATCH, O_MEM_LIMIT, O_PREFETCH, O_KERNELS, O_HELP,
 };
 
 static const struct option long_options[] = {
@@ -136,6 +145,7 @@ static const struct option long_options[] = {
     {"dataset", required_argument, 0, O_DATASET},    {"help", no_argument, 0, O_HELP},
     {"bn-sync", no_argument, 0, O_BN_SYNC},          {"ghost-batch", required_argument, 0, O_GHOST_BATCH},
     {"mem-limit", required_argument, 0, O_MEM_LIMIT}, {"prefetch", no_argument, 0, O_PREFETCH},
+    {"kernels", required_argument, 0, O_KERNELS},
     {0, 0, 0, 0},
 };
 
@@ -148,11 +158,12 @@ static const char *const mnist_models[] = {"cnn", "mlp", NULL};
 static const char *const cifar_models[] = {"cnn", NULL};
 static const char *const mnist_sets[] = {"fashion-mnist", "mnist", NULL};
 static const char *const bn_backwards[] = {"full", "frozen-stats", NULL};
+static const char *const tiers[] = {"fast", "reference", NULL};
 
 #define BAD(...) (em_error_set(err, EM_ERR_ARG, __VA_ARGS__), EM_PARSE_ERROR)
 
 em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *err) {
-    bool mnist = c->which == EM_PROGRAM_MNIST;
+    bool mnist = c->which == EM_PROGRAM_MNIST, kernels_given = false;
     optind = 0;   /* glibc: rescan from the start, so the parser can run more than once */
     opterr = 0;   /* we word the messages ourselves */
     int opt;
@@ -237,6 +248,11 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
             if (!parse_long(a, 0, 256, &v)) return BAD("--threads: '%s' is not a whole number from 0 to 256", a);
             c->threads = (int)v;
             break;
+        case O_KERNELS:
+            if (!copy_name(c->kernels, sizeof c->kernels, a, tiers))
+                return BAD("--kernels: '%s' is not fast or reference", a);
+            kernels_given = true;
+            break;
         case O_MEM_LIMIT:
             if (!parse_bytes(a, &c->mem_limit)) return BAD("--mem-limit: '%s' is not a size from 1M to 1048576G (a number with K, M or G)", a);
             break;
@@ -298,6 +314,11 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
     if (c->resume[0] && c->load[0]) return BAD("--resume and --load exclude each other");
     if (c->eval_only && !c->load[0] && !c->resume[0]) return BAD("--eval needs --load FILE or --resume FILE");
     if (c->save_every && !c->save[0]) return BAD("--save-every needs --save FILE");
+    if (!kernels_given) {  /* the tier EMBER_KERNELS names, else the build's default */
+        const em_kernels *k;
+        if (em_kernels_from_env(&k, err) != EM_OK) return EM_PARSE_ERROR;
+        tier_name(c, k);
+    }
     return EM_PARSE_OK;
 }
 
@@ -349,6 +370,8 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --warmup N            linear warm-up from lr/10 over N steps (%ld)\n", c->warmup);
     fprintf(out, "  --seed N              (%llu)\n", (unsigned long long)c->seed);
     fprintf(out, "  --threads N           threads for BLAS and kernels (machine default)\n");
+    fprintf(out, "  --kernels TIER        fast | reference: ember's fast kernels, or the plain loops the\n"
+                 "                        docs cite ($EMBER_KERNELS, else fast)\n");
     fprintf(out, "  --mem-limit SIZE      refuse to start a run whose step needs more (e.g. 2G;\n"
                  "                        default: 90%% of the system's MemAvailable)\n");
     fprintf(out, "files and output:\n");
@@ -374,11 +397,12 @@ int em_config_format(const em_config *c, char *buf, size_t len) {
                     "ghost_batch=%d init=%s "
                     "init_scale=%g epochs=%d steps=%ld batch=%d optim=%s lr=%g momentum=%g "
                     "nesterov=%d weight_decay=%g schedule=%s warmup=%ld seed=%llu "
-                    "train_limit=%ld test_limit=%ld shuffle=%d augment=%d normalize=%s",
+                    "train_limit=%ld test_limit=%ld shuffle=%d augment=%d normalize=%s "
+                    "kernels=%s",
                     c->model, c->bn, strcmp(c->model, "mlp") ? "relu" : c->act, c->bn_momentum,
                     c->bn_eps, c->bn_frozen ? "frozen-stats" : "full", c->bn_sync, c->ghost_batch,
                     c->init, c->init_scale, c->epochs,
                     c->steps, c->batch, c->optim, c->lr, c->momentum, c->nesterov,
                     c->weight_decay, c->schedule, c->warmup, (unsigned long long)c->seed,
-                    c->train_limit, c->test_limit, c->shuffle, c->augment, norm);
+                    c->train_limit, c->test_limit, c->shuffle, c->augment, norm, c->kernels);
 }

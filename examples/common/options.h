@@ -65,6 +65,8 @@ typedef struct em_config {
     long warmup;                  /* linear warm-up steps                                 */
     uint64_t seed;
     int threads;                  /* 0 = leave OpenBLAS/OpenMP at their defaults          */
+    char kernels[16];             /* the kernel tier, "fast" or "reference" (core/kernels.h):
+                                     --kernels, else $EMBER_KERNELS, else the build's default */
     uint64_t mem_limit;           /* --mem-limit in bytes (0 = MemAvailable decides)      */
     /* files and output */
     char metrics[EM_PATH_MAX];
@@ -87,7 +89,8 @@ em_parse_result em_config_parse(em_config *cfg, int argc, char **argv, em_error 
 void em_config_usage(const em_config *cfg, FILE *out);
 /* The configuration as "key=value" pairs on one line, for the start of a run and for
  * checkpoint metadata: every option that changes what a run computes (ghost_batch=0: the
- * whole batch or shard); not the files, threads, --prefetch, --mem-limit or --quiet.
+ * whole batch or shard; the kernel tier, which rounds differently); not the files,
+ * threads, --prefetch, --mem-limit or --quiet.
  * Returns the number of characters written (as snprintf). */
 int em_config_format(const em_config *cfg, char *buf, size_t len);
 

@@ -39,6 +39,7 @@ static em_code optimizer_new(em_optimizer *o, const em_config *c, em_params p, e
     memset(o, 0, sizeof *o);
     if (!strcmp(c->optim, "sgd")) {
         em_sgd_opts so = em_sgd_defaults();
+        so.kernels = em_kernels_by_name(c->kernels);
         so.momentum = c->momentum;
         so.nesterov = c->nesterov;
         so.weight_decay = c->weight_decay;
@@ -47,6 +48,7 @@ static em_code optimizer_new(em_optimizer *o, const em_config *c, em_params p, e
     }
     bool w = !strcmp(c->optim, "adamw");
     em_adam_opts ao = w ? em_adamw_defaults() : em_adam_defaults();
+    ao.kernels = em_kernels_by_name(c->kernels);
     ao.weight_decay = c->weight_decay;   /* the command line's value, 0 included */
     o->adam = em_adam_new(p, &ao, err);
     return o->adam ? EM_OK : err->code;
@@ -220,6 +222,9 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
     t->tape = em_tape_new(0);
     if (!t->x || !t->x_test || !t->labels || !t->tape)
         return em_error_set(err, EM_ERR_NOMEM, "out of memory for a batch of %d", c->batch);
+    t->kernels = em_kernels_by_name(c->kernels);   /* the options checked the name */
+    if (!t->kernels) t->kernels = em_kernels_default();
+    em_tape_set_kernels(t->tape, t->kernels);
 
     if (c->bn_sync && P > 1) {
         t->bn_sync = em_dist_bn_sync(dist);
@@ -261,6 +266,7 @@ static size_t probe_step(em_trainer *t, int n, int *labels) {
     em_tensor *x = em_tensor_new(4, shape, 0);
     em_tape *tape = em_tape_new(0);
     size_t hw = 0;
+    if (tape) em_tape_set_kernels(tape, t->kernels);
     if (x && tape) {
         em_tensor *logits = em_module_forward(t->net, tape, x);
         em_tensor *loss = logits ? em_cross_entropy(tape, logits, labels) : NULL;

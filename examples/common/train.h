@@ -104,6 +104,7 @@ struct em_trainer {
     em_tensor *x_test;          /* the same for the test loader (it shrinks differently) */
     int *labels;                /* (batch)                                                */
     em_tape *tape;
+    const em_kernels *kernels;  /* the tier every tape of the run computes with (--kernels) */
     const em_dist *dist;        /* the processes of a data-parallel run; NULL: just this */
     em_bn_sync bn_sync;         /* what --bn-sync gives every BatchNorm layer            */
     em_rng init_rng;

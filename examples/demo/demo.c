@@ -4,11 +4,15 @@
  * signs", which no linear model can learn). Model: 2 -> 32 -> 32 -> 2, tanh. Loss: softmax
  * cross-entropy. Optimizer: SGD with momentum, written out below in four lines.
  *
- *   usage: ember-demo [steps] [seed]          (defaults: 600 steps, seed 1)
+ *   usage: ember-demo [--kernels TIER] [steps] [seed]   (defaults: fast, 600 steps, seed 1)
+ *
+ * --kernels reference runs the plain loops of core/ops/ (core/kernels.h); the default is
+ * $EMBER_KERNELS, else the fast tier.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ember.h"
 
@@ -30,11 +34,42 @@ static void init_uniform(em_rng *rng, em_tensor *t, int fan_in) {
     for (size_t i = 0; i < t->size; i++) t->data[i] = (em_real)em_rng_uniform_range(rng, -bound, bound);
 }
 
+/* a whole number in [lo, hi], or -1 */
+static long whole(const char *s, long lo, long hi) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v >= lo && v <= hi ? v : -1;
+}
+
+/* steps, seed and the tier from the command line; false after a message */
+static bool parse(int argc, char **argv, long *steps, long *seed, const em_kernels **k) {
+    const char *tier = NULL, *pos[2] = {NULL, NULL};
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--kernels") && i + 1 < argc) tier = argv[++i];
+        else if (!strncmp(argv[i], "--kernels=", 10)) tier = argv[i] + 10;
+        else if (argv[i][0] != '-' && n < 2) pos[n++] = argv[i];
+        else return false;
+    }
+    *steps = pos[0] ? whole(pos[0], 1, 100000000) : 600;
+    *seed = pos[1] ? whole(pos[1], 0, 1L << 62) : 1;
+    em_error err;
+    if (tier && !(*k = em_kernels_by_name(tier))) {
+        fprintf(stderr, "ember-demo: --kernels: '%s' is not fast or reference\n", tier);
+        return false;
+    }
+    if (!tier && em_kernels_from_env(k, &err) != EM_OK) {
+        fprintf(stderr, "ember-demo: %s\n", err.msg);
+        return false;
+    }
+    return *steps > 0 && *seed >= 0 && *k;
+}
+
 int main(int argc, char **argv) {
-    int steps = argc > 1 ? atoi(argv[1]) : 600;
-    unsigned long seed = argc > 2 ? strtoul(argv[2], NULL, 10) : 1;
-    if (steps <= 0) {
-        fprintf(stderr, "usage: ember-demo [steps > 0] [seed]\n");
+    long steps, seed;
+    const em_kernels *kernels;
+    if (!parse(argc, argv, &steps, &seed, &kernels)) {
+        fprintf(stderr, "usage: ember-demo [--kernels fast|reference] [steps > 0] [seed >= 0]\n");
         return 2;
     }
     em_rng rng;
@@ -64,12 +99,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ember-demo: out of memory\n");
         return 1;
     }
+    em_tape_set_kernels(tape, kernels);
     const em_real lr = 0.1f, momentum = 0.9f;
 
-    printf("ember-demo: 2-%d-%d-2 tanh MLP, XOR of signs, batch %d, SGD lr %.2g momentum %.2g\n",
-           HIDDEN, HIDDEN, BATCH, (double)lr, (double)momentum);
+    printf("ember-demo: 2-%d-%d-2 tanh MLP, XOR of signs, batch %d, SGD lr %.2g momentum %.2g, "
+           "%s kernels\n", HIDDEN, HIDDEN, BATCH, (double)lr, (double)momentum,
+           kernels == em_kernels_fast() ? "fast" : "reference");
     double avg_loss = 0, avg_acc = 0;
-    for (int step = 1; step <= steps; step++) {
+    for (long step = 1; step <= steps; step++) {
         make_batch(&rng, x, labels);
 
         /* forward: every op records itself on the tape */
@@ -80,7 +117,7 @@ int main(int argc, char **argv) {
 
         /* backward: walk the tape in reverse; parameter grads accumulate */
         if (em_backward(tape, loss) != EM_OK) {
-            fprintf(stderr, "ember-demo: step %d failed: %s\n", step, tape->err.msg);
+            fprintf(stderr, "ember-demo: step %ld failed: %s\n", step, tape->err.msg);
             return 1;
         }
         if (step == 1) em_tape_print(tape, stdout);
@@ -100,8 +137,8 @@ int main(int argc, char **argv) {
         avg_loss += loss->data[0];
         avg_acc += correct / (double)BATCH;
         if (step % 50 == 0 || step == steps) {
-            int k = step % 50 ? step % 50 : 50;
-            printf("step %4d  loss %.4f  accuracy %5.1f%%\n", step, avg_loss / k, 100 * avg_acc / k);
+            long k = step % 50 ? step % 50 : 50;
+            printf("step %4ld  loss %.4f  accuracy %5.1f%%\n", step, avg_loss / k, 100 * avg_acc / k);
             avg_loss = avg_acc = 0;
         }
         em_tape_reset(tape);  /* every activation and intermediate gradient recycled */

@@ -4,7 +4,7 @@
  *   dx is scattered: walking the forward's loops, the term w[o,c,p,q] x[n,c,h,v] of
  *   y[n,o,i,j] sends dy[n,o,i,j] w[o,c,p,q] to dx[n,c,h,v] (at most O kh kw terms land on
  *   one element).
- * (ember's own backward is im2col + GEMM, and its test reference em_conv2d_ref_backward
+ * (ember's own backward is im2col + GEMM, and its test reference em_conv2d_direct_backward
  * gathers dx per input pixel: this is a third way, sharing no code with either.) */
 #include "exercises.h"
 

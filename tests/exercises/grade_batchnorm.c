@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/exercise_hooks.h"
+#include "core/kernels.h"
+#include "tests/bn_args.h"
 #include "exercises/exercises.h"
 
 /* ---- the reference forward, and the usual mistakes --------------------------------------- */
@@ -242,18 +243,24 @@ bool grade_ex1_batchnorm_forward(void) {
 /* ---- exercise 2 ---------------------------------------------------------------------------- */
 
 /* The op the gradient check differentiates: the reference forward (so this exercise does
- * not depend on exercise 1) and the student's backward, through the same glue that
- * em_batchnorm uses in exercise mode. Inputs x, gamma, beta. */
+ * not depend on exercise 1) and the student's backward, through the same table entry that
+ * em_batchnorm uses in exercise mode (exercises/tier.c). Inputs x, gamma, beta. */
 typedef struct bn_saved {
     em_real *mean, *rstd;
 } bn_saved;
 
 static void bn_node_backward(em_tape *tape, em_node *node) {
     const bn_saved *sv = node->saved;
+    em_tensor *x = node->inputs[0];
+    int N = x->shape[0], C = x->shape[1], S = x->ndim == 4 ? x->shape[2] * x->shape[3] : 1;
     bool fresh;
     em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
     em_real *dgamma = em_node_grad(tape, node, 1), *dbeta = em_node_grad(tape, node, 2);
-    em_ex_batchnorm_backward(tape, node, dx, fresh, dgamma, dbeta, sv->mean, sv->rstd);
+    const em_bn_args *a = BN_ARGS(node->inputs[1], node->inputs[2], NULL, NULL, 0.9, 1e-5,
+                                  EM_BN_TRAIN);
+    em_kernels_reference()->bn_backward(tape, dx, !fresh, dgamma, dbeta, node->output->grad,
+                                        sv->mean, sv->rstd, x->data, a, N, C, S,
+                                        (double)N * S);
 }
 
 static em_tensor *bn_op(em_tape *tape, em_tensor *const *in, void *ctx) {

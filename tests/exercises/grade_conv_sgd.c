@@ -1,7 +1,7 @@
 /* tests/exercises/grade_conv_sgd.c — exercises 3 and 4: conv2d backward, SGD with momentum.
  *
  * Exercise 3: the function called directly against ember's reference backward
- * (em_conv2d_ref_backward: plain loops on the definition, which exercise mode does not
+ * (em_conv2d_direct_backward: plain loops on the definition, which exercise mode does not
  * replace) on shapes that hit every edge of the indexing — strides 1 to 3, padding 0 to 3,
  * 1x1 kernels, non-square kernels, a kernel larger than the image; then em_conv2d, whose
  * backward now runs it, under em_gradcheck and against PyTorch (tests/fixtures/ops.emfx).
@@ -56,7 +56,7 @@ static void conv_against_reference(grade *g, const conv_case *k, em_rng *rng) {
     em_real *got = calloc(nx + nw + no, sizeof *got), *ref = calloc(nx + nw + no, sizeof *ref);
     double *want = malloc((nx + nw + no) * sizeof *want);
     if (!got || !ref || !want) grade_fatal("no memory");
-    em_conv2d_ref_backward(ref, ref + nx, ref + nx + nw, dy->data, x->data, w->data, k->N, k->C,
+    em_conv2d_direct_backward(ref, ref + nx, ref + nx + nw, dy->data, x->data, w->data, k->N, k->C,
                            k->H, k->W, k->O, k->kh, k->kw, k->s, k->pad);
     for (size_t i = 0; i < nx + nw + no; i++) want[i] = ref[i];
     ex_conv2d_backward(got, got + nx, got + nx + nw, dy->data, x->data, w->data, k->N, k->C,

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/bn_args.h"
+
 /* the library's test_batchnorm_ref.c check_golden, on the module that runs the student's
  * forward and backward; stops at the first step that fails */
 static void golden_module(grade *g, const char *file, bool two_d) {
@@ -66,13 +68,13 @@ static void golden_module(grade *g, const char *file, bool two_d) {
 static em_tensor *conv_bn(em_tape *tape, em_tensor *const *in, void *ctx) {
     (void)ctx;
     em_tensor *h = em_conv2d(tape, in[0], in[1], in[2], 1, 1);
-    return em_batchnorm(tape, h, in[3], in[4], NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    return em_batchnorm(tape, h, BN_ARGS(in[3], in[4], NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
 }
 
 /* BatchNorm1d without gamma and beta */
 static em_tensor *bn_plain(em_tape *tape, em_tensor *const *in, void *ctx) {
     (void)ctx;
-    return em_batchnorm(tape, in[0], NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    return em_batchnorm(tape, in[0], BN_ARGS(NULL, NULL, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
 }
 
 static void gradchecks(grade *g, em_rng *rng) {
@@ -126,7 +128,7 @@ static void sgd_on_stack(grade *g, em_rng *rng) {
     for (int step = 0; step < 3 && ok; step++) {
         memset(grad, 0, sizeof grad);
         em_tensor *h = em_conv2d(tape, x, &w, &b, 1, 1);
-        em_tensor *y = em_batchnorm(tape, h, &gm, &bt, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+        em_tensor *y = em_batchnorm(tape, h, BN_ARGS(&gm, &bt, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
         if (!y || em_backward_from(tape, y, u) != EM_OK) grade_fatal("conv -> BN failed");
         for (int i = 0; i < NP; i++) {
             double gi = grad[i] + 1e-3 * want_p[i];

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ember.h"
+#include "tests/bn_args.h"
 #include "examples/common/dist.h"
 
 #ifndef EM_DOUBLE
@@ -64,8 +65,7 @@ static em_tensor *shaped(const bn_case *k, int rows, unsigned flags) {
 static double loss(setup *s) {
     em_tape *tape = em_tape_new(0);
     em_tape_set_recording(tape, false);
-    em_tensor *y = em_batchnorm_sync(tape, s->x, s->g, s->b, NULL, NULL, 0.9, 1e-5,
-                                     EM_BN_TRAIN, &s->sync);
+    em_tensor *y = em_batchnorm(tape, s->x, BN_SYNC(s->g, s->b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN, &s->sync));
     double l = 0;
     for (size_t i = 0; y && i < y->size; i++) l += s->u[i] * y->data[i];
     em_tape_free(tape);
@@ -105,8 +105,7 @@ static int run_case(const em_dist *d, const bn_case *k) {
 
     /* analytic: one synchronized forward and backward */
     em_tape *tape = em_tape_new(0);
-    em_tensor *y = em_batchnorm_sync(tape, s.x, s.g, s.b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN,
-                                     &s.sync);
+    em_tensor *y = em_batchnorm(tape, s.x, BN_SYNC(s.g, s.b, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN, &s.sync));
     em_backward_from(tape, y, s.u);
     double *dg = calloc((size_t)2 * k->C, sizeof *dg), *db = dg + k->C;
     for (int c = 0; c < k->C; c++) {
@@ -171,7 +170,7 @@ static int run_case(const em_dist *d, const bn_case *k) {
     memcpy(ga->data, s.g->data, (size_t)k->C * sizeof *ga->data);
     memcpy(ba->data, s.b->data, (size_t)k->C * sizeof *ba->data);
     em_tape *ta = em_tape_new(0);
-    em_tensor *ya = em_batchnorm(ta, xa, ga, ba, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN);
+    em_tensor *ya = em_batchnorm(ta, xa, BN_ARGS(ga, ba, NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
     em_real *ua = malloc(xa->size * sizeof *ua);
     for (size_t i = 0; i < xa->size; i++) ua[i] = all[xa->size + i];
     em_backward_from(ta, ya, ua);

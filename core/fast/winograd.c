@@ -23,7 +23,7 @@
 
 #include "../errors.h"
 #include "../gemm.h"
-#include "../simd.h"
+#include "simd.h"
 #include "winograd.h"
 
 enum { WINO_TILES = 64,          /* tiles per block, about                            */
@@ -434,7 +434,7 @@ void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, in
         for (int i = 0; i < nimg; i++)  /* in order: image i's spare lanes land on i + 1's */
             wino_input(b.V + (size_t)i * Tr, ld, x + i * CHW, C, H, W, ti0, ti1, b.pad, b.hr);
         for (int xi = 0; xi < 16; xi++)
-            em_gemm(false, false, O, Tb, C, 1, U + (size_t)xi * O * C, C,
+            em_gemm_fast(false, false, O, Tb, C, 1, U + (size_t)xi * O * C, C,
                     b.V + (size_t)xi * C * ld, ld, 0, b.M + (size_t)xi * O * ld, ld);
         for (int i = 0; i < nimg; i++)
             wino_output(y + i * OHW, add, b.M + (size_t)i * Tr, ld, O, H, W, ti0, ti1);
@@ -513,7 +513,7 @@ void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, 
             wino_dy(Dt + (size_t)i * Tr, ld, dy + i * OHW, O, H, W, ti0, ti1);
         }
         for (int xi = 0; xi < 16; xi++)  /* Mw[xi] (O, C) += Dt[xi] (O, Tb) V[xi]^T */
-            em_gemm(false, true, O, C, Tb, 1, Dt + (size_t)xi * O * ld, ld,
+            em_gemm_fast(false, true, O, C, Tb, 1, Dt + (size_t)xi * O * ld, ld,
                     b.V + (size_t)xi * C * ld, ld, 1, Mw + (size_t)xi * O * C, C);
     }
 }

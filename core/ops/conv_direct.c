@@ -1,14 +1,15 @@
-/* core/ops/conv_ref.c — the plain-loop reference of conv2d (core/ops_image.h), which the
- * tests hold every fast path of conv.c and winograd.c to: loops on the definition, no
- * im2col, no GEMM, no shared code with the fast paths.
+/* core/ops/conv_direct.c — conv2d as seven plain loops on its definition (core/ops_image.h):
+ * no im2col, no GEMM, nothing shared with either tier's kernels, which the tests hold to
+ * it (the reference tier's im2col lowering in core/ops/conv.c, the fast tier's paths in
+ * core/fast/conv.c and winograd.c).
  * y: (N, O, Ho, Wo)  x: (N, C, H, W)  w: (O, C, kh, kw)  b: (O) or NULL */
 #include <stddef.h>
 
 #include "../ops_image.h"
 
-void em_conv2d_ref_forward(em_real *y, const em_real *x, const em_real *w, const em_real *b,
-                           int N, int C, int H, int W, int O, int kh, int kw, int s,
-                           int pad) {
+void em_conv2d_direct_forward(em_real *y, const em_real *x, const em_real *w,
+                              const em_real *b, int N, int C, int H, int W, int O, int kh,
+                              int kw, int s, int pad) {
     int Ho = (H + 2 * pad - kh) / s + 1, Wo = (W + 2 * pad - kw) / s + 1;
     for (int n = 0; n < N; n++)
         for (int o = 0; o < O; o++)
@@ -32,9 +33,9 @@ void em_conv2d_ref_forward(em_real *y, const em_real *x, const em_real *w, const
  * dx[n,c,h,v] += sum_{o,p,q} w[o,c,p,q] dy[n,o,i,j]  where i*s+p-pad = h, j*s+q-pad = v
  * Each is gathered per output element (a transposed convolution for dx), so no formula
  * shares code with col2im. */
-void em_conv2d_ref_backward(em_real *dx, em_real *dw, em_real *db, const em_real *dy,
-                            const em_real *x, const em_real *w, int N, int C, int H, int W,
-                            int O, int kh, int kw, int s, int pad) {
+void em_conv2d_direct_backward(em_real *dx, em_real *dw, em_real *db, const em_real *dy,
+                               const em_real *x, const em_real *w, int N, int C, int H,
+                               int W, int O, int kh, int kw, int s, int pad) {
     int Ho = (H + 2 * pad - kh) / s + 1, Wo = (W + 2 * pad - kw) / s + 1;
 #define DY(n, o, i, j) dy[(((size_t)(n) * O + (o)) * Ho + (i)) * Wo + (j)]
     for (int o = 0; db && o < O; o++) {

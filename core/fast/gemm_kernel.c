@@ -1,8 +1,8 @@
-/* core/gemm_kernel.c — ember's own single-threaded GEMM, three ways: packed panels with
+/* core/fast/gemm_kernel.c — ember's own single-threaded GEMM, three ways: packed panels with
  * a register-blocked micro-kernel (the classic Goto/BLIS structure), a direct kernel that
  * packs nothing, and dot products; plain C with vector extensions.
  *
- *   C (M x N) = alpha op(A) op(B) + beta C,  row-major, as em_gemm (core/gemm.h).
+ *   C (M x N) = alpha op(A) op(B) + beta C,  row-major, as em_gemm_fast (core/gemm.h).
  *
  * Why not only OpenBLAS: for the small products of small CNNs (16 x 784 x 9, 32 x 196 x
  * 144, one image at a time) OpenBLAS 0.3.21 takes a "small matrix" path that mallocs on
@@ -11,7 +11,7 @@
  * OpenBLAS is told. The direct kernel below also runs those products faster than
  * OpenBLAS does (bench/peak.c's shape table).
  *
- * The paths (core/gemm_tile.h; em_gemm_kernel_path picks one from the shape):
+ * The paths (core/fast/gemm_tile.h; em_gemm_kernel_path picks one from the shape):
  *  - dot: A B^T with a long K (a multiple of the vector length) and small M, N — a
  *    convolution's weight gradient with few filters. Each 4 x 3 tile of C keeps 12 vector
  *    accumulators over K, reading both operands in place.
@@ -26,7 +26,7 @@
  *    MR x NR tile of C held in registers, KC rank-1 updates. Packing makes every load
  *    unit-stride and aligned, whatever the transposes; zero padding lets the micro-kernel
  *    always run on full tiles (the edges are copied out of a local tile).
- * core/gemm_tile.h holds the code once and is compiled three times — AVX-512 (64-byte
+ * core/fast/gemm_tile.h holds the code once and is compiled three times — AVX-512 (64-byte
  * vectors), AVX2 + FMA (32) and baseline SSE2 (16) — and the best the CPU has is used
  * (__builtin_cpu_supports). Built with EM_PORTABLE, only the SSE2 variant exists, and the
  * test suites run it.

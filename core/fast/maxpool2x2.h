@@ -1,7 +1,7 @@
-/* core/ops/maxpool2x2.h — pool.c's 2x2, stride-2 max-pool kernels, for an op that folds
- * the pool into its own per-image pass (em_conv2d_relu_pool in conv.c). Not part of the
- * API: the winner of every window, and so every value, is em_maxpool2d's exactly because
- * both call these same functions.
+/* core/fast/maxpool2x2.h — pool.c's 2x2, stride-2 max-pool kernels, for an op that folds
+ * the pool into its own per-image pass (em_fast_conv2d_relu_pool in conv.c). Not part of
+ * the API: the winner of every window, and so every value, is the fast tier's maxpool
+ * kernel's exactly because both call these same functions.
  *
  * The kernels see an (R, 2, W) stack of row pairs: R = N C Ho for a whole batch, O Ho for
  * one image of O channels (H = 2 Ho). y and sel are (R, W / 2): the pooled values and the

@@ -1,4 +1,4 @@
-/* core/simd.h — how ember's hot loops get vector instructions without -march=native.
+/* core/fast/simd.h — how ember's hot loops get vector instructions without -march=native.
  *
  *     EM_KERNEL static void axpy(em_real *restrict y, const em_real *restrict x, ...)
  *
@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tensor.h"  /* em_real */
+#include "../tensor.h"  /* em_real */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(EM_PORTABLE)
 #define EM_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))

@@ -1,5 +1,5 @@
-/* core/ops/winograd.h — the 3x3, stride-1, pad-1 convolution of an image (or of a few
- * small ones at once) by Winograd's F(2x2, 3x3) algorithm, for conv.c (not part of the API).
+/* core/fast/winograd.h — the 3x3, stride-1, pad-1 convolution of an image (or of a few
+ * small ones at once) by Winograd's F(2x2, 3x3) algorithm, for core/fast/conv.c (not part of the API).
  *
  * Each 2x2 block of outputs comes from a 4x4 tile of the input: with d the tile, g a 3x3
  * filter and the constant matrices B, G, A (winograd.c), the block is

@@ -1,0 +1,132 @@
+/* exercises/tier.c — the reference tier of an exercise build (meson -Dexercises=student or
+ * solutions compiles this file in place of core/ops/table.c): ember's reference table
+ * (core/kernels.h) with the student's functions of exercises/exercises.h in four entries —
+ * BatchNorm's training forward and its backward, conv2d's backward, SGD's momentum step —
+ * and the reference kernels in the rest. An exercise build's default tier is this one, so
+ * every op, layer, test and program of the build runs the student's code.
+ *
+ * The adapters below do what the exercise functions leave out, so that those can stay
+ * plain arrays:
+ *   - a missing gamma / beta (BatchNorm without affine) becomes ones / zeros, a missing
+ *     running statistic a scratch pair (0, 1);
+ *   - every output is zeroed before the student's function runs (so a missing element
+ *     shows as 0, never as stale memory);
+ *   - gradients are computed into zeroed scratch and then added into the tape's buffers
+ *     (or stored into a fresh one): ember's accumulate-into-gradients rule.
+ * What the exercises do not cover goes to the reference: BatchNorm synchronized over
+ * processes, the frozen-statistics backward, Nesterov momentum. Memory is the tape's arena. */
+#include <string.h>
+
+#include "../core/gemm.h"
+#include "../core/ops/reference.h"
+#include "exercises.h"
+
+/* n em_reals of zeroed arena memory, or NULL (tape failed) */
+static em_real *zeroed(em_tape *tape, size_t n) {
+    em_real *p = em_tape_alloc(tape, (n ? n : 1) * sizeof *p);
+    if (p) memset(p, 0, (n ? n : 1) * sizeof *p);
+    return p;
+}
+
+/* dst += src, or dst = src into a fresh (unzeroed) buffer; dst NULL: nothing wanted */
+static void deliver(em_real *dst, bool add, const em_real *src, size_t n) {
+    if (!dst) return;
+    if (!add) memcpy(dst, src, n * sizeof *dst);
+    else
+        for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* t's values, or C copies of fill when the layer has no t */
+static const em_real *param_or(const em_tensor *t, em_real fill, em_real *scratch, int C) {
+    if (t) return t->data;
+    for (int c = 0; c < C; c++) scratch[c] = fill;
+    return scratch;
+}
+
+/* exercise 1 */
+static double ex_bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd,
+                          const em_real *x, const em_bn_args *a, int N, int C, int S) {
+    if (a->sync) return em_ref_bn_train(tape, y, mean, rstd, x, a, N, C, S);
+    double M = (double)N * S;
+    if (M < 2) return M;
+    em_real *buf = zeroed(tape, 4 * (size_t)C);  /* ones, zeros, running mean, running var */
+    if (!buf) return -1;
+    const em_real *g = param_or(a->gamma, 1, buf, C), *b = param_or(a->beta, 0, buf + C, C);
+    em_real *rm = a->running_mean ? a->running_mean : buf + 2 * C;
+    em_real *rv = a->running_var ? a->running_var : buf + 3 * C;
+    if (!a->running_var)
+        for (int c = 0; c < C; c++) rv[c] = 1;
+    memset(y, 0, (size_t)N * C * S * sizeof *y);
+    memset(mean, 0, (size_t)C * sizeof *mean);
+    memset(rstd, 0, (size_t)C * sizeof *rstd);
+    ex_batchnorm_forward(y, mean, rstd, rm, rv, x, g, b, N, C, S, a->momentum, a->eps);
+    return M;
+}
+
+/* exercise 2 */
+static bool ex_bn_backward(em_tape *tape, em_real *dx, bool add, em_real *dgamma,
+                           em_real *dbeta, const em_real *dy, const em_real *mean,
+                           const em_real *rstd, const em_real *x, const em_bn_args *a, int N,
+                           int C, int S, double M) {
+    if (a->mode != EM_BN_TRAIN || a->sync)
+        return em_ref_bn_backward(tape, dx, add, dgamma, dbeta, dy, mean, rstd, x, a, N, C, S,
+                                  M);
+    size_t n = (size_t)N * C * S;
+    em_real *ones = em_tape_alloc(tape, (size_t)C * sizeof *ones);
+    em_real *gx = zeroed(tape, n), *gg = zeroed(tape, (size_t)C), *gb = zeroed(tape, (size_t)C);
+    if (!ones || !gx || !gg || !gb) return false;
+    ex_batchnorm_backward(gx, gg, gb, dy, x, mean, rstd, param_or(a->gamma, 1, ones, C), N, C,
+                          S);
+    deliver(dx, add, gx, n);
+    deliver(dgamma, true, gg, (size_t)C);
+    deliver(dbeta, true, gb, (size_t)C);
+    return true;
+}
+
+/* exercise 3 */
+static bool ex_conv2d_backward_k(em_tape *tape, em_real *dx, bool add, em_real *dw,
+                                 em_real *db, const em_real *dy, const em_real *x,
+                                 const em_real *w, const em_conv_geom *g) {
+    size_t nx = (size_t)g->N * g->C * g->H * g->W, nw = (size_t)g->O * g->C * g->kh * g->kw;
+    em_real *gx = zeroed(tape, nx), *gw = zeroed(tape, nw), *gb = zeroed(tape, (size_t)g->O);
+    if (!gx || !gw || !gb) return false;
+    ex_conv2d_backward(gx, gw, gb, dy, x, w, g->N, g->C, g->H, g->W, g->O, g->kh, g->kw,
+                       g->stride, g->pad);
+    deliver(dx, add, gx, nx);
+    deliver(dw, true, gw, nw);
+    deliver(db, true, gb, (size_t)g->O);
+    return true;
+}
+
+/* exercise 4 */
+static void ex_sgd(em_real *p, em_real *v, const em_real *g, size_t n, const em_sgd_hyper *h) {
+    if (!v || h->nesterov) {
+        em_ref_sgd(p, v, g, n, h);
+        return;
+    }
+    ex_sgd_momentum_step(p, v, g, h->lr, h->momentum, h->dampening, h->weight_decay, h->first,
+                         n);
+}
+
+static const em_kernels student = {
+    .name = "reference (with the exercises)",
+    .fuse = false,
+    .gemm = em_gemm,
+    .relu = em_ref_relu,
+    .relu_backward = em_ref_relu_backward,
+    .sigmoid = em_ref_sigmoid,
+    .sigmoid_backward = em_ref_sigmoid_backward,
+    .tanh = em_ref_tanh,
+    .tanh_backward = em_ref_tanh_backward,
+    .maxpool = em_ref_maxpool,
+    .maxpool_backward = em_ref_maxpool_backward,
+    .bn_train = ex_bn_train,
+    .bn_normalize = em_ref_bn_normalize,
+    .bn_backward = ex_bn_backward,
+    .conv2d = em_ref_conv2d,
+    .conv2d_backward = ex_conv2d_backward_k,
+    .sgd = ex_sgd,
+    .adam = em_ref_adam,
+};
+
+const em_kernels *em_kernels_reference(void) { return &student; }
