@@ -286,7 +286,7 @@ Test(batchnorm, scale_invariance) {
     em_tensor_free(w);
 }
 
-/* ---- em_batchnorm_relu: BatchNorm and ReLU as one op ---------------------------------- */
+/* ---- em_fast_batchnorm_relu: BatchNorm and ReLU as one op ---------------------------------- */
 
 /* One run of relu(BN(x)), fused or composed of the two ops, from fresh copies of the same
  * x, gamma, beta and running statistics: y, all three gradients (from a non-uniform dy)

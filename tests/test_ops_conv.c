@@ -424,7 +424,7 @@ Test(conv2d, input_not_4d_aborts, .signal = SIGABRT) {
     em_conv2d(tape, x, w, NULL, 1, 0);
 }
 
-/* ---- em_conv2d_relu: convolution and ReLU as one op ---------------------------------- */
+/* ---- em_fast_conv2d_relu: convolution and ReLU as one op ---------------------------------- */
 
 /* One run of relu(conv(x)), fused or composed of the two ops, from the same x, w, b, dy and
  * the same gradients already held (backward adds): y and the three gradients. chained: x

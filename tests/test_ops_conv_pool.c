@@ -1,4 +1,4 @@
-/* tests/test_ops_conv_pool.c — em_conv2d_relu_pool: convolution, ReLU and a 2x2 max-pool
+/* tests/test_ops_conv_pool.c — em_fast_conv2d_relu_pool: convolution, ReLU and a 2x2 max-pool
  * as one op. Its result and gradients must equal the three ops' (em_maxpool2d of em_relu
  * of em_conv2d) bit for bit, on shapes that take the fused path and on shapes it hands
  * back to the three ops, and its backward must be its forward's derivative. */

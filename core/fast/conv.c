@@ -222,7 +222,7 @@ EM_KERNEL static void bias_relu(em_real *restrict yn, const em_real *restrict b,
 }
 
 /* What a convolution op does after the product: nothing more (em_conv2d), a ReLU
- * (em_conv2d_relu), a ReLU and a 2x2 max-pool (em_conv2d_relu_pool). */
+ * (em_fast_conv2d_relu), a ReLU and a 2x2 max-pool (em_fast_conv2d_relu_pool). */
 typedef enum conv_fuse { FUSE_NONE, FUSE_RELU, FUSE_RELU_POOL } conv_fuse;
 
 /* the layer takes the Winograd path (winograd.h) */
@@ -238,7 +238,7 @@ static int conv_group(const conv_geom *g) {
 
 /* y_n = w im2col(x_n) + b (relu: max(0, that)) for images n in [lo, hi), at most
  * conv_group of them; cols: (K, HoWo) scratch (with U, the Winograd filters, y_n = the
- * Winograd convolution, cols its scratch). With sel (em_conv2d_relu_pool) the y_n are made
+ * Winograd convolution, cols its scratch). With sel (em_fast_conv2d_relu_pool) the y_n are made
  * in yfull, (hi - lo) x (O, HoWo) scratch, and y, sel get their 2x2 max-pool, (O, HoWo / 4)
  * per image. */
 static void conv2d_forward_images(em_real *y, int32_t *sel, em_real *cols, em_real *yfull,
@@ -289,7 +289,7 @@ static size_t conv_fwd_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
            (fuse == FUSE_RELU_POOL ? (size_t)conv_group(g) * g->O * g->Ho * g->Wo : 0);
 }
 
-/* sel: NULL, or the pool's winners (em_conv2d_relu_pool); U: NULL, or the Winograd
+/* sel: NULL, or the pool's winners (em_fast_conv2d_relu_pool); U: NULL, or the Winograd
  * filters */
 static void conv2d_forward(em_real *y, int32_t *sel, em_real *scratch, const em_real *x,
                            const em_real *w, const em_real *U, const em_real *b,
@@ -320,7 +320,7 @@ EM_KERNEL static void bias_grad(double *restrict dbt, const em_real *restrict dy
     for (int o = 0; o < O; o++) dbt[o] += em_run_sum(dyn + (size_t)o * HoWo, HoWo);
 }
 
-/* em_conv2d_relu's backward mask: dym = dy where y > 0, else 0 (em_relu's backward into a
+/* em_fast_conv2d_relu's backward mask: dym = dy where y > 0, else 0 (em_relu's backward into a
  * fresh buffer, on n values) */
 EM_KERNEL static void relu_mask(em_real *restrict dym, const em_real *restrict dy,
                                 const em_real *restrict y, size_t n) {
@@ -331,9 +331,9 @@ EM_KERNEL static void relu_mask(em_real *restrict dym, const em_real *restrict d
  *   dbt += sum_{i,j} dy_n;   dwt += im2col(x_n) dy_n^T;   dx_n += col2im(w^T dy_n)
  * dwt is dw transposed, (K, O): the product that transposes dy_n (O x HoWo) instead of
  * cols (K x HoWo, 4.5 times larger at conv2) runs about 1.8 times faster. cols, dcols:
- * (K, HoWo) scratch. dx, dwt, dbt may be NULL. With y (em_conv2d_relu's output), dy_n is
+ * (K, HoWo) scratch. dx, dwt, dbt may be NULL. With y (em_fast_conv2d_relu's output), dy_n is
  * first masked by the ReLU into dym: conv_group x (O, HoWo) scratch. With sel too, y and dy
- * are em_conv2d_relu_pool's, (O, HoWo / 4) per image: dy_n is masked into dpm, (O, HoWo / 4)
+ * are em_fast_conv2d_relu_pool's, (O, HoWo / 4) per image: dy_n is masked into dpm, (O, HoWo / 4)
  * scratch, then spread to the windows' winners in dym. With Ut (the Winograd path's
  * backward-data filters) dx_n is dy_n's Winograd convolution, dcols its scratch, and dwt
  * the transformed sum (16, O, C) (winograd.h), both a group of images at a time. */
