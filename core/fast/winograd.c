@@ -1,4 +1,4 @@
-/* core/ops/winograd.c — Winograd's F(2x2, 3x3) convolution of images (winograd.h).
+/* core/fast/winograd.c — Winograd's F(2x2, 3x3) convolution of images (winograd.h).
  *
  * The constant matrices (Lavin and Gray, "Fast Algorithms for Convolutional Neural
  * Networks", 2016):
@@ -8,7 +8,9 @@
  *         [0  1  0 -1]         [ 0    0    1 ]
  * Tile t = (ti, tj) of the output holds rows 2ti, 2ti+1 and columns 2tj, 2tj+1; its input
  * tile d is rows 2ti-1 .. 2ti+2 and columns 2tj-1 .. 2tj+2 (0 outside the image: pad 1).
- * Position xi = 4i + k of a transformed tile: row i, column k.
+ * Position xi = 4i + k of a transformed tile: row i, column k. An image of an odd height or
+ * width has TH = (H + 1) / 2 tile rows and TW = (W + 1) / 2 tile columns: its last tiles
+ * read zeros past the image and write only the outputs inside it.
  *
  * The tiles go in blocks of whole tile rows, about WINO_TILES tiles each, so a block's
  * transformed input V (16, C, Tb) and products M (16, O, Tb) stay in the L2 cache: per
@@ -30,11 +32,14 @@ enum { WINO_TILES = 64,          /* tiles per block, about                      
        WINO_GROUP_TILES = 196,    /* tiles per block of small images side by side, at most */
        WINO_GROUP_BYTES = 800 << 10 };  /* and of V and M together, at most (L2: 1 MiB) */
 
-/* The transforms run on 8 tiles of a tile row at a time as GCC vectors (core/simd.h) where
- * the row has a multiple of 8 tiles (cifar-cnn's 16 and 8) or 7 (a 14-wide image,
- * mnist-cnn's conv2: one vector with a spare lane), 4 at a time where it has 4 (an 8-wide
- * image, cifar-cnn's conv5), else one tile at a time; all evaluate the same expressions,
- * so they give the same values. A tile row's inputs and outputs are
+/* The transforms run on 8 tiles of a tile row at a time as GCC vectors (core/fast/simd.h),
+ * reading the rows in place where their length allows it: a multiple of 8 tiles (an image
+ * 16, 32, ... wide), 7 (14 wide: one vector with a spare lane), 4 (8 wide: 4-value
+ * vectors). Any other row (10 or 20 wide, an odd width) is copied first into a buffer with
+ * zeros around it, so that every vector load stays inside it, and written 8 tiles at a
+ * time too, the last vector's spare lanes landing on the next tile row (written after it)
+ * or on the slack at the end of V's and M's rows (wino_ld). All evaluate the same
+ * expressions, so they give the same values. A tile row's inputs and outputs are
  * two values per tile, interleaved: vector shuffles split and merge them.
  * A row of 7 tiles is read as x[0..7] and x[6..13] (the 14 values, in place) and written
  * as 8 values: the spare lane lands on the next tile row's first tile, which is written
@@ -62,12 +67,14 @@ typedef em_real wino_uv4 __attribute__((vector_size(4 * sizeof(em_real)), aligne
 #define ODD7(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 11, 13, 15, 15)  /* r[1], r[3] .. r[13] */
 #define TAIL7(a, b) __builtin_shufflevector(a, b, 6, 7, 8, 9, 10, 11, 12, 13) /* a[6..7], b[0..5] */
 
+/* tiles along a side of n pixels */
+static int tiles(int n) { return (n + 1) / 2; }
+
 bool em_wino_applies(int C, int O, int H, int W) {
-    /* below 16 channels either way the 16 products are too thin (K or M < 16); rows of
-     * fewer than 8 tiles, but for the 7 and 4 of a 14- and an 8-wide image, would run the
-     * transforms one tile at a time: there the im2col path is as fast */
-    return C >= 16 && O >= 16 && H % 2 == 0 && W % 2 == 0 && H >= 8 &&
-           (W >= 16 || W == 14 || W == 8);
+    /* below 16 channels either way the 16 products are too thin (K or M < 16); below 4 x 4
+     * an image has too few tiles to pay for the transforms. Any width and height above
+     * that, odd ones too. */
+    return C >= 16 && O >= 16 && H >= 4 && W >= 4;
 }
 
 void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
@@ -98,12 +105,12 @@ void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
 
 /* tile rows per block: all of an image's when it has no more than WINO_TILES tiles */
 static int wino_block_rows(int H, int W) {
-    int per = WINO_TILES / (W / 2);
-    return per < 1 ? 1 : per > H / 2 ? H / 2 : per;
+    int per = WINO_TILES / tiles(W);
+    return per < 1 ? 1 : per > tiles(H) ? tiles(H) : per;
 }
 
 int em_wino_group(int C, int O, int H, int W) {
-    const int T1 = (H / 2) * (W / 2);
+    const int T1 = tiles(H) * tiles(W);
     const size_t per = (size_t)T1 * 16 * (size_t)(C + O) * sizeof(em_real);  /* V and M */
     int k = 1;
     while (T1 < WINO_TILES && (k + 1) * T1 <= WINO_GROUP_TILES &&
@@ -112,27 +119,47 @@ int em_wino_group(int C, int O, int H, int W) {
     return k;
 }
 
-/* the row length of V and M for a block of Tb tiles: one value of slack for the spare lane
- * of 7-tile rows */
-static int wino_ld(int Tb, int TW) { return TW == 7 ? Tb + 1 : Tb; }
+/* the row length of V and M for a block of Tb tiles: slack for the spare lanes of 7-tile
+ * rows (one) and of rows copied through the buffer (up to seven) */
+static int wino_ld(int Tb, int W) {
+    return W % 16 == 0 || W == 8 ? Tb : W == 14 ? Tb + 1 : Tb + 8;
+}
+
+/* the length of a row copied with zeros around it (ROW_AT before it, the rest after), so
+ * that a vector load of 8 tiles' inputs at any tile column stays inside */
+enum { ROW_AT = 8 };
+static size_t row_len(int W) { return ROW_AT + 16 * (size_t)((tiles(W) + 7) / 8) + 16; }
 
 /* The scratch, in this order: V (16, C, ld) the transformed input, M (16, O, ld) the
- * products (or the transformed dy), the row with a 0 either side (W + 2) and the 16
- * half-transformed rows of a tile row (16 TW) of wino_input; ld = wino_ld of
- * the largest block (em_wino_group images). sizes[4]: their lengths. */
-static void wino_parts(size_t sizes[4], int C, int O, int H, int W) {
-    const int TW = W / 2;
-    const size_t ld = (size_t)wino_ld(em_wino_group(C, O, H, W) * wino_block_rows(H, W) * TW, TW);
+ * products (or the transformed dy), and 4 copied rows (row_len each); ld = wino_ld of
+ * the largest block (em_wino_group images). sizes[3]: their lengths. */
+static void wino_parts(size_t sizes[3], int C, int O, int H, int W) {
+    const size_t ld = (size_t)wino_ld(em_wino_group(C, O, H, W) * wino_block_rows(H, W) *
+                                      tiles(W), W);
     sizes[0] = 16 * (size_t)C * ld;
     sizes[1] = 16 * (size_t)O * ld;
-    sizes[2] = (size_t)W + 2;
-    sizes[3] = 16 * (size_t)TW;
+    sizes[2] = 4 * row_len(W);
 }
 
 size_t em_wino_scratch(int C, int O, int H, int W) {
-    size_t sz[4];
+    size_t sz[3];
     wino_parts(sz, C, O, H, W);
-    return sz[0] + sz[1] + sz[2] + sz[3];
+    return sz[0] + sz[1] + sz[2];
+}
+
+/* buf (row_len(W)) = row h of the plane x (H, W) at ROW_AT, zeros before and after it; a
+ * row outside the plane all zeros. Whole vectors where the row has them, stored at the
+ * offsets the transforms load from, so that each load finds one store to forward. */
+EM_KERNEL EM_NO_LIBCALLS static void copy_row(em_real *restrict buf, const em_real *restrict x,
+                                              int H, int W, int h) {
+    const size_t n = row_len(W);
+    const em_vec8 zero = {0};
+    for (size_t k = 0; k < n; k += 8) STOREV(buf + k, zero);
+    if (h < 0 || h >= H) return;
+    const em_real *row = x + (size_t)h * W;
+    int v = 0;
+    for (; v + 8 <= W; v += 8) STOREV(buf + ROW_AT + v, LOADV(row + v));
+    for (; v < W; v++) buf[ROW_AT + v] = row[v];
 }
 
 /* B^T times the columns of 8 tiles' half-transformed rows hv[r][k] (rows r of the input
@@ -252,60 +279,45 @@ EM_KERNEL static void wino_input4(em_real *restrict V, int ld, const em_real *re
     }
 }
 
-/* V (16, C, rows of ld): B^T d B of every tile in tile rows [ti0, ti1) of x (C, H, W), the
- * first at V[.][.][0] (V points at one image's tiles of a block). pad: W + 2 values, hr:
- * 16 TW. */
-EM_KERNEL static void wino_input(em_real *restrict V, int ld, const em_real *restrict x, int C,
-                                 int H, int W, int ti0, int ti1, em_real *restrict pad,
-                                 em_real *restrict hr) {
-    const int TW = W / 2, Wp = W + 2;
-    if (TW % 8 == 0) {
-        wino_input8(V, ld, x, C, H, W, ti0, ti1);
-        return;
-    }
-    if (TW == 7 || TW == 4) {
-        (TW == 7 ? wino_input7 : wino_input4)(V, ld, x, C, H, ti0, ti1);
-        return;
-    }
+/* wino_input of rows of any length, 8 tiles a vector: the tile row's 4 input rows copied
+ * into rows (4 row_len), so that the loads of input8 stay inside; the last vector's
+ * spare lanes go to the next tile row or the slack */
+EM_KERNEL static void wino_input_any(em_real *restrict V, int ld, const em_real *restrict x,
+                                     int C, int H, int W, int ti0, int ti1,
+                                     em_real *restrict rows) {
+    const int TW = tiles(W);
+    const size_t step = (size_t)C * ld, rl = row_len(W);
     for (int c = 0; c < C; c++) {
         const em_real *xc = x + (size_t)c * H * W;
         for (int ti = ti0; ti < ti1; ti++) {
-            for (int r = 0; r < 4; r++) {  /* input row 2ti-1+r times B, tile by tile */
-                int h = 2 * ti - 1 + r;
-                bool inside = h >= 0 && h < H;
-                em_real *h0 = hr + (r * 4 + 0) * TW, *h1 = h0 + TW, *h2 = h1 + TW, *h3 = h2 + TW;
-                em_real *pr = pad;  /* the row with a 0 either side: columns 2tj .. 2tj+3 */
-                pr[0] = pr[Wp - 1] = 0;
-                if (!inside)
-                    for (int v = 1; v <= W; v++) pr[v] = 0;
-                else
-                    for (int v = 0; v < W; v++) pr[v + 1] = xc[(size_t)h * W + v];
-                for (int tj = 0; tj < TW; tj++) {
-                    em_real d0 = pr[2 * tj], d1 = pr[2 * tj + 1], d2 = pr[2 * tj + 2],
-                            d3 = pr[2 * tj + 3];
-                    h0[tj] = d0 - d2;
-                    h1[tj] = d1 + d2;
-                    h2[tj] = d2 - d1;
-                    h3[tj] = d1 - d3;
+            for (int r = 0; r < 4; r++) copy_row(rows + r * rl, xc, H, W, 2 * ti - 1 + r);
+            for (int tj = 0; tj < TW; tj += 8) {
+                em_vec8 hv[4][4];  /* [input row r][column k of B] */
+                for (int r = 0; r < 4; r++) {
+                    const em_real *xr = rows + r * rl + ROW_AT + 2 * tj;
+                    em_vec8 a = LOADV(xr - 8), b = LOADV(xr), cc = LOADV(xr + 8);
+                    em_vec8 e = LOADV(xr + 16);
+                    em_vec8 d1 = EVEN(b, cc), d2 = ODD(b, cc);
+                    em_vec8 d0 = BEFORE(a, d2), d3 = AFTER(d1, e);
+                    hv[r][0] = d0 - d2;
+                    hv[r][1] = d1 + d2;
+                    hv[r][2] = d2 - d1;
+                    hv[r][3] = d1 - d3;
                 }
-            }
-            size_t t0 = (size_t)(ti - ti0) * TW;
-            for (int k = 0; k < 4; k++) {  /* B^T times the columns */
-                const em_real *a0 = hr + (0 * 4 + k) * TW, *a1 = hr + (1 * 4 + k) * TW,
-                              *a2 = hr + (2 * 4 + k) * TW, *a3 = hr + (3 * 4 + k) * TW;
-                em_real *v0 = V + ((size_t)(0 * 4 + k) * C + c) * ld + t0;
-                em_real *v1 = V + ((size_t)(1 * 4 + k) * C + c) * ld + t0;
-                em_real *v2 = V + ((size_t)(2 * 4 + k) * C + c) * ld + t0;
-                em_real *v3 = V + ((size_t)(3 * 4 + k) * C + c) * ld + t0;
-                for (int tj = 0; tj < TW; tj++) {
-                    v0[tj] = a0[tj] - a2[tj];
-                    v1[tj] = a1[tj] + a2[tj];
-                    v2[tj] = a2[tj] - a1[tj];
-                    v3[tj] = a1[tj] - a3[tj];
-                }
+                wino_cols8(V + (size_t)c * ld + (size_t)(ti - ti0) * TW + tj, step, hv);
             }
         }
     }
+}
+
+/* V (16, C, rows of ld): B^T d B of every tile in tile rows [ti0, ti1) of x (C, H, W), the
+ * first at V[.][.][0] (V points at one image's tiles of a block). rows: 4 row_len(W). */
+static void wino_input(em_real *V, int ld, const em_real *x, int C, int H, int W, int ti0,
+                       int ti1, em_real *rows) {
+    if (W % 16 == 0) wino_input8(V, ld, x, C, H, W, ti0, ti1);
+    else if (W == 14) wino_input7(V, ld, x, C, H, ti0, ti1);
+    else if (W == 8) wino_input4(V, ld, x, C, H, ti0, ti1);
+    else wino_input_any(V, ld, x, C, H, W, ti0, ti1, rows);
 }
 
 /* The output transform of 8 tiles: the rows of their two 2x2 blocks, interleaved, from the
@@ -323,33 +335,56 @@ static inline void wino_out8(const em_vec8 v[16], em_vec8 *a0, em_vec8 *b0, em_v
     *a1 = LOW(y10, y11), *b1 = HIGH(y10, y11);
 }
 
+/* n values of v into r (add: onto r): the part of a vector's outputs inside the image */
+static inline void out_part(em_real *r, const em_vec8 *v, int n, bool add) {
+    for (int i = 0; i < n; i++) r[i] = add ? r[i] + (*v)[i] : (*v)[i];
+}
+
+/* one output row of 8 tiles, r[0 .. 16) (add: +=) lo, hi; n: how many of the 16 are inside
+ * the row (the rest belong to tiles past its end) */
+static inline void out_row8(em_real *r, em_vec8 lo, em_vec8 hi, int n, bool add) {
+    if (n >= 16) {
+        if (add) lo += LOADV(r), hi += LOADV(r + 8);
+        STOREV(r, lo);
+        STOREV(r + 8, hi);
+        return;
+    }
+    out_part(r, &lo, n < 8 ? n : 8, add);
+    if (n > 8) out_part(r + 8, &hi, n - 8, add);
+}
+
 /* y (O, H, W), tile rows [ti0, ti1) = (add: +=) A^T m A of every tile's products m, from
- * M (16, O, rows of ld), the first tile at M[.][.][0] */
+ * M (16, O, rows of ld), the first tile at M[.][.][0]. The second row of a tile is left
+ * out past an odd height, the second column past an odd width. */
 EM_KERNEL static void wino_output(em_real *restrict y, bool add, const em_real *restrict M,
                                   int ld, int O, int H, int W, int ti0, int ti1) {
-    const int TW = W / 2;
+    const int TW = tiles(W);
     for (int o = 0; o < O; o++)
         for (int ti = ti0; ti < ti1; ti++) {
             const em_real *m[16];
             for (int xi = 0; xi < 16; xi++)
                 m[xi] = M + ((size_t)xi * O + o) * ld + (size_t)(ti - ti0) * TW;
             em_real *r0 = y + ((size_t)o * H + 2 * ti) * W, *r1 = r0 + W;
+            const bool two = 2 * ti + 1 < H;  /* the tile's second row is inside */
             em_vec8 v[16], a0, b0, a1, b1;
-            if (TW == 7) {  /* 14 values a row: a0 as r0[0..7], then r0[6..13] from a0, b0 */
+            if (W == 14) {  /* 14 values a row: a0 as r0[0..7], then r0[6..13] from a0, b0 */
                 for (int xi = 0; xi < 16; xi++) v[xi] = LOADV(m[xi]);
                 wino_out8(v, &a0, &b0, &a1, &b1);
                 em_vec8 c0 = TAIL7(a0, b0), c1 = TAIL7(a1, b1);
                 if (add) {  /* both loads before the overlapping stores */
-                    em_vec8 y0 = LOADV(r0), y0t = LOADV(r0 + 6), y1 = LOADV(r1), y1t = LOADV(r1 + 6);
-                    a0 += y0, c0 += y0t, a1 += y1, c1 += y1t;
+                    em_vec8 y0 = LOADV(r0), y0t = LOADV(r0 + 6);
+                    a0 += y0, c0 += y0t;
+                    if (two) {
+                        em_vec8 y1 = LOADV(r1), y1t = LOADV(r1 + 6);
+                        a1 += y1, c1 += y1t;
+                    }
                 }
                 STOREV(r0, a0);
                 STOREV(r0 + 6, c0);
-                STOREV(r1, a1);
-                STOREV(r1 + 6, c1);
+                if (two) STOREV(r1, a1), STOREV(r1 + 6, c1);
                 continue;
             }
-            if (TW == 4) {  /* the 4 tiles as one 4-value vector each */
+            if (W == 8) {  /* the 4 tiles as one 4-value vector each */
                 wino_v4 u[16], s0[4], s1[4];
                 for (int xi = 0; xi < 16; xi++) u[xi] = LOAD4(m[xi]);
                 for (int k = 0; k < 4; k++) {
@@ -361,62 +396,37 @@ EM_KERNEL static void wino_output(em_real *restrict y, bool add, const em_real *
                 wino_v4 e0 = LOW4(y00, y01), f0 = HIGH4(y00, y01);
                 wino_v4 e1 = LOW4(y10, y11), f1 = HIGH4(y10, y11);
                 if (add) {
-                    e0 += LOAD4(r0), f0 += LOAD4(r0 + 4), e1 += LOAD4(r1), f1 += LOAD4(r1 + 4);
+                    e0 += LOAD4(r0), f0 += LOAD4(r0 + 4);
+                    if (two) e1 += LOAD4(r1), f1 += LOAD4(r1 + 4);
                 }
                 STORE4(r0, e0);
                 STORE4(r0 + 4, f0);
-                STORE4(r1, e1);
-                STORE4(r1 + 4, f1);
+                if (two) STORE4(r1, e1), STORE4(r1 + 4, f1);
                 continue;
             }
-            int tj = 0;
-            for (; TW % 8 == 0 && tj < TW; tj += 8) {
+            /* any other width, 8 tiles a vector: M's rows have the slack for the loads past
+             * the last tile (wino_ld), and only the outputs inside the row are written */
+            for (int tj = 0; tj < TW; tj += 8) {
                 for (int xi = 0; xi < 16; xi++) v[xi] = LOADV(m[xi] + tj);
                 wino_out8(v, &a0, &b0, &a1, &b1);
-                em_real *p0 = r0 + 2 * tj, *p1 = r1 + 2 * tj;
-                if (add) {
-                    a0 += LOADV(p0), b0 += LOADV(p0 + 8), a1 += LOADV(p1), b1 += LOADV(p1 + 8);
-                }
-                STOREV(p0, a0);
-                STOREV(p0 + 8, b0);
-                STOREV(p1, a1);
-                STOREV(p1 + 8, b1);
-            }
-            for (; tj < TW; tj++) {
-                em_real s0[4], s1[4];
-                for (int k = 0; k < 4; k++) {  /* A^T times the columns */
-                    s0[k] = m[k][tj] + m[4 + k][tj] + m[8 + k][tj];
-                    s1[k] = m[4 + k][tj] - m[8 + k][tj] - m[12 + k][tj];
-                }
-                em_real y00 = s0[0] + s0[1] + s0[2], y01 = s0[1] - s0[2] - s0[3];
-                em_real y10 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
-                if (add) {
-                    r0[2 * tj] += y00;
-                    r0[2 * tj + 1] += y01;
-                    r1[2 * tj] += y10;
-                    r1[2 * tj + 1] += y11;
-                } else {
-                    r0[2 * tj] = y00;
-                    r0[2 * tj + 1] = y01;
-                    r1[2 * tj] = y10;
-                    r1[2 * tj + 1] = y11;
-                }
+                int n = W - 2 * tj;
+                out_row8(r0 + 2 * tj, a0, b0, n, add);
+                if (two) out_row8(r1 + 2 * tj, a1, b1, n, add);
             }
         }
 }
 
 /* the scratch's parts (wino_parts) */
 typedef struct wino_bufs {
-    em_real *V, *M, *pad, *hr;
+    em_real *V, *M, *rows;
 } wino_bufs;
 
 static wino_bufs wino_split(em_real *scratch, int C, int O, int H, int W) {
-    size_t sz[4];
+    size_t sz[3];
     wino_parts(sz, C, O, H, W);
     wino_bufs b = {.V = scratch};
     b.M = b.V + sz[0];
-    b.pad = b.M + sz[1];
-    b.hr = b.pad + sz[2];
+    b.rows = b.M + sz[1];
     return b;
 }
 
@@ -424,15 +434,15 @@ static wino_bufs wino_split(em_real *scratch, int C, int O, int H, int W) {
  * i Tr .. (i + 1) Tr of V's and M's rows (Tr = its tiles in the block). */
 void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
                     int H, int W, int nimg, em_real *scratch) {
-    const int TH = H / 2, TW = W / 2, per = wino_block_rows(H, W);
+    const int TH = tiles(H), TW = tiles(W), per = wino_block_rows(H, W);
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W;
     EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(C, O, H, W), "em_wino_images: nimg out of range");
     const wino_bufs b = wino_split(scratch, C, O, H, W);
     for (int ti0 = 0; ti0 < TH; ti0 += per) {
         int ti1 = ti0 + per < TH ? ti0 + per : TH;
-        int Tr = (ti1 - ti0) * TW, Tb = nimg * Tr, ld = wino_ld(Tb, TW);
+        int Tr = (ti1 - ti0) * TW, Tb = nimg * Tr, ld = wino_ld(Tb, W);
         for (int i = 0; i < nimg; i++)  /* in order: image i's spare lanes land on i + 1's */
-            wino_input(b.V + (size_t)i * Tr, ld, x + i * CHW, C, H, W, ti0, ti1, b.pad, b.hr);
+            wino_input(b.V + (size_t)i * Tr, ld, x + i * CHW, C, H, W, ti0, ti1, b.rows);
         for (int xi = 0; xi < 16; xi++)
             em_gemm_fast(false, false, O, Tb, C, 1, U + (size_t)xi * O * C, C,
                     b.V + (size_t)xi * C * ld, ld, 0, b.M + (size_t)xi * O * ld, ld);
@@ -441,65 +451,70 @@ void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, in
     }
 }
 
+/* the transform of one tile column's 2x2 block of dy: rows [p0, q0] and [p1, q1] to
+ * d[xi] (16 rows of tiles, at tile column tj), as vectors V of 8 or 4 tiles (STORE) */
+#define DY_TILE(V, STORE, d, tj, p0, q0, p1, q1)                                           \
+    do {                                                                                 \
+        V t_[4] = {p0, p0 + q0, p0 - q0, -q0}, u_[4] = {p1, p1 + q1, p1 - q1, -q1};       \
+        for (int k = 0; k < 4; k++) {                                                    \
+            STORE(d[k] + (tj), t_[k]);                                                   \
+            STORE(d[4 + k] + (tj), t_[k] + u_[k]);                                       \
+            STORE(d[8 + k] + (tj), t_[k] - u_[k]);                                       \
+            STORE(d[12 + k] + (tj), -u_[k]);                                             \
+        }                                                                                \
+    } while (0)
+
 /* Dt (16, O, rows of ld) = A dy_t A^T for every tile in tile rows [ti0, ti1) of dy
  * (O, H, W), the first at Dt[.][.][0], with A = (A^T)^T: a row [p, q] of a 2x2 block
- * becomes [p, p + q, p - q, -q], and so do the columns */
+ * becomes [p, p + q, p - q, -q], and so do the columns. Past an odd height or width a
+ * block's second row or column is 0. rows: 2 row_len(W), for the widths not read in
+ * place. */
 EM_KERNEL static void wino_dy(em_real *restrict Dt, int ld, const em_real *restrict dy, int O,
-                              int H, int W, int ti0, int ti1) {
-    const int TW = W / 2;
+                              int H, int W, int ti0, int ti1, em_real *restrict rows) {
+    const int TW = tiles(W);
+    const em_vec8 zero = {0};
     for (int o = 0; o < O; o++)
         for (int ti = ti0; ti < ti1; ti++) {
+            const bool two = 2 * ti + 1 < H;
             const em_real *r0 = dy + ((size_t)o * H + 2 * ti) * W, *r1 = r0 + W;
             em_real *d[16];
             for (int xi = 0; xi < 16; xi++)
                 d[xi] = Dt + ((size_t)xi * O + o) * ld + (size_t)(ti - ti0) * TW;
-            if (TW == 4) {  /* the 8 values as r[0..3] and r[4..7] */
-                wino_v4 a = LOAD4(r0), b = LOAD4(r0 + 4), c = LOAD4(r1), e = LOAD4(r1 + 4);
+            if (W == 8) {  /* the 8 values as r[0..3] and r[4..7] */
+                const wino_v4 z4 = {0};
+                wino_v4 a = LOAD4(r0), b = LOAD4(r0 + 4);
+                wino_v4 c = two ? LOAD4(r1) : z4, e = two ? LOAD4(r1 + 4) : z4;
                 wino_v4 p0 = EVEN4(a, b), q0 = ODD4(a, b), p1 = EVEN4(c, e), q1 = ODD4(c, e);
-                wino_v4 t[4] = {p0, p0 + q0, p0 - q0, -q0}, u[4] = {p1, p1 + q1, p1 - q1, -q1};
-                for (int k = 0; k < 4; k++) {
-                    STORE4(d[k], t[k]);
-                    STORE4(d[4 + k], t[k] + u[k]);
-                    STORE4(d[8 + k], t[k] - u[k]);
-                    STORE4(d[12 + k], -u[k]);
-                }
+                DY_TILE(wino_v4, STORE4, d, 0, p0, q0, p1, q1);
                 continue;
             }
-            int tj = 0;
-            for (; (TW % 8 == 0 || TW == 7) && tj < TW; tj += 8) {
-                em_vec8 p0, q0, p1, q1;
-                if (TW == 7) {  /* the 14 values as r[0..7] and r[6..13]; the spare lane last */
-                    em_vec8 a = LOADV(r0), b = LOADV(r0 + 6), c = LOADV(r1), e = LOADV(r1 + 6);
-                    p0 = EVEN7(a, b), q0 = ODD7(a, b), p1 = EVEN7(c, e), q1 = ODD7(c, e);
-                } else {
-                    em_vec8 a = LOADV(r0 + 2 * tj), b = LOADV(r0 + 2 * tj + 8);
-                    em_vec8 c = LOADV(r1 + 2 * tj), e = LOADV(r1 + 2 * tj + 8);
-                    p0 = EVEN(a, b), q0 = ODD(a, b), p1 = EVEN(c, e), q1 = ODD(c, e);
-                }
-                em_vec8 t[4] = {p0, p0 + q0, p0 - q0, -q0}, u[4] = {p1, p1 + q1, p1 - q1, -q1};
-                for (int k = 0; k < 4; k++) {
-                    STOREV(d[k] + tj, t[k]);
-                    STOREV(d[4 + k] + tj, t[k] + u[k]);
-                    STOREV(d[8 + k] + tj, t[k] - u[k]);
-                    STOREV(d[12 + k] + tj, -u[k]);
-                }
+            if (W == 14) {  /* the 14 values as r[0..7] and r[6..13]; the spare lane last */
+                em_vec8 a = LOADV(r0), b = LOADV(r0 + 6);
+                em_vec8 c = two ? LOADV(r1) : zero, e = two ? LOADV(r1 + 6) : zero;
+                em_vec8 p0 = EVEN7(a, b), q0 = ODD7(a, b), p1 = EVEN7(c, e), q1 = ODD7(c, e);
+                DY_TILE(em_vec8, STOREV, d, 0, p0, q0, p1, q1);
+                continue;
             }
-            for (; tj < TW; tj++) {
-                em_real p0 = r0[2 * tj], q0 = r0[2 * tj + 1], p1 = r1[2 * tj], q1 = r1[2 * tj + 1];
-                em_real t[4] = {p0, p0 + q0, p0 - q0, -q0}, u[4] = {p1, p1 + q1, p1 - q1, -q1};
-                for (int k = 0; k < 4; k++) {
-                    d[k][tj] = t[k];
-                    d[4 + k][tj] = t[k] + u[k];
-                    d[8 + k][tj] = t[k] - u[k];
-                    d[12 + k][tj] = -u[k];
-                }
+            if (W % 16 != 0) {  /* any other width: the two rows copied with zeros after */
+                const size_t rl = row_len(W);
+                copy_row(rows, dy + (size_t)o * H * W, H, W, 2 * ti);
+                copy_row(rows + rl, dy + (size_t)o * H * W, H, W, 2 * ti + 1);
+                r0 = rows + ROW_AT, r1 = rows + rl + ROW_AT;
+            } else if (!two) {
+                r1 = NULL;
+            }
+            for (int tj = 0; tj < TW; tj += 8) {
+                em_vec8 a = LOADV(r0 + 2 * tj), b = LOADV(r0 + 2 * tj + 8);
+                em_vec8 c = r1 ? LOADV(r1 + 2 * tj) : zero, e = r1 ? LOADV(r1 + 2 * tj + 8) : zero;
+                em_vec8 p0 = EVEN(a, b), q0 = ODD(a, b), p1 = EVEN(c, e), q1 = ODD(c, e);
+                DY_TILE(em_vec8, STOREV, d, tj, p0, q0, p1, q1);
             }
         }
 }
 
 void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
                        int W, int nimg, em_real *scratch) {
-    const int TH = H / 2, TW = W / 2, per = wino_block_rows(H, W);
+    const int TH = tiles(H), TW = tiles(W), per = wino_block_rows(H, W);
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W;
     EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(C, O, H, W),
                   "em_wino_dw_images: nimg out of range");
@@ -507,10 +522,10 @@ void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, 
     em_real *Dt = b.M;
     for (int ti0 = 0; ti0 < TH; ti0 += per) {
         int ti1 = ti0 + per < TH ? ti0 + per : TH;
-        int Tr = (ti1 - ti0) * TW, Tb = nimg * Tr, ld = wino_ld(Tb, TW);
+        int Tr = (ti1 - ti0) * TW, Tb = nimg * Tr, ld = wino_ld(Tb, W);
         for (int i = 0; i < nimg; i++) {  /* in order (the spare lanes) */
-            wino_input(b.V + (size_t)i * Tr, ld, x + i * CHW, C, H, W, ti0, ti1, b.pad, b.hr);
-            wino_dy(Dt + (size_t)i * Tr, ld, dy + i * OHW, O, H, W, ti0, ti1);
+            wino_input(b.V + (size_t)i * Tr, ld, x + i * CHW, C, H, W, ti0, ti1, b.rows);
+            wino_dy(Dt + (size_t)i * Tr, ld, dy + i * OHW, O, H, W, ti0, ti1, b.rows);
         }
         for (int xi = 0; xi < 16; xi++)  /* Mw[xi] (O, C) += Dt[xi] (O, Tb) V[xi]^T */
             em_gemm_fast(false, true, O, C, Tb, 1, Dt + (size_t)xi * O * ld, ld,

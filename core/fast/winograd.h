@@ -21,9 +21,8 @@
 #include "../tensor.h"
 
 /* whether conv.c takes the Winograd path for x (C, H, W) -> y (O, H, W), 3x3, stride 1,
- * pad 1: H and W even (whole 2x2 blocks), and the layer wide and large enough that its
- * 16 products pay for the transforms (16+ channels in and out; 16 or more wide, or 14
- * or 8) */
+ * pad 1: the layer wide and large enough that its 16 products pay for the transforms (16+
+ * channels in and out, 4 x 4 or larger); any height and width, odd ones too */
 bool em_wino_applies(int C, int O, int H, int W);
 
 /* the most images one call of em_wino_images or em_wino_dw_images takes: 1, or for small
