@@ -177,6 +177,31 @@ em_code em_cifar10_load(em_dataset *ds, const char *dir, em_split split, em_erro
     return c;
 }
 
+em_code em_cifar_load_file(em_dataset *ds, const char *path, int label_bytes, int label_index,
+                           int n_classes, em_error *err) {
+    EM_ASSERT(label_bytes >= 1 && label_index >= 0 && label_index < label_bytes);
+    EM_ASSERT(n_classes >= 1 && n_classes <= EM_DATA_MAX_CLASSES);
+    const char *slash = strrchr(path, '/');
+    init_shape(ds, slash ? slash + 1 : path, n_classes);
+    em_code c = append_file(ds, path, label_bytes, label_index, n_classes, err);
+    /* the names file beside it, as the directory loaders read it */
+    const char *names = label_bytes == 1 ? "batches.meta.txt"
+                        : label_index == 0 ? "coarse_label_names.txt" : "fine_label_names.txt";
+    char beside[4096];
+    int dir_len = slash ? (int)(slash - path) : 1;
+    bool found = false;
+    if (c == EM_OK && snprintf(beside, sizeof beside, "%.*s/%s", dir_len, slash ? path : ".",
+                               names) >= (int)sizeof beside)
+        c = em_error_set(err, EM_ERR_ARG, "%s: path too long", path);
+    if (c == EM_OK) c = read_names(ds, beside, n_classes, &found, err);
+    if (c == EM_OK && !found)
+        c = label_bytes == 1 && n_classes == 10
+                ? em_dataset_static_names(ds, em_cifar10_class_names, 10, err)
+                : em_dataset_number_names(ds, n_classes, err);
+    if (c != EM_OK) em_dataset_free(ds);
+    return c;
+}
+
 em_code em_cifar100_load(em_dataset *ds, const char *dir, em_split split, bool coarse,
                          em_error *err) {
     int n_classes = coarse ? 20 : 100;

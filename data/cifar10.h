@@ -50,6 +50,23 @@ em_code em_cifar10_load(em_dataset *ds, const char *dir, em_split split, em_erro
 em_code em_cifar100_load(em_dataset *ds, const char *dir, em_split split, bool coarse,
                          em_error *err);
 
+/** One CIFAR binary file on its own (a batch file, a make-shapes file): records of
+ * label_bytes label bytes and 3072 pixel bytes, checked as the directory loaders check
+ * them. The class names come from the names file beside it when there is one
+ * (batches.meta.txt for 1 label byte, coarse_label_names.txt or fine_label_names.txt for
+ * CIFAR-100's 2), else CIFAR-10's names (1 label byte, 10 classes) or "0", "1", ...
+ * @param ds           filled on success (named after the file), zeroed on failure
+ * @param path         the file
+ * @param label_bytes  label bytes per record (1: CIFAR-10, 2: CIFAR-100)
+ * @param label_index  which of them is the label (CIFAR-100: 0 coarse, 1 fine)
+ * @param n_classes    labels must be below it (1..256)
+ * @param err          filled on failure, naming the file
+ * @return EM_OK; EM_ERR_IO (missing or unreadable); EM_ERR_FORMAT (an empty file, a size
+ *         that is not a whole number of records, a label out of range, a names file with
+ *         another number of names); EM_ERR_NOMEM */
+em_code em_cifar_load_file(em_dataset *ds, const char *path, int label_bytes, int label_index,
+                           int n_classes, em_error *err);
+
 /** One file in memory (tests and the fuzzer): records of label_bytes label bytes and 3072
  * pixel bytes; the label is byte label_index of each record and must be < n_classes.
  * @param ds           filled on success, zeroed on failure

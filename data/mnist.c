@@ -20,13 +20,25 @@ typedef struct idx_header {
     uint32_t n, rows, cols;
 } idx_header;
 
-static em_code read_header(em_reader *r, bool images, idx_header *h, em_error *err) {
+/* kind: 1 images, 0 labels, -1 either (then *images says which the magic names) */
+static em_code read_header_of(em_reader *r, int kind, bool *images_out, idx_header *h,
+                              em_error *err) {
     uint8_t b[16];
-    const char *what = images ? "the idx image header" : "the idx label header";
+    const char *what = kind < 0 ? "the idx header" : kind ? "the idx image header"
+                                                          : "the idx label header";
     /* the magic first, so a wrong file is called that even when it is short */
     em_code c = em_reader_read(r, b, 4, what, err);
     if (c != EM_OK) return c;
-    uint32_t magic = em_read_be32(b), want = images ? EM_IDX_IMAGES_MAGIC : EM_IDX_LABELS_MAGIC;
+    uint32_t magic = em_read_be32(b);
+    if (kind < 0 && (magic == EM_IDX_IMAGES_MAGIC || magic == EM_IDX_LABELS_MAGIC))
+        kind = magic == EM_IDX_IMAGES_MAGIC;
+    if (kind < 0)
+        return em_error_set(err, EM_ERR_FORMAT, "%s: not an idx file of unsigned bytes: magic "
+                            "number 0x%08x, expected 0x%08x (images) or 0x%08x (labels)",
+                            r->name, magic, EM_IDX_IMAGES_MAGIC, EM_IDX_LABELS_MAGIC);
+    bool images = kind == 1;
+    *images_out = images;
+    uint32_t want = images ? EM_IDX_IMAGES_MAGIC : EM_IDX_LABELS_MAGIC;
     if (magic != want)
         return em_error_set(err, EM_ERR_FORMAT,
                             "%s: not an idx %s file: magic number 0x%08x, expected 0x%08x (%u)",
@@ -43,6 +55,11 @@ static em_code read_header(em_reader *r, bool images, idx_header *h, em_error *e
         return em_error_set(err, EM_ERR_FORMAT, "%s: bad image size %u x %u in the header",
                             r->name, h->rows, h->cols);
     return EM_OK;
+}
+
+static em_code read_header(em_reader *r, bool images, idx_header *h, em_error *err) {
+    bool is_images;
+    return read_header_of(r, images ? 1 : 0, &is_images, h, err);
 }
 
 /* Both headers first (so a count mismatch is found before any payload is read), then
@@ -116,6 +133,39 @@ em_code em_idx_load_mem(em_dataset *ds, const void *images, size_t images_len,
     em_reader_mem(&ri, images, images_len, "<images in memory>");
     em_reader_mem(&rl, labels, labels_len, "<labels in memory>");
     return load_pair(ds, &ri, &rl, n_classes, "idx", err);
+}
+
+em_code em_idx_read(em_idx_file *f, const char *path, em_error *err) {
+    memset(f, 0, sizeof *f);
+    em_reader r;
+    em_code c = em_reader_open(&r, path, err);
+    if (c != EM_OK) return c;
+    idx_header h = {0};
+    bool images = false;
+    uint8_t *data = NULL;
+    size_t n = 0;
+    if ((c = read_header_of(&r, -1, &images, &h, err)) == EM_OK) {
+        n = (size_t)h.n * h.rows * h.cols;
+        c = em_reader_read_alloc(&r, n, &data, images ? "the pixels" : "the labels", err);
+    }
+    if (c == EM_OK && (c = em_reader_expect_end(&r, images ? "the pixels" : "the labels",
+                                                err)) != EM_OK) {
+        free(data);
+        data = NULL;
+    }
+    em_reader_close(&r);
+    if (c != EM_OK) return c;
+    f->images = images;
+    f->n = h.n;
+    f->rows = (int)h.rows;
+    f->cols = (int)h.cols;
+    f->data = data;
+    return EM_OK;
+}
+
+void em_idx_file_free(em_idx_file *f) {
+    free(f->data);
+    memset(f, 0, sizeof *f);
 }
 
 static bool is_file(const char *path) {

@@ -21,7 +21,9 @@
 #ifndef EM_MNIST_H
 #define EM_MNIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dataset.h"
 
@@ -64,5 +66,29 @@ em_code em_idx_load(em_dataset *ds, const char *images_path, const char *labels_
  * @return EM_OK, EM_ERR_FORMAT or EM_ERR_NOMEM */
 em_code em_idx_load_mem(em_dataset *ds, const void *images, size_t images_len,
                         const void *labels, size_t labels_len, int n_classes, em_error *err);
+
+/** One idx file on its own: images or labels, told apart by the magic number. */
+typedef struct em_idx_file {
+    bool images;        /**< an image file (magic 0x803); else a label file (0x801)   */
+    size_t n;           /**< items in the file                                      */
+    int rows, cols;     /**< image width (1 for a label file)                         */
+    uint8_t *data;      /**< n * rows * cols bytes (free with em_idx_file_free())    */
+} em_idx_file;
+/** @var em_idx_file::rows
+ * image height (1 for a label file) */
+
+/** Read one idx file, raw or gzip, checked as em_idx_load() checks each of its pair: the
+ * magic, the header's sizes, every byte of the data, nothing after it (labels are not
+ * checked against a class count: a file alone does not say it).
+ * @param f     filled on success, zeroed on failure
+ * @param path  the file
+ * @param err   filled on failure, naming the file
+ * @return EM_OK, EM_ERR_IO (missing or unreadable), EM_ERR_FORMAT (a magic that is neither
+ *         images nor labels, a bad size, truncated data or gzip stream, bytes after the
+ *         data) or EM_ERR_NOMEM */
+em_code em_idx_read(em_idx_file *f, const char *path, em_error *err);
+/** Free what em_idx_read() allocated and zero f.
+ * @param f  the file's contents */
+void em_idx_file_free(em_idx_file *f);
 
 #endif

@@ -124,11 +124,18 @@ int em_shapes_example(uint8_t *out, uint64_t seed, em_split split, size_t index)
 }
 
 em_code em_shapes_load(em_dataset *ds, em_split split, size_t n, uint64_t seed, em_error *err) {
+    return em_shapes_load_progress(ds, split, n, seed, NULL, NULL, err);
+}
+
+em_code em_shapes_load_progress(em_dataset *ds, em_split split, size_t n, uint64_t seed,
+                                em_shapes_progress progress, void *ctx, em_error *err) {
     em_code c = em_dataset_alloc(ds, "shapes", n, 3, S, S, err);
     if (c != EM_OK) return c;
-    size_t per = em_dataset_example_size(ds);
-    for (size_t i = 0; i < n; i++)
+    size_t per = em_dataset_example_size(ds), every = n / 100 ? n / 100 : 1;
+    for (size_t i = 0; i < n; i++) {
         ds->labels[i] = (uint8_t)em_shapes_example(ds->pixels + i * per, seed, split, i);
+        if (progress && ((i + 1) % every == 0 || i + 1 == n)) progress(ctx, i + 1, n);
+    }
     c = em_dataset_static_names(ds, em_shapes_class_names, EM_SHAPES_CLASSES, err);
     if (c != EM_OK) em_dataset_free(ds);
     return c;

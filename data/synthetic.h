@@ -43,6 +43,25 @@ extern const char *const em_shapes_class_names[EM_SHAPES_CLASSES];
  * @return EM_OK or EM_ERR_NOMEM */
 em_code em_shapes_load(em_dataset *ds, em_split split, size_t n, uint64_t seed, em_error *err);
 
+/** What em_shapes_load_progress() calls as it goes (about every 1% and at the end).
+ * @param ctx    the caller's pointer
+ * @param done   examples made so far
+ * @param total  examples to make */
+typedef void (*em_shapes_progress)(void *ctx, size_t done, size_t total);
+
+/** em_shapes_load() with a progress callback, for a program that shows how far it got
+ * (50000 images take seconds); the same dataset, byte for byte.
+ * @param ds        filled on success, zeroed on failure
+ * @param split     EM_SPLIT_TRAIN or EM_SPLIT_TEST
+ * @param n         how many examples
+ * @param seed      the seed
+ * @param progress  called with (ctx, done, n) as the examples are made; NULL: none
+ * @param ctx       passed to progress
+ * @param err       filled on failure
+ * @return EM_OK or EM_ERR_NOMEM */
+em_code em_shapes_load_progress(em_dataset *ds, em_split split, size_t n, uint64_t seed,
+                                em_shapes_progress progress, void *ctx, em_error *err);
+
 /** Example `index` alone: out (3, 32, 32); returns its label (index % 10).
  * @param out    receives 3 * 32 * 32 bytes
  * @param seed   the seed

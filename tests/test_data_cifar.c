@@ -201,3 +201,44 @@ Test(cifar_bad, label_out_of_range) {
     em_dataset_free(&ds);
     free(buf);
 }
+
+/* ---- one CIFAR file on its own (em_cifar_load_file, for ember-inspect) ------------------------ */
+
+Test(cifar_file, one_batch_file_with_the_names_beside_it_or_cifar10s) {
+    char dir[256], p[512], meta[512];
+    make_tmpdir(dir, sizeof dir);
+    size_t len;
+    uint8_t *buf = make_cifar(12, 1, ten, 40, &len);
+    write_bytes(path_in(p, sizeof p, dir, "some_batch.bin"), buf, len);
+    em_dataset ds;
+    em_error err;
+    cr_assert_eq(em_cifar_load_file(&ds, p, 1, 0, 10, &err), EM_OK, "%s", err.msg);
+    assert_cifar_content(&ds, 12, 40);
+    cr_assert_str_eq(ds.name, "some_batch.bin");
+    cr_assert_str_eq(ds.class_names[1], "automobile");
+    em_dataset_free(&ds);
+    const char *names = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n";
+    write_bytes(path_in(meta, sizeof meta, dir, "batches.meta.txt"), names, strlen(names));
+    cr_assert_eq(em_cifar_load_file(&ds, p, 1, 0, 10, &err), EM_OK, "%s", err.msg);
+    cr_assert_str_eq(ds.class_names[1], "b");
+    em_dataset_free(&ds);
+    write_bytes(p, buf, len - 5);
+    cr_assert_eq(em_cifar_load_file(&ds, p, 1, 0, 10, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "some_batch.bin");
+    assert_msg_has(&err, "3073");
+    cr_assert_null(ds.pixels);
+    free(buf);
+    static const int hundred[2] = {20, 100};
+    buf = make_cifar(5, 2, hundred, 0, &len);
+    write_bytes(path_in(p, sizeof p, dir, "train.bin"), buf, len);
+    cr_assert_eq(em_cifar_load_file(&ds, p, 2, 1, 100, &err), EM_OK, "%s", err.msg);
+    cr_assert_eq(ds.n, 5);
+    cr_assert_eq(ds.labels[4], (4 + 3) % 100);
+    cr_assert_str_eq(ds.class_names[7], "7");
+    em_dataset_free(&ds);
+    cr_assert_eq(em_cifar_load_file(&ds, path_in(p, sizeof p, dir, "none.bin"), 1, 0, 10, &err),
+                 EM_ERR_IO);
+    assert_msg_has(&err, "none.bin");
+    free(buf);
+    rm_tree(dir);
+}

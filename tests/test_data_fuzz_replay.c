@@ -1,5 +1,5 @@
 /* tests/test_data_fuzz_replay.c — every input in tests/fuzz/corpus/{idx,cifar,safetensors,
- * image,options,metrics} run through
+ * image,options,metrics,npy} run through
  * the fuzz harnesses (tests/fuzz/fuzz_*.c, compiled in here without libFuzzer). The corpus
  * holds the hand-made seeds and the inputs the fuzzers found that reach new code; a crash
  * input found by a fuzzer is added there (and so becomes a regression test of this suite).
@@ -15,11 +15,13 @@ int em_fuzz_safetensors(const uint8_t *data, size_t size);
 int em_fuzz_image(const uint8_t *data, size_t size);
 int em_fuzz_options(const uint8_t *data, size_t size);
 int em_fuzz_metrics(const uint8_t *data, size_t size);
+int em_fuzz_npy(const uint8_t *data, size_t size);
 
 #include "fuzz/fuzz_cifar.c"
 #include "fuzz/fuzz_idx.c"
 #include "fuzz/fuzz_image.c"
 #include "fuzz/fuzz_metrics.c"
+#include "fuzz/fuzz_npy.c"
 #include "fuzz/fuzz_options.c"
 #include "fuzz/fuzz_safetensors.c"
 
@@ -73,4 +75,9 @@ Test(fuzz_replay, metrics_corpus) {
     size_t n = replay("metrics", em_fuzz_metrics);
     cr_assert(n >= 7, "only %zu inputs", n);
     if (metrics_dir[0]) rm_tree(metrics_dir);
+}
+
+Test(fuzz_replay, npy_corpus) {
+    size_t n = replay("npy", em_fuzz_npy);
+    cr_assert(n >= 10, "only %zu inputs", n);
 }

@@ -323,3 +323,66 @@ Test(mnist_bad, empty_file_and_directory_as_file) {
     free(lab);
     rm_tree(dir);
 }
+
+/* ---- one idx file on its own (em_idx_read, for ember-inspect) -------------------------------- */
+
+Test(idx_file, images_and_labels_raw_and_gzip) {
+    char dir[256], p[512];
+    make_tmpdir(dir, sizeof dir);
+    size_t li, ll;
+    uint8_t *img = make_idx_images(9, 4, 3, &li), *lab = make_idx_labels(9, 10, &ll);
+    write_gz(path_in(p, sizeof p, dir, "img.gz"), img, li);
+    em_idx_file f;
+    em_error err;
+    cr_assert_eq(em_idx_read(&f, p, &err), EM_OK, "%s", err.msg);
+    cr_assert(f.images && f.n == 9 && f.rows == 4 && f.cols == 3);
+    for (uint32_t i = 0; i < 9; i++)
+        for (uint32_t k = 0; k < 12; k++) cr_assert_eq(f.data[i * 12 + k], idx_pixel(i, k));
+    em_idx_file_free(&f);
+    cr_assert_null(f.data);
+    write_bytes(path_in(p, sizeof p, dir, "lab"), lab, ll);
+    cr_assert_eq(em_idx_read(&f, p, &err), EM_OK, "%s", err.msg);
+    cr_assert(!f.images && f.n == 9 && f.rows == 1 && f.cols == 1);
+    for (uint32_t i = 0; i < 9; i++) cr_assert_eq(f.data[i], idx_label(i, 10));
+    em_idx_file_free(&f);
+    free(img);
+    free(lab);
+    rm_tree(dir);
+}
+
+Test(idx_file, bad_files_named_as_the_pair_loader_names_them) {
+    char dir[256], p[512];
+    make_tmpdir(dir, sizeof dir);
+    size_t li;
+    uint8_t *img = make_idx_images(3, 2, 2, &li);
+    em_idx_file f;
+    em_error err;
+    write_bytes(path_in(p, sizeof p, dir, "short"), img, li - 1);
+    cr_assert_eq(em_idx_read(&f, p, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "short");
+    assert_msg_has(&err, "truncated");
+    cr_assert_null(f.data);
+    uint8_t *longer = malloc(li + 1);
+    memcpy(longer, img, li);
+    longer[li] = 0;
+    write_bytes(path_in(p, sizeof p, dir, "long"), longer, li + 1);
+    cr_assert_eq(em_idx_read(&f, p, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "unexpected bytes");
+    put_be32(longer, 0x00000c03);   /* an idx of 4-byte ints: neither images nor labels */
+    write_bytes(path_in(p, sizeof p, dir, "ints"), longer, li);
+    cr_assert_eq(em_idx_read(&f, p, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "ints");
+    assert_msg_has(&err, "0x00000c03");
+    write_gz(path_in(p, sizeof p, dir, "cut.gz"), img, li);
+    size_t gl;
+    uint8_t *gz = read_bytes(p, &gl);
+    write_bytes(p, gz, gl / 2);
+    cr_assert_eq(em_idx_read(&f, p, &err), EM_ERR_FORMAT);
+    assert_msg_has(&err, "cut.gz");
+    cr_assert_eq(em_idx_read(&f, path_in(p, sizeof p, dir, "missing"), &err), EM_ERR_IO);
+    assert_msg_has(&err, "missing");
+    free(gz);
+    free(longer);
+    free(img);
+    rm_tree(dir);
+}

@@ -133,3 +133,30 @@ Test(shapes, classes_are_distinguishable_by_a_nearest_mean_classifier) {
     em_dataset_free(&tr);
     em_dataset_free(&te);
 }
+
+typedef struct seen {
+    size_t calls, last_done, total;
+    bool increasing;
+} seen;
+
+static void count_progress(void *ctx, size_t done, size_t total) {
+    seen *s = ctx;
+    s->increasing &= done > s->last_done;
+    s->calls++;
+    s->last_done = done;
+    s->total = total;
+}
+
+Test(shapes, progress_is_reported_and_changes_nothing) {
+    em_dataset a, b;
+    em_error err;
+    seen s = {0, 0, 0, true};
+    cr_assert_eq(em_shapes_load(&a, EM_SPLIT_TEST, 250, 9, &err), EM_OK);
+    cr_assert_eq(em_shapes_load_progress(&b, EM_SPLIT_TEST, 250, 9, count_progress, &s, &err), EM_OK);
+    cr_assert(s.increasing && s.last_done == 250 && s.total == 250, "ends at 250 of 250");
+    cr_assert(s.calls >= 100 && s.calls <= 126, "about every 1%%: %zu calls", s.calls);
+    cr_assert_eq(memcmp(a.pixels, b.pixels, 250 * 3072), 0);
+    cr_assert_eq(memcmp(a.labels, b.labels, 250), 0);
+    em_dataset_free(&a);
+    em_dataset_free(&b);
+}

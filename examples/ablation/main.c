@@ -15,6 +15,7 @@
 
 #include "ablate.h"
 #include "data/mnist.h"
+#include "examples/common/gnuplot.h"
 #include "examples/common/progress.h"
 
 static void usage(FILE *f) {
@@ -122,19 +123,6 @@ static int parse(int argc, char **argv, ab_opts *o) {
     return 0;
 }
 
-/* gnuplot on PATH, found at run time */
-static const char *find_gnuplot(char *buf, size_t len) {
-    const char *path = getenv("PATH");
-    if (!path) return NULL;
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        snprintf(buf, len, "%.*s/gnuplot", (int)n, path);
-        if (n && access(buf, X_OK) == 0) return buf;
-        path += n + (path[n] == ':');
-    }
-    return NULL;
-}
-
 static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
     FILE *f = rep->md;
     char seeds[160];
@@ -239,7 +227,7 @@ static int ablate(int argc, char **argv, const em_dist *dist) {
     char path[EM_PATH_MAX + 32], tmp[EM_PATH_MAX + 32], gp[EM_PATH_MAX];
     snprintf(path, sizeof path, "%s/report.md", o.out);
     snprintf(tmp, sizeof tmp, "%s/report.md.tmp", o.out);
-    ab_report rep = {.md = fopen(tmp, "w"), .dir = o.out, .gnuplot = find_gnuplot(gp, sizeof gp),
+    ab_report rep = {.md = fopen(tmp, "w"), .dir = o.out, .gnuplot = em_gnuplot_find(gp, sizeof gp),
                      .ctx = &ctx, .runs = runs, .res = res, .n_runs = n, .pts = pts,
                      .n_pts = n_pts};
     if (!rep.md) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ablate.h"
+#include "examples/common/gnuplot.h"
 
 bool ab_result_extra(const ab_result *r, const char *key, double *value) {
     for (int i = 0; i < r->n_extra; i++)
@@ -91,16 +92,14 @@ void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption) {
     fprintf(p->gp, "\n");
     fclose(p->gp);
     p->gp = NULL;
-    bool rendered = false;
-    if (rep->gnuplot) {
-        char cmd[EM_PATH_MAX * 2 + 128];
-        snprintf(cmd, sizeof cmd, "cd '%s' && '%s' '%s.gp' >/dev/null 2>&1", rep->dir,
-                 rep->gnuplot, p->name);
-        rendered = system(cmd) == 0;
-    }
-    if (rendered)
+    char script[80], msg[512] = "";
+    snprintf(script, sizeof script, "%s.gp", p->name);
+    /* gnuplot runs as a program in the report's folder, no shell in between */
+    if (rep->gnuplot && em_gnuplot_run(rep->gnuplot, rep->dir, script, msg, sizeof msg) == 0)
         fprintf(rep->md, "\n![%s](%s.png)\n\n*%s* (script: `%s.gp`)\n\n", caption, p->name,
                 caption, p->name);
+    else if (rep->gnuplot)
+        fprintf(rep->md, "\n*%s*: `%s.gp` (not rendered: %s)\n\n", caption, p->name, msg);
     else
         fprintf(rep->md, "\n*%s*: `%s.gp` (not rendered: gnuplot was not found; install "
                          "gnuplot-nox and run `gnuplot %s.gp` in this folder)\n\n", caption,

@@ -59,12 +59,15 @@ static int child_main(const ab_ctx *ctx, const ab_run *runs, int i, const char *
     return status;
 }
 
-static void progress(bool tty, int done, int n, double start, const char *what) {
+/* On a terminal, one line redrawn as runs end: how many are done (of them failed), how
+ * many are left, the last one, the time so far and the time left at the rate so far
+ * (which --jobs already speeds up). Nothing on a pipe. */
+static void progress(bool tty, int done, int failed, int n, double start, const char *last) {
     if (!tty) return;
     double el = em_now() - start;
-    double eta = done ? el / done * (n - done) : 0;
-    fprintf(stderr, "\r\033[Kember-ablate: run %d of %d done (%s)  %.0fs elapsed, ETA %.0fs",
-            done, n, what, el, eta);
+    fprintf(stderr, "\r\033[Kember-ablate: %d of %d runs done, %d failed, %d to go", done, n,
+            failed, n - done);
+    if (done) fprintf(stderr, " (last: %s)  %.0f s, ETA %.0f s", last, el, el / done * (n - done));
     fflush(stderr);
 }
 
@@ -80,6 +83,7 @@ int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir) {
     bool tty = rank == 0 && isatty(STDERR_FILENO);
     double start = em_now();
     int next = rank, active = 0, done = 0, failed = 0;
+    progress(tty, 0, 0, mine, start, "");
     while (done < mine) {
         while (active < jobs && next < n) {
             fflush(NULL);
@@ -110,7 +114,7 @@ int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir) {
                     i < n ? runs[i].experiment : "?", i < n ? runs[i].variant : "?");
             failed++;
         }
-        progress(tty, done, mine, start, i < n ? runs[i].variant : "");
+        progress(tty, done, failed, mine, start, i < n ? runs[i].variant : "");
     }
     if (tty) fprintf(stderr, "\r\033[K");
     free(pids);

@@ -1,7 +1,8 @@
-/* examples/common/evaluate.c — the test pass: loss and accuracy of the model in evaluation
- * mode (em_trainer_evaluate), sharded over the processes of a data-parallel run, and the
- * averaging of BatchNorm's running statistics over them that comes first
- * (em_trainer_sync_buffers). The training loop (train.c) calls it after every epoch. */
+/* examples/common/evaluate.c — the test pass: loss, accuracy and the confusion matrix of the
+ * model in evaluation mode (em_trainer_evaluate), sharded over the processes of a
+ * data-parallel run, and the averaging of BatchNorm's running statistics over them that
+ * comes first (em_trainer_sync_buffers). The training loop (train.c) calls it after every
+ * epoch. */
 #include "train.h"
 
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "examples/common/confusion.h"
+#include "examples/common/progress.h"
 #include "examples/common/rows.h"
 
 /* The running statistics (every BUFFER entry) as doubles, to average them. */
@@ -63,6 +66,11 @@ em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred
     double sum[3] = {0, 0, 0};          /* loss sum, correct, seen */
     int n, failed = 0;
     em_code mine = EM_OK;               /* this process's failure (err filled) */
+    em_confusion *cm = t->confusion;
+    if (cm) em_confusion_clear(cm);
+    em_progress bar;
+    long images = 0;
+    em_progress_begin(&bar, stderr, "test", (long)em_loader_size(t->test), t->quiet);
     em_loader_begin_epoch(t->test, 0);
     while (em_loader_next(t->test, t->x_test, t->labels, &n)) {
         int lo = 0, hi = n;
@@ -78,8 +86,9 @@ em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred
         }
         int K = logits->shape[1];
         for (int i = 0; i < hi - lo && !failed; i++) {
-            int p = argmax(logits->data + (size_t)i * K, K);
-            sum[1] += p == t->labels[lo + i];
+            int p = argmax(logits->data + (size_t)i * K, K), y = t->labels[lo + i];
+            sum[1] += p == y;
+            if (cm && y < cm->k && p < cm->k) cm->counts[(size_t)y * cm->k + p] += 1;
             if (pred) {
                 bool ok = fprintf(pred, "%.0f,%d,%d", sum[2] + i, t->labels[lo + i], p) >= 0;
                 for (int k = 0; k < K && ok; k++)
@@ -95,11 +104,17 @@ em_code em_trainer_evaluate(em_trainer *t, double *loss, double *acc, FILE *pred
         sum[0] += (double)l->data[0] * (hi - lo);
         sum[2] += hi - lo;
         em_tape_reset(t->tape);
+        images += n;   /* of the global batch: the bar of a data-parallel run */
+        em_progress_step(&bar, images, sum[0] / sum[2], sum[1] / sum[2], images);
     }
+    em_progress_end(&bar);
     em_tape_reset(t->tape);
     em_tape_set_recording(t->tape, true);
     em_module_train(t->net, true);
-    if (sharded && (failed = em_dist_max(t->dist, failed)) == 0) em_dist_sum(t->dist, sum, 3);
+    if (sharded && (failed = em_dist_max(t->dist, failed)) == 0) {
+        em_dist_sum(t->dist, sum, 3);
+        if (cm) em_dist_sum(t->dist, cm->counts, cm->k * cm->k);
+    }
     if (failed)
         return mine != EM_OK ? mine : em_error_set(err, EM_ERR_STATE, "evaluation failed on "
                                                    "another process");

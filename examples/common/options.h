@@ -77,7 +77,8 @@ typedef struct em_config {
     char load[EM_PATH_MAX];
     bool eval_only;
     char predictions[EM_PATH_MAX];
-    bool quiet;
+    char confusion[EM_PATH_MAX];  /* --confusion FILE.csv: the test set's confusion matrix */
+    bool quiet;                   /* no progress lines, no per-class table                 */
 } em_config;
 
 typedef enum em_parse_result { EM_PARSE_OK, EM_PARSE_HELP, EM_PARSE_ERROR } em_parse_result;

@@ -21,9 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data/cifar10.h"
-#include "data/mnist.h"
-#include "data/synthetic.h"
+#include "examples/common/confusion.h"
+#include "examples/common/load.h"
 #include "examples/common/train.h"
 #include "io/checkpoint.h"
 #include "io/wfile.h"
@@ -35,35 +34,6 @@ static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
     (void)sig;
     interrupted = 1;
-}
-
-/* ---- data ------------------------------------------------------------------------------- */
-
-static em_code load_data(const em_config *c, em_dataset *train, em_dataset *test,
-                         em_error *err) {
-    em_code code;
-    if (c->which == EM_PROGRAM_CIFAR && c->synthetic) {
-        /* the generated shapes set: 50000 / 10000 images like CIFAR-10 */
-        if ((code = em_shapes_load(train, EM_SPLIT_TRAIN, 50000, c->seed, err)) != EM_OK) return code;
-        return em_shapes_load(test, EM_SPLIT_TEST, 10000, c->seed, err);
-    }
-    const char *dir = c->data[0] ? c->data
-                      : c->which == EM_PROGRAM_MNIST ? em_mnist_default_dir() : em_cifar_default_dir();
-    if (c->which == EM_PROGRAM_MNIST) {
-        bool digits = !strcmp(c->dataset, "mnist");
-        if (digits && !c->data[0] && !getenv("EMBER_MNIST_DIR"))
-            return em_error_set(err, EM_ERR_ARG, "--dataset mnist: give the directory of the "
-                                "MNIST files with --data DIR or EMBER_MNIST_DIR (get them "
-                                "with tools/fetch-mnist.sh); the default directory holds "
-                                "Fashion-MNIST");
-        if ((code = em_mnist_load(train, dir, EM_SPLIT_TRAIN, err)) != EM_OK) return code;
-        if ((code = em_mnist_load(test, dir, EM_SPLIT_TEST, err)) != EM_OK) return code;
-        const char *const *names = digits ? em_mnist_class_names : em_fashion_mnist_class_names;
-        if ((code = em_dataset_static_names(train, names, 10, err)) != EM_OK) return code;
-        return em_dataset_static_names(test, names, 10, err);
-    }
-    if ((code = em_cifar10_load(train, dir, EM_SPLIT_TRAIN, err)) != EM_OK) return code;
-    return em_cifar10_load(test, dir, EM_SPLIT_TEST, err);
 }
 
 /* ---- checkpoints -------------------------------------------------------------------------- */
@@ -438,8 +408,9 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     bool agreed = false;
     int status = 0;
     em_dataset train = {0}, test = {0};
+    em_confusion conf = {0};
     em_trainer t;
-    if (load_data(&cfg, &train, &test, &err) != EM_OK) {
+    if (em_program_load_data(&cfg, &train, &test, &err) != EM_OK) {
         fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         status = 2;
         goto out_data;
@@ -449,6 +420,12 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
         status = err.code == EM_ERR_NOMEM ? 1 : 2;
         goto out;
     }
+    if (em_confusion_init(&conf, test.n_classes, test.class_names, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        status = 1;
+        goto out;
+    }
+    t.confusion = &conf;   /* every test pass counts into it; printed at the end */
     if (cfg.resume[0] && resume_checkpoint(&t, cfg.resume, &err) != EM_OK) {
         fprintf(stderr, "%s: cannot resume: %s\n", cfg.program, err.msg);
         status = 2;
@@ -504,6 +481,7 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
         } else {
             predicted = true;
             printf("test loss %.4f acc %.2f%% (%zu images)\n", loss, 100 * acc, em_loader_size(t.test));
+            if (root) status = em_confusion_finish(&conf, &cfg);
         }
         goto out_pred;
     }
@@ -565,6 +543,8 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
         if (evaluate_to(&t, &pred, &loss, &acc)) predicted = true;
         else status = 1;
     }
+    /* the per-class table and --confusion, of the last test pass */
+    if (root && r.status == 0 && em_confusion_finish(&conf, &cfg) != 0 && !status) status = 1;
     if (t.metrics && em_metrics_close(t.metrics, &err) != EM_OK) {
         fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         if (!status) status = 1;
@@ -579,6 +559,7 @@ out_pred:
     if (root) print_peak_memory();
 out:
     em_trainer_free(&t);
+    em_confusion_free(&conf);
 out_data:
     if (!agreed) em_dist_max(dist, status);   /* meet the others where they agree */
     em_dataset_free(&train);

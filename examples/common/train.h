@@ -118,6 +118,8 @@ struct em_trainer {
     double divergence_bound;    /* 10 ln(classes): a loss above it counts as diverged    */
     /* output */
     em_metrics *metrics;
+    struct em_confusion *confusion;   /* when set, every test pass counts into it
+                                         (confusion.h); NULL: not counted              */
     const volatile sig_atomic_t *interrupted;   /* set by the program's SIGINT handler;
                                                    checked before every step */
     em_step_hook hook;
@@ -159,7 +161,9 @@ void em_trainer_run(em_trainer *t, em_run_result *r);
 
 /* Loss and accuracy of the model in evaluation mode over the test loader. With
  * predictions non-NULL, one CSV row per image: index,label,predicted,logit0..logitK; a row
- * that cannot be written stops it with EM_ERR_IO (the caller names the file).
+ * that cannot be written stops it with EM_ERR_IO (the caller names the file). With
+ * t->confusion set, the pass's confusion matrix replaces its counts. On a terminal and not
+ * quiet, a progress line while it runs.
  * Data parallel, without predictions: collective, each process evaluates its rows of every
  * test batch (after em_trainer_sync_buffers) and the sums are reduced; with predictions:
  * this process alone, the whole test set (the programs call it on the root only). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """tests/fuzz/make_corpus.py — writes the hand-made seeds of the committed corpora
-(corpus/idx, corpus/cifar) in the input layouts that fuzz_idx.c and fuzz_cifar.c describe.
+(corpus/idx, corpus/cifar, corpus/options, corpus/metrics, corpus/npy) in the input layouts
+that fuzz_idx.c, fuzz_cifar.c, fuzz_options.c, fuzz_metrics.c and fuzz_npy.c describe.
 The other (hash-named) files there are inputs the fuzzers found that reach new code, merged
 in with `fuzz_NAME -merge=1 tests/fuzz/corpus/NAME build-fuzz/corpus-NAME`."""
 import gzip
@@ -101,3 +102,25 @@ write("metrics", "diverged", metrics_seed(100, HEADER + b"1,7,10000,nan,0.1,,,0.
 write("metrics", "no-header", metrics_seed(30, rows))
 write("metrics", "empty", metrics_seed(0, b""))
 write("metrics", "garbage", metrics_seed(5, b"not,a,csv\n\n,,,,,,,,,\n-1,-2,3,4,5,6,7,8,9,0\n"))
+
+
+def npy(descr, shape, data, version=1, fortran=False):
+    """a .npy file: the magic, the version, the header padded to 64 bytes, the data"""
+    dims = ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "")
+    text = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (descr, fortran, dims)
+    pre = 10 if version == 1 else 12
+    text += " " * ((-(pre + len(text) + 1)) % 64) + "\n"
+    length = struct.pack("<H" if version == 1 else "<I", len(text))
+    return b"\x93NUMPY" + bytes([version, 0]) + length + text.encode() + data
+
+
+write("npy", "f4-2x3", npy("<f4", (2, 3), struct.pack("<6f", 0, 1.5, -2, 3.25, 1e30, -0.0)))
+write("npy", "f8-scalar", npy("<f8", (), struct.pack("<d", 0.1)))
+write("npy", "i8-v2", npy("<i8", (3,), struct.pack("<3q", -5, 0, 1 << 40), version=2))
+write("npy", "u1-fortran", npy("|u1", (2, 2), bytes([0, 7, 255, 1]), fortran=True))
+write("npy", "f2-inf-nan", npy("<f2", (4,), struct.pack("<4H", 0x3C00, 0x7C00, 0x7E00, 0x0001)))
+write("npy", "b1-empty", npy("|b1", (0, 4), b""))
+write("npy", "i2", npy("<i2", (2,), struct.pack("<2h", -1, 2)))
+write("npy", "big-endian", npy(">f4", (1,), struct.pack(">f", 1)))
+write("npy", "short-data", npy("<f4", (4,), struct.pack("<3f", 1, 2, 3)))
+write("npy", "bad-dict", b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4' \n")

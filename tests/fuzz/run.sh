@@ -7,7 +7,7 @@
 # The harnesses, one per parser of outside input: idx (MNIST files, raw and .gz), cifar
 # (CIFAR-10/100 binary), safetensors (checkpoints into a model), image (image files through
 # the image-folder loader), options (the programs' command line), metrics (the metrics CSV
-# a resumed run reads back).
+# a resumed run reads back), npy (.npy files, as ember-inspect reads them).
 #
 # Needs clang and libFuzzer's runtime (Debian 12: clang, libclang-rt-14-dev). Builds into
 # build-fuzz/ (or $FUZZ_OUT); new corpus entries go to build-fuzz/corpus-NAME, the
@@ -35,9 +35,11 @@ image_link=(data/imagefolder.c data/dataset.c core/errors.c tests/fuzz/stb_impl.
             $(pkg-config --cflags stb) -lm)
 options_link=(examples/common/options.c core/errors.c -lm)
 metrics_link=(io/metrics.c core/errors.c -lm)
+npy_link=(io/npy_read.c core/errors.c -lm)
 
 # name, max input length
-all=("idx 4096" "cifar 16384" "safetensors 16384" "image 8192" "options 1024" "metrics 4096")
+all=("idx 4096" "cifar 16384" "safetensors 16384" "image 8192" "options 1024" "metrics 4096"
+     "npy 4096")
 fuzzers=()
 for entry in "${all[@]}"; do
     read -r name _ <<<"$entry"
@@ -52,6 +54,7 @@ for entry in "${fuzzers[@]}"; do
     image) link=("${image_link[@]}") ;;
     options) link=("${options_link[@]}") ;;
     metrics) link=("${metrics_link[@]}") ;;
+    npy) link=("${npy_link[@]}") ;;
     esac
     "$cc" "${flags[@]}" "tests/fuzz/fuzz_$name.c" "${link[@]}" -o "$out/fuzz_$name"
 done

@@ -5,7 +5,8 @@
 #   no --bn-sync (BN per process)    == one process, --ghost-batch 32    (float rounding)
 #   and the two differ from each other (the check can fail), an uneven split (batch 63),
 #   BatchNorm1d (mlp), Conv + augmentation (cifar-cnn), checkpoints across process counts,
-#   rank 0 alone writes, sharded evaluation, failures that stop every process.
+#   rank 0 alone writes, sharded evaluation (and confusion matrix), failures that stop
+#   every process.
 #   usage: test_mpi_programs.sh EMBER_MNIST EMBER_CIFAR MAKE_SHAPES CKPT_DIFF
 # Exit 77 (skipped) without mpirun. Uses Fashion-MNIST from /usr/share/datasets/fashion-mnist.
 set -uo pipefail
@@ -116,6 +117,10 @@ check "--eval over 2 processes reports what 1 process does" \
 mpi2 "$MNIST" "${small[@]}" --load "$tmp/one.st" --eval --predictions "$tmp/p2.csv" >/dev/null 2>&1
 "$MNIST" "${small[@]}" --load "$tmp/one.st" --eval --predictions "$tmp/p1.csv" >/dev/null
 check "--predictions under mpirun: rank 0 writes every test image once" cmp -s "$tmp/p1.csv" "$tmp/p2.csv"
+"$MNIST" "${small[@]}" --load "$tmp/one.st" --eval --confusion "$tmp/c1.csv" >/dev/null
+mpi2 "$MNIST" "${small[@]}" --load "$tmp/one.st" --eval --confusion "$tmp/c2.csv" >/dev/null 2>&1
+check "--confusion over 2 processes (each counts its rows, the counts summed) == 1 process" \
+    test -s "$tmp/c1.csv" -a -n "$(cmp "$tmp/c1.csv" "$tmp/c2.csv" && echo same)"
 
 # ---- a graceful stop: mpirun forwards SIGUSR1 (its Ctrl-C kills the job) ---------------------
 # every process stops after the same step, rank 0 saves, exit 130; resuming on 2 processes

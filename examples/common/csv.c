@@ -1,0 +1,57 @@
+/* examples/common/csv.c — splitting and quoting CSV fields (csv.h). */
+#include "csv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+int em_csv_split(char *line, char **fields, int max) {
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '\n') line[--len] = '\0';
+    if (len && line[len - 1] == '\r') line[--len] = '\0';
+    int n = 0;
+    char *r = line;
+    for (;;) {
+        if (n == max) return -1;
+        char *w = r;             /* the field is written over itself, unquoted */
+        fields[n++] = w;
+        if (*r == '"') {
+            for (r++;; r++) {
+                if (*r == '\0') return -1;                  /* no closing quote */
+                if (*r == '"' && r[1] == '"') *w++ = '"', r++;
+                else if (*r == '"') break;
+                else *w++ = *r;
+            }
+            r++;
+            if (*r != ',' && *r != '\0') return -1;         /* text after the quote */
+        } else {
+            while (*r && *r != ',') *w++ = *r++;
+        }
+        bool last = *r == '\0';
+        *w = '\0';               /* w <= r: the comma (or the end) is read already */
+        if (last) return n;
+        r++;
+    }
+}
+
+int em_csv_put(FILE *out, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) return fputs(s, out) == EOF ? -1 : (int)strlen(s);
+    int n = 0;
+    if (fputc('"', out) == EOF) return -1;
+    for (; *s; s++, n++)
+        if ((*s == '"' && fputc('"', out) == EOF) || fputc(*s, out) == EOF) return -1;
+    return fputc('"', out) == EOF ? -1 : n + 2;
+}
+
+int em_csv_number(const char *field, double *value) {
+    char *end;
+    errno = 0;
+    double v = strtod(field, &end);
+    if (end == field || (errno == ERANGE && isinf(v))) return 0;
+    while (*end == ' ') end++;
+    if (*end) return 0;
+    *value = v;
+    return 1;
+}

@@ -1,0 +1,24 @@
+/* examples/common/csv.h — the little CSV the programs read back: their own metrics,
+ * curves, runs, predictions and confusion files (a field with a comma, a quote or a line
+ * break is in double quotes, a quote in it doubled, as RFC 4180 has it).
+ *
+ *     char *f[16];
+ *     int n = em_csv_split(line, f, 16);     // line is cut up in place; -1: malformed
+ */
+#ifndef EM_CSV_H
+#define EM_CSV_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* line (changed in place; a final "\n" or "\r\n" is dropped) into at most max fields at
+ * its commas. Returns the number of fields, or -1 when there are more than max or a quoted
+ * field is not closed. */
+int em_csv_split(char *line, char **fields, int max);
+/* s as one CSV field into out: quoted when it needs it. Returns what fprintf returns. */
+int em_csv_put(FILE *out, const char *s);
+/* strtod of the whole field (spaces before and after allowed, "nan" too); 0 for "",
+ * text and an overflow, else 1 */
+int em_csv_number(const char *field, double *value);
+
+#endif
