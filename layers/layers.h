@@ -91,10 +91,26 @@ em_module *em_avgpool2d_new(int kernel, int stride);
 /** (N, d1, d2, ...) -> (N, d1*d2*...)
  * @return the module, or NULL when out of memory */
 em_module *em_flatten_new(void);
+/** (N, C, H, W) -> (N, C): the mean of each channel's plane (em_global_avgpool), as a
+ * ResNet's head uses it; PyTorch: AdaptiveAvgPool2d(1) and Flatten in one
+ * @return the module, or NULL when out of memory */
+em_module *em_global_avgpool_new(void);
 /** inverted dropout with probability p of zeroing, its own rng (seeded by em_module_init
  * from the init rng); identity in evaluation mode
  * @param p  the probability of zeroing an element, in [0, 1)
  * @return the module, or NULL when out of memory */
 em_module *em_dropout_new(double p);
+
+/** A residual block: y = branch(x) + shortcut(x). Takes ownership of both (also on
+ * failure) and moves their parameters into its own block; state-dict names "branch.*" and
+ * "shortcut.*", as a PyTorch module with those two attributes.
+ * @param branch    the residual branch (a Sequential, say); NULL (a failed constructor)
+ *                  makes the call fail
+ * @param shortcut  the shortcut module, or NULL for the identity
+ * @return the module, or NULL when out of memory */
+em_module *em_residual_new(em_module *branch, em_module *shortcut);
+/** @param m  a module
+ * @return whether m is a residual block (em_residual_new) */
+bool em_module_is_residual(const em_module *m);
 
 #endif

@@ -38,6 +38,7 @@ void em_module_init(em_module *m, em_rng *rng, const em_init *init) {
 
 static bool visit_prefixed(em_module *m, const char *prefix, em_visit_fn fn, void *ctx) {
     char name[256];
+    const char *(*child_name)(const em_module *, int) = m->ops->child_name;
     if (m->ops->entries) {
         em_entry e[EM_MAX_ENTRIES];
         int n = m->ops->entries(m, e);
@@ -47,7 +48,8 @@ static bool visit_prefixed(em_module *m, const char *prefix, em_visit_fn fn, voi
         }
     }
     for (int i = 0; child_at(m, i); i++) {
-        snprintf(name, sizeof name, "%s%d.", prefix, i);
+        if (child_name) snprintf(name, sizeof name, "%s%s.", prefix, child_name(m, i));
+        else snprintf(name, sizeof name, "%s%d.", prefix, i);
         if (!visit_prefixed(child_at(m, i), name, fn, ctx)) return false;
     }
     return true;
@@ -112,7 +114,8 @@ static void print_tree(em_module *m, const char *prefix, FILE *out) {
     for (int i = 0; child_at(m, i); i++) {
         em_module *c = child_at(m, i);
         char name[64];
-        snprintf(name, sizeof name, "%s%d", prefix, i);
+        if (m->ops->child_name) snprintf(name, sizeof name, "%s%s", prefix, m->ops->child_name(m, i));
+        else snprintf(name, sizeof name, "%s%d", prefix, i);
         c->ops->describe(c, desc, sizeof desc);
         int count = 0;
         const char *run = left ? NULL : fused_run_at(m, i, &count);
@@ -207,7 +210,7 @@ static const em_module_ops sequential_ops = {
     .describe = seq_describe,
 };
 
-/* Move every parameter of the tree into one block owned by `root`, in state-dict order. */
+/* Every parameter of the tree copied into the new block, its tensor pointed there. */
 struct gather_ctx { em_real *data, *grad; size_t at; };
 
 static bool gather_fn(void *ctx, const char *name, const em_entry *e) {
@@ -228,6 +231,23 @@ static void free_blocks_below(em_module *m) {
         em_module_free_params(child_at(m, i));
         free_blocks_below(child_at(m, i));
     }
+}
+
+bool em_module_gather_params(em_module *m) {
+    size_t total = em_module_param_count(m);
+    struct gather_ctx g = {calloc(total ? total : 1, sizeof(em_real)),
+                           calloc(total ? total : 1, sizeof(em_real)), 0};
+    if (!g.data || !g.grad) {
+        free(g.data);
+        free(g.grad);
+        return false;
+    }
+    em_module_visit(m, gather_fn, &g);
+    free_blocks_below(m);
+    m->param_data = g.data;
+    m->param_grad = g.grad;
+    m->n_params = total;
+    return true;
 }
 
 em_module *em_sequential_new(int n, em_module *const *modules) {
@@ -255,20 +275,10 @@ em_module *em_sequential_new(int n, em_module *const *modules) {
     s->n_steps = em_plan_build(mods, n, plan);
     s->fuse = true;
 
-    size_t total = em_module_param_count(&s->base);
-    struct gather_ctx g = {calloc(total ? total : 1, sizeof(em_real)),
-                           calloc(total ? total : 1, sizeof(em_real)), 0};
-    if (!g.data || !g.grad) {
-        free(g.data);
-        free(g.grad);
+    if (!em_module_gather_params(&s->base)) {
         seq_free(&s->base);
         return NULL;
     }
-    em_module_visit(&s->base, gather_fn, &g);
-    free_blocks_below(&s->base);
-    s->base.param_data = g.data;
-    s->base.param_grad = g.grad;
-    s->base.n_params = total;
     return &s->base;
 }
 

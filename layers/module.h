@@ -65,6 +65,9 @@ typedef struct em_module_ops {
     int (*entries)(em_module *m, em_entry *out);
     /** child i or NULL past the last; may be NULL (no children) */
     em_module *(*child)(em_module *m, int i);
+    /** child i's name in the state dict ("branch"); may be NULL: the children are named
+     * by their index, as nn.Sequential's */
+    const char *(*child_name)(const em_module *m, int i);
     /** (re)initialize parameters and buffers; may be NULL (nothing to initialize) */
     void (*init)(em_module *m, em_rng *rng, const em_init *init);
     /** "Conv2d(1, 16, kernel=3, stride=1, pad=1, bias=false)" */
@@ -168,6 +171,12 @@ bool em_module_alloc_params(em_module *m, int n, em_tensor *const *tensors,
 /** Free the module's parameter block (when it owns one) and forget it.
  * @param m  the module */
 void em_module_free_params(em_module *m);
+/** Move every parameter of m's tree (its children's blocks) into one new block owned by
+ * m, in state-dict order, and free the children's blocks: what a container's constructor
+ * does last (em_sequential_new, em_residual_new).
+ * @param m  the root of the tree, owning no block yet
+ * @return true, or false when out of memory (nothing changed) */
+bool em_module_gather_params(em_module *m);
 
 /* ---- Sequential ---------------------------------------------------------------------- */
 /** Takes ownership of the n modules (also on failure: they are freed). Moves all their

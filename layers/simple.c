@@ -82,6 +82,11 @@ em_module *em_avgpool2d_new(int kernel, int stride) {
 }
 em_module *em_flatten_new(void) { return simple_new(&flatten_ops, 0, 0, 0); }
 
+static em_tensor *gap_fwd(em_module *m, em_tape *t, em_tensor *x) { (void)m; return em_global_avgpool(t, x); }
+DESCRIBE_PLAIN(gap_describe, "GlobalAvgPool()")
+static const em_module_ops gap_ops = {.kind = "GlobalAvgPool", .forward = gap_fwd, .free = free_self, .describe = gap_describe};
+em_module *em_global_avgpool_new(void) { return simple_new(&gap_ops, 0, 0, 0); }
+
 /* ---- dropout ---------------------------------------------------------------------------- */
 static em_tensor *dropout_fwd(em_module *m, em_tape *t, em_tensor *x) {
     simple *s = (simple *)m;
