@@ -20,9 +20,9 @@
  * Both tiers compute the same functions: they differ only in float rounding (sums in
  * another order), and tests hold every fast kernel to its reference on a grid of shapes,
  * in float and in double (tests/test_tiers.c). Ops without a fast version (the binary and
- * unary elementwise ops, reductions, the loss, average pooling, dropout; and Batch Renorm,
- * which the fast BatchNorm kernels hand to the reference's) call their plain kernels
- * directly, whatever the tier.
+ * unary elementwise ops, reductions, the loss, average pooling, dropout, group
+ * normalization; and Batch Renorm, which the fast BatchNorm kernels hand to the
+ * reference's) call their plain kernels directly, whatever the tier.
  *
  * The tier of a tape is chosen when it is made (em_tape_new: the environment variable
  * EMBER_KERNELS, "reference" or "fast", else the build's default, fast) and may be changed

@@ -256,4 +256,33 @@ em_bn_args em_bn_args_default(void);
  *         per channel (the tape fails with EM_ERR_STATE and says so) */
 em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, const em_bn_args *args);
 
+/* ---- group normalization: GroupNorm, LayerNorm, InstanceNorm (core/ops/groupnorm.c) ---
+ * x (N, C) or (N, C, H, W); the C channels in G groups of C/G consecutive channels.
+ * Statistics per sample n and group g over the K = (C/G)*H*W values of g's channels:
+ *   mu = (1/K) sum x,  var = (1/K) sum (x - mu)^2   (biased),
+ *   xhat = (x - mu) / sqrt(var + eps),   y = gamma[c] * xhat + beta[c]   (c: x's channel)
+ * The same in training and evaluation: no running statistics, no batch dependence. G = 1 is
+ * LayerNorm over every non-batch dimension, G = C is InstanceNorm. The backward flows
+ * through mu and var (docs/batchnorm.md derives it). */
+/** What em_groupnorm() normalizes with, besides x. */
+typedef struct em_gn_args {
+    em_tensor *gamma;  /**< (C), or NULL: no affine part (gamma = 1)                   */
+    em_tensor *beta;   /**< (C), or NULL (beta = 0)                                     */
+    int groups;        /**< G: 1 <= G <= C, C divisible by G; and (C/G)*H*W >= 2        */
+    double eps;        /**< added to the variance inside the square root (>= 0)          */
+} em_gn_args;
+
+/** GroupNorm over the channel groups of each sample, as described above.
+ *
+ *     em_gn_args a = {.gamma = gamma, .beta = beta, .groups = 2, .eps = 1e-5};
+ *     em_tensor *y = em_groupnorm(tape, x, &a);             // x (N, C, H, W), C even
+ *
+ * A shape that does not fit (C not divisible by G, one value per group) is a programmer
+ * error (EM_ASSERT): it depends on the model, not on the batch.
+ * @param tape  the tape of this step
+ * @param x     (N, C) or (N, C, H, W)
+ * @param args  parameters, groups and eps (copied; gamma and beta must live until backward)
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_groupnorm(em_tape *tape, em_tensor *x, const em_gn_args *args);
+
 #endif

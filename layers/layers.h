@@ -6,7 +6,8 @@
  * Parameters start zeroed; em_module_init() fills them (PyTorch's defaults unless told
  * otherwise). State-dict names follow PyTorch: Linear and Conv2d have "weight" and
  * (if bias) "bias"; BatchNorm has "weight" (gamma), "bias" (beta), "running_mean",
- * "running_var", "num_batches_tracked".
+ * "running_var", "num_batches_tracked"; GroupNorm, LayerNorm and InstanceNorm have
+ * "weight" and "bias".
  *
  * @file
  */
@@ -88,6 +89,39 @@ bool em_batchnorm_get_opts(const em_module *m, em_bn_opts *out);
  * @param opts  the new options (a different no_affine is a programmer error)
  * @return true when m is a BatchNorm and took the options */
 bool em_batchnorm_set_opts(em_module *m, const em_bn_opts *opts);
+
+/** GroupNorm, LayerNorm and InstanceNorm options; NULL means the defaults below. */
+typedef struct em_gn_opts {
+    double eps;          /**< inside the square root (default 1e-5)                         */
+    bool no_affine;      /**< true: no weight/bias (default: a per-channel affine)           */
+} em_gn_opts;
+/** The default options of the three layers below.
+ * @return eps 1e-5, affine */
+em_gn_opts em_gn_defaults(void);
+/** GroupNorm (PyTorch's nn.GroupNorm(groups, channels)): x (N, C) or (N, C, H, W), each
+ * sample's channels in G groups, each group normalized over its channels and positions;
+ * "weight" and "bias" (C). The same in training and evaluation.
+ * @param groups    G (> 0, divides channels)
+ * @param channels  C (> 0)
+ * @param opts      options; NULL: em_gn_defaults()
+ * @return the module (weight 1, bias 0), or NULL when out of memory */
+em_module *em_groupnorm_new(int groups, int channels, const em_gn_opts *opts);
+/** LayerNorm: each sample normalized over all its values, with a per-channel affine,
+ * "weight" and "bias" (C). On (N, C) this is PyTorch's nn.LayerNorm(C); on (N, C, H, W)
+ * it is nn.GroupNorm(1, C) — the LayerNorm of Wu & He's GroupNorm paper, not
+ * nn.LayerNorm([C, H, W]), whose affine is per value (docs/batchnorm.md §6).
+ * @param channels  C (> 0)
+ * @param opts      options; NULL: em_gn_defaults()
+ * @return the module (weight 1, bias 0), or NULL when out of memory */
+em_module *em_layernorm_new(int channels, const em_gn_opts *opts);
+/** InstanceNorm: x (N, C, H, W), each channel of each sample normalized over its H*W
+ * positions (GroupNorm with G = C); nn.InstanceNorm2d(C, affine=True) — affine by default
+ * here, where PyTorch's default is affine=False (set no_affine for that). No running
+ * statistics (PyTorch's track_running_stats=False).
+ * @param channels  C (> 0)
+ * @param opts      options; NULL: em_gn_defaults()
+ * @return the module (weight 1, bias 0), or NULL when out of memory */
+em_module *em_instancenorm_new(int channels, const em_gn_opts *opts);
 
 /** y = max(0, x)
  * @return the module, or NULL when out of memory */
