@@ -325,3 +325,60 @@ Test(arch, print_torch_names_every_module) {
     cr_assert(strstr(text, "GlobalAvgPool()") && strstr(text, "nn.Linear(16, 10, bias=True)"), "%s", text);
     em_arch_free(a);
 }
+
+/* ---- zero-gamma and Fixup ------------------------------------------------------------------ */
+
+struct snap { em_real v[300000]; size_t n; };
+
+Test(arch, zero_gamma_starts_every_block_as_its_shortcut) {
+    em_model_opts o = em_model_defaults();
+    int chw[3];
+    em_module *net = em_model_new("resnet20", &o, chw);
+    em_rng rng;
+    em_rng_seed(&rng, 1);
+    em_module_init(net, &rng, NULL);
+    cr_assert_eq(em_model_zero_gamma(net), 9, "resnet20 has 9 blocks");
+    /* each block's branch gives 0 (its last BN's gamma and beta are 0), so each block is
+     * its shortcut: with identity shortcuts, x itself */
+    em_module *block = em_sequential_at(net, 3);
+    cr_assert(em_module_is_residual(block));
+    em_tensor *x = tensor_randn(&rng, 4, (int[]){4, 16, 8, 8}, 0, 1, 0);
+    em_tape *tape = em_tape_new(0);
+    em_tensor *y = em_module_forward(block, tape, x);
+    assert_close_real(y->data, x->data, x->size, TOL, "block(x) = x");
+    /* the first BN of a branch keeps gamma = 1 */
+    em_entry e;
+    cr_assert(em_module_find(net, "3.branch.1.weight", &e) && e.tensor->data[0] == 1);
+    cr_assert(em_module_find(net, "3.branch.4.weight", &e) && e.tensor->data[0] == 0);
+    em_tape_free(tape);
+    em_tensor_free(x);
+    em_module_free(net);
+}
+
+Test(arch, fixup_scales_the_branches_and_zeroes_their_ends_and_the_classifier) {
+    em_model_opts o = em_model_defaults();
+    o.norm = "none";
+    int chw[3];
+    em_module *net = em_model_new("resnet20", &o, chw);
+    em_rng rng;
+    em_rng_seed(&rng, 1);
+    em_module_init(net, &rng, NULL);
+    em_entry first, second;
+    cr_assert(em_module_find(net, "4.branch.0.weight", &first));
+    cr_assert(em_module_find(net, "4.branch.2.weight", &second), "no norms: conv, relu, conv");
+    static struct snap before;
+    before.n = first.tensor->size;
+    memcpy(before.v, first.tensor->data, before.n * sizeof *before.v);
+    cr_assert_eq(em_model_fixup(net), 9);
+    for (size_t i = 0; i < before.n; i++)  /* L = 9, m = 2: 9^(-1/2) */
+        cr_assert_float_eq(first.tensor->data[i], before.v[i] / 3, 1e-6);
+    for (size_t i = 0; i < second.tensor->size; i++) cr_assert_eq(second.tensor->data[i], 0);
+    /* the classifier is 0, so every logit starts at 0: the loss is ln 10 */
+    em_tensor *x = tensor_randn(&rng, 4, (int[]){2, 3, 32, 32}, 0, 1, 0);
+    em_tape *tape = em_tape_new(0);
+    em_tensor *loss = em_cross_entropy(tape, em_module_forward(net, tape, x), (int[]){3, 7});
+    cr_assert_float_eq(loss->data[0], log(10.0), 1e-6);
+    em_tape_free(tape);
+    em_tensor_free(x);
+    em_module_free(net);
+}

@@ -2,6 +2,7 @@
  * architecture language (arch.h); the generic MLP of the experiments is built here. */
 #include "models.h"
 
+#include <math.h>
 #include <string.h>
 
 const char *const em_model_names[EM_N_MODELS] = {"mnist-cnn", "cifar-cnn", "mlp", "lenet",
@@ -65,6 +66,82 @@ em_module *em_model_new(const char *name, const em_model_opts *opts, int input_c
     em_module *net = em_arch_build(a, input_chw, &ao, &err);
     em_arch_free(a);
     return net;
+}
+
+/* ---- initializations of residual networks ---------------------------------------------- */
+
+static bool is_norm(const em_module *m) {
+    const char *k = m->ops->kind;
+    return !strcmp(k, "BatchNorm") || !strcmp(k, "GroupNorm") || !strcmp(k, "LayerNorm") ||
+           !strcmp(k, "InstanceNorm2d");
+}
+
+static bool is_weight_layer(const em_module *m) {
+    return !strcmp(m->ops->kind, "Conv2d") || !strcmp(m->ops->kind, "Linear");
+}
+
+static em_module *child(em_module *m, int i) { return m->ops->child ? m->ops->child(m, i) : NULL; }
+
+/* the weight layers or norms of m's tree, depth first, into out[0..max); the count */
+static int collect(em_module *m, bool (*pred)(const em_module *), em_module **out, int max,
+                   int n) {
+    if (pred(m) && n < max) out[n++] = m;
+    for (int i = 0; child(m, i); i++) n = collect(child(m, i), pred, out, max, n);
+    return n;
+}
+
+/* the entry "weight" or "bias" of a module, or NULL */
+static em_tensor *entry(em_module *m, const char *name) {
+    em_entry e[EM_MAX_ENTRIES];
+    int n = m->ops->entries ? m->ops->entries(m, e) : 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(e[i].name, name)) return e[i].tensor;
+    return NULL;
+}
+
+static void scale(em_tensor *t, double s) {
+    for (size_t i = 0; t && i < t->size; i++) t->data[i] = (em_real)(t->data[i] * s);
+}
+
+/* the residual blocks of m's tree into out (at most max); the count */
+static int blocks(em_module *m, em_module **out, int max, int n) {
+    if (em_module_is_residual(m) && n < max) out[n++] = m;
+    for (int i = 0; child(m, i); i++) n = blocks(child(m, i), out, max, n);
+    return n;
+}
+
+int em_model_zero_gamma(em_module *net) {
+    em_module *b[256], *norms[64];
+    int nb = blocks(net, b, 256, 0), changed = 0;
+    for (int i = 0; i < nb; i++) {
+        int k = collect(child(b[i], 0), is_norm, norms, 64, 0);  /* the branch's norms */
+        if (k && entry(norms[k - 1], "weight")) {
+            scale(entry(norms[k - 1], "weight"), 0);
+            changed++;
+        }
+    }
+    return changed;
+}
+
+int em_model_fixup(em_module *net) {
+    em_module *b[256], *w[64];
+    int L = blocks(net, b, 256, 0);
+    for (int i = 0; i < L; i++) {
+        int m = collect(child(b[i], 0), is_weight_layer, w, 64, 0);
+        double s = m > 1 ? pow((double)L, -1.0 / (2 * m - 2)) : 1;
+        for (int j = 0; j + 1 < m; j++) scale(entry(w[j], "weight"), s);
+        if (m) {
+            scale(entry(w[m - 1], "weight"), 0);
+            scale(entry(w[m - 1], "bias"), 0);
+        }
+    }
+    em_module *all[4096];
+    int n = collect(net, is_weight_layer, all, 4096, 0);
+    if (n && !strcmp(all[n - 1]->ops->kind, "Linear")) {  /* the classifier */
+        scale(entry(all[n - 1], "weight"), 0);
+        scale(entry(all[n - 1], "bias"), 0);
+    }
+    return L;
 }
 
 /* A growing list of layers; building stops quietly at the first NULL (out of memory)

@@ -55,6 +55,17 @@ em_module *em_model_new(const char *name, const em_model_opts *opts, int input_c
 em_module *em_model_mlp_new(const int input_chw[3], int n_hidden, int width, int out,
                             const char *act, const em_model_opts *opts);
 
+/* Zero-gamma (Goyal et al. 2017): the last normalization of every residual branch starts
+ * with gamma = 0, so each block starts as its shortcut. Returns the blocks changed. */
+int em_model_zero_gamma(em_module *net);
+
+/* Fixup-style initialization (Zhang et al. 2019) for residual networks without
+ * normalization, after an initialization by a He rule: with L residual blocks of m weight
+ * layers each, every weight layer of a branch but its last scaled by L^(-1/(2m-2)), the
+ * last one and the network's classifier (its last linear layer) set to 0. (Fixup's scalar
+ * biases and multipliers are left out.) Returns L. */
+int em_model_fixup(em_module *net);
+
 /* "mnist-cnn", "cifar-cnn", "mlp", "lenet", "resnet8", "resnet20" */
 #define EM_N_MODELS 6
 extern const char *const em_model_names[EM_N_MODELS];
