@@ -26,7 +26,7 @@
 #include "data/synthetic.h"
 #include "examples/common/train.h"
 #include "io/checkpoint.h"
-#include "io/wfile.h"
+#include "core/wfile.h"
 
 /* The one piece of global state in the programs: a signal handler can only talk to the
  * loop through a flag. The loop finishes its step, and the program saves and exits 130. */
@@ -234,7 +234,7 @@ static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
 /* ---- predictions ---------------------------------------------------------------------------- */
 
 /* --predictions FILE goes to FILE.tmp and is renamed into place once every row is written
- * (io/wfile.h), like a checkpoint: a run that fails, diverges or is interrupted leaves an
+ * (core/wfile.h), like a checkpoint: a run that fails, diverges or is interrupted leaves an
  * earlier FILE as it was. A FILE that exists and is no regular file (/dev/stdout, a pipe)
  * is written in place: there is nothing to rename, and renaming over it would replace it. */
 typedef struct pred_file {

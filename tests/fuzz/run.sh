@@ -26,7 +26,7 @@ flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.)
 # what each harness links: the parser alone where it stands alone; the safetensors reader
 # with the whole model/checkpoint stack it feeds
-data_link=(data/reader.c data/dataset.c data/mnist.c data/cifar10.c core/errors.c -lz -lm)
+data_link=(data/reader.c data/dataset.c data/mnist.c data/cifar10.c core/errors.c core/wfile.c -lz -lm)
 # (core/exercise_hooks.c belongs to exercise mode only: it calls the student's functions)
 mapfile -t model_sources < <(find core layers optim io -name '*.c' ! -name exercise_hooks.c | sort)
 st_link=("${model_sources[@]}" $(pkg-config --cflags --libs openblas libcjson) -lm)
@@ -34,7 +34,7 @@ st_link=("${model_sources[@]}" $(pkg-config --cflags --libs openblas libcjson) -
 image_link=(data/imagefolder.c data/dataset.c core/errors.c tests/fuzz/stb_impl.c
             $(pkg-config --cflags stb) -lm)
 options_link=(examples/common/options.c core/errors.c -lm)
-metrics_link=(io/metrics.c core/errors.c -lm)
+metrics_link=(io/metrics.c core/errors.c core/wfile.c -lm)
 
 # name, max input length
 all=("idx 4096" "cifar 16384" "safetensors 16384" "image 8192" "options 1024" "metrics 4096")
