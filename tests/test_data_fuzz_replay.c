@@ -56,6 +56,7 @@ Test(fuzz_replay, cifar_corpus) {
 Test(fuzz_replay, safetensors_corpus) {
     size_t n = replay("safetensors", em_fuzz_safetensors);
     cr_assert(n >= 6, "only %zu inputs", n);
+    if (safetensors_dir[0]) rm_tree(safetensors_dir);
 }
 
 Test(fuzz_replay, image_corpus) {
