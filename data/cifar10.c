@@ -92,7 +92,7 @@ static em_code append_file(em_dataset *ds, const char *path, int label_bytes, in
     if (c != EM_OK) return c;
     c = append_records(ds, buf, len, label_bytes, label_index, n_classes, path, err);
     free(buf);
-    return c;
+    return c == EM_OK ? em_dataset_add_file(ds, path, err) : c;
 }
 
 /* Class names from a text file, one a line; blank lines and trailing blanks ignored.
