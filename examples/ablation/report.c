@@ -1,9 +1,13 @@
 /* examples/ablation/report.c — report.md helpers: selecting results, pass criteria, and
  * gnuplot figures whose scripts carry their data inline (a student can restyle a figure
  * with nothing but the .gp file). */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ablate.h"
 
@@ -48,6 +52,18 @@ double ab_median(double *v, int n) {
 
 void ab_criterion(ab_report *rep, const char *id, const char *what, const char *measured,
                   bool pass) {
+    int runs = 0, failed = 0;
+    for (int i = 0; rep->experiment && i < rep->n_runs; i++)
+        if (!strcmp(rep->runs[i].experiment, rep->experiment)) {
+            runs++;
+            failed += !strcmp(rep->res[i].outcome, "failed");
+        }
+    if (failed) {
+        fprintf(rep->md, "| %s | %s | %s | **no data** (%d of %d runs failed) |\n", id, what,
+                measured, failed, runs);
+        rep->n_nodata++;
+        return;
+    }
     fprintf(rep->md, "| %s | %s | %s | **%s** |\n", id, what, measured, pass ? "PASS" : "FAIL");
     if (pass) rep->n_pass++;
     else rep->n_fail++;
@@ -59,8 +75,12 @@ bool ab_plot_begin(ab_report *rep, ab_plot *p, const char *name, const char *tit
     snprintf(p->name, sizeof p->name, "%s", name);
     char path[EM_PATH_MAX + 80];
     snprintf(path, sizeof path, "%s/%s.gp", rep->dir, name);
-    p->gp = fopen(path, "w");
-    if (!p->gp) return false;
+    em_error err;
+    if (em_wfile_open(&p->w, path, 0, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        return false;
+    }
+    p->gp = p->w.f;
     fprintf(p->gp, "# %s.gp — written by ember-ablate; render with: gnuplot %s.gp\n", name, name);
     fprintf(p->gp, "set terminal pngcairo size 800,500 noenhanced\nset output '%s.png'\n", name);
     fprintf(p->gp, "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n"
@@ -82,6 +102,66 @@ void ab_plot_series(ab_plot *p, const char *title, const char *style, const doub
     p->n_series++;
 }
 
+/* gnuplot SCRIPT in dir as an argument vector — no shell, so a quote or a `;` in --out is
+ * only a character of a path — its stdout to /dev/null, its stderr kept. 0 when it exited
+ * 0; otherwise why[] says what happened: its exit status or signal and the first line it
+ * wrote to stderr. Between fork and exec only async-signal-safe calls (the driver may have
+ * BLAS threads). */
+static int render(const char *gnuplot, const char *dir, const char *script, char *why,
+                  size_t len) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(why, len, "cannot start gnuplot: %s", strerror(errno));
+        return -1;
+    }
+    char *argv[] = {(char *)"gnuplot", (char *)script, NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        static const char no_dir[] = "cannot enter the output folder\n";
+        static const char no_exec[] = "cannot execute it\n";
+        int null = open("/dev/null", O_WRONLY);
+        close(fds[0]);
+        if (null < 0 || dup2(null, 1) < 0 || dup2(fds[1], 2) < 0) _exit(126);
+        if (chdir(dir) != 0) {
+            if (write(2, no_dir, sizeof no_dir - 1) < 0) _exit(126);
+            _exit(126);
+        }
+        execv(gnuplot, argv);
+        if (write(2, no_exec, sizeof no_exec - 1) < 0) _exit(127);
+        _exit(127);
+    }
+    close(fds[1]);
+    char err[512];
+    size_t n = 0;
+    for (ssize_t got; pid > 0 && (got = read(fds[0], err + n, sizeof err - 1 - n)) != 0;) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) break;
+        n += (size_t)got;
+        if (n == sizeof err - 1) {   /* keep the start, drain the rest */
+            char sink[512];
+            while (read(fds[0], sink, sizeof sink) > 0) continue;
+            break;
+        }
+    }
+    close(fds[0]);
+    err[n] = '\0';
+    err[strcspn(err, "\n")] = '\0';
+    int st = 0;
+    if (pid < 0) {
+        snprintf(why, len, "cannot start gnuplot: %s", strerror(errno));
+        return -1;
+    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) continue;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+    if (WIFEXITED(st))
+        snprintf(why, len, "gnuplot exited with status %d%s%s", WEXITSTATUS(st), err[0] ? ": " : "",
+                 err);
+    else
+        snprintf(why, len, "gnuplot was killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return -1;
+}
+
 void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption) {
     if (!p->gp) return;
     fprintf(p->gp, "plot ");
@@ -89,22 +169,24 @@ void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption) {
         fprintf(p->gp, "%s$d%d using 1:2 with %s title '%s'", i ? ", \\\n     " : "", i,
                 p->styles[i], p->titles[i]);
     fprintf(p->gp, "\n");
-    fclose(p->gp);
     p->gp = NULL;
-    bool rendered = false;
-    if (rep->gnuplot) {
-        char cmd[EM_PATH_MAX * 2 + 128];
-        snprintf(cmd, sizeof cmd, "cd '%s' && '%s' '%s.gp' >/dev/null 2>&1", rep->dir,
-                 rep->gnuplot, p->name);
-        rendered = system(cmd) == 0;
+    em_error err;
+    char script[80], why[EM_ERROR_MSG_MAX + 80] = "gnuplot was not found; install gnuplot-nox";
+    snprintf(script, sizeof script, "%s.gp", p->name);
+    if (em_wfile_commit(&p->w, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        fprintf(rep->md, "\n*%s*: not written (%s)\n\n", caption, err.msg);
+        return;
     }
+    bool rendered = rep->gnuplot && render(rep->gnuplot, rep->dir, script, why, sizeof why) == 0;
+    if (rep->gnuplot && !rendered)
+        fprintf(stderr, "ember-ablate: %s/%s not rendered: %s\n", rep->dir, script, why);
     if (rendered)
-        fprintf(rep->md, "\n![%s](%s.png)\n\n*%s* (script: `%s.gp`)\n\n", caption, p->name,
-                caption, p->name);
+        fprintf(rep->md, "\n![%s](%s.png)\n\n*%s* (script: `%s`)\n\n", caption, p->name,
+                caption, script);
     else
-        fprintf(rep->md, "\n*%s*: `%s.gp` (not rendered: gnuplot was not found; install "
-                         "gnuplot-nox and run `gnuplot %s.gp` in this folder)\n\n", caption,
-                p->name, p->name);
+        fprintf(rep->md, "\n*%s*: `%s` (not rendered: %s; then run `gnuplot %s` in this "
+                         "folder)\n\n", caption, script, why, script);
 }
 
 void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix) {
@@ -118,6 +200,12 @@ void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix) {
         const ab_run *r = &rep->runs[idx[a]];
         const ab_result *s = &rep->res[idx[a]];
         if (np && strncmp(r->variant, prefix, np)) continue;
+        if (!strcmp(s->outcome, "failed")) {   /* no measurements to show */
+            fprintf(f, "| %d | %s | %s | %g | %g | %d | – | – | – | – | – | **failed** |\n",
+                    idx[a], r->variant, r->cfg.bn ? "yes" : "no", r->cfg.lr, r->cfg.init_scale,
+                    r->cfg.batch);
+            continue;
+        }
         fprintf(f, "| %d | %s | %s | %g | %g | %d | %ld | %.4g | %.4f | %.4f | %ld | %s |\n",
                 idx[a], r->variant, r->cfg.bn ? "yes" : "no", r->cfg.lr, r->cfg.init_scale,
                 r->cfg.batch, s->steps, s->final_train_loss, s->final_test_acc,

@@ -5,11 +5,12 @@
 # every process with exit 2 and one message from process 0 naming what differs — not a
 # run on a mix of two datasets with exit 0, not an MPI abort, not a hang (`timeout 120`:
 # 124 is a hang here). A process that cannot even start (its data missing) stops them all.
-#   usage: test_mpi_agree.sh EMBER_MNIST
+# ember-ablate's processes, which share out the runs of a sweep, check the same.
+#   usage: test_mpi_agree.sh EMBER_MNIST EMBER_ABLATE
 # mpirun's MPMD form (`-np 1 A : -np 1 B`) gives the processes different arguments. Exit 77
 # (skipped) without mpirun. Uses small generated data (tests/programs/make_idx.py; python3).
 set -uo pipefail
-MNIST=$1
+MNIST=$1 ABLATE=$2
 MPIRUN=$(command -v mpirun || true)
 if [ -z "$MPIRUN" ]; then
     echo "SKIP: mpirun not found (Debian: apt-get install openmpi-bin)"
@@ -89,6 +90,18 @@ s=$(job missing "$MNIST" --data "$tmp/a" "${run[@]}" : "$MNIST" --data "$tmp/now
 check "process 1's data missing: every process stops, exit 2 (got $s)" test "$s" = 2
 check "... process 1 names its directory" says missing "^ember-mnist\[1\]: $tmp/nowhere: no such directory"
 check "... no step taken" no_step missing
+
+# ---- ember-ablate: the runs shared out over processes on different data ----------------------
+abl=(grad-flow --quick --steps 5 --train-limit 200)
+s=$(job ablate "$ABLATE" "${abl[@]}" --data "$tmp/a" --out "$tmp/ab" : \
+        "$ABLATE" "${abl[@]}" --data "$tmp/b" --out "$tmp/ab")
+check "ember-ablate, process 1 on other data: exit 2 before any run (got $s)" \
+    test "$s" = 2 -a ! -e "$tmp/ab/runs.csv"
+check "... one message naming it" says ablate "^ember-ablate: process 1 reads other data than process 0"
+s=$(job ablate2 "$ABLATE" "${abl[@]}" --data "$tmp/a" --out "$tmp/ab2" : \
+        "$ABLATE" "${abl[@]}" --data "$tmp/a" --out "$tmp/ab2" --lr 0.2)
+check "ember-ablate, process 1 with another --lr: exit 2 (got $s)" test "$s" = 2
+check "... naming both" says ablate2 "process 0 has lr=default, process 1 has lr=0.2;"
 
 echo "$passed passed, $failed failed"
 test "$failed" = 0
