@@ -184,7 +184,7 @@ void ab_criterion(ab_report *rep, const char *id, const char *what, const char *
  * ab_plot_begin writes the header; each ab_plot_series adds one curve; ab_plot_end
  * writes the plot command, renders (gnuplot run with an argument vector, never a shell:
  * any character may be in --out), and embeds the figure in the report, or says why it is
- * not there: gnuplot missing, or gnuplot's own exit status and first line of errors. */
+ * not there: gnuplot missing, or gnuplot's own exit status and last line of errors. */
 typedef struct ab_plot {
     em_wfile w;                /* name.gp, written like every file (core/wfile.h)          */
     FILE *gp;

@@ -104,8 +104,8 @@ void ab_plot_series(ab_plot *p, const char *title, const char *style, const doub
 
 /* gnuplot SCRIPT in dir as an argument vector — no shell, so a quote or a `;` in --out is
  * only a character of a path — its stdout to /dev/null, its stderr kept. 0 when it exited
- * 0; otherwise why[] says what happened: its exit status or signal and the first line it
- * wrote to stderr. Between fork and exec only async-signal-safe calls (the driver may have
+ * 0; otherwise why[] says what happened: its exit status or signal and the last line it
+ * wrote to stderr (warnings come first, the error that stopped it last). Between fork and exec only async-signal-safe calls (the driver may have
  * BLAS threads). */
 static int render(const char *gnuplot, const char *dir, const char *script, char *why,
                   size_t len) {
@@ -132,21 +132,24 @@ static int render(const char *gnuplot, const char *dir, const char *script, char
         _exit(127);
     }
     close(fds[1]);
-    char err[512];
+    char err[512], chunk[256];   /* the last bytes it wrote: its fatal error is the last line */
     size_t n = 0;
-    for (ssize_t got; pid > 0 && (got = read(fds[0], err + n, sizeof err - 1 - n)) != 0;) {
+    for (ssize_t got; pid > 0 && (got = read(fds[0], chunk, sizeof chunk)) != 0;) {
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) break;
-        n += (size_t)got;
-        if (n == sizeof err - 1) {   /* keep the start, drain the rest */
-            char sink[512];
-            while (read(fds[0], sink, sizeof sink) > 0) continue;
-            break;
+        size_t k = (size_t)got, keep = sizeof err - 1 - k;
+        if (n > keep) {
+            memmove(err, err + n - keep, keep);
+            n = keep;
         }
+        memcpy(err + n, chunk, k);
+        n += k;
     }
     close(fds[0]);
+    while (n && (err[n - 1] == '\n' || err[n - 1] == '\r')) n--;
     err[n] = '\0';
-    err[strcspn(err, "\n")] = '\0';
+    const char *last = strrchr(err, '\n');
+    last = last ? last + 1 : err;
     int st = 0;
     if (pid < 0) {
         snprintf(why, len, "cannot start gnuplot: %s", strerror(errno));
@@ -155,8 +158,8 @@ static int render(const char *gnuplot, const char *dir, const char *script, char
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) continue;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
     if (WIFEXITED(st))
-        snprintf(why, len, "gnuplot exited with status %d%s%s", WEXITSTATUS(st), err[0] ? ": " : "",
-                 err);
+        snprintf(why, len, "gnuplot exited with status %d%s%s", WEXITSTATUS(st), last[0] ? ": " : "",
+                 last);
     else
         snprintf(why, len, "gnuplot was killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     return -1;

@@ -38,7 +38,7 @@ else
 fi
 # a gnuplot that fails: its own message in the report and on stderr, not "not found"
 mkdir "$tmp/bin"
-printf '#!/bin/sh\necho "line 3: undefined variable: nosuch" >&2\nexit 1\n' >"$tmp/bin/gnuplot"
+printf '#!/bin/sh\necho "line 1: warning: a warning first" >&2\necho "line 3: undefined variable: nosuch" >&2\nexit 1\n' >"$tmp/bin/gnuplot"
 chmod +x "$tmp/bin/gnuplot"
 s=$(PATH="$tmp/bin:$PATH" st "$ABLATE" "${quick[@]}" --out "$tmp/fails")
 check "gnuplot failing: the report is still written (exit $s)" test "$s" = 0 -a -s "$tmp/fails/report.md"
