@@ -120,7 +120,7 @@ em_code em_metrics_open(em_metrics **out, const char *path, bool append, em_erro
     m->fd = open_existing(path, O_RDWR | O_APPEND, err);
     if (m->fd < 0) {
         free(m);
-        return err->code;
+        return err ? err->code : EM_ERR_IO;
     }
     m->good = fstat(m->fd, &st) == 0 ? st.st_size : 0;
     if (m->good > 0) {   /* cut a last line without its '\n' (a crash mid-row) */
@@ -171,7 +171,7 @@ em_code em_metrics_open_resume(em_metrics **out, const char *path, long last_ste
     if (!in) {
         if (in_fd >= 0) close(in_fd);
         return in_fd >= 0 ? em_error_set(err, EM_ERR_NOMEM, "out of memory reading %s", path)
-                          : err->code;
+                          : err ? err->code : EM_ERR_IO;
     }
     em_metrics *m = calloc(1, sizeof *m);
     em_wfile w;
