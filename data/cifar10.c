@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/wfile.h"
 #include "reader.h"
 
 #define CIFAR_HINT                                                                     \
@@ -91,7 +92,7 @@ static em_code append_file(em_dataset *ds, const char *path, int label_bytes, in
     if (c != EM_OK) return c;
     c = append_records(ds, buf, len, label_bytes, label_index, n_classes, path, err);
     free(buf);
-    return c;
+    return c == EM_OK ? em_dataset_add_file(ds, path, err) : c;
 }
 
 /* Class names from a text file, one a line; blank lines and trailing blanks ignored.
@@ -221,21 +222,16 @@ em_code em_cifar100_load(em_dataset *ds, const char *dir, em_split split, bool c
     return c;
 }
 
-/* write to path.tmp, then rename: the old file stays whole until the new one is */
+/* written like every file ember writes (core/wfile.h): to path.tmp, created exclusively,
+ * then fsynced and renamed, so the old file stays whole until the new one is */
 static em_code write_atomic(const char *path, em_code (*body)(FILE *, const void *, em_error *),
                             const void *ctx, em_error *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return em_error_set(err, EM_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return em_error_set(err, EM_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    em_code c = body(f, ctx, err);
-    if (fclose(f) != 0 && c == EM_OK)
-        c = em_error_set(err, EM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (c == EM_OK && rename(tmp, path) != 0)
-        c = em_error_set(err, EM_ERR_IO, "%s: cannot rename into place: %s", path,
-                         strerror(errno));
-    if (c != EM_OK) remove(tmp);
+    em_wfile w;
+    em_code c = em_wfile_open(&w, path, 0, err);
+    if (c != EM_OK) return c;
+    c = body(w.f, ctx, err);
+    if (c != EM_OK) em_wfile_abort(&w);
+    else c = em_wfile_commit(&w, err);
     return c;
 }
 

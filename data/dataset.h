@@ -49,6 +49,8 @@ typedef struct em_dataset {
     int n_classes;              /**< number of classes                                    */
     const char **class_names;   /**< n_classes names (owned array; strings static or below) */
     char *names_storage;        /**< backing store of names that are not static tables    */
+    char *files;                /**< the files it was read from, one path a line (NULL:
+                                     generated, or read from memory)                       */
 } em_dataset;
 /** @var em_dataset::c
  * the number of channels of every example (1: grey, 3: RGB)
@@ -77,6 +79,15 @@ static inline size_t em_dataset_example_size(const em_dataset *ds) {
  * @param mean  receives ds->c means
  * @param std   receives ds->c standard deviations */
 void em_dataset_channel_stats(const em_dataset *ds, size_t n, double *mean, double *std);
+
+/** A 64-bit hash of the dataset's content: its shape, count, classes, every pixel and
+ * every label. Two datasets with the same content have the same hash wherever they were
+ * read from (raw or .gz, any directory); a changed pixel or label changes it. It tells
+ * data apart (a resumed run checks it is given the data it was trained on, data-parallel
+ * processes that they read the same data); it is not a cryptographic hash.
+ * @param ds  the dataset
+ * @return the hash */
+uint64_t em_dataset_hash(const em_dataset *ds);
 
 /** Count examples per class: hist[k] for k < ds->n_classes.
  * @param ds    the dataset
@@ -132,6 +143,12 @@ em_code em_dataset_static_names(em_dataset *ds, const char *const *names, int n,
  * @param err    filled on failure
  * @return EM_OK or EM_ERR_NOMEM */
 em_code em_dataset_copy_names(em_dataset *ds, const char *const *names, int n, em_error *err);
+/** Add path to ds->files (the loaders call it for every file they read).
+ * @param ds    the dataset
+ * @param path  a file it was read from
+ * @param err   filled on failure
+ * @return EM_OK or EM_ERR_NOMEM */
+em_code em_dataset_add_file(em_dataset *ds, const char *path, em_error *err);
 /** Names "0", "1", ..., "n-1" (sets whose classes are only numbers).
  * @param ds   the dataset
  * @param n    number of classes, 1..EM_DATA_MAX_CLASSES

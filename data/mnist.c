@@ -124,6 +124,9 @@ em_code em_idx_load(em_dataset *ds, const char *images_path, const char *labels_
     c = load_pair(ds, &ri, &rl, n_classes, name, err);
     em_reader_close(&ri);
     em_reader_close(&rl);
+    if (c == EM_OK && ((c = em_dataset_add_file(ds, images_path, err)) != EM_OK ||
+                       (c = em_dataset_add_file(ds, labels_path, err)) != EM_OK))
+        em_dataset_free(ds);
     return c;
 }
 

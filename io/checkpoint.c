@@ -3,6 +3,7 @@
  * and shape; nothing is written) and commit (copy; cannot fail). */
 #include "checkpoint.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,11 +120,16 @@ em_code em_checkpoint_save(const char *path, em_module *model, const em_ck_save_
 
 /* ---- load: plan, then commit ------------------------------------------------------------- */
 
-/* one copy to do: n values of the file's tensor src into dst, of dtype dst_dtype */
+/* one copy to do: n values of the file's tensor src into dst, of dtype dst_dtype, once
+ * the values (at bytes: in the file's memory, or staged from the file) pass their check */
 typedef struct copy_op {
     const em_st_tensor *src;
     void *dst;
     em_st_dtype dst_dtype;
+    const unsigned char *bytes;
+    em_ck_check check;          /* EM_CK_RANGE for counters too                          */
+    int64_t lo, hi;
+    bool variance;              /* a running variance: also >= 0                          */
 } copy_op;
 
 struct plan {
@@ -182,55 +188,143 @@ static const em_st_tensor *plan_find(struct plan *p, const char *name, em_st_dty
     return t;
 }
 
-static bool plan_push(struct plan *p, const em_st_tensor *src, void *dst, em_st_dtype dt) {
+static copy_op *plan_push(struct plan *p, const em_st_tensor *src, void *dst, em_st_dtype dt) {
     if (p->n == p->cap) {
         int cap = p->cap ? 2 * p->cap : 32;
         copy_op *ops = realloc(p->ops, (size_t)cap * sizeof *ops);
         if (!ops) {
             p->code = em_error_set(p->err, EM_ERR_NOMEM, "%s: out of memory", p->st->source);
-            return false;
+            return NULL;
         }
         p->ops = ops;
         p->cap = cap;
     }
-    p->ops[p->n++] = (copy_op){src, dst, dt};
+    p->ops[p->n] = (copy_op){.src = src, .dst = dst, .dst_dtype = dt};
     p->used[src - p->st->tensors] = true;
-    return true;
+    return &p->ops[p->n++];
 }
 
+/* name ends in suffix */
+static bool ends_with(const char *name, const char *suffix) {
+    size_t n = strlen(name), k = strlen(suffix);
+    return n >= k && !strcmp(name + n - k, suffix);
+}
+
+/* every model entry: counters in [0, EM_CK_COUNTER_MAX], parameters and buffers finite,
+ * running variances >= 0 (PyTorch's state-dict name for BatchNorm's variance) */
 static bool plan_fn(void *ctx, const char *name, const em_entry *e) {
     struct plan *p = ctx;
     const em_st_tensor *t;
+    copy_op *op;
     if (e->kind == EM_ENTRY_COUNTER) {
         t = plan_find(p, name, EM_ST_I64, 0, NULL, true);
-        return t && plan_push(p, t, e->counter, EM_ST_I64);
+        if (!t || !(op = plan_push(p, t, e->counter, EM_ST_I64))) return false;
+        op->check = EM_CK_RANGE;
+        op->hi = EM_CK_COUNTER_MAX;
+        return true;
     }
     int64_t shape[EM_MAX_DIMS];
     for (int d = 0; d < e->tensor->ndim; d++) shape[d] = e->tensor->shape[d];
     t = plan_find(p, name, EM_ST_REAL, e->tensor->ndim, shape, false);
-    return t && plan_push(p, t, e->tensor->data, EM_ST_REAL);
+    if (!t || !(op = plan_push(p, t, e->tensor->data, EM_ST_REAL))) return false;
+    op->check = EM_CK_FINITE;
+    op->variance = e->kind == EM_ENTRY_BUFFER && ends_with(name, "running_var");
+    return true;
 }
 
 /* n values from the file's bytes into dst: same dtype, or F32 <-> F64 */
-static void copy_values(void *dst, em_st_dtype dd, const em_st_tensor *src) {
+static void copy_values(void *dst, em_st_dtype dd, const em_st_tensor *src,
+                        const unsigned char *bytes) {
     size_t n = src->numel;
     if (dd == src->dtype) {
-        memcpy(dst, src->data, n * em_st_dtype_size(dd));
+        memcpy(dst, bytes, n * em_st_dtype_size(dd));
     } else if (dd == EM_ST_F64) {                 /* F32 -> F64: exact */
-        const unsigned char *s = src->data;
+        const unsigned char *s = bytes;
         for (size_t i = 0; i < n; i++) {
             float v;
             memcpy(&v, s + 4 * i, 4);
             ((double *)dst)[i] = v;
         }
     } else {                                      /* F64 -> F32: rounded to nearest */
-        const unsigned char *s = src->data;
+        const unsigned char *s = bytes;
         for (size_t i = 0; i < n; i++) {
             double v;
             memcpy(&v, s + 8 * i, 8);
             ((float *)dst)[i] = (float)v;
         }
     }
+}
+
+/* value i of a real tensor as the destination will hold it (F64 -> F32 may overflow) */
+static double real_at(const copy_op *op, size_t i) {
+    double v;
+    if (op->src->dtype == EM_ST_F64) {
+        memcpy(&v, op->bytes + 8 * i, 8);
+        if (op->dst_dtype == EM_ST_F32) v = (float)v;
+    } else {
+        float f;
+        memcpy(&f, op->bytes + 4 * i, 4);
+        v = f;
+    }
+    return v;
+}
+
+/* the values of one planned copy against its check; EM_OK or EM_ERR_FORMAT naming it */
+static em_code check_values(const copy_op *op, const char *src, em_error *err) {
+    const char *name = op->src->name;
+    for (size_t i = 0; i < op->src->numel && op->check != EM_CK_ANY; i++) {
+        if (op->check == EM_CK_RANGE) {
+            int64_t v;
+            memcpy(&v, op->bytes + 8 * i, 8);
+            if (v < op->lo || v > op->hi)
+                return em_error_set(err, EM_ERR_FORMAT, "%s: '%s' is %lld%s, outside [%lld, "
+                                    "%lld]: the file is corrupt", src, name, (long long)v,
+                                    op->src->numel > 1 ? " somewhere" : "", (long long)op->lo,
+                                    (long long)op->hi);
+            continue;
+        }
+        double v = real_at(op, i);
+        if (!isfinite(v))
+            return em_error_set(err, EM_ERR_FORMAT, "%s: tensor '%s' holds %s at index %zu%s; "
+                                "the file is corrupt or was saved from a run that diverged",
+                                src, name, isnan(v) ? "NaN" : "Inf", i,
+                                op->src->dtype != op->dst_dtype && !isnan(v)
+                                    ? " (beyond the range of float)" : "");
+        if (op->variance && v < 0)
+            return em_error_set(err, EM_ERR_FORMAT, "%s: tensor '%s' holds %g at index %zu: a "
+                                "running variance cannot be negative; the file is corrupt",
+                                src, name, v, i);
+    }
+    return EM_OK;
+}
+
+/* every planned copy's source bytes: in memory already, or read from the file (em_st_open)
+ * into *staged, one block for all; then every value checked */
+static em_code stage_and_check(struct plan *p, unsigned char **staged) {
+    size_t need = 0;
+    for (int i = 0; i < p->n; i++)
+        if (!p->ops[i].src->data) need += p->ops[i].src->end - p->ops[i].src->begin;
+    *staged = need ? malloc(need) : NULL;
+    if (need && !*staged)
+        return em_error_set(p->err, EM_ERR_NOMEM, "%s: out of memory for %zu bytes",
+                            p->st->source, need);
+    size_t at = 0;
+    for (int i = 0; i < p->n; i++) {
+        copy_op *op = &p->ops[i];
+        if (op->src->data) {
+            op->bytes = op->src->data;
+            continue;
+        }
+        op->bytes = *staged + at;
+        em_code c = em_st_read_tensor(p->st, op->src, *staged + at, p->err);
+        if (c) return c;
+        at += op->src->end - op->src->begin;
+    }
+    for (int i = 0; i < p->n; i++) {
+        em_code c = check_values(&p->ops[i], p->st->source, p->err);
+        if (c) return c;
+    }
+    return EM_OK;
 }
 
 em_code em_checkpoint_apply(const em_st *st, em_module *model, const em_ck_load_opts *opts,
@@ -254,17 +348,33 @@ em_code em_checkpoint_apply(const em_st *st, em_module *model, const em_ck_load_
         const em_ck_entry *x = &opts->extra[i];
         int64_t n = (int64_t)x->n;
         const em_st_tensor *t = plan_find(&p, x->name, x->dtype, 1, &n, x->n == 1);
+        copy_op *op;
         if (t && p.used[t - st->tensors])
             p.code = em_error_set(err, EM_ERR_ARG, "%s: '%s' is asked for twice", src, x->name);
-        else if (t) plan_push(&p, t, x->data, x->dtype);
+        else if (t && (op = plan_push(&p, t, x->data, x->dtype)) != NULL) {
+            const em_ck_require *r = opts->require ? &opts->require[i] : NULL;
+            if (r) {
+                EM_ASSERT_MSG(r->check != EM_CK_RANGE || x->dtype == EM_ST_I64,
+                              "EM_CK_RANGE is for I64 entries");
+                EM_ASSERT_MSG(r->check != EM_CK_FINITE || is_real(x->dtype),
+                              "EM_CK_FINITE is for real entries");
+                op->check = r->check;
+                op->lo = r->lo;
+                op->hi = r->hi;
+            }
+        }
     }
     for (int i = 0; i < st->n && !p.code && !opts->allow_unused; i++)
         if (!p.used[i])
             p.code = em_error_set(err, EM_ERR_FORMAT, "%s: unexpected tensor '%s' (not part of "
                                   "the model%s; load with allow_unused to ignore it)", src,
                                   st->tensors[i].name, opts->n_extra ? " or the extras" : "");
+    unsigned char *staged = NULL;
+    if (!p.code) p.code = stage_and_check(&p, &staged);
     if (!p.code)                                  /* commit: nothing below can fail */
-        for (int i = 0; i < p.n; i++) copy_values(p.ops[i].dst, p.ops[i].dst_dtype, p.ops[i].src);
+        for (int i = 0; i < p.n; i++)
+            copy_values(p.ops[i].dst, p.ops[i].dst_dtype, p.ops[i].src, p.ops[i].bytes);
+    free(staged);
     free(p.ops);
     free(p.used);
     return p.code;
@@ -273,7 +383,7 @@ em_code em_checkpoint_apply(const em_st *st, em_module *model, const em_ck_load_
 em_code em_checkpoint_load(const char *path, em_module *model, const em_ck_load_opts *opts,
                            em_error *err) {
     em_st *st;
-    em_code code = em_st_read(&st, path, err);
+    em_code code = em_st_open(&st, path, err);   /* the header; the bytes as they are needed */
     if (code) return code;
     code = em_checkpoint_apply(st, model, opts, err);
     em_st_free(st);

@@ -35,11 +35,19 @@
  * Loading validates everything first — the file as safetensors (io/safetensors.h), then
  * every model entry and every extra: present, a loadable dtype (F32 or F64 for real
  * values, converted to em_real; I64 for counters; the exact dtype for integer extras) and
- * the model's shape — and only then copies. A failed load changes nothing, and its message
- * names the file and the problem. Tensors in the file that nobody asked for are an error
- * too (as strict=True), unless allow_unused (e.g. loading a training checkpoint's model).
+ * the model's shape — then the values themselves: every parameter and buffer finite (after
+ * the conversion: an F64 value beyond float's range is an Inf in the float build), every
+ * running variance (a buffer named "*running_var") >= 0, every counter
+ * (num_batches_tracked) in [0, EM_CK_COUNTER_MAX], every extra as `require` says — and
+ * only then copies. A failed load changes nothing, and its message names the file, the
+ * tensor and the problem. Tensors in the file that nobody asked for are an error too (as
+ * strict=True), unless allow_unused (e.g. loading a training checkpoint's model).
  *
- * Saving writes `<path>.tmp`, fsyncs it and renames it into place (io/wfile.h).
+ * em_checkpoint_load() reads the file's header first (em_st_open: bounded by the header's
+ * size, checked against the file's) and then only the bytes of the tensors it restores, so
+ * its memory is what the model needs whatever the file claims.
+ *
+ * Saving writes `<path>.tmp`, fsyncs it and renames it into place (core/wfile.h).
  *
  * @file
  */
@@ -52,6 +60,11 @@
 #include "../layers/module.h"
 #include "safetensors.h"
 
+
+/** The largest counter a checkpoint may hold (2^53: exact in a double, and about 10^9
+ * times more steps than any run takes, so that counting on cannot overflow). */
+#define EM_CK_COUNTER_MAX ((int64_t)1 << 53)
+
 /** A named flat array saved beside the model and restored into the same memory. */
 typedef struct em_ck_entry {
     const char *name;        /**< "optim.momentum_buffer", "train.step", ...             */
@@ -59,6 +72,20 @@ typedef struct em_ck_entry {
     void *data;              /**< n values: read by save, overwritten by a successful load */
     size_t n;                /**< stored as a 1-d tensor of n elements                   */
 } em_ck_entry;
+
+/** What a load requires of an extra entry's values before it copies anything. */
+typedef enum em_ck_check {
+    EM_CK_ANY = 0,           /**< nothing (an rng state; statistics that may be NaN)      */
+    EM_CK_FINITE,            /**< real values: no NaN or Inf (an optimizer's buffers)     */
+    EM_CK_RANGE,             /**< I64 values: each in [lo, hi] (a step count)             */
+} em_ck_check;
+
+/** A requirement on the values of one extra entry (em_ck_load_opts.require). */
+typedef struct em_ck_require {
+    em_ck_check check;       /**< what is checked                                        */
+    int64_t lo;              /**< EM_CK_RANGE: the smallest value allowed                */
+    int64_t hi;              /**< EM_CK_RANGE: the largest value allowed                 */
+} em_ck_require;
 
 /** An em_rng's state (two uint64: state and stream) as an extra entry.
  * @param name     the entry's name, "rng.data"
@@ -87,6 +114,7 @@ typedef struct em_ck_save_opts {
 typedef struct em_ck_load_opts {
     int n_extra;                 /**< tensors to restore beside the model; all required  */
     const em_ck_entry *extra;    /**< the n_extra entries, as given to the save          */
+    const em_ck_require *require;/**< NULL, or n_extra requirements: require[i] on extra[i] */
     const char *expect_model;    /**< non-NULL: metadata "model" must say this           */
     bool allow_unused;           /**< ignore tensors nobody asked for (default: an error) */
 } em_ck_load_opts;
@@ -108,11 +136,13 @@ em_code em_checkpoint_save(const char *path, em_module *model, const em_ck_save_
  * @param opts   extras and checks, or NULL (model only, no unused tensors allowed)
  * @param err    filled on failure, naming the file and the problem
  * @return EM_OK; EM_ERR_IO (cannot read); EM_ERR_FORMAT (not valid safetensors, an entry
- *         missing, of the wrong dtype or shape, a tensor nobody asked for, another model
+ *         missing, of the wrong dtype or shape, a value that is NaN, Inf, a negative
+ *         variance or a counter out of range, a tensor nobody asked for, another model
  *         than expect_model); EM_ERR_ARG (an extra asked for twice); EM_ERR_NOMEM */
 em_code em_checkpoint_load(const char *path, em_module *model, const em_ck_load_opts *opts,
                            em_error *err);
-/** The same from an already-read file (em_st_read), e.g. to read its metadata as well.
+/** The same from an already-read file (em_st_read, or em_st_open: the tensors restored are
+ * read from the file then), e.g. to read its metadata as well.
  * @param st     the parsed file
  * @param model  the model to restore into
  * @param opts   extras and checks, or NULL

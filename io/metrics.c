@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/wfile.h"
+
 struct em_metrics {
     int fd;
     off_t good;          /* file length after the last complete row: a failed write is cut
@@ -56,24 +58,72 @@ static off_t whole_lines(int fd, off_t size) {
     return 0;
 }
 
+/* The existing file at path, opened without following a link (O_NOFOLLOW) and without
+ * blocking on a FIFO (O_NONBLOCK, cleared again), for flags; anything but a regular file
+ * is refused. -1 with err set on failure. */
+static int open_existing(const char *path, int flags, em_error *err) {
+    int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st = {0};
+    if (fd < 0) {
+        em_error_set(err, EM_ERR_IO, "cannot open metrics file %s: %s", path,
+                     errno == ELOOP ? "it is a symbolic link (ember does not write through "
+                                      "links)" : strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, flags) != 0) {
+        em_error_set(err, EM_ERR_IO, "cannot write metrics file %s: is %s, not a regular file",
+                     path, em_file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* the new file in w (the header, and the rows a resume keeps), written like a checkpoint
+ * (core/wfile.h), put in place and left open for the rows to come */
+static em_code commit_open(em_metrics *m, em_wfile *w, em_error *err) {
+    size_t written = w->written;
+    em_code c = em_wfile_commit_fd(w, &m->fd, err);
+    if (c == EM_OK) m->good = (off_t)written;
+    return c;
+}
+
+/* em_output_check's refusal of path, said of the metrics file */
+static em_code refused(em_code c, em_error *err) {
+    if (!err) return c;
+    char msg[EM_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return em_error_set(err, c, "cannot write metrics file %s", msg);
+}
+
 em_code em_metrics_open(em_metrics **out, const char *path, bool append, em_error *err) {
     *out = NULL;
+    em_code c = em_output_check(path, err);
+    if (c != EM_OK) return refused(c, err);
     em_metrics *m = calloc(1, sizeof *m);
     if (!m) return em_error_set(err, EM_ERR_NOMEM, "out of memory opening %s", path);
     snprintf(m->path, sizeof m->path, "%s", path);
-    /* append reads too: the end of the file, to find a half-written last line */
-    m->fd = open(path, append ? O_RDWR | O_CREAT | O_APPEND : O_WRONLY | O_CREAT | O_TRUNC,
-                 0666);
-    if (m->fd < 0) {
-        em_code c = em_error_set(err, EM_ERR_IO, "cannot write metrics file %s: %s", path,
-                                 strerror(errno));
-        free(m);
-        return c;
-    }
     struct stat st;
-    m->good = fstat(m->fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : 0;
-    em_code c = EM_OK;
-    if (append && m->good > 0) {   /* cut a last line without its '\n' (a crash mid-row) */
+    if (!append || lstat(path, &st) != 0) {   /* a new file: the header, then the rows */
+        em_wfile w;
+        c = em_wfile_open(&w, path, 0, err);
+        if (c == EM_OK) c = em_wfile_write(&w, header, sizeof header - 1, err);
+        if (c == EM_OK) c = commit_open(m, &w, err);
+        if (c != EM_OK) {
+            free(m);
+            return c;
+        }
+        *out = m;
+        return EM_OK;
+    }
+    /* append reads too: the end of the file, to find a half-written last line */
+    m->fd = open_existing(path, O_RDWR | O_APPEND, err);
+    if (m->fd < 0) {
+        free(m);
+        return err ? err->code : EM_ERR_IO;
+    }
+    m->good = fstat(m->fd, &st) == 0 ? st.st_size : 0;
+    if (m->good > 0) {   /* cut a last line without its '\n' (a crash mid-row) */
         off_t whole = whole_lines(m->fd, m->good);
         if (whole < 0 || (whole < m->good && ftruncate(m->fd, whole) != 0))
             c = em_error_set(err, EM_ERR_IO, "cannot cut the half-written last line of %s: "
@@ -112,33 +162,46 @@ static long row_step(const char *line, size_t len) {
 em_code em_metrics_open_resume(em_metrics **out, const char *path, long last_step,
                                em_error *err) {
     *out = NULL;
-    FILE *in = fopen(path, "r");
-    if (!in) return em_metrics_open(out, path, false, err);
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fclose(in);
-        return em_error_set(err, EM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    em_code c = em_output_check(path, err);
+    if (c != EM_OK) return refused(c, err);
+    struct stat st;
+    if (lstat(path, &st) != 0) return em_metrics_open(out, path, false, err);
+    int in_fd = open_existing(path, O_RDONLY, err);
+    FILE *in = in_fd >= 0 ? fdopen(in_fd, "r") : NULL;
+    if (!in) {
+        if (in_fd >= 0) close(in_fd);
+        return in_fd >= 0 ? em_error_set(err, EM_ERR_NOMEM, "out of memory reading %s", path)
+                          : err ? err->code : EM_ERR_IO;
     }
+    em_metrics *m = calloc(1, sizeof *m);
+    em_wfile w;
+    c = m ? em_wfile_open(&w, path, 0, err)
+          : em_error_set(err, EM_ERR_NOMEM, "out of memory opening %s", path);
+    if (c == EM_OK) c = em_wfile_write(&w, header, sizeof header - 1, err);
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    bool ok = fputs(header, f) != EOF;
-    while (ok && (len = getline(&line, &cap, in)) > 0) {
+    while (c == EM_OK && (len = getline(&line, &cap, in)) > 0) {
         long step = row_step(line, (size_t)len);
-        if (step >= 0 && step <= last_step) ok = fwrite(line, 1, (size_t)len, f) == (size_t)len;
+        if (step >= 0 && step <= last_step) c = em_wfile_write(&w, line, (size_t)len, err);
     }
-    bool read_ok = !ferror(in);
+    if (c == EM_OK && ferror(in)) {
+        c = em_error_set(err, EM_ERR_IO, "rewriting %s for the resumed run failed: read "
+                         "error", path);
+        em_wfile_abort(&w);
+    }
     free(line);
     fclose(in);
-    if (fclose(f) != 0 || !ok || !read_ok || rename(tmp, path) != 0) {
-        em_code c = em_error_set(err, EM_ERR_IO, "rewriting %s for the resumed run failed: %s",
-                                 path, read_ok ? strerror(errno) : "read error");
-        remove(tmp);
+    if (c == EM_OK) {
+        snprintf(m->path, sizeof m->path, "%s", path);
+        c = commit_open(m, &w, err);
+    }
+    if (c != EM_OK) {
+        free(m);
         return c;
     }
-    return em_metrics_open(out, path, true, err);
+    *out = m;
+    return EM_OK;
 }
 
 /* a measured value, or nothing between the commas */

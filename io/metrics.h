@@ -13,6 +13,12 @@
  * limit) is an EM_ERR_IO naming the file, the part of the row that got out is cut off
  * again, and the rows already written stay: the file never ends in half a row.
  *
+ * A new file, and the file a resume rewrites, is written like a checkpoint (core/wfile.h:
+ * a temporary file created exclusively, fsynced, renamed into place, the directory
+ * fsynced) and the rows are appended to it from then on. The path must be a regular file
+ * or not exist: a FIFO, a device, a directory or a symbolic link there is an EM_ERR_IO
+ * (never a write through a link, never a wait on a FIFO).
+ *
  * @file
  */
 #ifndef EM_METRICS_H

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wfile.h"
+#include "../core/wfile.h"
 
 em_code em_npy_save(const char *path, const em_tensor *t, em_error *err) {
     return em_npy_save_data(path, t->ndim, t->shape, t->data, err);

@@ -4,13 +4,15 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include "wfile.h"
+#include "../core/wfile.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "ember's safetensors and .npy code assumes a little-endian host"
@@ -47,6 +49,7 @@ void em_st_free(em_st *st) {
     free(st->meta);
     free(st->owned);
     free(st->source_copy);
+    if (st->fd >= 0) close(st->fd);
     free(st);
 }
 
@@ -231,6 +234,69 @@ static em_code parse_header(em_st *st, const char *text, size_t data_len, const 
     return check_layout(st, data_len, src, err);
 }
 
+/* JSON values in the header text, counted from above without parsing: a value is a
+ * container, or follows a ',' or is the first of a container (cJSON's tree costs about 64
+ * bytes a value; this bounds it before cJSON allocates any) */
+static size_t json_values_bound(const char *h, size_t len) {
+    size_t n = 1;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = h[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ',' || c == '[' || c == '{') {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* the header's hlen bytes at h (not NUL-terminated), validated and parsed into st */
+static em_code parse_text(em_st *st, const char *h, uint64_t hlen, size_t data_len,
+                          const char *src, em_error *err) {
+    em_code code = EM_OK;
+    if (hlen < 2 || h[0] != '{')
+        return FAIL("%s: the header does not start with '{' (not a safetensors file?)", src);
+    if (memchr(h, 0, (size_t)hlen))
+        return FAIL("%s: the header contains a NUL byte", src);
+    size_t values = json_values_bound(h, (size_t)hlen);
+    if (values > EM_ST_MAX_JSON_VALUES)
+        return FAIL("%s: the header holds up to %zu JSON values, more than the limit of %d "
+                    "(not a checkpoint ember or PyTorch writes)", src, values,
+                    EM_ST_MAX_JSON_VALUES);
+    char *text = malloc((size_t)hlen + 1);
+    if (!text)
+        return em_error_set(err, EM_ERR_NOMEM, "%s: out of memory for a %llu-byte header", src,
+                            (unsigned long long)hlen);
+    memcpy(text, h, (size_t)hlen);
+    text[hlen] = 0;
+    code = parse_header(st, text, data_len, src, err);
+    free(text);
+    return code;
+}
+
+/* the length field: at most the bytes after it and the limit */
+static em_code check_hlen(uint64_t hlen, uint64_t after, const char *src, em_error *err) {
+    em_code code = EM_OK;
+    if (hlen > after)
+        return FAIL("%s: header length %llu is larger than the file (%llu bytes after the "
+                    "length field): truncated, or not a safetensors file",
+                    src, (unsigned long long)hlen, (unsigned long long)after);
+    if (hlen > EM_ST_MAX_HEADER)
+        return FAIL("%s: header length %llu exceeds the limit of %zu bytes", src,
+                    (unsigned long long)hlen, EM_ST_MAX_HEADER);
+    return EM_OK;
+}
+
+static em_st *st_new(void) {
+    em_st *st = calloc(1, sizeof *st);
+    if (st) st->fd = -1;
+    return st;
+}
+
 em_code em_st_parse(em_st **out, const void *bytes, size_t len, const char *source,
                     em_error *err) {
     em_code code = EM_OK;
@@ -242,32 +308,12 @@ em_code em_st_parse(em_st **out, const void *bytes, size_t len, const char *sour
     const unsigned char *b = bytes;
     uint64_t hlen;
     memcpy(&hlen, b, 8);
-    if (hlen > len - 8)
-        return FAIL("%s: header length %llu is larger than the file (%zu bytes after the "
-                    "length field): truncated, or not a safetensors file",
-                    src, (unsigned long long)hlen, len - 8);
-    if (hlen > EM_ST_MAX_HEADER)
-        return FAIL("%s: header length %llu exceeds the limit of %zu bytes", src,
-                    (unsigned long long)hlen, EM_ST_MAX_HEADER);
-    const char *h = (const char *)b + 8;
-    if (hlen < 2 || h[0] != '{')
-        return FAIL("%s: the header does not start with '{' (not a safetensors file?)", src);
-    if (memchr(h, 0, (size_t)hlen))
-        return FAIL("%s: the header contains a NUL byte", src);
-    em_st *st = calloc(1, sizeof *st);
-    char *text = malloc((size_t)hlen + 1);
-    if (!st || !text) {
-        free(st);
-        free(text);
-        return em_error_set(err, EM_ERR_NOMEM, "%s: out of memory for a %llu-byte header", src,
-                            (unsigned long long)hlen);
-    }
-    memcpy(text, h, (size_t)hlen);
-    text[hlen] = 0;
+    if ((code = check_hlen(hlen, len - 8, src, err))) return code;
+    em_st *st = st_new();
+    if (!st) return em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", src);
     st->source = src;
-    size_t data_len = len - 8 - (size_t)hlen;
-    code = parse_header(st, text, data_len, src, err);
-    free(text);
+    st->data_offset = 8 + hlen;
+    code = parse_text(st, (const char *)b + 8, hlen, len - 8 - (size_t)hlen, src, err);
     if (code) {
         em_st_free(st);
         return code;
@@ -278,42 +324,99 @@ em_code em_st_parse(em_st **out, const void *bytes, size_t len, const char *sour
     return EM_OK;
 }
 
-em_code em_st_read(em_st **out, const char *path, em_error *err) {
+/* n bytes at offset of fd into buf: EM_OK, or EM_ERR_IO naming path */
+static em_code read_at(int fd, void *buf, size_t n, uint64_t offset, const char *path,
+                       em_error *err) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(fd, (char *)buf + done, n - done, (off_t)(offset + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            return em_error_set(err, EM_ERR_IO, "%s: reading %zu bytes at offset %llu failed: "
+                                "%s", path, n, (unsigned long long)offset,
+                                got < 0 ? strerror(errno) : "the file got shorter while being "
+                                "read");
+        done += (size_t)got;
+    }
+    return EM_OK;
+}
+
+em_code em_st_open(em_st **out, const char *path, em_error *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: a FIFO opens at once and is refused below, instead of blocking */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || fcntl(fd, F_SETFL, 0) != 0) {
+        close(fd);
         return em_error_set(err, EM_ERR_IO, "%s: not a regular file", path);
     }
-    size_t len = (size_t)sb.st_size;
-    void *bytes = malloc(len ? len : 1);
+    em_st *st = st_new();
     char *name = malloc(strlen(path) + 1);
-    if (!bytes || !name) {
-        fclose(f);
-        free(bytes);
+    if (!st || !name) {
+        close(fd);
+        free(st);
         free(name);
-        return em_error_set(err, EM_ERR_NOMEM, "%s: out of memory for %zu bytes", path, len);
+        return em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", path);
     }
     strcpy(name, path);
-    size_t got = fread(bytes, 1, len, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (got != len || bad) {
-        free(bytes);
-        free(name);
-        return em_error_set(err, EM_ERR_IO, "%s: read %zu of %zu bytes", path, got, len);
-    }
-    em_code code = em_st_parse(out, bytes, len, name, err);
+    st->source = st->source_copy = name;
+    st->fd = fd;
+    /* the length field first, checked against the file's size: nothing larger than the
+     * file claims is read, and the data section not at all */
+    uint64_t size = (uint64_t)sb.st_size, hlen = 0;
+    em_code code = EM_OK;
+    if (size < 8)
+        FAIL("%s: truncated: %llu bytes, too short for the 8-byte header length (an empty or "
+             "cut-short file?)", path, (unsigned long long)size);
+    if (!code) code = read_at(fd, &hlen, 8, 0, path, err);
+    if (!code) code = check_hlen(hlen, size - 8, path, err);
+    char *h = code ? NULL : malloc(hlen ? (size_t)hlen : 1);
+    if (!code && !h) code = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory for a %llu-byte "
+                                         "header", path, (unsigned long long)hlen);
+    if (!code) code = read_at(fd, h, (size_t)hlen, 8, path, err);
+    if (!code) code = parse_text(st, h, hlen, (size_t)(size - 8 - hlen), path, err);
+    free(h);
     if (code) {
-        free(bytes);
-        free(name);
+        em_st_free(st);
         return code;
     }
-    (*out)->owned = bytes;
-    (*out)->source_copy = name;
+    st->data_offset = 8 + hlen;
+    *out = st;
+    return EM_OK;
+}
+
+em_code em_st_read_tensor(const em_st *st, const em_st_tensor *t, void *dst, em_error *err) {
+    size_t n = t->end - t->begin;
+    if (t->data) {
+        if (n) memcpy(dst, t->data, n);
+        return EM_OK;
+    }
+    EM_ASSERT_MSG(st->fd >= 0, "em_st_read_tensor: the file is closed");
+    return read_at(st->fd, dst, n, st->data_offset + t->begin, st->source, err);
+}
+
+em_code em_st_read(em_st **out, const char *path, em_error *err) {
+    em_code code = em_st_open(out, path, err);
+    if (code) return code;
+    em_st *st = *out;
+    size_t len = 0;                       /* the data section: exactly the tensors' bytes */
+    for (int i = 0; i < st->n; i++)
+        if (st->tensors[i].end > len) len = st->tensors[i].end;
+    unsigned char *data = malloc(len ? len : 1);
+    if (!data) code = em_error_set(err, EM_ERR_NOMEM, "%s: out of memory for %zu bytes", path, len);
+    if (!code) code = read_at(st->fd, data, len, st->data_offset, path, err);
+    if (code) {
+        free(data);
+        em_st_free(st);
+        *out = NULL;
+        return code;
+    }
+    st->owned = data;
+    for (int i = 0; i < st->n; i++) st->tensors[i].data = data + st->tensors[i].begin;
+    close(st->fd);
+    st->fd = -1;
     return EM_OK;
 }
 

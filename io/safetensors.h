@@ -19,7 +19,7 @@
  * end - begin = numel * dtype size. em_st_parse checks all of it, and that names are
  * unique and dtypes known; every failure is EM_ERR_FORMAT with a message that names the
  * source and the problem. The writer pads the header with spaces to a multiple of 8 bytes
- * so the data starts aligned, and writes crash-safely (io/wfile.h).
+ * so the data starts aligned, and writes crash-safely (core/wfile.h).
  *
  * Byte order: ember supports little-endian hosts only (checked at compile time), so the
  * data section is the host's own representation of the values.
@@ -67,6 +67,10 @@ typedef enum em_st_dtype {
 #define EM_ST_MAX_DIMS 8
 /** headers larger than this are refused (the reference implementation's limit) */
 #define EM_ST_MAX_HEADER ((size_t)100 << 20)
+/** headers of more JSON values than this are refused before they are parsed: the parsed
+ * tree costs about 64 bytes a value, so a header's memory stays within 64 MiB plus twice
+ * its length (an ember checkpoint has about 15 values a tensor) */
+#define EM_ST_MAX_JSON_VALUES (1 << 20)
 
 /** One tensor of a file: its header entry and where its bytes are. */
 typedef struct em_st_tensor {
@@ -76,7 +80,8 @@ typedef struct em_st_tensor {
     int64_t shape[EM_ST_MAX_DIMS];    /**< the first ndim entries                           */
     size_t numel;                     /**< product of shape (1 for a scalar)                */
     size_t begin, end;                /**< data_offsets within the data section (parsed)   */
-    const void *data;                 /**< numel values in dtype, little-endian             */
+    const void *data;                 /**< numel values in dtype, little-endian (NULL after
+                                           em_st_open: em_st_read_tensor reads them)   */
 } em_st_tensor;
 /** @var em_st_tensor::begin
  * the first byte of the tensor in the data section (see end) */
@@ -95,8 +100,10 @@ typedef struct em_st {
     int n_meta;                       /**< __metadata__, in file order                      */
     em_st_meta *meta;                 /**< the n_meta pairs                                 */
     void *json;                       /**< the parsed header (cJSON); names point into it   */
-    void *owned;                      /**< the file's bytes when read by em_st_read         */
+    void *owned;                      /**< the data section when read by em_st_read         */
     char *source_copy;                /**< storage behind source when read from a file     */
+    int fd;                           /**< the file em_st_open() keeps open (-1: none)      */
+    uint64_t data_offset;             /**< where the data section starts: 8 + header length */
 } em_st;
 
 /** The format's name of a dtype.
@@ -118,7 +125,27 @@ size_t em_st_dtype_size(em_st_dtype dtype);
  * @return EM_OK, EM_ERR_FORMAT (what is wrong, where) or EM_ERR_NOMEM */
 em_code em_st_parse(em_st **out, const void *bytes, size_t len, const char *source,
                     em_error *err);
-/** Read a whole file and parse it; EM_ERR_IO when it cannot be read.
+/** Read and validate a file's header only, in bounded memory: the length field is checked
+ * against the file's size before anything else is read, the header against
+ * EM_ST_MAX_HEADER and EM_ST_MAX_JSON_VALUES before it is parsed, and the layout of the
+ * tensors against the size of the data section; the data section itself is not read.
+ * Every tensor's data is NULL: em_st_read_tensor() reads its bytes from the file, which
+ * stays open until em_st_free(). A FIFO, a directory or a device is refused (EM_ERR_IO)
+ * without blocking.
+ * @param out   receives the parsed header
+ * @param path  the file
+ * @param err   filled on failure
+ * @return EM_OK, EM_ERR_IO, EM_ERR_FORMAT or EM_ERR_NOMEM */
+em_code em_st_open(em_st **out, const char *path, em_error *err);
+/** The bytes of one tensor (end - begin of them) into dst: copied from memory, or read from
+ * the file of em_st_open().
+ * @param st   the parsed file
+ * @param t    one of its tensors
+ * @param dst  room for end - begin bytes
+ * @param err  filled on failure
+ * @return EM_OK, or EM_ERR_IO when the file cannot be read (it got shorter since) */
+em_code em_st_read_tensor(const em_st *st, const em_st_tensor *t, void *dst, em_error *err);
+/** em_st_open(), then the whole data section read into memory (every tensor's data set).
  * @param out   receives the parsed file, which owns the bytes
  * @param path  the file
  * @param err   filled on failure
@@ -140,7 +167,7 @@ const char *em_st_meta_get(const em_st *st, const char *key);
 
 /** Write tensors (name, dtype, ndim, shape, data; numel/begin/end are computed) and
  * metadata to path, crash-safely. Names must be unique, non-empty and not "__metadata__"
- * (EM_ERR_ARG otherwise). fail_after_bytes: testing hook of io/wfile.h (0: never).
+ * (EM_ERR_ARG otherwise). fail_after_bytes: testing hook of core/wfile.h (0: never).
  * @param path              the file to write (replaced atomically)
  * @param n                 number of tensors
  * @param tensors           the n tensors

@@ -17,6 +17,15 @@ static void make_dir(void) {
     cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "test"));
 }
 
+/* DIR/NAME, in one of four rotating buffers (so a call can take two or three of them) */
+static inline const char *in_dir(const char *name) {
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
 static void remove_dir(void) {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

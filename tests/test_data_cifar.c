@@ -46,9 +46,18 @@ Test(cifar, round_trip_exact_train_and_test) {
     cr_assert_eq(ds.n_classes, 10);
     cr_assert_str_eq(ds.class_names[0], "airplane");  /* no batches.meta.txt: built-in names */
     cr_assert_str_eq(ds.class_names[9], "truck");
+    char want[1600] = "", p[512];   /* the files read, in order (a checkpoint records them) */
+    for (int b = 1; b <= 5; b++) {
+        char name[32];
+        snprintf(name, sizeof name, "data_batch_%d.bin", b);
+        strcat(want, path_in(p, sizeof p, dir, name));
+        strcat(want, "\n");
+    }
+    cr_assert_str_eq(ds.files, want);
     em_dataset_free(&ds);
     cr_assert_eq(em_cifar10_load(&ds, dir, EM_SPLIT_TEST, &err), EM_OK, "%s", err.msg);
     assert_cifar_content(&ds, 7, 1000);
+    cr_assert(strstr(ds.files, "/test_batch.bin\n"), "%s", ds.files);
     em_dataset_free(&ds);
     rm_tree(dir);
 }

@@ -1,5 +1,5 @@
 /* tests/test_data_fuzz_replay.c — every input in tests/fuzz/corpus/{idx,cifar,safetensors,
- * image,options,metrics,npy} run through
+ * image,options,metrics,npy,arch} run through
  * the fuzz harnesses (tests/fuzz/fuzz_*.c, compiled in here without libFuzzer). The corpus
  * holds the hand-made seeds and the inputs the fuzzers found that reach new code; a crash
  * input found by a fuzzer is added there (and so becomes a regression test of this suite).
@@ -16,7 +16,9 @@ int em_fuzz_image(const uint8_t *data, size_t size);
 int em_fuzz_options(const uint8_t *data, size_t size);
 int em_fuzz_metrics(const uint8_t *data, size_t size);
 int em_fuzz_npy(const uint8_t *data, size_t size);
+int em_fuzz_arch(const uint8_t *data, size_t size);
 
+#include "fuzz/fuzz_arch.c"
 #include "fuzz/fuzz_cifar.c"
 #include "fuzz/fuzz_idx.c"
 #include "fuzz/fuzz_image.c"
@@ -58,6 +60,7 @@ Test(fuzz_replay, cifar_corpus) {
 Test(fuzz_replay, safetensors_corpus) {
     size_t n = replay("safetensors", em_fuzz_safetensors);
     cr_assert(n >= 6, "only %zu inputs", n);
+    if (safetensors_dir[0]) rm_tree(safetensors_dir);
 }
 
 Test(fuzz_replay, image_corpus) {
@@ -79,5 +82,10 @@ Test(fuzz_replay, metrics_corpus) {
 
 Test(fuzz_replay, npy_corpus) {
     size_t n = replay("npy", em_fuzz_npy);
+    cr_assert(n >= 10, "only %zu inputs", n);
+}
+
+Test(fuzz_replay, arch_corpus) {
+    size_t n = replay("arch", em_fuzz_arch);
     cr_assert(n >= 10, "only %zu inputs", n);
 }

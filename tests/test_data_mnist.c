@@ -66,6 +66,37 @@ Test(mnist, gzip_round_trip_exact_and_fashion_names) {
 }
 
 /* the "train-images.idx3-ubyte" spelling of some distributions */
+/* what a checkpoint records of its data: the files read, and a hash of the content that
+ * is the same raw or gzipped, anywhere, and changes with one pixel or one label */
+Test(mnist, files_read_and_content_hash) {
+    char raw[256], gz[256];
+    make_tmpdir(raw, sizeof raw);
+    make_tmpdir(gz, sizeof gz);
+    write_idx_pair(raw, "train", 16, 28, 28, false);
+    write_idx_pair(gz, "train", 16, 28, 28, true);
+    em_dataset a, b;
+    em_error err;
+    cr_assert_eq(em_mnist_load(&a, raw, EM_SPLIT_TRAIN, &err), EM_OK, "%s", err.msg);
+    cr_assert_eq(em_mnist_load(&b, gz, EM_SPLIT_TRAIN, &err), EM_OK, "%s", err.msg);
+    char want[600];
+    snprintf(want, sizeof want, "%s/train-images-idx3-ubyte\n%s/train-labels-idx1-ubyte\n", raw,
+             raw);
+    cr_assert_str_eq(a.files, want);
+    cr_assert(strstr(b.files, "train-images-idx3-ubyte.gz\n"), "%s", b.files);
+    uint64_t h = em_dataset_hash(&a);
+    cr_assert_eq(em_dataset_hash(&b), h, "raw and gzipped differ");
+    b.pixels[16 * 784 - 1] ^= 1;
+    cr_assert_neq(em_dataset_hash(&b), h, "a pixel changed, the hash did not");
+    b.pixels[16 * 784 - 1] ^= 1;
+    b.labels[3] = (uint8_t)((b.labels[3] + 1) % 10);
+    cr_assert_neq(em_dataset_hash(&b), h, "a label changed, the hash did not");
+    em_dataset_free(&a);
+    em_dataset_free(&b);
+    cr_assert_null(a.files, "free zeroes the struct");
+    rm_tree(raw);
+    rm_tree(gz);
+}
+
 Test(mnist, dotted_file_names) {
     char dir[256], p[512];
     make_tmpdir(dir, sizeof dir);

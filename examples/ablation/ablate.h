@@ -21,6 +21,7 @@
 #include "data/dataset.h"
 #include "examples/common/dist.h"
 #include "examples/common/options.h"
+#include "core/wfile.h"
 #include "layers/module.h"
 
 #define AB_MAX_RUNS 1024
@@ -91,7 +92,8 @@ typedef struct ab_result {
     double final_train_loss;   /* mean of the last 100 steps' batch losses                 */
     double final_test_acc, best_test_acc;
     long steps, steps_to_target, diverged_step;
-    char outcome[12];          /* trained | slow | diverged                                */
+    char outcome[12];          /* trained | slow | diverged | failed (no measurements: the
+                                  run stopped on an error; its metrics are NaN, not 0)    */
     double seconds;
     int n_extra;
     char extra_key[AB_MAX_EXTRA][32];
@@ -117,7 +119,8 @@ typedef struct ab_report {
     int n_runs;
     const ab_point *pts;
     long n_pts;
-    int n_pass, n_fail;
+    const char *experiment;    /* the section being written (its runs decide "no data")    */
+    int n_pass, n_fail, n_nodata;
 } ab_report;
 
 typedef struct ab_experiment {
@@ -153,7 +156,8 @@ int ab_execute(const ab_ctx *ctx, const ab_run *runs, int n, const char *dir);
 /* Under mpirun, collective: every worker file to process 0 (0 when all arrived). */
 int ab_collect(const ab_ctx *ctx, int n, const char *dir);
 /* Reads the workers' files in run order: writes dir/runs.csv and dir/curves.csv (via a
- * temporary name and rename), fills res[0..n) and the in-memory points (malloc'd). */
+ * temporary name and rename), fills res[0..n) and the in-memory points (malloc'd). A run
+ * whose worker failed (or left no row) is a row with outcome "failed" and empty metrics. */
 int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_point **pts, long *n_pts);
 int ab_mkdirs(const char *dir);
 
@@ -171,12 +175,18 @@ void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix);
 double ab_value_at(const ab_report *rep, int run, const char *metric, long step);
 /* the run of experiment with that variant name, or -1 */
 int ab_find(const ab_report *rep, const char *experiment, const char *variant);
+/* A pass criterion of the section's experiment: PASS or FAIL, or "no data" when any run of
+ * that experiment failed (its measurements would be missing or partial, and a comparison
+ * of what is left could pass by accident); counted in n_pass, n_fail, n_nodata. */
 void ab_criterion(ab_report *rep, const char *id, const char *what, const char *measured,
                   bool pass);
 /* A figure: name.gp with the data inline, rendered to name.png when gnuplot exists.
  * ab_plot_begin writes the header; each ab_plot_series adds one curve; ab_plot_end
- * writes the plot command, renders, and embeds the figure in the report. */
+ * writes the plot command, renders (gnuplot run with an argument vector, never a shell:
+ * any character may be in --out), and embeds the figure in the report, or says why it is
+ * not there: gnuplot missing, or gnuplot's own exit status and last line of errors. */
 typedef struct ab_plot {
+    em_wfile w;                /* name.gp, written like every file (core/wfile.h)          */
     FILE *gp;
     char name[64];
     int n_series;

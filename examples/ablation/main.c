@@ -1,11 +1,13 @@
 /* ember-ablate EXPERIMENT [options] — the BatchNorm experiments of ../shared/EXPERIMENTS.md
  * §6 on MNIST-format data (Fashion-MNIST by default): runs.csv, curves.csv, report.md and
- * figures in --out DIR. Exit status: 0 done, 1 a run or a write failed, 2 bad arguments or
+ * figures in --out DIR. Exit status: 0 done, 1 a run or a write failed (its row says
+ * "failed", its criteria "no data"), 2 bad arguments, an --out that cannot be written, or
  * missing data. */
 #include "core/parallel.h"
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -14,8 +16,10 @@
 #include <unistd.h>
 
 #include "ablate.h"
+#include "core/wfile.h"
 #include "data/mnist.h"
 #include "examples/common/gnuplot.h"
+#include "examples/common/fingerprint.h"
 #include "examples/common/progress.h"
 
 static void usage(FILE *f) {
@@ -54,7 +58,8 @@ static bool parse_lrs(const char *s, ab_opts *o) {
         char *end;
         errno = 0;
         double v = strtod(p, &end);
-        if (errno || end == p || !(v > 0) || o->n_lrs >= AB_MAX_LRS) return false;
+        if (errno || end == p || !isfinite(v) || !(v > 0) || v > 1e6 || o->n_lrs >= AB_MAX_LRS)
+            return false;
         o->lrs[o->n_lrs++] = v;
         if (*end == ',') end++;
         else if (*end) return false;
@@ -64,6 +69,19 @@ static bool parse_lrs(const char *s, ab_opts *o) {
 }
 
 /* 0 ok, 1 help, 2 error (message printed) */
+/* a path option into buf, or false when it does not fit (it is refused, never cut) */
+static bool copy_path(char *buf, size_t len, const char *opt, const char *s) {
+    size_t n = strlen(s);
+    if (n > 0 && n < len) {
+        memcpy(buf, s, n + 1);
+        return true;
+    }
+    if (n == 0) fprintf(stderr, "ember-ablate: %s: an empty path\n", opt);
+    else fprintf(stderr, "ember-ablate: %s: the path has %zu bytes, more than the limit of %zu\n",
+                 opt, n, len - 1);
+    return false;
+}
+
 static int parse(int argc, char **argv, ab_opts *o) {
     memset(o, 0, sizeof *o);
     o->jobs = 1;
@@ -80,11 +98,11 @@ static int parse(int argc, char **argv, ab_opts *o) {
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         const char *bad = NULL;
         switch (c) {
-        case 'o': snprintf(o->out, sizeof o->out, "%s", optarg); break;
+        case 'o': if (!copy_path(o->out, sizeof o->out, "--out", optarg)) return 2; break;
         case 'q': o->quick = true; break;
         case 's': if (!parse_long(optarg, 1, &v) || v > 100) bad = "--seeds"; else o->seeds = (int)v; break;
         case 'j': if (!parse_long(optarg, 1, &v) || v > 64) bad = "--jobs"; else o->jobs = (int)v; break;
-        case 'd': snprintf(o->data, sizeof o->data, "%s", optarg); break;
+        case 'd': if (!copy_path(o->data, sizeof o->data, "--data", optarg)) return 2; break;
         case 'D':
             if (strcmp(optarg, "fashion-mnist") && strcmp(optarg, "mnist")) bad = "--dataset";
             else snprintf(o->dataset, sizeof o->dataset, "%s", optarg);
@@ -153,6 +171,28 @@ static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
                "scripts.\n\n");
 }
 
+/* Data parallel (runs shared out): the processes must have the same options and data,
+ * or each would compute its share of another sweep; collective. 0, or 2 with process 0's
+ * message printed. */
+static int agree(const ab_opts *o, const em_dataset *train, const em_dataset *test,
+                 const em_dist *dist) {
+    char config[512], lrs[AB_MAX_LRS * 26] = "";
+    for (int i = 0, at = 0; i < o->n_lrs && at >= 0 && (size_t)at < sizeof lrs; i++) {
+        char x[32];
+        at += snprintf(lrs + at, sizeof lrs - (size_t)at, "%s%s", i ? "," : "",
+                       em_exact(x, sizeof x, o->lrs[i]));
+    }
+    snprintf(config, sizeof config, "experiment=%s quick=%d seeds=%d dataset=%s lr=%s batch=%d "
+             "steps=%ld train_limit=%ld", o->experiment, o->quick, o->seeds, o->dataset,
+             lrs[0] ? lrs : "default", o->batch, o->steps, o->train_limit);
+    em_data_id id;
+    em_data_id_of(&id, train, test);
+    em_error err;
+    if (em_dist_agree(dist, config, &id, 0, &err) == EM_OK) return 0;
+    if (err.msg[0]) fprintf(stderr, "ember-ablate: %s\n", err.msg);
+    return 2;
+}
+
 static int ablate(int argc, char **argv, const em_dist *dist);
 
 int main(int argc, char **argv) {
@@ -162,10 +202,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ember-ablate: %s\n", err.msg);
         return 2;
     }
+    /* `ember-ablate ... | head`: a closed pipe fails the write (reported below), it does
+     * not kill the driver while its workers run */
+    signal(SIGPIPE, SIG_IGN);
     /* under mpirun process 0 speaks and writes; the others run their share of the runs */
     int status = em_dist_is_root(&dist) || freopen("/dev/null", "w", stdout)
                      ? ablate(argc, argv, &dist) : 1;
     em_dist_finalize(&dist);
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "ember-ablate: writing to standard output failed: %s\n",
+                errno ? strerror(errno) : "a write error");
+        if (status == 0) status = 1;
+    }
     return status;
 }
 
@@ -203,11 +252,27 @@ static int ablate(int argc, char **argv, const em_dist *dist) {
             status = 2;
         }
     if (!status && ab_mkdirs(o.out) != 0) {
-        fprintf(stderr, "ember-ablate: cannot create %s: %s\n", o.out, strerror(errno));
+        fprintf(stderr, "ember-ablate: --out %s: cannot create it: %s\n", o.out, strerror(errno));
         status = 2;
     }
-    /* under mpirun: every process goes on, or none does */
+    /* before any run: the files the report goes to can be written (a directory, a FIFO or a
+     * link where report.md belongs would otherwise cost every run at the end) */
+    static const char *const outputs[] = {"runs.csv", "curves.csv", "report.md"};
+    for (int k = 0; k < 3 && !status; k++) {
+        char path[EM_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s", o.out, outputs[k]);
+        if (em_output_check(path, &err) != EM_OK) {
+            fprintf(stderr, "ember-ablate: --out %s: %s\n", o.out, err.msg);
+            status = 2;
+        }
+    }
+    /* under mpirun: every process goes on, or none does; and all of them run the same
+     * experiments on the same data (examples/common/fingerprint.h) */
     if ((status = em_dist_max(dist, status)) != 0) goto out;
+    if (em_dist_size(dist) > 1 && agree(&o, &train, &test, dist) != 0) {
+        status = 2;
+        goto out;
+    }
     double start = em_now();
     if (ab_execute(&ctx, runs, n, o.out) != 0) status = 1;
     if (ab_collect(&ctx, n, o.out) != 0) status = 1;
@@ -224,32 +289,37 @@ static int ablate(int argc, char **argv, const em_dist *dist) {
     if (ab_gather(o.out, runs, n, res, &pts, &n_pts) != 0) status = 1;
     double total = em_now() - start;
 
-    char path[EM_PATH_MAX + 32], tmp[EM_PATH_MAX + 32], gp[EM_PATH_MAX];
+    char path[EM_PATH_MAX + 32], gp[EM_PATH_MAX];
     snprintf(path, sizeof path, "%s/report.md", o.out);
-    snprintf(tmp, sizeof tmp, "%s/report.md.tmp", o.out);
-    ab_report rep = {.md = fopen(tmp, "w"), .dir = o.out, .gnuplot = em_gnuplot_find(gp, sizeof gp),
-                     .ctx = &ctx, .runs = runs, .res = res, .n_runs = n, .pts = pts,
-                     .n_pts = n_pts};
-    if (!rep.md) {
-        fprintf(stderr, "ember-ablate: cannot write %s: %s\n", tmp, strerror(errno));
+    em_wfile md;
+    if (em_wfile_open(&md, path, 0, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
         status = 1;
         goto out;
     }
+    ab_report rep = {.md = md.f, .dir = o.out, .gnuplot = em_gnuplot_find(gp, sizeof gp),
+                     .ctx = &ctx, .runs = runs, .res = res, .n_runs = n, .pts = pts,
+                     .n_pts = n_pts};
     report_header(&rep, &o, &ctx);
     for (int i = 0; i < ab_n_experiments; i++)
         if (all || !strcmp(o.experiment, ab_experiments[i]->name)) {
             fprintf(rep.md, "## %s — %s\n\n", ab_experiments[i]->name, ab_experiments[i]->title);
+            rep.experiment = ab_experiments[i]->name;
             ab_experiments[i]->report(&rep);
         }
-    fprintf(rep.md, "## Summary\n\n%d criteria passed, %d failed; %d runs in %.0f s (wall "
+    char nodata[96] = "";
+    if (rep.n_nodata)
+        snprintf(nodata, sizeof nodata, ", %d without data (runs failed: see runs.csv)",
+                 rep.n_nodata);
+    fprintf(rep.md, "## Summary\n\n%d criteria passed, %d failed%s; %d runs in %.0f s (wall "
                     "clock, --jobs %d; the workers used %.0f s of CPU time).\n",
-            rep.n_pass, rep.n_fail, n, total, o.jobs, cpu);
-    if (fclose(rep.md) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "ember-ablate: writing %s failed\n", path);
+            rep.n_pass, rep.n_fail, nodata, n, total, o.jobs, cpu);
+    if (em_wfile_commit(&md, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
         status = 1;
     }
-    printf("ember-ablate %s: %d runs in %.0f s (%.0f s of CPU); %d criteria passed, %d failed; "
-           "see %s\n", o.experiment, n, total, cpu, rep.n_pass, rep.n_fail, path);
+    printf("ember-ablate %s: %d runs in %.0f s (%.0f s of CPU); %d criteria passed, %d failed%s; "
+           "see %s\n", o.experiment, n, total, cpu, rep.n_pass, rep.n_fail, nodata, path);
 out:
     free(pts);
     free(runs);

@@ -1,9 +1,13 @@
 /* examples/ablation/report.c — report.md helpers: selecting results, pass criteria, and
  * gnuplot figures whose scripts carry their data inline (a student can restyle a figure
  * with nothing but the .gp file). */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ablate.h"
 #include "examples/common/gnuplot.h"
@@ -49,6 +53,18 @@ double ab_median(double *v, int n) {
 
 void ab_criterion(ab_report *rep, const char *id, const char *what, const char *measured,
                   bool pass) {
+    int runs = 0, failed = 0;
+    for (int i = 0; rep->experiment && i < rep->n_runs; i++)
+        if (!strcmp(rep->runs[i].experiment, rep->experiment)) {
+            runs++;
+            failed += !strcmp(rep->res[i].outcome, "failed");
+        }
+    if (failed) {
+        fprintf(rep->md, "| %s | %s | %s | **no data** (%d of %d runs failed) |\n", id, what,
+                measured, failed, runs);
+        rep->n_nodata++;
+        return;
+    }
     fprintf(rep->md, "| %s | %s | %s | **%s** |\n", id, what, measured, pass ? "PASS" : "FAIL");
     if (pass) rep->n_pass++;
     else rep->n_fail++;
@@ -60,8 +76,12 @@ bool ab_plot_begin(ab_report *rep, ab_plot *p, const char *name, const char *tit
     snprintf(p->name, sizeof p->name, "%s", name);
     char path[EM_PATH_MAX + 80];
     snprintf(path, sizeof path, "%s/%s.gp", rep->dir, name);
-    p->gp = fopen(path, "w");
-    if (!p->gp) return false;
+    em_error err;
+    if (em_wfile_open(&p->w, path, 0, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        return false;
+    }
+    p->gp = p->w.f;
     fprintf(p->gp, "# %s.gp — written by ember-ablate; render with: gnuplot %s.gp\n", name, name);
     fprintf(p->gp, "set terminal pngcairo size 800,500 noenhanced\nset output '%s.png'\n", name);
     fprintf(p->gp, "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n"
@@ -90,20 +110,26 @@ void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption) {
         fprintf(p->gp, "%s$d%d using 1:2 with %s title '%s'", i ? ", \\\n     " : "", i,
                 p->styles[i], p->titles[i]);
     fprintf(p->gp, "\n");
-    fclose(p->gp);
     p->gp = NULL;
-    char script[80], msg[512] = "";
+    em_error err;
+    char script[80], why[EM_ERROR_MSG_MAX + 80] = "gnuplot was not found; install gnuplot-nox";
     snprintf(script, sizeof script, "%s.gp", p->name);
+    if (em_wfile_commit(&p->w, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        fprintf(rep->md, "\n*%s*: not written (%s)\n\n", caption, err.msg);
+        return;
+    }
     /* gnuplot runs as a program in the report's folder, no shell in between */
-    if (rep->gnuplot && em_gnuplot_run(rep->gnuplot, rep->dir, script, msg, sizeof msg) == 0)
-        fprintf(rep->md, "\n![%s](%s.png)\n\n*%s* (script: `%s.gp`)\n\n", caption, p->name,
-                caption, p->name);
-    else if (rep->gnuplot)
-        fprintf(rep->md, "\n*%s*: `%s.gp` (not rendered: %s)\n\n", caption, p->name, msg);
+    bool rendered =
+        rep->gnuplot && em_gnuplot_run(rep->gnuplot, rep->dir, script, why, sizeof why) == 0;
+    if (rep->gnuplot && !rendered)
+        fprintf(stderr, "ember-ablate: %s/%s not rendered: %s\n", rep->dir, script, why);
+    if (rendered)
+        fprintf(rep->md, "\n![%s](%s.png)\n\n*%s* (script: `%s`)\n\n", caption, p->name,
+                caption, script);
     else
-        fprintf(rep->md, "\n*%s*: `%s.gp` (not rendered: gnuplot was not found; install "
-                         "gnuplot-nox and run `gnuplot %s.gp` in this folder)\n\n", caption,
-                p->name, p->name);
+        fprintf(rep->md, "\n*%s*: `%s` (not rendered: %s; then run `gnuplot %s` in this "
+                         "folder)\n\n", caption, script, why, script);
 }
 
 void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix) {
@@ -117,6 +143,12 @@ void ab_runs_table(ab_report *rep, const char *experiment, const char *prefix) {
         const ab_run *r = &rep->runs[idx[a]];
         const ab_result *s = &rep->res[idx[a]];
         if (np && strncmp(r->variant, prefix, np)) continue;
+        if (!strcmp(s->outcome, "failed")) {   /* no measurements to show */
+            fprintf(f, "| %d | %s | %s | %g | %g | %d | – | – | – | – | – | **failed** |\n",
+                    idx[a], r->variant, r->cfg.bn ? "yes" : "no", r->cfg.lr, r->cfg.init_scale,
+                    r->cfg.batch);
+            continue;
+        }
         fprintf(f, "| %d | %s | %s | %g | %g | %d | %ld | %.4g | %.4f | %.4f | %ld | %s |\n",
                 idx[a], r->variant, r->cfg.bn ? "yes" : "no", r->cfg.lr, r->cfg.init_scale,
                 r->cfg.batch, s->steps, s->final_train_loss, s->final_test_acc,

@@ -3,8 +3,10 @@
  * Every run is executed in its own child process, forked from the parent after the data
  * is loaded (the dataset is shared copy-on-write), so every run starts from the same
  * state whatever ran before it and whichever worker takes it: --jobs 2 produces the same
- * rows as --jobs 1. A child writes DIR/.run-NNNN.tmp; the parent reads the files back in
- * run order.
+ * rows as --jobs 1. A child writes DIR/.run-NNNN.csv (core/wfile.h: complete or absent);
+ * the parent reads the files back in run order. A run that fails is a row with outcome
+ * "failed" and no measurements (empty fields, NaN in memory: never zeros a report could
+ * take for a result).
  *
  * Under mpirun (ctx->dist, P processes) process r executes the runs i with i % P == r, each
  * in its own forked worker as above (the workers never touch MPI); ab_collect then sends
@@ -19,43 +21,69 @@
 #include <unistd.h>
 
 #include "ablate.h"
+#include "core/wfile.h"
 #include "examples/common/progress.h"
 
-static void tmp_path(char *buf, size_t len, const char *dir, int i) {
-    snprintf(buf, len, "%s/.run-%04d.tmp", dir, i);
+static void worker_path(char *buf, size_t len, const char *dir, int i) {
+    snprintf(buf, len, "%s/.run-%04d.csv", dir, i);
 }
 
-static void fmt_num(char *buf, size_t len, double v) {
-    snprintf(buf, len, "%.6g", v);
+/* a measurement, or an empty field when there is none (NaN) */
+static const char *num(char *buf, size_t len, double v) {
+    if (isnan(v)) buf[0] = '\0';
+    else snprintf(buf, len, "%.6g", v);
+    return buf;
+}
+
+/* the runs.csv row of run (prefix before it): the configuration, then what r measured; a
+ * failed run (outcome "failed") has no measurements, only its time */
+static void write_row(FILE *f, const char *prefix, const ab_run *run, const ab_result *r) {
+    const em_config *c = &run->cfg;
+    bool failed = !strcmp(r->outcome, "failed");
+    char v[9][32];
+    snprintf(v[5], sizeof v[5], "%ld", r->steps);
+    snprintf(v[6], sizeof v[6], "%ld", r->steps_to_target);
+    snprintf(v[7], sizeof v[7], "%ld", r->diverged_step);
+    if (isnan(r->seconds)) v[8][0] = '\0';
+    else snprintf(v[8], sizeof v[8], "%.2f", r->seconds);
+    fprintf(f, "%s%s,%s,%d,%s,%s,%d,%llu,%s,%s,%s,%s,%s,%s,%s,%s\n", prefix, run->experiment,
+            run->variant, c->bn ? 1 : 0, num(v[0], sizeof v[0], c->lr),
+            num(v[1], sizeof v[1], c->init_scale), c->batch, (unsigned long long)c->seed,
+            failed ? "" : v[5], num(v[2], sizeof v[2], r->final_train_loss),
+            num(v[3], sizeof v[3], r->final_test_acc), num(v[4], sizeof v[4], r->best_test_acc),
+            failed ? "" : v[6], r->outcome[0] ? r->outcome : "-", failed ? "" : v[7], v[8]);
+}
+
+/* a run that stopped on an error: no measurements */
+static void mark_failed(ab_result *r) {
+    r->final_train_loss = r->final_test_acc = r->best_test_acc = NAN;
+    r->steps = r->steps_to_target = r->diverged_step = -1;
+    snprintf(r->outcome, sizeof r->outcome, "failed");
 }
 
 /* The child: run i, its rows to its file, exit status 0 or 1. */
 static int child_main(const ab_ctx *ctx, const ab_run *runs, int i, const char *dir) {
     if (!freopen("/dev/null", "w", stdout)) return 1;
     char path[EM_PATH_MAX + 32];
-    tmp_path(path, sizeof path, dir, i);
-    FILE *out = fopen(path, "w");
-    if (!out) {
-        fprintf(stderr, "ember-ablate: cannot write %s: %s\n", path, strerror(errno));
+    worker_path(path, sizeof path, dir, i);
+    em_wfile w;
+    em_error err;
+    if (em_wfile_open(&w, path, 0, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
         return 1;
     }
+    FILE *out = w.f;
     const ab_run *run = &runs[i];
     ab_result r = {.run = i, .steps_to_target = -1, .diverged_step = -1};
     double start = em_now();
     int status = run->fn ? run->fn(ctx, i, run, &r, out) : ab_train(ctx, i, run, &r, out);
+    if (status != 0) mark_failed(&r);
     r.seconds = em_now() - start;
-    const em_config *c = &run->cfg;
-    char v[6][32];
-    fmt_num(v[0], sizeof v[0], c->lr);
-    fmt_num(v[1], sizeof v[1], c->init_scale);
-    fmt_num(v[2], sizeof v[2], r.final_train_loss);
-    fmt_num(v[3], sizeof v[3], r.final_test_acc);
-    fmt_num(v[4], sizeof v[4], r.best_test_acc);
-    fprintf(out, "R,%s,%s,%d,%s,%s,%d,%llu,%ld,%s,%s,%s,%ld,%s,%ld,%.2f\n", run->experiment,
-            run->variant, c->bn ? 1 : 0, v[0], v[1], c->batch, (unsigned long long)c->seed,
-            r.steps, v[2], v[3], v[4], r.steps_to_target, r.outcome[0] ? r.outcome : "-",
-            r.diverged_step, r.seconds);
-    if (fclose(out) != 0) return 1;
+    write_row(out, "R,", run, &r);
+    if (em_wfile_commit(&w, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        return 1;
+    }
     return status;
 }
 
@@ -153,18 +181,18 @@ int ab_collect(const ab_ctx *ctx, int n, const char *dir) {
     for (int i = 0; i < n; i++) {
         int from = owner(ctx, i);
         if (from == 0 || (d->rank != 0 && d->rank != from)) continue;
-        tmp_path(path, sizeof path, dir, i);
+        worker_path(path, sizeof path, dir, i);
         size_t len;
         char *buf;
         em_error err = {0};
+        em_wfile w;
         if (d->rank == from) {   /* an empty message: no file, the run failed */
             buf = slurp(path, &len);
             em_dist_send(d, 0, i, buf ? buf : "", len, &err);
-        } else if (em_dist_recv(d, from, i, &buf, &len, &err) == EM_OK && len) {
-            FILE *f = fopen(path, "wb");
-            bool ok = f && fwrite(buf, 1, len, f) == len;
-            if ((f && fclose(f) != 0) || !ok)
-                em_error_set(&err, EM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        } else if (em_dist_recv(d, from, i, &buf, &len, &err) == EM_OK && len &&
+                   em_wfile_open(&w, path, 0, &err) == EM_OK &&
+                   em_wfile_write(&w, buf, len, &err) == EM_OK) {
+            em_wfile_commit(&w, &err);
         }
         if (err.code != EM_OK) {
             fprintf(stderr, "ember-ablate: %s\n", err.msg);
@@ -189,17 +217,28 @@ static char *field(char **s) {
     return f;
 }
 
+/* an empty field is no measurement: NaN (-1 for a count), never 0 */
+static double real_field(char **s) {
+    const char *f = field(s);
+    return *f ? strtod(f, NULL) : NAN;
+}
+
+static long long_field(char **s) {
+    const char *f = field(s);
+    return *f ? atol(f) : -1;
+}
+
 static void parse_row(char *line, ab_result *r) {
     char *s = line;
     for (int k = 0; k < 7; k++) field(&s);   /* experiment .. seed: known from the run */
-    r->steps = atol(field(&s));
-    r->final_train_loss = strtod(field(&s), NULL);
-    r->final_test_acc = strtod(field(&s), NULL);
-    r->best_test_acc = strtod(field(&s), NULL);
-    r->steps_to_target = atol(field(&s));
+    r->steps = long_field(&s);
+    r->final_train_loss = real_field(&s);
+    r->final_test_acc = real_field(&s);
+    r->best_test_acc = real_field(&s);
+    r->steps_to_target = long_field(&s);
     snprintf(r->outcome, sizeof r->outcome, "%s", field(&s));
-    r->diverged_step = atol(field(&s));
-    r->seconds = strtod(field(&s), NULL);
+    r->diverged_step = long_field(&s);
+    r->seconds = real_field(&s);
 }
 
 static bool push_point(ab_point **pts, long *n, long *cap, const ab_point *p) {
@@ -214,25 +253,29 @@ static bool push_point(ab_point **pts, long *n, long *cap, const ab_point *p) {
     return true;
 }
 
-/* the row of a run whose worker failed: outcome "failed", no measurements */
-static void failed_row(FILE *fr, const ab_run *run) {
-    const em_config *c = &run->cfg;
-    fprintf(fr, "%s,%s,%d,%.6g,%.6g,%d,%llu,0,nan,nan,nan,-1,failed,-1,0\n", run->experiment,
-            run->variant, c->bn ? 1 : 0, c->lr, c->init_scale, c->batch,
-            (unsigned long long)c->seed);
+/* the row of a run whose worker left none (killed, or it could not write): "failed" */
+static void failed_row(FILE *fr, const ab_run *run, ab_result *r) {
+    mark_failed(r);
+    r->seconds = NAN;
+    write_row(fr, "", run, r);
 }
 
 int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_point **pts, long *n_pts) {
-    char path[EM_PATH_MAX + 32], runs_tmp[EM_PATH_MAX + 32], curves_tmp[EM_PATH_MAX + 32];
-    snprintf(runs_tmp, sizeof runs_tmp, "%s/runs.csv.tmp", dir);
-    snprintf(curves_tmp, sizeof curves_tmp, "%s/curves.csv.tmp", dir);
-    FILE *fr = fopen(runs_tmp, "w"), *fc = fopen(curves_tmp, "w");
-    if (!fr || !fc) {
-        fprintf(stderr, "ember-ablate: cannot write in %s: %s\n", dir, strerror(errno));
-        if (fr) fclose(fr);
-        if (fc) fclose(fc);
+    char path[EM_PATH_MAX + 32];
+    em_wfile wr, wc;
+    em_error err;
+    snprintf(path, sizeof path, "%s/runs.csv", dir);
+    if (em_wfile_open(&wr, path, 0, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
         return 1;
     }
+    snprintf(path, sizeof path, "%s/curves.csv", dir);
+    if (em_wfile_open(&wc, path, 0, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        em_wfile_abort(&wr);
+        return 1;
+    }
+    FILE *fr = wr.f, *fc = wc.f;
     fputs("experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_loss,"
           "final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step,seconds\n", fr);
     fputs("run,step,metric,value\n", fc);
@@ -248,11 +291,14 @@ int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_poi
         r->final_train_loss = r->final_test_acc = r->best_test_acc = NAN;
         r->steps_to_target = r->diverged_step = -1;
         snprintf(r->outcome, sizeof r->outcome, "failed");
-        tmp_path(path, sizeof path, dir, i);
+        worker_path(path, sizeof path, dir, i);
         FILE *f = fopen(path, "r");
         if (!f) {
             status = 1;
-            failed_row(fr, &runs[i]);
+            failed_row(fr, &runs[i], r);
+            char tmp[EM_PATH_MAX + 40];   /* what a killed worker left */
+            snprintf(tmp, sizeof tmp, "%s.tmp", path);
+            remove(tmp);
             continue;
         }
         long last_step = 0;
@@ -288,15 +334,14 @@ int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_poi
         remove(path);
         if (!got_row) {
             status = 1;
-            failed_row(fr, &runs[i]);
+            failed_row(fr, &runs[i], r);
         }
     }
-    int e1 = fclose(fr), e2 = fclose(fc);
-    char final[EM_PATH_MAX + 32];
-    snprintf(final, sizeof final, "%s/runs.csv", dir);
-    if (e1 || rename(runs_tmp, final)) status = 1;
-    snprintf(final, sizeof final, "%s/curves.csv", dir);
-    if (e2 || rename(curves_tmp, final)) status = 1;
+    for (int k = 0; k < 2; k++)
+        if (em_wfile_commit(k ? &wc : &wr, &err) != EM_OK) {
+            fprintf(stderr, "ember-ablate: %s\n", err.msg);
+            status = 1;
+        }
     return status;
 }
 

@@ -8,6 +8,7 @@
 
 #include "ablate.h"
 #include "examples/common/models.h"
+#include "examples/common/testfault.h"
 #include "examples/common/train.h"
 
 #define RING 100   /* final_train_loss = mean of the last RING batch losses (E3a) */
@@ -236,6 +237,11 @@ int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FI
     if (run->epoch_curves) {
         t.epoch_hook = on_epoch;
         t.epoch_ctx = &h;
+    }
+    em_test_fault fault;   /* EMBER_TEST_FAULT: tests of a run that fails */
+    if (em_test_fault_from_env(&fault)) {
+        t.batch_hook = em_test_fault_hook;
+        t.batch_ctx = &fault;
     }
     if (run->probe) run->probe(run, index, &t, 0, out, &h.probe_state);
     em_run_result r;

@@ -86,11 +86,12 @@ int em_gnuplot_run(const char *gnuplot, const char *dir, const char *script, cha
         }
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
     while (got && (said[got - 1] == '\n' || said[got - 1] == ' ')) said[--got] = '\0';
+    /* gnuplot's last line names the error (the lines above it echo the script) */
+    const char *last = strrchr(said, '\n');
+    last = last ? last + 1 : said;
     char how[64];
     if (WIFEXITED(st)) snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(st));
     else snprintf(how, sizeof how, "was killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    int head = snprintf(msg, len, "%s %s in %s%s", gnuplot, how, dir, got ? ": " : "");
-    size_t room = head >= 0 && (size_t)head < len ? len - (size_t)head - 1 : 0;
-    if (room) snprintf(msg + head, room + 1, "%s", said + (got > room ? got - room : 0));
+    snprintf(msg, len, "gnuplot %s%s%s", how, *last ? ": " : "", last);
     return -1;
 }

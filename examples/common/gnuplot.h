@@ -19,7 +19,7 @@
 const char *em_gnuplot_find(char *buf, size_t len);
 /* `gnuplot SCRIPT` with DIR as the working directory, its standard output discarded and
  * its standard error kept. Returns 0 when gnuplot exited 0; otherwise -1 with msg saying
- * how it ended and the end of what it printed. */
+ * how it ended and the last line it printed (where gnuplot names the error). */
 int em_gnuplot_run(const char *gnuplot, const char *dir, const char *script, char *msg,
                    size_t len);
 

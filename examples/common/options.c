@@ -388,24 +388,39 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --help                this text\n");
 }
 
+/* from 6 digits on, as %g wrote them before; a resumed run compares these texts with the
+ * checkpoint's (and data-parallel processes with each other), so values that differ in any
+ * bit must differ in the text */
+const char *em_exact(char *buf, size_t len, double v) {
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 int em_config_format(const em_config *c, char *buf, size_t len) {
-    char norm[128] = "dataset default";
+    char norm[192] = "dataset default", x[8][32];
     if (c->n_mean) {
         int at = 0;
         for (int i = 0; i < c->n_mean; i++)
-            at += snprintf(norm + at, sizeof norm - at, "%s%g/%g", i ? "," : "", c->mean[i], c->std[i]);
+            at += snprintf(norm + at, sizeof norm - at, "%s%s/%s", i ? "," : "",
+                           em_exact(x[0], sizeof x[0], c->mean[i]), em_exact(x[1], sizeof x[1], c->std[i]));
     }
     return snprintf(buf, len,
-                    "model=%s bn=%d act=%s bn_momentum=%g bn_eps=%g bn_backward=%s bn_sync=%d "
+                    "model=%s bn=%d act=%s bn_momentum=%s bn_eps=%s bn_backward=%s bn_sync=%d "
                     "ghost_batch=%d init=%s "
-                    "init_scale=%g epochs=%d steps=%ld batch=%d optim=%s lr=%g momentum=%g "
-                    "nesterov=%d weight_decay=%g schedule=%s warmup=%ld seed=%llu "
+                    "init_scale=%s epochs=%d steps=%ld batch=%d optim=%s lr=%s momentum=%s "
+                    "nesterov=%d weight_decay=%s schedule=%s warmup=%ld seed=%llu "
                     "train_limit=%ld test_limit=%ld shuffle=%d augment=%d normalize=%s "
                     "kernels=%s",
-                    c->model, c->bn, strcmp(c->model, "mlp") ? "relu" : c->act, c->bn_momentum,
-                    c->bn_eps, c->bn_frozen ? "frozen-stats" : "full", c->bn_sync, c->ghost_batch,
-                    c->init, c->init_scale, c->epochs,
-                    c->steps, c->batch, c->optim, c->lr, c->momentum, c->nesterov,
-                    c->weight_decay, c->schedule, c->warmup, (unsigned long long)c->seed,
-                    c->train_limit, c->test_limit, c->shuffle, c->augment, norm, c->kernels);
+                    c->model, c->bn, strcmp(c->model, "mlp") ? "relu" : c->act,
+                    em_exact(x[2], sizeof x[2], c->bn_momentum), em_exact(x[3], sizeof x[3], c->bn_eps),
+                    c->bn_frozen ? "frozen-stats" : "full", c->bn_sync, c->ghost_batch,
+                    c->init, em_exact(x[4], sizeof x[4], c->init_scale), c->epochs,
+                    c->steps, c->batch, c->optim, em_exact(x[5], sizeof x[5], c->lr),
+                    em_exact(x[6], sizeof x[6], c->momentum), c->nesterov,
+                    em_exact(x[7], sizeof x[7], c->weight_decay), c->schedule, c->warmup,
+                    (unsigned long long)c->seed, c->train_limit, c->test_limit, c->shuffle,
+                    c->augment, norm, c->kernels);
 }

@@ -91,8 +91,13 @@ void em_config_usage(const em_config *cfg, FILE *out);
 /* The configuration as "key=value" pairs on one line, for the start of a run and for
  * checkpoint metadata: every option that changes what a run computes (ghost_batch=0: the
  * whole batch or shard; the kernel tier, which rounds differently); not the files,
- * threads, --prefetch, --mem-limit or --quiet.
+ * threads, --prefetch, --mem-limit or --quiet. Numbers are exact: each in the fewest
+ * digits (6 at least) that read back as its value, so two configurations that differ in
+ * any bit give different texts.
  * Returns the number of characters written (as snprintf). */
 int em_config_format(const em_config *cfg, char *buf, size_t len);
+/* v in the fewest significant digits (6 to 17) that read back as exactly v, into buf:
+ * 0.05 is "0.05", 0.05000001 is "0.05000001". Returns buf. */
+const char *em_exact(char *buf, size_t len, double v);
 
 #endif

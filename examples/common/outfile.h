@@ -1,7 +1,7 @@
 /* examples/common/outfile.h — a whole output file written at once, crash-safely: through
- * io/wfile.h (PATH.tmp, fsync, rename), so PATH is the old file or the whole new one; a PATH
- * that exists and is no regular file (/dev/stdout, a pipe) is written in place, as
- * --predictions does.
+ * core/wfile.h (PATH.tmp, fsync, rename), so PATH is the old file or the whole new one; a
+ * PATH that exists and is no regular file (/dev/stdout, a pipe, a device) is refused, as
+ * for every output of ember (docs/robustness.md §9).
  *
  *     char *text; size_t len;
  *     FILE *m = open_memstream(&text, &len);  ... fprintf(m, ...) ...  fclose(m);

@@ -1,8 +1,10 @@
 /* examples/common/program.c — what ember-mnist and ember-cifar do, start to end: parse
- * the options, find the data, build the trainer, resume or load, train, save, and exit
- * with a status a script can act on:
- *   0 done · 1 an error while running (a write failed, out of memory) · 2 bad arguments,
- *   missing or corrupt data or checkpoint · 3 diverged · 130 interrupted (Ctrl-C)
+ * the options, check every output path, find the data, build the trainer, resume or load,
+ * agree with the other processes, train, save, and exit with a status a script can act on:
+ *   0 done · 1 an error while running (a write failed, out of memory, stdout closed) ·
+ *   2 bad arguments, an output that cannot be written or would overwrite an input,
+ *   missing or corrupt data or checkpoint, processes that do not run the same job ·
+ *   3 diverged · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM)
  *
  * Under mpirun every process runs all of this on the same arguments (data parallel, see
  * train.h): each reads the data and any --resume/--load file itself, trains its shard of
@@ -22,19 +24,21 @@
 #include <unistd.h>
 
 #include "examples/common/confusion.h"
+#include "examples/common/fingerprint.h"
 #include "examples/common/load.h"
+#include "examples/common/outputs.h"
+#include "examples/common/testfault.h"
 #include "examples/common/train.h"
 #include "io/checkpoint.h"
-#include "io/wfile.h"
+#include "core/wfile.h"
 
 /* The one piece of global state in the programs: a signal handler can only talk to the
- * loop through a flag. The loop finishes its step, and the program saves and exits 130. */
+ * loop through a flag (the signal's number). The loop finishes its step, and the program
+ * saves and exits 128 + the signal: 130 for SIGINT, 143 for SIGTERM (what timeout, Slurm
+ * and systemd send); SIGUSR1, mpirun's graceful stop, counts as Ctrl-C. */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
+static void on_signal(int sig) { interrupted = sig; }
 
 /* ---- checkpoints -------------------------------------------------------------------------- */
 
@@ -43,6 +47,7 @@ static void on_sigint(int sig) {
  * (seed, epoch, position), so no generator state is needed to continue exactly. */
 typedef struct ck_state {
     em_ck_entry entries[5];
+    em_ck_require require[5];   /* what a resume requires of each entry's values */
     int n;
     int64_t position[3];      /* epoch, batch, step */
     int64_t optim_step;
@@ -55,8 +60,12 @@ static void ck_state_of(ck_state *s, em_trainer *t) {
     int nb = em_optimizer_buffers(&t->opt, bufs);
     for (int i = 0; i < nb; i++) {
         snprintf(s->names[i], sizeof s->names[i], "optim.%s", bufs[i].name);
+        s->require[s->n].check = EM_CK_FINITE;
         s->entries[s->n++] = (em_ck_entry){s->names[i], EM_ST_REAL, bufs[i].data, bufs[i].n};
     }
+    /* counters: non-negative and far from overflowing (the position's fields are checked
+     * against this run after the load) */
+    s->require[s->n] = s->require[s->n + 1] = (em_ck_require){EM_CK_RANGE, 0, EM_CK_COUNTER_MAX};
     s->optim_step = em_optimizer_steps(&t->opt);
     s->position[0] = t->epoch;
     s->position[1] = (int64_t)t->batch;
@@ -67,105 +76,63 @@ static void ck_state_of(ck_state *s, em_trainer *t) {
                                        EM_EPOCH_STATS_N};
 }
 
-/* The configuration with the normalization actually used: what a resumed run must match. */
-static void run_config(const em_trainer *t, char *buf, size_t len) {
-    int at = em_config_format(t->cfg, buf, len);
-    for (int ch = 0; ch < t->train_set->c && at > 0 && (size_t)at < len; ch++)
-        at += snprintf(buf + at, len - (size_t)at, " mean%d=%.17g std%d=%.17g", ch, t->mean[ch],
-                       ch, t->std[ch]);
-}
-
-/* What a resume may change: the horizon (epochs, steps; test_limit), and which examples
- * BatchNorm normalizes together (bn_sync, ghost_batch), as the process count, which is no
- * part of the config, changes it too (docs/distributed.md). A checkpoint of an older
- * ember may lack bn_sync and ghost_batch. */
-typedef struct run_diff {
-    bool horizon;          /* epochs or steps differ                           */
-    char bn_then[48];      /* the saved bn_sync/ghost_batch ("" if not saved)  */
-    char bn_now[48];       /* this run's                                       */
-} run_diff;
-
-static bool bn_batch_key(const char *tok) {
-    return !strncmp(tok, "bn_sync=", 8) || !strncmp(tok, "ghost_batch=", 12);
-}
-
-/* the next token of a config, with the BatchNorm-batch keys taken out into keys */
-static char *next_key(char *s, char **save, char *keys, size_t len) {
-    char *tok = strtok_r(s, " ", save);
-    for (; tok && bn_batch_key(tok); tok = strtok_r(NULL, " ", save)) {
-        size_t at = strlen(keys);
-        snprintf(keys + at, len - at, "%s%s", at ? " " : "", tok);
-    }
-    return tok;
-}
-
-/* The config of a checkpoint against this run's, key by key, apart from what a resume may
- * change (run_diff; with a schedule other than const, other epochs or steps change the
- * learning-rate curve, which the caller is told about, as it is told about another
- * BatchNorm batch). Returns false with err set on a real difference. */
-static bool same_run(const char *path, const char *saved, const char *now, run_diff *d,
-                     em_error *err) {
-    char a[2048], b[2048];
-    snprintf(a, sizeof a, "%s", saved);
-    snprintf(b, sizeof b, "%s", now);
-    memset(d, 0, sizeof *d);
-    char *sa = NULL, *sb = NULL;
-    char *ta = next_key(a, &sa, d->bn_then, sizeof d->bn_then);
-    char *tb = next_key(b, &sb, d->bn_now, sizeof d->bn_now);
-    for (; ta && tb; ta = next_key(NULL, &sa, d->bn_then, sizeof d->bn_then),
-                     tb = next_key(NULL, &sb, d->bn_now, sizeof d->bn_now)) {
-        if (!strcmp(ta, tb)) continue;
-        if (!strncmp(ta, "epochs=", 7) || !strncmp(ta, "steps=", 6) ||
-            !strncmp(ta, "test_limit=", 11)) {
-            d->horizon |= strncmp(ta, "test_limit=", 11) != 0;
-            continue;
-        }
-        em_error_set(err, EM_ERR_ARG, "%s was saved by a run with %s, this one has %s: "
-                     "resume with the same options", path, ta, tb);
-        return false;
-    }
-    if (ta || tb) {
-        em_error_set(err, EM_ERR_ARG, "%s: its configuration does not match this run's", path);
-        return false;
-    }
-    return true;
-}
-
 static const char *model_name(const em_trainer *t) {
     const em_config *c = t->cfg;
     return c->which == EM_PROGRAM_CIFAR ? "cifar-cnn" : !strcmp(c->model, "mlp") ? "mlp" : "mnist-cnn";
 }
 
-static em_code save_checkpoint(em_trainer *t, const char *path, em_error *err) {
+/* the checkpoint records the data too: the files read and the content hash, which a
+ * resumed run must match (examples/common/fingerprint.h) */
+static em_code save_checkpoint(em_trainer *t, const char *path, const em_data_id *data,
+                               em_error *err) {
     ck_state s;
     ck_state_of(&s, t);
     char config[2048], progress[96];
-    run_config(t, config, sizeof config);
+    em_run_config(t, config, sizeof config);
     snprintf(progress, sizeof progress, "epoch %d, batch %zu, step %ld", t->epoch, t->batch, t->step);
+    em_st_meta meta[2] = {{"data", data->files}, {"data_hash", data->hash}};
     em_ck_save_opts so = {.model_name = model_name(t), .config = config, .progress = progress,
-                          .n_extra = s.n, .extra = s.entries, .finite_only = true};
+                          .n_meta = 2, .meta = meta, .n_extra = s.n, .extra = s.entries,
+                          .finite_only = true};
     return em_checkpoint_save(path, t->net, &so, err);
 }
 
-static em_code resume_checkpoint(em_trainer *t, const char *path, em_error *err) {
+/* the data of the checkpoint against this run's: the content hash decides */
+static em_code same_data(const em_st *st, const char *path, const em_data_id *data,
+                         em_error *err) {
+    const char *hash = em_st_meta_get(st, "data_hash"), *files = em_st_meta_get(st, "data");
+    if (!hash) {
+        printf("note: %s does not record its data (saved by an older ember): not checked\n", path);
+        return EM_OK;
+    }
+    if (!strcmp(hash, data->hash)) return EM_OK;
+    return em_error_set(err, EM_ERR_ARG, "%s was trained on other data: %s (content %s); this "
+                        "run reads %s (content %s): resume with the same data", path,
+                        files ? files : "?", hash, data->files, data->hash);
+}
+
+static em_code resume_checkpoint(em_trainer *t, const char *path, const em_data_id *data,
+                                 em_error *err) {
     ck_state s;
     ck_state_of(&s, t);
-    em_ck_load_opts lo = {.n_extra = s.n, .extra = s.entries, .expect_model = model_name(t)};
+    em_ck_load_opts lo = {.n_extra = s.n, .extra = s.entries, .require = s.require,
+                          .expect_model = model_name(t)};
     em_st *st;
-    em_code code = em_st_read(&st, path, err);
+    em_code code = em_st_open(&st, path, err);   /* the header; the tensors as restored */
     if (code != EM_OK) return code;
     const char *saved = em_st_meta_get(st, "config");
     char now[2048];
-    run_config(t, now, sizeof now);
+    em_run_config(t, now, sizeof now);
     const char *model = em_st_meta_get(st, "model");
-    run_diff diff = {0};
+    em_run_diff diff = {0};
     if (model && strcmp(model, model_name(t)))
         code = em_error_set(err, EM_ERR_FORMAT, "%s: a checkpoint of '%s', not of '%s'", path,
                             model, model_name(t));
     else if (!saved) code = em_error_set(err, EM_ERR_FORMAT, "%s has no run configuration: not a "
                                     "training checkpoint of ember-mnist/-cifar", path);
-    else if (!same_run(path, saved, now, &diff, err)) code = EM_ERR_ARG;
-    else code = em_checkpoint_apply(st, t->net, &lo, err);
+    else code = same_data(st, path, data, err);   /* other data: say so, not "mean0=" */
+    if (!code && !em_same_run(path, saved, now, &diff, err)) code = EM_ERR_ARG;
+    if (!code) code = em_checkpoint_apply(st, t->net, &lo, err);
     em_st_free(st);
     if (code != EM_OK) return code;
     if (diff.horizon && strcmp(t->cfg->schedule, "const"))
@@ -187,14 +154,15 @@ static em_code resume_checkpoint(em_trainer *t, const char *path, em_error *err)
     return EM_OK;
 }
 
-struct save_ctx { const em_config *cfg; };
+struct save_ctx { const em_config *cfg; const em_data_id *data; };
 
 /* after the epoch's evaluation, which averaged the running statistics of the processes */
 static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
-    const em_config *c = ((struct save_ctx *)ctx)->cfg;
+    const struct save_ctx *sc = ctx;
+    const em_config *c = sc->cfg;
     if (!c->save_every || t->epoch % c->save_every || !em_dist_is_root(t->dist)) return r->status;
     em_error err;
-    if (save_checkpoint(t, c->save, &err) != EM_OK) {
+    if (save_checkpoint(t, c->save, sc->data, &err) != EM_OK) {
         snprintf(r->error, sizeof r->error, "%s", err.msg);
         return 1;
     }
@@ -204,44 +172,27 @@ static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
 /* ---- predictions ---------------------------------------------------------------------------- */
 
 /* --predictions FILE goes to FILE.tmp and is renamed into place once every row is written
- * (io/wfile.h), like a checkpoint: a run that fails, diverges or is interrupted leaves an
- * earlier FILE as it was. A FILE that exists and is no regular file (/dev/stdout, a pipe)
- * is written in place: there is nothing to rename, and renaming over it would replace it. */
+ * (core/wfile.h), like a checkpoint: a run that fails, diverges or is interrupted leaves an
+ * earlier FILE as it was. FILE must be a regular file or not exist (checked at start-up). */
 typedef struct pred_file {
-    em_wfile w;      /* the temporary of a regular file      */
+    em_wfile w;      /* the temporary file                  */
     FILE *f;         /* where the rows go (NULL: no file)     */
-    bool direct;     /* f is FILE itself                       */
 } pred_file;
 
 static em_code pred_open(pred_file *p, const char *path, em_error *err) {
     memset(p, 0, sizeof *p);
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        p->direct = true;
-        p->f = fopen(path, "w");
-        return p->f ? EM_OK : em_error_set(err, EM_ERR_IO, "cannot write %s: %s", path,
-                                           strerror(errno));
-    }
     em_code c = em_wfile_open(&p->w, path, 0, err);
     p->f = c == EM_OK ? p->w.f : NULL;
     return c;
 }
 
 /* complete: every row was written, put FILE in place; otherwise drop the rows */
-static em_code pred_close(pred_file *p, const char *path, bool complete, em_error *err) {
-    FILE *f = p->f;
+static em_code pred_close(pred_file *p, bool complete, em_error *err) {
+    if (!p->f) return EM_OK;
     p->f = NULL;
-    if (!f) return EM_OK;
-    if (!p->direct) {
-        if (complete) return em_wfile_commit(&p->w, err);
-        em_wfile_abort(&p->w);
-        return EM_OK;
-    }
-    bool flushed = fflush(f) == 0;
-    int e = errno;
-    if (fclose(f) != 0 && flushed) flushed = false, e = errno;
-    return !complete || flushed ? EM_OK : em_error_set(err, EM_ERR_IO, "writing %s failed: %s",
-                                                       path, strerror(e));
+    if (complete) return em_wfile_commit(&p->w, err);
+    em_wfile_abort(&p->w);
+    return EM_OK;
 }
 
 /* the predictions into p, and the message of a failure (which names the file) */
@@ -250,8 +201,8 @@ static bool evaluate_to(em_trainer *t, pred_file *p, double *loss, double *acc) 
     if (em_trainer_evaluate(t, loss, acc, p->f, &err) == EM_OK) return true;
     const em_config *c = t->cfg;
     if (p->f && err.code == EM_ERR_IO)
-        fprintf(stderr, "%s: %s: %s%s\n", c->program, c->predictions, err.msg,
-                p->direct ? "" : "; the previous file, if any, is unchanged");
+        fprintf(stderr, "%s: %s: %s; the previous file, if any, is unchanged\n", c->program,
+                c->predictions, err.msg);
     else
         fprintf(stderr, "%s: %s\n", c->program, err.msg);
     return false;
@@ -325,31 +276,6 @@ static void print_peak_memory(void) {
         printf("peak memory: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
 }
 
-/* ---- testing: a fault on one process -------------------------------------------------------- */
-
-/* EMBER_TEST_FAULT=oom:K or nan:K (tests/mpi/test_mpi_fault.sh sets it for one process of a
- * job, to see that the others do not wait for it): at step K, oom makes this process's step
- * arena unable to grow from then on (a fresh arena of one chunk that refuses a second, as
- * when memory runs out in the middle of a run), nan puts a NaN into its copy of the batch. */
-typedef struct test_fault {
-    char kind[4];
-    long step;
-} test_fault;
-
-static void test_fault_hook(void *ctx, em_trainer *t, int n) {
-    (void)n;
-    const test_fault *f = ctx;
-    em_tape *fresh;
-    if (t->step + 1 != f->step) return;
-    if (!strcmp(f->kind, "nan")) {
-        t->x->data[0] = NAN;
-    } else if (!strcmp(f->kind, "oom") && (fresh = em_tape_new(0)) != NULL) {
-        fresh->arena->fail_after = fresh->arena->chunk_allocs + 1;
-        em_tape_free(t->tape);
-        t->tape = fresh;
-    }
-}
-
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static void print_distributed(const em_config *c, const em_dist *d) {
@@ -363,14 +289,51 @@ static void print_distributed(const em_config *c, const em_dist *d) {
                                                   "batches; --bn-sync for the global batch)");
 }
 
+/* Everything before the processes first meet: the outputs checked (the root writes them),
+ * the data loaded and identified, the trainer built with its confusion matrix, a
+ * checkpoint resumed or weights loaded. Returns 0, or the exit status with the message
+ * printed. */
+static int start(const em_config *cfg, const em_dist *dist, em_dataset *train,
+                 em_dataset *test, em_trainer *t, em_data_id *data, em_confusion *conf) {
+    em_error err = {0};
+    bool root = em_dist_is_root(dist);
+    int status = 2;
+    const char *what = "";
+    if (root && em_outputs_check(cfg, &err) != EM_OK) goto fail;
+    if (em_program_load_data(cfg, train, test, &err) != EM_OK) goto fail;
+    if (root && em_outputs_check_data(cfg, train, test, &err) != EM_OK) goto fail;
+    em_data_id_of(data, train, test);
+    if (em_trainer_init(t, cfg, train, test, dist, &err) != EM_OK) {
+        status = err.code == EM_ERR_NOMEM ? 1 : 2;
+        goto fail;
+    }
+    if (em_confusion_init(conf, test->n_classes, test->class_names, &err) != EM_OK) {
+        status = 1;
+        goto fail;
+    }
+    t->confusion = conf;   /* every test pass counts into it; printed at the end */
+    what = "cannot resume: ";
+    if (cfg->resume[0] && resume_checkpoint(t, cfg->resume, data, &err) != EM_OK) goto fail;
+    em_ck_load_opts lo = {.allow_unused = true};
+    what = "cannot load weights: ";
+    if (cfg->load[0] && em_checkpoint_load(cfg->load, t->net, &lo, &err) != EM_OK) goto fail;
+    return 0;
+fail:
+    fprintf(stderr, "%s: %s%s\n", cfg->program, what, err.msg);
+    return status;
+}
+
 static int program(em_program which, int argc, char **argv, const em_dist *dist);
 
 int em_program_main(em_program which, int argc, char **argv) {
     em_dist dist;
     em_error err = {0};
+    /* `ember-mnist | head`: a closed pipe makes writes fail (reported at the end), it does
+     * not kill the run before its checkpoint is saved */
+    signal(SIGPIPE, SIG_IGN);
+    const char *who = which == EM_PROGRAM_MNIST ? "ember-mnist" : "ember-cifar";
     if (em_dist_init(&dist, &argc, &argv, &err) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", which == EM_PROGRAM_MNIST ? "ember-mnist" : "ember-cifar",
-                err.msg);
+        fprintf(stderr, "%s: %s\n", who, err.msg);
         return 2;
     }
     /* one voice: the other processes' stdout goes nowhere (their errors still show) */
@@ -380,6 +343,12 @@ int em_program_main(em_program which, int argc, char **argv) {
     }
     int status = program(which, argc, argv, &dist);
     em_dist_finalize(&dist);
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: writing to standard output failed: %s\n", who,
+                errno ? strerror(errno) : "a write error");
+        if (status == 0) status = 1;
+    }
     return status;
 }
 
@@ -393,52 +362,36 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
         snprintf(name, sizeof name, "%s[%d]", cfg.program, dist->rank);
         cfg.program = name;
     }
-    switch (em_config_parse(&cfg, argc, argv, &err)) {
-    case EM_PARSE_OK: break;
-    case EM_PARSE_HELP: em_config_usage(&cfg, stdout); return 0;
-    case EM_PARSE_ERROR:
-        fprintf(stderr, "%s: %s\nTry '%s --help'.\n", cfg.program, err.msg, cfg.program);
-        return 2;
+    em_parse_result parsed = em_config_parse(&cfg, argc, argv, &err);
+    if (parsed == EM_PARSE_HELP) {
+        em_config_usage(&cfg, stdout);
+        return 0;
     }
+    if (parsed == EM_PARSE_ERROR)
+        fprintf(stderr, "%s: %s\nTry '%s --help'.\n", cfg.program, err.msg, cfg.program);
     if (!root) cfg.quiet = true;
     em_set_threads(cfg.threads);
 
-    /* Data parallel, every process must reach the same collectives: a failure before the
-     * training (data, checkpoint, an output file) stops all of them together, at `agreed` */
-    bool agreed = false;
-    int status = 0;
+    /* Data parallel, every process must reach the same collectives. Whatever fails before
+     * the processes first meet (arguments, an output path, data, checkpoint) stops all of
+     * them there; then they check that they run the same job (em_dist_agree). A failure
+     * after that and before the training stops them all together at `agreed`. */
     em_dataset train = {0}, test = {0};
-    em_confusion conf = {0};
     em_trainer t;
-    if (em_program_load_data(&cfg, &train, &test, &err) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-        status = 2;
-        goto out_data;
-    }
-    if (em_trainer_init(&t, &cfg, &train, &test, dist, &err) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-        status = err.code == EM_ERR_NOMEM ? 1 : 2;
-        goto out;
-    }
-    if (em_confusion_init(&conf, test.n_classes, test.class_names, &err) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-        status = 1;
-        goto out;
-    }
-    t.confusion = &conf;   /* every test pass counts into it; printed at the end */
-    if (cfg.resume[0] && resume_checkpoint(&t, cfg.resume, &err) != EM_OK) {
-        fprintf(stderr, "%s: cannot resume: %s\n", cfg.program, err.msg);
-        status = 2;
-        goto out;
-    }
-    if (cfg.load[0]) {
-        em_ck_load_opts lo = {.allow_unused = true};
-        if (em_checkpoint_load(cfg.load, t.net, &lo, &err) != EM_OK) {
-            fprintf(stderr, "%s: cannot load weights: %s\n", cfg.program, err.msg);
+    memset(&t, 0, sizeof t);
+    em_data_id data;
+    em_confusion conf = {0};
+    int status = parsed == EM_PARSE_ERROR ? 2 : start(&cfg, dist, &train, &test, &t, &data, &conf);
+    if ((status = em_dist_max(dist, status)) == 0 && em_dist_size(dist) > 1) {
+        char config[2048];
+        em_run_config(&t, config, sizeof config);
+        if (em_dist_agree(dist, config, &data, em_trainer_state_hash(&t), &err) != EM_OK) {
+            if (err.msg[0]) fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
             status = 2;
-            goto out;
         }
     }
+    bool agreed = status != 0;   /* nothing more to meet the others at */
+    if (status) goto out;
 
     char line[1024];
     em_config_format(&cfg, line, sizeof line);
@@ -486,7 +439,7 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
         goto out_pred;
     }
 
-    struct save_ctx sc = {&cfg};
+    struct save_ctx sc = {&cfg, &data};
     if (cfg.save[0] && cfg.save_every) {
         t.epoch_hook = save_every_hook;
         t.epoch_ctx = &sc;
@@ -497,26 +450,26 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
      * every process: `kill -USR1 <mpirun's pid>` is the graceful stop there */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);   /* timeout, Slurm, systemd: the same graceful stop */
     if (dist->size > 1) sigaction(SIGUSR1, &sa, NULL);
     t.interrupted = &interrupted;
-    const char *fault_env = getenv("EMBER_TEST_FAULT");
-    test_fault fault;
-    if (fault_env && sscanf(fault_env, "%3[a-z]:%ld", fault.kind, &fault.step) == 2) {
-        t.batch_hook = test_fault_hook;
+    em_test_fault fault;
+    if (em_test_fault_from_env(&fault)) {
+        t.batch_hook = em_test_fault_hook;
         t.batch_ctx = &fault;
     }
 
     em_run_result r;
     em_trainer_run(&t, &r);
-    status = r.status;
+    status = r.status == 130 && interrupted == SIGTERM ? 128 + SIGTERM : r.status;
     if (r.status == 3)
         printf("diverged at step %ld (loss %g): %s\n", r.diverged_step, r.diverged_loss,
                r.diverged_what);
     else if (r.status == 130)
-        printf("interrupted at step %ld\n", r.steps);
+        printf("interrupted at step %ld%s\n", r.steps, interrupted == SIGTERM ? " (SIGTERM)" : "");
     else if (r.status == 1)
         fprintf(stderr, "%s: %s\n", cfg.program, r.error);
     else
@@ -531,7 +484,7 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     }
     /* a diverged model is never saved: it could overwrite a good checkpoint */
     if (root && cfg.save[0] && (r.status == 0 || r.status == 130)) {
-        if (save_checkpoint(&t, cfg.save, &err) != EM_OK) {
+        if (save_checkpoint(&t, cfg.save, &data, &err) != EM_OK) {
             fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
             status = 1;
         } else {
@@ -551,7 +504,7 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     }
     t.metrics = NULL;
 out_pred:
-    if (pred_close(&pred, cfg.predictions, predicted, &err) != EM_OK) {
+    if (pred_close(&pred, predicted, &err) != EM_OK) {
         fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
         if (!status) status = 1;
     }
@@ -560,7 +513,6 @@ out_pred:
 out:
     em_trainer_free(&t);
     em_confusion_free(&conf);
-out_data:
     if (!agreed) em_dist_max(dist, status);   /* meet the others where they agree */
     em_dataset_free(&train);
     em_dataset_free(&test);

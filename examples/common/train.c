@@ -188,10 +188,16 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
     t->net = net;
     if (!t->net) return em_error_set(err, EM_ERR_NOMEM, "out of memory building %s", name);
     memcpy(t->input_chw, input_chw, sizeof t->input_chw);
-    if (train->c != t->input_chw[0] || train->h != t->input_chw[1] || train->w != t->input_chw[2])
-        return em_error_set(err, EM_ERR_ARG, "%s takes %dx%dx%d images, the data has %dx%dx%d",
-                            name, t->input_chw[0], t->input_chw[1], t->input_chw[2], train->c,
-                            train->h, train->w);
+    /* both splits: test images of another size would fail the first evaluation, or, if
+     * they pool to the same shape, be evaluated as if they fitted */
+    const int *in = t->input_chw;
+    for (int k = 0; k < 2; k++) {
+        const em_dataset *ds = k ? test : train;
+        if (ds->c != in[0] || ds->h != in[1] || ds->w != in[2])
+            return em_error_set(err, EM_ERR_ARG, "%s takes %dx%dx%d images; the training split "
+                                "has %dx%dx%d, the test split %dx%dx%d", name, in[0], in[1],
+                                in[2], train->c, train->h, train->w, test->c, test->h, test->w);
+    }
     em_rng_seed(&t->init_rng, c->seed);
     em_init init = init_of(c);
     em_module_init(t->net, &t->init_rng, &init);

@@ -14,6 +14,8 @@
 
 #include "examples/common/arch_internal.h"
 
+int em_fuzz_arch(const uint8_t *data, size_t size);
+
 static long params_of(const em_arch *a) {
     long t = 0;
     for (int i = 0; i < a->n; i++) t += em_arch_node_params(&a->v[i]);
@@ -33,7 +35,7 @@ static char *print(const em_arch *a, const int chw[3], const em_arch_opts *o, bo
     return buf;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int em_fuzz_arch(const uint8_t *data, size_t size) {
     if (size < 1 || size > 4096) return 0;
     static const int shapes[4][3] = {{1, 28, 28}, {3, 32, 32}, {2, 5, 7}, {4, 1, 1}};
     const int *chw = shapes[data[0] & 3];
@@ -78,3 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(text);
     return 0;
 }
+
+#ifndef EM_FUZZ_NO_ENTRY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    return em_fuzz_arch(data, size);
+}
+#endif

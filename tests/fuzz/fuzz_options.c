@@ -43,6 +43,14 @@ static void check_config(const em_config *c) {
     char line[2048];
     int n = em_config_format(c, line, sizeof line);
     if (n <= 0 || (size_t)n >= sizeof line || strchr(line, '\n')) abort();
+    /* the numbers are exact: each reads back as the value (a resume compares these texts) */
+    const struct { const char *key; double v; } exact[] = {
+        {" lr=", c->lr}, {" momentum=", c->momentum}, {" weight_decay=", c->weight_decay},
+        {" bn_momentum=", c->bn_momentum}, {" bn_eps=", c->bn_eps}, {" init_scale=", c->init_scale}};
+    for (size_t i = 0; i < sizeof exact / sizeof *exact; i++) {
+        const char *at = strstr(line, exact[i].key);
+        if (!at || strtod(at + strlen(exact[i].key), NULL) != exact[i].v) abort();
+    }
 }
 
 int em_fuzz_options(const uint8_t *data, size_t size) {

@@ -7,7 +7,8 @@
 # The harnesses, one per parser of outside input: idx (MNIST files, raw and .gz), cifar
 # (CIFAR-10/100 binary), safetensors (checkpoints into a model), image (image files through
 # the image-folder loader), options (the programs' command line), metrics (the metrics CSV
-# a resumed run reads back), npy (.npy files, as ember-inspect reads them).
+# a resumed run reads back), npy (.npy files, as ember-inspect reads them), arch (the
+# architecture language: --arch specs and files).
 #
 # Needs clang and libFuzzer's runtime (Debian 12: clang, libclang-rt-14-dev). Builds into
 # build-fuzz/ (or $FUZZ_OUT); new corpus entries go to build-fuzz/corpus-NAME, the
@@ -21,25 +22,31 @@ shift $(( $# > 0 ? 1 : 0 ))
 out=${FUZZ_OUT:-build-fuzz}
 cc=${FUZZ_CC:-clang}
 mkdir -p "$out"
+# what meson's configure_file writes for the library (the kernel tier a tape gets)
+echo '#define EM_DEFAULT_KERNELS "fast"' >"$out/ember_config.h"
 
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
-       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.)
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. -I"$out")
 # what each harness links: the parser alone where it stands alone; the safetensors reader
 # with the whole model/checkpoint stack it feeds
-data_link=(data/reader.c data/dataset.c data/mnist.c data/cifar10.c core/errors.c -lz -lm)
-# (core/exercise_hooks.c belongs to exercise mode only: it calls the student's functions)
-mapfile -t model_sources < <(find core layers optim io -name '*.c' ! -name exercise_hooks.c | sort)
+data_link=(data/reader.c data/dataset.c data/mnist.c data/cifar10.c core/errors.c core/wfile.c -lz -lm)
+# (exercises/tier.c, an exercise build's reference table, is not under these folders)
+mapfile -t model_sources < <(find core layers optim io -name '*.c' | sort)
 st_link=("${model_sources[@]}" $(pkg-config --cflags --libs openblas libcjson) -lm)
 # the image decoders compiled in (tests/fuzz/stb_impl.c), so they are instrumented too
 image_link=(data/imagefolder.c data/dataset.c core/errors.c tests/fuzz/stb_impl.c
             $(pkg-config --cflags stb) -lm)
-options_link=(examples/common/options.c core/errors.c -lm)
-metrics_link=(io/metrics.c core/errors.c -lm)
+# the options take the kernel tier's name from the library's tables: the whole library
+options_link=(examples/common/options.c "${st_link[@]}")
+# the architecture language, with the layers it builds
+arch_link=(examples/common/arch.c examples/common/arch_build.c examples/common/arch_torch.c
+           "${st_link[@]}")
+metrics_link=(io/metrics.c core/errors.c core/wfile.c -lm)
 npy_link=(io/npy_read.c core/errors.c -lm)
 
 # name, max input length
 all=("idx 4096" "cifar 16384" "safetensors 16384" "image 8192" "options 1024" "metrics 4096"
-     "npy 4096")
+     "npy 4096" "arch 1024")
 fuzzers=()
 for entry in "${all[@]}"; do
     read -r name _ <<<"$entry"
@@ -55,6 +62,7 @@ for entry in "${fuzzers[@]}"; do
     options) link=("${options_link[@]}") ;;
     metrics) link=("${metrics_link[@]}") ;;
     npy) link=("${npy_link[@]}") ;;
+    arch) link=("${arch_link[@]}") ;;
     esac
     "$cc" "${flags[@]}" "tests/fuzz/fuzz_$name.c" "${link[@]}" -o "$out/fuzz_$name"
 done

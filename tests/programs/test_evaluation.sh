@@ -55,13 +55,15 @@ s=$(status "$MNIST" "${small[@]}" --load "$tmp/m.st" --eval --confusion "$tmp/ce
 check "--eval prints the table and writes --confusion: the run's own matrix" \
     test "$s" = 0 -a -n "$(grep '^per class (320 test images)' "$tmp/out")" -a -n "$(cmp "$tmp/c.csv" "$tmp/ce.csv" && echo same)"
 
-# ---- when the file cannot be written: exit 1 naming it, an earlier file kept ---------------------------
+# ---- when the file cannot be written: refused before the run (exit 2) when the place is
+# wrong, exit 1 naming it when the write fails, an earlier file kept --------------------------
 cp "$tmp/c.csv" "$tmp/keep.csv"
 s=$(status "$MNIST" "${small[@]}" --load "$tmp/m.st" --eval --confusion "$tmp/nowhere/c.csv")
-check "--confusion into a missing folder: exit 1 naming the file" \
-    test "$s" = 1 -a -n "$(grep 'nowhere/c.csv' "$tmp/err")"
+check "--confusion into a missing folder: exit 2 before the run, naming the option and the file" \
+    test "$s" = 2 -a -n "$(grep -- '--confusion.*nowhere' "$tmp/err")"
 s=$(status "$MNIST" "${small[@]}" --load "$tmp/m.st" --eval --confusion /dev/full)
-check "--confusion /dev/full: exit 1 naming it" test "$s" = 1 -a -n "$(grep '/dev/full' "$tmp/err")"
+check "--confusion /dev/full: exit 2 naming it (not a regular file)" \
+    test "$s" = 2 -a -n "$(grep '/dev/full' "$tmp/err")"
 # a full disk: the file-size limit at 0 with SIGXFSZ ignored (as tests/programs/test_faults.sh
 # does), the output through a pipe, which the limit does not touch
 (trap '' XFSZ; ulimit -f 0; exec "$MNIST" "${small[@]}" --load "$tmp/m.st" --eval \

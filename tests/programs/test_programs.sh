@@ -102,6 +102,23 @@ check "an interrupted run, resumed, ends bit-identical to one never interrupted"
     cmp -s "$tmp/straight.st" "$tmp/i2.st"
 check "... and it did resume mid-run ($(grep -o 'resumed from.*' "$tmp/out"))" grep -q "resumed from .* step [1-9]" "$tmp/out"
 
+# ---- SIGTERM (timeout, Slurm, systemd): the same as SIGINT, exit 143 ---------------------
+"$MNIST" "${long[@]}" --metrics "$tmp/t.csv" --save "$tmp/t.st" >"$tmp/out" 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ -f "$tmp/t.csv" ] && [ "$(wc -l < "$tmp/t.csv")" -ge 2 ] && break; sleep 0.05; done
+kill -TERM $pid
+wait $pid
+s=$?
+check "SIGTERM mid-epoch exits 143 (got $s)" test "$s" = 143
+check "... says where it stopped" grep -q "^interrupted at step [1-9][0-9]* (SIGTERM)" "$tmp/out"
+check "... saves the checkpoint" test -s "$tmp/t.st"
+check "... keeps a metrics row" test "$(wc -l < "$tmp/t.csv")" -ge 2
+"$MNIST" "${long[@]}" --resume "$tmp/t.st" --save "$tmp/t2.st" >"$tmp/out" 2>&1
+check "a terminated run, resumed, ends bit-identical to one never interrupted" \
+    cmp -s "$tmp/straight.st" "$tmp/t2.st"
+check "... and it did resume mid-epoch ($(grep -o 'resumed from.*' "$tmp/out"))" \
+    grep -q "resumed from .* epoch 0, batch [1-9][0-9]*, step [1-9]" "$tmp/out"
+
 # ---- ember-cifar on generated CIFAR-format files -------------------------------------------
 "$SHAPES" --train 640 --test 320 "$tmp/cifar" >/dev/null
 s=$(status "$CIFAR" --data "$tmp/cifar" --epochs 1 --train-limit 640 --test-limit 320 --quiet)
