@@ -48,6 +48,13 @@ check "--print-torch prints a PyTorch module with build()" \
 "$MNIST" --model resnet8 --norm gn:4 --print-torch >"$tmp/gn.py"
 check "--norm gn:4 --print-torch: GroupNorm(4, ...) in place of BatchNorm" \
     bash -c "grep -q 'nn.GroupNorm(4, ' '$tmp/gn.py' && ! grep -q 'BatchNorm' '$tmp/gn.py'"
+# every kind of layer and norm, printed as Python that parses (PyTorch itself is not needed:
+# tools/torch_interop.py runs the module where it is installed)
+all_spec="conv8k5s2p2 bn relu res( conv8 gn:2 relu conv8 ln relu conv8 | conv8k1 in ) relu maxpool2 \
+  avgpool1 res16s2 brn sigmoid flatten fc32 ln tanh dropout:0.5 fc16 bn relu fc10"
+s=$(status "$MNIST" --arch "$all_spec" --print-torch)
+check "--print-torch of every layer and norm is valid Python (ast.parse)" \
+    python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$tmp/out"
 "$MNIST" --norm-position after --print-arch >"$tmp/after.arch"
 check "--norm-position after: relu then bn" \
     bash -c "grep -A1 '^relu' '$tmp/after.arch' | grep -q '^bn'"
