@@ -22,9 +22,9 @@
  * in float and in double (tests/test_tiers.c). Ops without a fast version (the binary and
  * unary elementwise ops, reductions, average pooling, dropout; and Batch Renorm, which the
  * fast BatchNorm kernels hand to the reference's) call their plain kernels directly,
- * whatever the tier. The loss and group normalization have table entries without a fast
- * version (both tables point at the reference), so that an exercise build can put its own
- * there.
+ * whatever the tier. The loss has table entries without a fast version (both tables point
+ * at the reference), so that an exercise build can put its own there; group normalization
+ * has both (core/fast/groupnorm.c).
  *
  * The tier of a tape is chosen when it is made (em_tape_new: the environment variable
  * EMBER_KERNELS, "reference" or "fast", else the build's default, fast) and may be changed
