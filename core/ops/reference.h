@@ -52,6 +52,12 @@ bool em_ref_conv2d_backward(em_tape *tape, em_real *dx, bool add, em_real *dw, e
 em_conv_geom em_conv_geometry(const em_tensor *x, const em_tensor *w, const em_tensor *b,
                               int stride, int pad);
 
+/* loss.c */
+void em_ref_cross_entropy(em_real *y, em_real *probs, const em_real *z, const int *labels,
+                          int N, int C);
+void em_ref_cross_entropy_backward(em_real *dz, bool add, const em_real *dy,
+                                   const em_real *probs, const int *labels, int N, int C);
+
 /* update.c */
 void em_ref_sgd(em_real *p, em_real *v, const em_real *g, size_t n, const em_sgd_hyper *h);
 void em_ref_adam(em_real *p, em_real *m, em_real *v, const em_real *g, size_t n,

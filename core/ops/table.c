@@ -23,6 +23,8 @@ static const em_kernels reference = {
     .conv2d = em_ref_conv2d,
     .conv2d_backward = em_ref_conv2d_backward,
     .sgd = em_ref_sgd,
+    .cross_entropy = em_ref_cross_entropy,
+    .cross_entropy_backward = em_ref_cross_entropy_backward,
     .adam = em_ref_adam,
 };
 
