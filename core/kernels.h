@@ -20,9 +20,10 @@
  * Both tiers compute the same functions: they differ only in float rounding (sums in
  * another order), and tests hold every fast kernel to its reference on a grid of shapes,
  * in float and in double (tests/test_tiers.c). Ops without a fast version (the binary and
- * unary elementwise ops, reductions, average pooling, dropout) call their plain kernels
- * directly, whatever the tier. The loss has table entries without a fast version (both
- * tables point at the reference), so that an exercise build can put its own there.
+ * unary elementwise ops, reductions, average pooling, dropout, group normalization; and
+ * Batch Renorm, which the fast BatchNorm kernels hand to the reference's) call their plain
+ * kernels directly, whatever the tier. The loss has table entries without a fast version
+ * (both tables point at the reference), so that an exercise build can put its own there.
  *
  * The tier of a tape is chosen when it is made (em_tape_new: the environment variable
  * EMBER_KERNELS, "reference" or "fast", else the build's default, fast) and may be changed
@@ -139,21 +140,24 @@ typedef struct em_kernels {
                              const em_pool_geom *g);
 
     /** BatchNorm in training: the batch's mean and rstd (C) of x viewed as (N, C, S), y,
-     * and the running statistics of a (core/ops.h). Returns M, the values per channel over
-     * all processes (a->sync); when M < 2 it returns at once, nothing written. Returns -1
-     * when out of scratch memory. */
-    double (*bn_train)(em_tape *tape, em_real *y, em_real *mean, em_real *rstd,
+     * and the running statistics of a (core/ops.h); with a->renorm also Batch Renorm's r
+     * and d into rd (2C: r, then d), which bn_backward gets back (rd is not touched, and
+     * may be NULL, without renorm). Returns M, the values per channel over all processes
+     * (a->sync); when M < 2 it returns at once, nothing written. Returns -1 when out of
+     * scratch memory. */
+    double (*bn_train)(em_tape *tape, em_real *y, em_real *mean, em_real *rstd, em_real *rd,
                        const em_real *x, const em_bn_args *a, int N, int C, int S);
     /** y = (x - mean) k + b, per channel (k = gamma rstd, b = beta): the normalization
      * with given statistics (evaluation mode) */
     void (*bn_normalize)(em_real *y, const em_real *x, const em_real *mean, const em_real *k,
                          const em_real *b, int N, int C, int S);
     /** dgamma, dbeta += ...; dx (+)= ... through the statistics when a->mode is
-     * EM_BN_TRAIN, as constants otherwise; M as bn_train returned it (0 in evaluation) */
+     * EM_BN_TRAIN, as constants otherwise; M as bn_train returned it (0 in evaluation);
+     * rd: bn_train's r and d (read with a->renorm in the training modes only) */
     bool (*bn_backward)(em_tape *tape, em_real *dx, bool add, em_real *dgamma,
                         em_real *dbeta, const em_real *dy, const em_real *mean,
-                        const em_real *rstd, const em_real *x, const em_bn_args *a, int N,
-                        int C, int S, double M);
+                        const em_real *rstd, const em_real *rd, const em_real *x,
+                        const em_bn_args *a, int N, int C, int S, double M);
 
     /** y = conv(x, w) + b (b may be NULL) for the whole batch */
     bool (*conv2d)(em_tape *tape, em_real *y, const em_real *x, const em_real *w,

@@ -186,7 +186,14 @@ em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels)
  * EM_BN_FROZEN_STATS computes the same forward but treats mu and var as constants in
  * backward — a deliberately incomplete gradient, for the experiment that shows why the
  * full one matters. Training with M = 1 fails the step with EM_ERR_STATE and a message
- * (the variance of one value is 0). */
+ * (the variance of one value is 0).
+ * Batch Renormalization (Ioffe 2017; args->renorm, training modes only): with the running
+ * statistics as they were before this batch, sigma = sqrt(running_var + eps),
+ *   r = clip(sqrt(var + eps) / sigma, 1/rmax, rmax),  d = clip((mu - running_mean) / sigma,
+ *   -dmax, dmax),  y = gamma * (xhat * r + d) + beta,
+ * and r, d are constants in backward (stop-gradient): dx is BatchNorm's times r, dgamma =
+ * sum dy (xhat r + d). The running statistics update as above; evaluation is BatchNorm's.
+ * rmax = 1, dmax = 0 is BatchNorm exactly. */
 /** Which statistics em_batchnorm() normalizes with, and how its backward treats them. */
 typedef enum em_bn_mode {
     EM_BN_TRAIN,         /**< batch statistics, full backward                            */
@@ -222,10 +229,15 @@ typedef struct em_bn_args {
     em_bn_mode mode;            /**< EM_BN_TRAIN, EM_BN_FROZEN_STATS or EM_BN_EVAL        */
     const em_bn_sync *sync;     /**< statistics over all processes (training only), or
                                      NULL: this process's                                */
+    bool renorm;                /**< Batch Renorm in the training modes: needs the
+                                     running statistics                                  */
+    double rmax;                /**< Batch Renorm: r is clipped to [1/rmax, rmax], rmax >= 1 */
+    double dmax;                /**< Batch Renorm: d is clipped to [-dmax, dmax], dmax >= 0 */
 } em_bn_args;
 
 /** The usual BatchNorm arguments: no parameters, no running statistics, momentum 0.9
- * (PyTorch's 0.1), eps 1e-5, EM_BN_TRAIN, no sync.
+ * (PyTorch's 0.1), eps 1e-5, EM_BN_TRAIN, no sync, no Batch Renorm (its limits set to
+ * Ioffe's final values, rmax 3 and dmax 5, for when it is switched on).
  * @return the arguments */
 em_bn_args em_bn_args_default(void);
 
@@ -243,5 +255,34 @@ em_bn_args em_bn_args_default(void);
  * @return y, x's shape; NULL when the tape has failed, or when training sees one value
  *         per channel (the tape fails with EM_ERR_STATE and says so) */
 em_tensor *em_batchnorm(em_tape *tape, em_tensor *x, const em_bn_args *args);
+
+/* ---- group normalization: GroupNorm, LayerNorm, InstanceNorm (core/ops/groupnorm.c) ---
+ * x (N, C) or (N, C, H, W); the C channels in G groups of C/G consecutive channels.
+ * Statistics per sample n and group g over the K = (C/G)*H*W values of g's channels:
+ *   mu = (1/K) sum x,  var = (1/K) sum (x - mu)^2   (biased),
+ *   xhat = (x - mu) / sqrt(var + eps),   y = gamma[c] * xhat + beta[c]   (c: x's channel)
+ * The same in training and evaluation: no running statistics, no batch dependence. G = 1 is
+ * LayerNorm over every non-batch dimension, G = C is InstanceNorm. The backward flows
+ * through mu and var (docs/batchnorm.md derives it). */
+/** What em_groupnorm() normalizes with, besides x. */
+typedef struct em_gn_args {
+    em_tensor *gamma;  /**< (C), or NULL: no affine part (gamma = 1)                   */
+    em_tensor *beta;   /**< (C), or NULL (beta = 0)                                     */
+    int groups;        /**< G: 1 <= G <= C, C divisible by G; and (C/G)*H*W >= 2        */
+    double eps;        /**< added to the variance inside the square root (>= 0)          */
+} em_gn_args;
+
+/** GroupNorm over the channel groups of each sample, as described above.
+ *
+ *     em_gn_args a = {.gamma = gamma, .beta = beta, .groups = 2, .eps = 1e-5};
+ *     em_tensor *y = em_groupnorm(tape, x, &a);             // x (N, C, H, W), C even
+ *
+ * A shape that does not fit (C not divisible by G, one value per group) is a programmer
+ * error (EM_ASSERT): it depends on the model, not on the batch.
+ * @param tape  the tape of this step
+ * @param x     (N, C) or (N, C, H, W)
+ * @param args  parameters, groups and eps (copied; gamma and beta must live until backward)
+ * @return y, x's shape; NULL when the tape has failed */
+em_tensor *em_groupnorm(em_tape *tape, em_tensor *x, const em_gn_args *args);
 
 #endif

@@ -24,7 +24,7 @@ static const char *const op_names[] = {
     [EM_OP_MAXPOOL2D] = "maxpool2d",
     [EM_OP_AVGPOOL2D] = "avgpool2d", [EM_OP_GLOBAL_AVGPOOL] = "global_avgpool",
     [EM_OP_DROPOUT] = "dropout", [EM_OP_BATCHNORM] = "batchnorm",
-    [EM_OP_BATCHNORM_RELU] = "batchnorm_relu",
+    [EM_OP_BATCHNORM_RELU] = "batchnorm_relu", [EM_OP_GROUPNORM] = "groupnorm",
     [EM_OP_CUSTOM] = "custom",
 };
 _Static_assert(sizeof op_names / sizeof op_names[0] == EM_OP_COUNT,

@@ -72,6 +72,7 @@ typedef enum em_op {
     EM_OP_DROPOUT,           /**< em_dropout()                                    */
     EM_OP_BATCHNORM,         /**< em_batchnorm()                                  */
     EM_OP_BATCHNORM_RELU,    /**< the fast tier's fused batchnorm + relu          */
+    EM_OP_GROUPNORM,         /**< em_groupnorm() (GroupNorm, LayerNorm, InstanceNorm) */
     EM_OP_CUSTOM,            /**< for ops defined outside the library (tests, tutorials) */
     EM_OP_COUNT              /**< the number of op ids (not an op)                */
 } em_op;

@@ -16,9 +16,10 @@
  *   - gradients are computed into zeroed scratch and then added into the tape's buffers
  *     (or stored into a fresh one): ember's accumulate-into-gradients rule.
  * What the exercises do not cover goes to the reference: BatchNorm synchronized over
- * processes, the frozen-statistics backward, Nesterov momentum, AdamW's decoupled decay.
- * Memory is the tape's arena where the entry has a tape, else malloc (a failed one shows
- * as NaN in the result, never as a silent fallback to ember's own kernel). */
+ * processes, the frozen-statistics backward, Batch Renorm, Nesterov momentum, AdamW's
+ * decoupled decay. Memory is the tape's arena where the entry has a tape, else malloc (a
+ * failed one shows as NaN in the result, never as a silent fallback to ember's own
+ * kernel). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,10 @@ static const em_real *param_or(const em_tensor *t, em_real fill, em_real *scratc
 
 /* exercise 1 */
 static double ex_bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd,
-                          const em_real *x, const em_bn_args *a, int N, int C, int S) {
-    if (a->sync) return em_ref_bn_train(tape, y, mean, rstd, x, a, N, C, S);
+                          em_real *rd, const em_real *x, const em_bn_args *a, int N, int C,
+                          int S) {
+    if (a->sync || em_bn_renorm_on(a))
+        return em_ref_bn_train(tape, y, mean, rstd, rd, x, a, N, C, S);
     double M = (double)N * S;
     if (M < 2) return M;
     em_real *buf = zeroed(tape, 4 * (size_t)C);  /* ones, zeros, running mean, running var */
@@ -92,11 +95,11 @@ static void ex_bn_normalize(em_real *y, const em_real *x, const em_real *mean,
 /* exercise 2 */
 static bool ex_bn_backward(em_tape *tape, em_real *dx, bool add, em_real *dgamma,
                            em_real *dbeta, const em_real *dy, const em_real *mean,
-                           const em_real *rstd, const em_real *x, const em_bn_args *a, int N,
-                           int C, int S, double M) {
-    if (a->mode != EM_BN_TRAIN || a->sync)
-        return em_ref_bn_backward(tape, dx, add, dgamma, dbeta, dy, mean, rstd, x, a, N, C, S,
-                                  M);
+                           const em_real *rstd, const em_real *rd, const em_real *x,
+                           const em_bn_args *a, int N, int C, int S, double M) {
+    if (a->mode != EM_BN_TRAIN || a->sync || em_bn_renorm_on(a))
+        return em_ref_bn_backward(tape, dx, add, dgamma, dbeta, dy, mean, rstd, rd, x, a, N, C,
+                                  S, M);
     size_t n = (size_t)N * C * S;
     em_real *ones = em_tape_alloc(tape, (size_t)C * sizeof *ones);
     em_real *gx = zeroed(tape, n), *gg = zeroed(tape, (size_t)C), *gb = zeroed(tape, (size_t)C);

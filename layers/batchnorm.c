@@ -1,5 +1,6 @@
 /* layers/batchnorm.c — BatchNorm1d and BatchNorm2d modules over the op em_batchnorm
- * (core/ops/batchnorm.c, derived in docs/batchnorm.md). */
+ * (core/ops/batchnorm.c, derived in docs/batchnorm.md), with Batch Renorm as an option
+ * whose limits warm up with num_batches_tracked. */
 #include <stdlib.h>
 
 #include "fusion.h"
@@ -18,7 +19,22 @@ typedef struct batchnorm {
 } batchnorm;
 
 em_bn_opts em_bn_defaults(void) {
-    return (em_bn_opts){.momentum = 0.9, .eps = 1e-5, .no_affine = false, .frozen_stats = false};
+    return (em_bn_opts){.momentum = 0.9, .eps = 1e-5, .no_affine = false, .frozen_stats = false,
+                        .renorm = false, .rmax = 3, .dmax = 5, .renorm_warmup = 1000};
+}
+
+void em_bn_renorm_limits(const em_bn_opts *o, int64_t batches, double *rmax, double *dmax) {
+    double f = o->renorm_warmup > 0 && batches < o->renorm_warmup
+                   ? (double)batches / (double)o->renorm_warmup : 1;
+    *rmax = 1 + (o->rmax - 1) * f;
+    *dmax = o->dmax * f;
+}
+
+static void check_opts(const em_bn_opts *o) {
+    EM_ASSERT_MSG(o->momentum >= 0 && o->momentum <= 1, "momentum in [0, 1]");
+    EM_ASSERT_MSG(o->eps >= 0, "eps >= 0");
+    EM_ASSERT_MSG(!o->renorm || (o->rmax >= 1 && o->dmax >= 0 && o->renorm_warmup >= 0),
+                  "Batch Renorm: rmax >= 1, dmax >= 0, renorm_warmup >= 0");
 }
 
 /* what em_batchnorm is called with in the module's current mode */
@@ -34,6 +50,8 @@ static em_bn_args bn_args(batchnorm *b) {
     a.mode = !b->base.training ? EM_BN_EVAL
              : b->opts.frozen_stats ? EM_BN_FROZEN_STATS : EM_BN_TRAIN;
     a.sync = b->opts.sync;
+    a.renorm = b->opts.renorm;
+    em_bn_renorm_limits(&b->opts, b->num_batches_tracked, &a.rmax, &a.dmax);
     return a;
 }
 
@@ -86,10 +104,17 @@ static void bn_init(em_module *m, em_rng *rng, const em_init *init) {
 
 static void bn_describe(const em_module *m, char *buf, size_t len) {
     const batchnorm *b = (const batchnorm *)m;
-    snprintf(buf, len, "BatchNorm%dd(%d, momentum=%g (history kept), eps=%g, affine=%s%s)",
-             b->ndim == 2 ? 1 : 2, b->channels, b->opts.momentum, b->opts.eps,
-             b->opts.no_affine ? "false" : "true",
-             b->opts.frozen_stats ? ", backward=frozen-stats" : "");
+    const em_bn_opts *o = &b->opts;
+    char renorm[128] = "", warmup[64] = "";
+    if (o->renorm_warmup > 0)
+        snprintf(warmup, sizeof warmup, " (from 1, 0 over %lld batches)",
+                 (long long)o->renorm_warmup);
+    if (o->renorm)
+        snprintf(renorm, sizeof renorm, ", renorm: rmax=%g, dmax=%g%s", o->rmax, o->dmax, warmup);
+    snprintf(buf, len, "BatchNorm%dd(%d, momentum=%g (history kept), eps=%g, affine=%s%s%s)",
+             b->ndim == 2 ? 1 : 2, b->channels, o->momentum, o->eps,
+             o->no_affine ? "false" : "true", o->frozen_stats ? ", backward=frozen-stats" : "",
+             renorm);
 }
 
 static const em_module_ops bn_ops = {
@@ -110,8 +135,7 @@ static em_module *bn_new(int channels, int ndim, const em_bn_opts *opts) {
     b->channels = channels;
     b->ndim = ndim;
     b->opts = opts ? *opts : em_bn_defaults();
-    EM_ASSERT_MSG(b->opts.momentum >= 0 && b->opts.momentum <= 1, "momentum in [0, 1]");
-    EM_ASSERT_MSG(b->opts.eps >= 0, "eps >= 0");
+    check_opts(&b->opts);
     b->buffers = malloc(2 * (size_t)channels * sizeof(em_real));
     const int shapes[2][EM_MAX_DIMS] = {{channels}, {channels}};
     if (!b->buffers || (!b->opts.no_affine &&
@@ -147,8 +171,7 @@ bool em_batchnorm_set_opts(em_module *m, const em_bn_opts *opts) {
     if (m->ops != &bn_ops) return false;
     batchnorm *b = (batchnorm *)m;
     EM_ASSERT_MSG(opts->no_affine == b->opts.no_affine, "BatchNorm: affine is fixed at construction");
-    EM_ASSERT_MSG(opts->momentum >= 0 && opts->momentum <= 1, "momentum in [0, 1]");
-    EM_ASSERT_MSG(opts->eps >= 0, "eps >= 0");
+    check_opts(opts);
     b->opts = *opts;
     return true;
 }

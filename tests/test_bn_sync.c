@@ -6,8 +6,9 @@
  *   the parts' dgamma, dbeta add up to the whole batch's;
  *   with each part's loss a mean over its own rows (dy_r = P u_r), dx_r = P dx, and the
  *   parameter gradients averaged over the parts are the whole batch's (core/ops.h's note).
- * The gradient of the synchronized op is itself checked by finite differences across real
- * processes in tests/mpi/test_mpi_bn.c. */
+ * The same with Batch Renorm, whose r and d come from the global statistics. The gradient
+ * of the synchronized op is itself checked by finite differences across real processes in
+ * tests/mpi/test_mpi_bn.c. */
 #include <pthread.h>
 #include <string.h>
 
@@ -46,6 +47,7 @@ static void sum_pair(double *buf, int n, void *ctx) {
 typedef struct part {
     member m;
     em_bn_mode mode;
+    bool renorm;                  /* Batch Renorm (rmax 2, dmax 3) */
     double dy_scale;              /* P for the local-mean convention, else 1 */
     int ndim, shape[4];           /* this part's shape */
     const em_real *x, *u;         /* this part's rows */
@@ -68,7 +70,9 @@ static void *run_part(void *arg) {
         p->rm[c] = 0;
         p->rv[c] = 1;
     }
-    em_tensor *y = em_batchnorm(tape, x, BN_SYNC(g, b, p->rm, p->rv, 0.9, 1e-5, p->mode, &sync));
+    em_bn_args a = *BN_SYNC(g, b, p->rm, p->rv, 0.9, 1e-5, p->mode, &sync);
+    a.renorm = p->renorm, a.rmax = 2, a.dmax = 3;
+    em_tensor *y = em_batchnorm(tape, x, &a);
     cr_assert_not_null(y);
     memcpy(p->y, y->data, y->size * sizeof *y->data);
     if (p->mode != EM_BN_EVAL) {
@@ -87,9 +91,10 @@ static void *run_part(void *arg) {
 }
 
 /* The batch (ndim, shape) split after row n0 between two threads, against one BatchNorm
- * over all of it; P = dy_scale (1: the same upstream gradient; 2: local means). */
-static void check_split(int ndim, const int *shape, int n0, em_bn_mode mode, double dy_scale,
-                        uint64_t seed) {
+ * over all of it; P = dy_scale (1: the same upstream gradient; 2: local means); renorm:
+ * Batch Renorm on both sides (r and d from the global statistics). */
+static void check_split_rn(int ndim, const int *shape, int n0, em_bn_mode mode,
+                           double dy_scale, bool renorm, uint64_t seed) {
     em_rng rng;
     em_rng_seed(&rng, seed);
     int N = shape[0], C = shape[1];
@@ -106,7 +111,9 @@ static void check_split(int ndim, const int *shape, int n0, em_bn_mode mode, dou
     }
     /* the whole batch, one BatchNorm */
     em_tape *tape = em_tape_new(0);
-    em_tensor *y = em_batchnorm(tape, x, BN_ARGS(g, b, rm, rv, 0.9, 1e-5, mode));
+    em_bn_args a = *BN_ARGS(g, b, rm, rv, 0.9, 1e-5, mode);
+    a.renorm = renorm, a.rmax = 2, a.dmax = 3;
+    em_tensor *y = em_batchnorm(tape, x, &a);
     cr_assert_not_null(y);
     if (mode != EM_BN_EVAL) cr_assert_eq(em_backward_from(tape, y, u->data), EM_OK);
 
@@ -123,6 +130,7 @@ static void check_split(int ndim, const int *shape, int n0, em_bn_mode mode, dou
         int lo = k ? n0 : 0, hi = k ? N : n0;
         p->m = (member){&ex, k, 0};
         p->mode = mode;
+        p->renorm = renorm;
         p->dy_scale = dy_scale;
         p->ndim = ndim;
         memcpy(p->shape, shape, (size_t)ndim * sizeof *shape);
@@ -169,6 +177,11 @@ static void check_split(int ndim, const int *shape, int n0, em_bn_mode mode, dou
     em_tensor_free(u);
 }
 
+static void check_split(int ndim, const int *shape, int n0, em_bn_mode mode, double dy_scale,
+                        uint64_t seed) {
+    check_split_rn(ndim, shape, n0, mode, dy_scale, false, seed);
+}
+
 Test(bn_sync, batchnorm1d_two_parts_equal_the_whole_batch) {
     check_split(2, (int[]){8, 5}, 4, EM_BN_TRAIN, 1, 1);
     check_split(2, (int[]){64, 7}, 32, EM_BN_TRAIN, 1, 2);
@@ -189,6 +202,14 @@ Test(bn_sync, uneven_parts_and_one_row_per_part) {
 Test(bn_sync, local_mean_losses_scale_dx_by_P_and_averaging_restores_the_gradient) {
     check_split(2, (int[]){16, 6}, 8, EM_BN_TRAIN, 2, 8);
     check_split(4, (int[]){4, 3, 4, 4}, 2, EM_BN_TRAIN, 2, 9);
+}
+
+/* inputs of std ~2 and mean ~3 against running statistics (0, 1): r ~2 and d ~3, at and
+ * around their limits 2 and 3, the same on every part */
+Test(bn_sync, batch_renorm_two_parts_equal_the_whole_batch) {
+    check_split_rn(2, (int[]){8, 5}, 4, EM_BN_TRAIN, 1, true, 14);
+    check_split_rn(4, (int[]){4, 3, 5, 5}, 2, EM_BN_TRAIN, 2, true, 15);
+    check_split_rn(4, (int[]){6, 4, 4, 3}, 3, EM_BN_FROZEN_STATS, 1, true, 16);
 }
 
 Test(bn_sync, frozen_statistics_sync_the_forward_only) {

@@ -495,3 +495,86 @@ Test(layers, reference_tier_runs_the_plan_unfused) {
     em_module_free(a);
     em_module_free(b);
 }
+
+/* ---- GroupNorm, LayerNorm, InstanceNorm ------------------------------------------------ */
+
+static void describe_is(em_module *m, const char *want) {
+    char buf[160];
+    m->ops->describe(m, buf, sizeof buf);
+    cr_assert_str_eq(buf, want);
+}
+
+/* PyTorch's names and shapes ("1.weight", "1.bias", (C)), weight 1 and bias 0 after init,
+ * no entries without the affine part, and one line each as PyTorch prints them */
+Test(layers, norm_layers_state_dicts_and_descriptions) {
+    em_gn_opts plain = em_gn_defaults();
+    plain.no_affine = true;
+    em_module *layers[3] = {em_groupnorm_new(2, 6, NULL), em_layernorm_new(6, NULL),
+                            em_instancenorm_new(6, NULL)};
+    const char *desc[3] = {"GroupNorm(2, 6, eps=1e-05, affine=true)",
+                           "LayerNorm(6, eps=1e-05, elementwise_affine=true)",
+                           "InstanceNorm2d(6, eps=1e-05, affine=true, track_running_stats=false)"};
+    for (int k = 0; k < 3; k++) {
+        describe_is(layers[k], desc[k]);
+        em_rng rng;
+        em_rng_seed(&rng, 1);
+        em_module *net = em_sequential_new(2, (em_module *[]){em_conv2d_new(1, 6, 3, 1, 1, false),
+                                                               layers[k]});
+        em_module_init(net, &rng, NULL);
+        cr_assert_eq(em_module_param_count(net), 54 + 12);
+        struct name_list got = {0};
+        em_module_visit(net, collect_fn, &got);
+        cr_assert_eq(got.n, 3);
+        cr_assert_str_eq(got.lines[1], "1.weight f32 6");
+        cr_assert_str_eq(got.lines[2], "1.bias f32 6");
+        em_entry w, b;
+        cr_assert(em_module_find(net, "1.weight", &w) && em_module_find(net, "1.bias", &b));
+        for (int c = 0; c < 6; c++) cr_assert(w.tensor->data[c] == 1 && b.tensor->data[c] == 0);
+        em_module_free(net);
+    }
+    em_module *bare = em_groupnorm_new(3, 6, &plain);
+    describe_is(bare, "GroupNorm(3, 6, eps=1e-05, affine=false)");
+    cr_assert_eq(em_module_param_count(bare), 0);
+    em_module_free(bare);
+}
+
+/* No running statistics: training and evaluation mode compute the same function, bit for
+ * bit; LayerNorm is the op with G = 1 on (N, C) and (N, C, H, W), InstanceNorm with G = C. */
+Test(layers, norm_layers_train_and_eval_agree) {
+    em_rng rng;
+    em_rng_seed(&rng, 12);
+    em_tensor *x4 = tensor_randn(&rng, 4, (int[]){3, 6, 2, 3}, 2, 3, 0);
+    em_tensor *x2 = tensor_randn(&rng, 2, (int[]){5, 6}, 2, 3, 0);
+    em_module *mods[4] = {em_groupnorm_new(3, 6, NULL), em_layernorm_new(6, NULL),
+                          em_layernorm_new(6, NULL), em_instancenorm_new(6, NULL)};
+    em_tensor *xs[4] = {x4, x4, x2, x4};
+    const int groups[4] = {3, 1, 1, 6};
+    em_tape *tape = em_tape_new(0);
+    for (int k = 0; k < 4; k++) {
+        em_module_init(mods[k], &rng, NULL);
+        em_entry w;
+        cr_assert(em_module_find(mods[k], "weight", &w));
+        for (int c = 0; c < 6; c++) w.tensor->data[c] = (em_real)(0.5 + c);
+        em_module_train(mods[k], true);
+        em_tensor *yt = em_module_forward(mods[k], tape, xs[k]);
+        em_module_train(mods[k], false);
+        em_tensor *ye = em_module_forward(mods[k], tape, xs[k]);
+        em_gn_args a = {.gamma = w.tensor, .groups = groups[k], .eps = 1e-5};
+        em_tensor *yo = em_groupnorm(tape, xs[k], &a);  /* bias 0 */
+        size_t bytes = xs[k]->size * sizeof(em_real);
+        cr_assert(memcmp(yt->data, ye->data, bytes) == 0, "module %d: train vs eval", k);
+        cr_assert(memcmp(yt->data, yo->data, bytes) == 0, "module %d: vs the op", k);
+        em_module_free(mods[k]);
+    }
+    em_tape_free(tape);
+    em_tensor_free(x4); em_tensor_free(x2);
+}
+
+Test(layers, instancenorm_takes_4d_input_only, .signal = SIGABRT) {
+    em_tape *tape = em_tape_new(0);
+    em_module_forward(em_instancenorm_new(4, NULL), tape, em_tensor_new(2, (int[]){3, 4}, 0));
+}
+
+Test(layers, groupnorm_channels_must_be_a_multiple_of_the_groups, .signal = SIGABRT) {
+    em_groupnorm_new(4, 6, NULL);
+}

@@ -6,7 +6,8 @@
  *
  * The batches come from an rng seeded by the step number mixed with a draw from a stateful
  * data-order rng, so a resume that forgot the rng, the step or the position would diverge.
- * The learning rate comes from a schedule (warm-up + cosine) queried with the step. */
+ * The learning rate comes from a schedule (warm-up + cosine) queried with the step. The
+ * same holds with Batch Renorm in the middle of its warm-up. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -32,12 +33,19 @@ typedef struct run {
     int n_extra;
 } run;
 
-/* conv3x3 1->4 [BN2d] ReLU maxpool, flatten, linear 64->16 [BN1d] ReLU, linear 16->10 */
-static em_module *tiny_net(uint64_t init_seed) {
+/* conv3x3 1->4 [BN2d] ReLU maxpool, flatten, linear 64->16 [BN1d] ReLU, linear 16->10;
+ * renorm: the BatchNorms with Batch Renorm, whose limits warm up over 3K/2 batches (a
+ * checkpoint after K steps is in the middle of it: num_batches_tracked must carry it) */
+static em_module *tiny_net(bool renorm, uint64_t init_seed) {
+    em_bn_opts bo = em_bn_defaults();
+    bo.renorm = renorm;
+    bo.rmax = 1.5;
+    bo.dmax = 0.5;
+    bo.renorm_warmup = 3 * K / 2;
     em_module *net = em_sequential_new(9, (em_module *[]){
-        em_conv2d_new(1, 4, 3, 1, 1, false), em_batchnorm2d_new(4, NULL), em_relu_new(),
+        em_conv2d_new(1, 4, 3, 1, 1, false), em_batchnorm2d_new(4, &bo), em_relu_new(),
         em_maxpool2d_new(2, 2), em_flatten_new(), em_linear_new(64, 16, false),
-        em_batchnorm1d_new(16, NULL), em_relu_new(), em_linear_new(16, 10, true)});
+        em_batchnorm1d_new(16, &bo), em_relu_new(), em_linear_new(16, 10, true)});
     if (!net) return NULL;
     em_rng rng;
     em_rng_seed(&rng, init_seed);
@@ -47,9 +55,9 @@ static em_module *tiny_net(uint64_t init_seed) {
 }
 
 /* a fresh run; init_seed differs between runs so a resume must overwrite everything */
-static bool run_new(run *r, bool adam, uint64_t init_seed) {
+static bool run_new(run *r, bool adam, bool renorm, uint64_t init_seed) {
     memset(r, 0, sizeof *r);
-    r->net = tiny_net(init_seed);
+    r->net = tiny_net(renorm, init_seed);
     if (!r->net) return false;
     em_params p = em_module_params(r->net);
     em_optim_buf bufs[2];
@@ -166,7 +174,7 @@ static void assert_identical(run *a, run *b, const char *what) {
     free(sb);
 }
 
-static void resume_test(bool adam) {
+static void resume_test(bool adam, bool renorm) {
     char dir[48];
     cr_assert_not_null(em_test_mkdtemp(dir, sizeof dir, NULL, "resume"));
     char mid[96], fin[96];
@@ -175,22 +183,23 @@ static void resume_test(bool adam) {
     em_error err;
 
     run straight;
-    cr_assert(run_new(&straight, adam, 1));
+    cr_assert(run_new(&straight, adam, renorm, 1));
     for (int i = 0; i < 2 * K; i++) cr_assert(run_step(&straight));
 
     run first;
-    cr_assert(run_new(&first, adam, 1));
+    cr_assert(run_new(&first, adam, renorm, 1));
     for (int i = 0; i < K; i++) cr_assert(run_step(&first));
     cr_assert_eq(run_save(&first, mid, &err), EM_OK, "%s", err.msg);
     run_free(&first);
 
     /* the same process, a fresh model and optimizer */
     run second;
-    cr_assert(run_new(&second, adam, 2));
+    cr_assert(run_new(&second, adam, renorm, 2));
     cr_assert_eq(run_load(&second, mid, &err), EM_OK, "%s", err.msg);
     cr_assert_eq(second.step, K);
     for (int i = 0; i < K; i++) cr_assert(run_step(&second));
-    assert_identical(&straight, &second, "resumed in the same process");
+    assert_identical(&straight, &second, renorm ? "resumed in the same process, Batch Renorm"
+                                                  : "resumed in the same process");
     run_free(&second);
 
     /* a separate process: load, k steps, save everything; the parent compares */
@@ -199,7 +208,7 @@ static void resume_test(bool adam) {
     cr_assert(pid >= 0);
     if (pid == 0) {
         run child;
-        int ok = run_new(&child, adam, 3) && run_load(&child, mid, &err) == EM_OK;
+        int ok = run_new(&child, adam, renorm, 3) && run_load(&child, mid, &err) == EM_OK;
         for (int i = 0; ok && i < K; i++) ok = run_step(&child);
         ok = ok && run_save(&child, fin, &err) == EM_OK;
         if (!ok) fprintf(stderr, "child: %s\n", err.msg);
@@ -209,12 +218,13 @@ static void resume_test(bool adam) {
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the resuming process failed");
     run check;
-    cr_assert(run_new(&check, adam, 4));
+    cr_assert(run_new(&check, adam, renorm, 4));
     cr_assert_eq(run_load(&check, fin, &err), EM_OK, "%s", err.msg);
     cr_assert_eq(check.step, 2 * K);
     cr_assert(check.position[0] == 2 * K / STEPS_PER_EPOCH &&
               check.position[1] == 2 * K % STEPS_PER_EPOCH);
-    assert_identical(&straight, &check, "resumed in another process");
+    assert_identical(&straight, &check, renorm ? "resumed in another process, Batch Renorm"
+                                                 : "resumed in another process");
     run_free(&check);
     run_free(&straight);
     remove(mid);
@@ -222,17 +232,40 @@ static void resume_test(bool adam) {
     rmdir(dir);
 }
 
-Test(resume, sgd_nesterov_two_k_steps_straight_equals_k_save_load_k) { resume_test(false); }
+Test(resume, sgd_nesterov_two_k_steps_straight_equals_k_save_load_k) { resume_test(false, false); }
 
-Test(resume, adamw_two_k_steps_straight_equals_k_save_load_k) { resume_test(true); }
+Test(resume, adamw_two_k_steps_straight_equals_k_save_load_k) { resume_test(true, false); }
+
+Test(resume, batch_renorm_warmup_resumes_exactly) { resume_test(false, true); }
 
 /* the control: without the rng state the run diverges, so the test above can see it */
 Test(resume, forgetting_the_data_rng_is_detected) {
     run a, b;
-    cr_assert(run_new(&a, false, 1));
-    cr_assert(run_new(&b, false, 1));
+    cr_assert(run_new(&a, false, false, 1));
+    cr_assert(run_new(&b, false, false, 1));
     for (int i = 0; i < K; i++) cr_assert(run_step(&a) && run_step(&b));
     em_rng_seed_stream(&b.data_rng, 2024, 99);
+    for (int i = 0; i < K; i++) cr_assert(run_step(&a) && run_step(&b));
+    em_params pa = em_module_params(a.net), pb = em_module_params(b.net);
+    cr_assert(memcmp(pa.data, pb.data, pa.n * sizeof(em_real)) != 0);
+    run_free(&a);
+    run_free(&b);
+}
+
+/* the control of the Batch Renorm resume: its limits depend on num_batches_tracked, so a
+ * resume that lost the warm-up position (the counters back at 0) diverges */
+Test(resume, batch_renorm_forgetting_the_warmup_position_is_detected) {
+    run a, b;
+    cr_assert(run_new(&a, false, true, 1));
+    cr_assert(run_new(&b, false, true, 1));
+    for (int i = 0; i < K; i++) cr_assert(run_step(&a) && run_step(&b));
+    const char *counters[2] = {"1.num_batches_tracked", "6.num_batches_tracked"};
+    for (int k = 0; k < 2; k++) {
+        em_entry e;
+        cr_assert(em_module_find(b.net, counters[k], &e));
+        cr_assert_eq(*e.counter, K);
+        *e.counter = 0;
+    }
     for (int i = 0; i < K; i++) cr_assert(run_step(&a) && run_step(&b));
     em_params pa = em_module_params(a.net), pb = em_module_params(b.net);
     cr_assert(memcmp(pa.data, pb.data, pa.n * sizeof(em_real)) != 0);

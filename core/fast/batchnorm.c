@@ -309,8 +309,10 @@ static double bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd, 
     return M;
 }
 
-double em_fast_bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd,
+/* Batch Renorm has no fast version: it goes to the reference kernels */
+double em_fast_bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd, em_real *rd,
                         const em_real *x, const em_bn_args *a, int N, int C, int S) {
+    if (em_bn_renorm_on(a)) return em_ref_bn_train(tape, y, mean, rstd, rd, x, a, N, C, S);
     em_real *kb = em_tape_alloc(tape, 2 * (size_t)C * sizeof *kb);
     if (!kb) return -1;
     return bn_train(tape, y, mean, rstd, kb, kb + C, x, a, N, C, S, false);
@@ -361,7 +363,11 @@ static bool bn_backward(em_tape *tape, em_real *dx, bool add, em_real *dgamma, e
 
 bool em_fast_bn_backward(em_tape *tape, em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
                          const em_real *dy, const em_real *mean, const em_real *rstd,
-                         const em_real *x, const em_bn_args *a, int N, int C, int S, double M) {
+                         const em_real *rd, const em_real *x, const em_bn_args *a, int N,
+                         int C, int S, double M) {
+    if (em_bn_renorm_on(a))
+        return em_ref_bn_backward(tape, dx, add, dgamma, dbeta, dy, mean, rstd, rd, x, a, N, C,
+                                  S, M);
     return bn_backward(tape, dx, add, dgamma, dbeta, dy, mean, rstd, x, a, N, C, S, M, NULL,
                        NULL);
 }
@@ -393,6 +399,7 @@ static void bnr_node_backward(em_tape *tape, em_node *node) {
 
 em_tensor *em_fast_batchnorm_relu(em_tape *tape, em_tensor *x, const em_bn_args *a) {
     if (!em_tape_ok(tape)) return NULL;
+    if (em_bn_renorm_on(a)) return em_relu(tape, em_batchnorm(tape, x, a));  /* not fused */
     int N, C, S;
     em_bn_check(x, a, &N, &C, &S);
     em_tensor *y = em_tape_tensor_like(tape, x);

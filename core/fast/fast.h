@@ -26,13 +26,14 @@ void em_fast_maxpool_backward(em_real *dx, bool add, const em_real *dy, const in
                               const em_pool_geom *g);
 
 /* batchnorm.c */
-double em_fast_bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd,
+double em_fast_bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd, em_real *rd,
                         const em_real *x, const em_bn_args *a, int N, int C, int S);
 void em_fast_bn_normalize(em_real *y, const em_real *x, const em_real *mean, const em_real *k,
                           const em_real *b, int N, int C, int S);
 bool em_fast_bn_backward(em_tape *tape, em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
                          const em_real *dy, const em_real *mean, const em_real *rstd,
-                         const em_real *x, const em_bn_args *a, int N, int C, int S, double M);
+                         const em_real *rd, const em_real *x, const em_bn_args *a, int N,
+                         int C, int S, double M);
 
 /* conv.c */
 bool em_fast_conv2d(em_tape *tape, em_real *y, const em_real *x, const em_real *w,
@@ -52,7 +53,8 @@ em_tensor *em_fast_conv2d_relu(em_tape *tape, em_tensor *x, em_tensor *w, em_ten
  * the convolution's output has an odd side, the pool is its own op after a fused ReLU) */
 em_tensor *em_fast_conv2d_relu_pool(em_tape *tape, em_tensor *x, em_tensor *w, em_tensor *b,
                                     int stride, int pad);
-/* y = max(0, em_batchnorm(x, a)), recorded as EM_OP_BATCHNORM_RELU */
+/* y = max(0, em_batchnorm(x, a)), recorded as EM_OP_BATCHNORM_RELU (Batch Renorm in
+ * training: the two ops, em_batchnorm then em_relu) */
 em_tensor *em_fast_batchnorm_relu(em_tape *tape, em_tensor *x, const em_bn_args *a);
 
 #endif

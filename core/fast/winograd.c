@@ -340,17 +340,19 @@ static inline void out_part(em_real *r, const em_vec8 *v, int n, bool add) {
     for (int i = 0; i < n; i++) r[i] = add ? r[i] + (*v)[i] : (*v)[i];
 }
 
-/* one output row of 8 tiles, r[0 .. 16) (add: +=) lo, hi; n: how many of the 16 are inside
- * the row (the rest belong to tiles past its end) */
-static inline void out_row8(em_real *r, em_vec8 lo, em_vec8 hi, int n, bool add) {
+/* one output row of 8 tiles, r[0 .. 16) (add: +=) *lo, *hi; n: how many of the 16 are
+ * inside the row (the rest belong to tiles past its end). Vectors by pointer: a vector
+ * argument has another ABI in each EM_KERNEL clone (clang refuses it). */
+static inline void out_row8(em_real *r, const em_vec8 *lo, const em_vec8 *hi, int n, bool add) {
     if (n >= 16) {
-        if (add) lo += LOADV(r), hi += LOADV(r + 8);
-        STOREV(r, lo);
-        STOREV(r + 8, hi);
+        em_vec8 a = *lo, b = *hi;
+        if (add) a += LOADV(r), b += LOADV(r + 8);
+        STOREV(r, a);
+        STOREV(r + 8, b);
         return;
     }
-    out_part(r, &lo, n < 8 ? n : 8, add);
-    if (n > 8) out_part(r + 8, &hi, n - 8, add);
+    out_part(r, lo, n < 8 ? n : 8, add);
+    if (n > 8) out_part(r + 8, hi, n - 8, add);
 }
 
 /* y (O, H, W), tile rows [ti0, ti1) = (add: +=) A^T m A of every tile's products m, from
@@ -410,8 +412,8 @@ EM_KERNEL static void wino_output(em_real *restrict y, bool add, const em_real *
                 for (int xi = 0; xi < 16; xi++) v[xi] = LOADV(m[xi] + tj);
                 wino_out8(v, &a0, &b0, &a1, &b1);
                 int n = W - 2 * tj;
-                out_row8(r0 + 2 * tj, a0, b0, n, add);
-                if (two) out_row8(r1 + 2 * tj, a1, b1, n, add);
+                out_row8(r0 + 2 * tj, &a0, &b0, n, add);
+                if (two) out_row8(r1 + 2 * tj, &a1, &b1, n, add);
             }
         }
 }

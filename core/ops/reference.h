@@ -25,7 +25,7 @@ void em_ref_maxpool_backward(em_real *dx, bool add, const em_real *dy, const int
                              const em_pool_geom *g);
 
 /* batchnorm.c */
-double em_ref_bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd,
+double em_ref_bn_train(em_tape *tape, em_real *y, em_real *mean, em_real *rstd, em_real *rd,
                        const em_real *x, const em_bn_args *a, int N, int C, int S);
 void em_ref_bn_normalize(em_real *y, const em_real *x, const em_real *mean, const em_real *k,
                          const em_real *b, int N, int C, int S);
@@ -33,8 +33,13 @@ void em_ref_bn_normalize(em_real *y, const em_real *x, const em_real *mean, cons
 void em_bn_affine(em_real *k, em_real *b, const em_real *rstd, const em_bn_args *a, int C);
 bool em_ref_bn_backward(em_tape *tape, em_real *dx, bool add, em_real *dgamma,
                         em_real *dbeta, const em_real *dy, const em_real *mean,
-                        const em_real *rstd, const em_real *x, const em_bn_args *a, int N,
-                        int C, int S, double M);
+                        const em_real *rstd, const em_real *rd, const em_real *x,
+                        const em_bn_args *a, int N, int C, int S, double M);
+/* whether a's Batch Renorm applies: a->renorm in a training mode (evaluation is
+ * BatchNorm's); the fast tier hands such calls to the reference kernels */
+static inline bool em_bn_renorm_on(const em_bn_args *a) {
+    return a->renorm && a->mode != EM_BN_EVAL;
+}
 /* x (N, C) or (N, C, H, W) viewed as (N, C, S), and a's shapes checked against it */
 void em_bn_check(const em_tensor *x, const em_bn_args *a, int *N, int *C, int *S);
 /* evaluation's statistics: mean = running_mean, rstd from running_var */

@@ -1,12 +1,147 @@
-/* examples/common/models.c — the model zoo, see models.h. */
+/* examples/common/models.c — the model zoo, see models.h: the presets are specs of the
+ * architecture language (arch.h); the generic MLP of the experiments is built here. */
 #include "models.h"
 
+#include <math.h>
 #include <string.h>
 
-const char *const em_model_names[3] = {"mnist-cnn", "cifar-cnn", "mlp"};
+const char *const em_model_names[EM_N_MODELS] = {"mnist-cnn", "cifar-cnn", "mlp", "lenet",
+                                                 "resnet8", "resnet20"};
+
+static const struct preset {
+    const char *name;
+    const char *spec;  /* the mlp's has %s for its activation */
+    int chw[3];
+} presets[] = {
+    {"mnist-cnn", "conv16 bn relu pool2 conv32 bn relu pool2 flatten fc128 bn relu fc10",
+     {1, 28, 28}},
+    {"cifar-cnn", "conv32 bn relu conv32 bn relu pool2 conv64 bn relu conv64 bn relu pool2 "
+                  "conv128 bn relu pool2 flatten fc256 bn relu fc10", {3, 32, 32}},
+    {"mlp", "flatten fc100 bn %s fc100 bn %s fc100 bn %s fc10", {1, 28, 28}},
+    {"lenet", "conv6k5p0 bn sigmoid avgpool2 conv16k5p0 bn sigmoid avgpool2 flatten "
+              "fc120 bn sigmoid fc84 bn sigmoid fc10", {1, 28, 28}},
+    {"resnet8", "conv16 bn relu res16 res32s2 res64s2 gap fc10", {1, 28, 28}},
+    {"resnet20", "conv16 bn relu 3*res16 res32s2 2*res32 res64s2 2*res64 gap fc10",
+     {3, 32, 32}},
+};
 
 em_model_opts em_model_defaults(void) {
-    return (em_model_opts){.bn = true, .act = "sigmoid", .bn_opts = em_bn_defaults()};
+    return (em_model_opts){.bn = true, .norm = NULL, .norm_after = -1, .act = "sigmoid",
+                           .bn_opts = em_bn_defaults(), .gn_opts = em_gn_defaults()};
+}
+
+const char *em_model_spec(const char *name, const char *act, char *buf, size_t len,
+                          int input_chw[3]) {
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(name, presets[i].name)) continue;
+        memcpy(input_chw, presets[i].chw, sizeof presets[i].chw);
+        if (strcmp(name, "mlp")) return presets[i].spec;
+        const char *a = act ? act : "sigmoid";
+        if (strcmp(a, "relu") && strcmp(a, "sigmoid") && strcmp(a, "tanh")) return NULL;
+        snprintf(buf, len, presets[i].spec, a, a, a);
+        return buf;
+    }
+    return NULL;
+}
+
+em_arch_opts em_model_arch_opts(const em_model_opts *o) {
+    em_arch_opts a = em_arch_defaults();
+    a.norm = o->bn ? o->norm : "none";
+    a.norm_after = o->norm_after;
+    a.width = o->width > 0 ? o->width : 1;
+    a.bn = o->bn_opts;
+    a.gn = o->gn_opts;
+    return a;
+}
+
+em_module *em_model_new(const char *name, const em_model_opts *opts, int input_chw[3]) {
+    em_model_opts o = opts ? *opts : em_model_defaults();
+    char buf[256];
+    const char *spec = em_model_spec(name, o.act, buf, sizeof buf, input_chw);
+    if (!spec || o.width > 64) return NULL;
+    em_arch *a;
+    em_error err;
+    if (em_arch_parse(spec, name, &a, &err) != EM_OK) return NULL;
+    em_arch_opts ao = em_model_arch_opts(&o);
+    em_module *net = em_arch_build(a, input_chw, &ao, &err);
+    em_arch_free(a);
+    return net;
+}
+
+/* ---- initializations of residual networks ---------------------------------------------- */
+
+static bool is_norm(const em_module *m) {
+    const char *k = m->ops->kind;
+    return !strcmp(k, "BatchNorm") || !strcmp(k, "GroupNorm") || !strcmp(k, "LayerNorm") ||
+           !strcmp(k, "InstanceNorm2d");
+}
+
+static bool is_weight_layer(const em_module *m) {
+    return !strcmp(m->ops->kind, "Conv2d") || !strcmp(m->ops->kind, "Linear");
+}
+
+static em_module *child(em_module *m, int i) { return m->ops->child ? m->ops->child(m, i) : NULL; }
+
+/* the weight layers or norms of m's tree, depth first, into out[0..max); the count */
+static int collect(em_module *m, bool (*pred)(const em_module *), em_module **out, int max,
+                   int n) {
+    if (pred(m) && n < max) out[n++] = m;
+    for (int i = 0; child(m, i); i++) n = collect(child(m, i), pred, out, max, n);
+    return n;
+}
+
+/* the entry "weight" or "bias" of a module, or NULL */
+static em_tensor *entry(em_module *m, const char *name) {
+    em_entry e[EM_MAX_ENTRIES];
+    int n = m->ops->entries ? m->ops->entries(m, e) : 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(e[i].name, name)) return e[i].tensor;
+    return NULL;
+}
+
+static void scale(em_tensor *t, double s) {
+    for (size_t i = 0; t && i < t->size; i++) t->data[i] = (em_real)(t->data[i] * s);
+}
+
+/* the residual blocks of m's tree into out (at most max); the count */
+static int blocks(em_module *m, em_module **out, int max, int n) {
+    if (em_module_is_residual(m) && n < max) out[n++] = m;
+    for (int i = 0; child(m, i); i++) n = blocks(child(m, i), out, max, n);
+    return n;
+}
+
+int em_model_zero_gamma(em_module *net) {
+    em_module *b[256], *norms[64];
+    int nb = blocks(net, b, 256, 0), changed = 0;
+    for (int i = 0; i < nb; i++) {
+        int k = collect(child(b[i], 0), is_norm, norms, 64, 0);  /* the branch's norms */
+        if (k && entry(norms[k - 1], "weight")) {
+            scale(entry(norms[k - 1], "weight"), 0);
+            changed++;
+        }
+    }
+    return changed;
+}
+
+int em_model_fixup(em_module *net) {
+    em_module *b[256], *w[64];
+    int L = blocks(net, b, 256, 0);
+    for (int i = 0; i < L; i++) {
+        int m = collect(child(b[i], 0), is_weight_layer, w, 64, 0);
+        double s = m > 1 ? pow((double)L, -1.0 / (2 * m - 2)) : 1;
+        for (int j = 0; j + 1 < m; j++) scale(entry(w[j], "weight"), s);
+        if (m) {
+            scale(entry(w[m - 1], "weight"), 0);
+            scale(entry(w[m - 1], "bias"), 0);
+        }
+    }
+    em_module *all[4096];
+    int n = collect(net, is_weight_layer, all, 4096, 0);
+    if (n && !strcmp(all[n - 1]->ops->kind, "Linear")) {  /* the classifier */
+        scale(entry(all[n - 1], "weight"), 0);
+        scale(entry(all[n - 1], "bias"), 0);
+    }
+    return L;
 }
 
 /* A growing list of layers; building stops quietly at the first NULL (out of memory)
@@ -21,13 +156,6 @@ static void push(layer_list *l, em_module *m) {
     if (!m) l->failed = true;
     if (l->n < 64) l->m[l->n++] = m;
     else l->failed = true;
-}
-
-/* conv3x3 pad 1 [BN2d] ReLU — reference_models.py's _conv */
-static void conv_block(layer_list *l, int cin, int cout, const em_model_opts *o) {
-    push(l, em_conv2d_new(cin, cout, 3, 1, 1, !o->bn));
-    if (o->bn) push(l, em_batchnorm2d_new(cout, &o->bn_opts));
-    push(l, em_relu_new());
 }
 
 static em_module *activation(const char *act) {
@@ -51,51 +179,6 @@ static em_module *finish(layer_list *l) {
         return NULL;
     }
     return em_sequential_new(l->n, l->m);
-}
-
-em_module *em_model_new(const char *name, const em_model_opts *opts, int input_chw[3]) {
-    em_model_opts o = opts ? *opts : em_model_defaults();
-    const int k = o.width > 0 ? o.width : 1;  /* the width multiplier */
-    if (k > 64) return NULL;
-    layer_list l = {.n = 0};
-    if (!strcmp(name, "mnist-cnn")) {
-        conv_block(&l, 1, 16 * k, &o);
-        push(&l, em_maxpool2d_new(2, 2));
-        conv_block(&l, 16 * k, 32 * k, &o);
-        push(&l, em_maxpool2d_new(2, 2));
-        push(&l, em_flatten_new());
-        dense_block(&l, 32 * k * 7 * 7, 128 * k, &o, "relu");
-        push(&l, em_linear_new(128 * k, 10, true));
-        memcpy(input_chw, (int[]){1, 28, 28}, sizeof(int[3]));
-    } else if (!strcmp(name, "cifar-cnn")) {
-        conv_block(&l, 3, 32 * k, &o);
-        conv_block(&l, 32 * k, 32 * k, &o);
-        push(&l, em_maxpool2d_new(2, 2));
-        conv_block(&l, 32 * k, 64 * k, &o);
-        conv_block(&l, 64 * k, 64 * k, &o);
-        push(&l, em_maxpool2d_new(2, 2));
-        conv_block(&l, 64 * k, 128 * k, &o);
-        push(&l, em_maxpool2d_new(2, 2));
-        push(&l, em_flatten_new());
-        dense_block(&l, 128 * k * 4 * 4, 256 * k, &o, "relu");
-        push(&l, em_linear_new(256 * k, 10, true));
-        memcpy(input_chw, (int[]){3, 32, 32}, sizeof(int[3]));
-    } else if (!strcmp(name, "mlp")) {
-        const char *act = o.act ? o.act : "sigmoid";
-        if (!strcmp(act, "relu") || !strcmp(act, "sigmoid") || !strcmp(act, "tanh")) {
-            push(&l, em_flatten_new());
-            dense_block(&l, 784, 100 * k, &o, act);
-            dense_block(&l, 100 * k, 100 * k, &o, act);
-            dense_block(&l, 100 * k, 100 * k, &o, act);
-            push(&l, em_linear_new(100 * k, 10, true));
-            memcpy(input_chw, (int[]){1, 28, 28}, sizeof(int[3]));
-        } else {
-            return NULL;
-        }
-    } else {
-        return NULL;
-    }
-    return finish(&l);
 }
 
 /* The generic MLP the BatchNorm experiments need (deep ReLU/sigmoid/tanh nets, and

@@ -269,7 +269,7 @@ static void bn_node_backward(em_tape *tape, em_node *node) {
     const em_bn_args *a = BN_ARGS(node->inputs[1], node->inputs[2], NULL, NULL, 0.9, 1e-5,
                                   EM_BN_TRAIN);
     em_kernels_reference()->bn_backward(tape, dx, !fresh, dgamma, dbeta, node->output->grad,
-                                        sv->mean, sv->rstd, x->data, a, N, C, S,
+                                        sv->mean, sv->rstd, NULL, x->data, a, N, C, S,
                                         (double)N * S);
 }
 
