@@ -20,10 +20,11 @@
  * Both tiers compute the same functions: they differ only in float rounding (sums in
  * another order), and tests hold every fast kernel to its reference on a grid of shapes,
  * in float and in double (tests/test_tiers.c). Ops without a fast version (the binary and
- * unary elementwise ops, reductions, average pooling, dropout, group normalization; and
- * Batch Renorm, which the fast BatchNorm kernels hand to the reference's) call their plain
- * kernels directly, whatever the tier. The loss has table entries without a fast version
- * (both tables point at the reference), so that an exercise build can put its own there.
+ * unary elementwise ops, reductions, average pooling, dropout; and Batch Renorm, which the
+ * fast BatchNorm kernels hand to the reference's) call their plain kernels directly,
+ * whatever the tier. The loss and group normalization have table entries without a fast
+ * version (both tables point at the reference), so that an exercise build can put its own
+ * there.
  *
  * The tier of a tape is chosen when it is made (em_tape_new: the environment variable
  * EMBER_KERNELS, "reference" or "fast", else the build's default, fast) and may be changed
@@ -158,6 +159,18 @@ typedef struct em_kernels {
                         em_real *dbeta, const em_real *dy, const em_real *mean,
                         const em_real *rstd, const em_real *rd, const em_real *x,
                         const em_bn_args *a, int N, int C, int S, double M);
+
+    /** group normalization (GroupNorm; LayerNorm is G = 1, InstanceNorm G = C) of x viewed
+     * as (N, C, S), its C channels in G groups: per sample and group the mean and rstd
+     * (N, G) of its C/G * S values, y = gamma[c] (x - mean) rstd + beta[c]; gamma, beta (C)
+     * may be NULL (1 and 0) */
+    void (*gn_forward)(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
+                       const em_real *gamma, const em_real *beta, int N, int C, int S, int G,
+                       double eps);
+    /** dgamma, dbeta += ... (either may be NULL); dx (+)= ... through the statistics */
+    void (*gn_backward)(em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
+                        const em_real *dy, const em_real *mean, const em_real *rstd,
+                        const em_real *x, const em_real *gamma, int N, int C, int S, int G);
 
     /** y = conv(x, w) + b (b may be NULL) for the whole batch */
     bool (*conv2d)(em_tape *tape, em_real *y, const em_real *x, const em_real *w,

@@ -197,6 +197,27 @@ static void conv_cases(graph_fn fast_f, graph_fn ref_f, const char *op, bool poo
     cr_assert_geq(tested, 20);
 }
 
+/* Every entry of every table is set (a new entry left out of one table is a NULL call). */
+Test(tiers, every_table_entry_is_set) {
+    const em_kernels *tables[2] = {em_kernels_reference(), em_kernels_fast()};
+    for (int t = 0; t < 2; t++) {
+        const em_kernels *k = tables[t];
+        const void *entries[] = {
+            (void *)k->gemm, (void *)k->relu, (void *)k->relu_backward, (void *)k->sigmoid,
+            (void *)k->sigmoid_backward, (void *)k->tanh, (void *)k->tanh_backward,
+            (void *)k->maxpool, (void *)k->maxpool_backward, (void *)k->bn_train,
+            (void *)k->bn_normalize, (void *)k->bn_backward, (void *)k->gn_forward,
+            (void *)k->gn_backward, (void *)k->conv2d, (void *)k->conv2d_backward,
+            (void *)k->cross_entropy, (void *)k->cross_entropy_backward, (void *)k->sgd,
+            (void *)k->adam};
+        cr_assert_not_null(k->name);
+        for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
+            cr_assert_not_null(entries[i], "%s: entry %zu is NULL", k->name, i);
+    }
+    /* the list above is the whole table: its size is the name, the flag and 20 entries */
+    cr_assert_eq(sizeof(em_kernels), 2 * sizeof(void *) + 20 * sizeof(void (*)(void)));
+}
+
 Test(tiers, conv2d_fast_equals_reference) { conv_cases(conv_graph, conv_graph, "conv2d", false); }
 Test(tiers, conv2d_fast_equals_reference_on_two_threads) {
     em_set_threads(2);
