@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "examples/common/confusion.h"
+#include "examples/common/dot.h"
 #include "examples/common/load.h"
 #include "examples/common/train.h"
 #include "io/checkpoint.h"
@@ -454,6 +455,11 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     print_distributed(&cfg, dist);
     if (cfg.resume[0]) printf("resumed from %s at epoch %d, batch %zu, step %ld\n", cfg.resume, t.epoch, t.batch, t.step);
     if ((status = check_memory(&t, &cfg)) != 0) goto out;
+    if (root && cfg.dot[0] && em_write_step_dot(&t, cfg.dot, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+        status = err.code == EM_ERR_IO ? 2 : 1;
+        goto out;
+    }
     fflush(stdout);
 
     pred_file pred = {0};
