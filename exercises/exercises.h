@@ -1,10 +1,10 @@
 /* exercises/exercises.h — the exercises: what each function must compute.
  *
- * You fill in the bodies in exercises/ex1_batchnorm_forward.c ... ex11_backward_loop.c.
+ * You fill in the bodies in exercises/ex1_batchnorm_forward.c ... ex13_groupnorm.c.
  * ember runs YOUR functions in place of its own kernels where it has a kernel for the job
  * (BatchNorm's training forward, backward and evaluation, conv2d's backward, max-pooling,
- * the softmax cross-entropy, SGD's and Adam's updates), and the grader checks every
- * function against finite differences, PyTorch's numbers and its own reference values.
+ * the softmax cross-entropy, GroupNorm, SGD's and Adam's updates), and the grader checks
+ * every function against finite differences, PyTorch's numbers and its own references.
  *
  * Rules for every function:
  *   - Plain arrays in, plain arrays out: no tapes, no tensors. A malloc of your own is
@@ -282,5 +282,51 @@ void ex_node_backward(ex_tape *tape, ex_node *node);  /* run the node's backward
                                                  inputs' gradients                      */
 bool ex_tape_ok(const ex_tape *tape);           /* false once a backward has failed     */
 int ex_backward(ex_tape *tape, ex_tensor *y, const em_real *dy);
+
+/* ---- Exercise 12: LayerNorm, forward and backward -------------------------------------
+ * x holds N samples of D features, row-major (N, D). LayerNorm normalizes each SAMPLE over
+ * its D features — where BatchNorm normalizes each feature over the batch — and then scales
+ * and shifts each feature:
+ *
+ *   mean[n] = (1/D) sum_d x[n,d]
+ *   var     = (1/D) sum_d (x[n,d] - mean[n])^2            biased: divide by D
+ *   rstd[n] = 1 / sqrt(var + eps)
+ *   y[n,d]  = gamma[d] * (x[n,d] - mean[n]) * rstd[n] + beta[d]
+ *
+ * The same in training and at inference: there is nothing to track. The backward gets
+ * dy = dL/dy and the mean and rstd your forward saved, and computes dx (through mean[n]
+ * and the variance, as in exercise 2 — mind where gamma sits now), dgamma and dbeta.
+ *
+ *   forward:  y (N, D)  mean (N)  rstd (N)  x (N, D)  gamma (D)  beta (D)
+ *   backward: dx (N, D)  dgamma (D)  dbeta (D)  dy (N, D)  x (N, D)  mean (N)  rstd (N)
+ *             gamma (D) */
+void ex_layernorm_forward(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
+                          const em_real *gamma, const em_real *beta, int N, int D,
+                          double eps);
+void ex_layernorm_backward(em_real *dx, em_real *dgamma, em_real *dbeta, const em_real *dy,
+                           const em_real *x, const em_real *mean, const em_real *rstd,
+                           const em_real *gamma, int N, int D);
+
+/* ---- Exercise 13: GroupNorm, forward and backward -------------------------------------
+ * x is viewed as (N, C, S) as in exercise 1, and its C channels are split into G groups of
+ * Cg = C/G consecutive channels (G divides C). GroupNorm normalizes each sample's GROUP: the
+ * Cg*S values of channels g*Cg .. g*Cg + Cg - 1 of sample n, at every position s. With
+ * LayerNorm as G = 1 and InstanceNorm as G = C, one function covers the three; ember runs
+ * yours in every em_groupnorm.
+ *
+ *   mean[n*G + g], rstd[n*G + g]   over the group's values (biased variance, eps inside)
+ *   y[n,c,s] = gamma[c] * (x[n,c,s] - mean[n,g]) * rstd[n,g] + beta[c],   g = c / Cg
+ *
+ * The backward: dx, dgamma, dbeta from dy and the statistics your forward saved.
+ *
+ *   forward:  y (N, C, S)  mean (N, G)  rstd (N, G)  x (N, C, S)  gamma (C)  beta (C)
+ *   backward: dx (N, C, S)  dgamma (C)  dbeta (C)  dy (N, C, S)  x (N, C, S)  mean (N, G)
+ *             rstd (N, G)  gamma (C) */
+void ex_groupnorm_forward(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
+                          const em_real *gamma, const em_real *beta, int N, int C, int S,
+                          int G, double eps);
+void ex_groupnorm_backward(em_real *dx, em_real *dgamma, em_real *dbeta, const em_real *dy,
+                           const em_real *x, const em_real *mean, const em_real *rstd,
+                           const em_real *gamma, int N, int C, int S, int G);
 
 #endif

@@ -2,8 +2,9 @@
  * solutions compiles this file in place of core/ops/table.c): ember's reference table
  * (core/kernels.h) with the student's functions of exercises/exercises.h in its entries —
  * BatchNorm's training forward, its backward and its evaluation (exercises 1, 2, 6),
- * conv2d's backward (3), max-pooling (7), the softmax cross-entropy (8), SGD's momentum
- * step (4) and Adam's step (9) — and the reference kernels in the rest. An exercise
+ * conv2d's backward (3), max-pooling (7), the softmax cross-entropy (8), group
+ * normalization (13), SGD's momentum step (4) and Adam's step (9) — and the reference
+ * kernels in the rest. An exercise
  * build's default tier is this one, so every op, layer, test and program of the build
  * runs the student's code.
  *
@@ -182,6 +183,42 @@ static void ex_cross_entropy_backward_k(em_real *dz, bool add, const em_real *dy
     }
 }
 
+/* exercise 13 */
+static void ex_gn_forward(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
+                          const em_real *gamma, const em_real *beta, int N, int C, int S, int G,
+                          double eps) {
+    size_t n = (size_t)N * C * S, ns = (size_t)N * G;
+    em_real *buf = malloc(2 * (size_t)(C ? C : 1) * sizeof *buf);  /* ones, zeros */
+    if (!buf) {
+        fill_nan(y, n);
+        return;
+    }
+    memset(y, 0, n * sizeof *y);
+    memset(mean, 0, ns * sizeof *mean);
+    memset(rstd, 0, ns * sizeof *rstd);
+    ex_groupnorm_forward(y, mean, rstd, x, gamma ? gamma : param_or(NULL, 1, buf, C),
+                         beta ? beta : param_or(NULL, 0, buf + C, C), N, C, S, G, eps);
+    free(buf);
+}
+
+static void ex_gn_backward(em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
+                           const em_real *dy, const em_real *mean, const em_real *rstd,
+                           const em_real *x, const em_real *gamma, int N, int C, int S, int G) {
+    size_t n = (size_t)N * C * S;
+    em_real *gx = calloc(n + 3 * (size_t)C + 1, sizeof *gx);  /* dx, dgamma, dbeta, ones */
+    if (!gx) {
+        if (dx) fill_nan(dx, n);
+        return;
+    }
+    em_real *gg = gx + n, *gb = gg + C, *ones = gb + C;
+    const em_real *g = gamma ? gamma : param_or(NULL, 1, ones, C);
+    ex_groupnorm_backward(gx, gg, gb, dy, x, mean, rstd, g, N, C, S, G);
+    deliver(dx, add, gx, n);
+    deliver(dgamma, true, gg, (size_t)C);
+    deliver(dbeta, true, gb, (size_t)C);
+    free(gx);
+}
+
 /* exercise 4 */
 static void ex_sgd(em_real *p, em_real *v, const em_real *g, size_t n, const em_sgd_hyper *h) {
     if (!v || h->nesterov) {
@@ -217,8 +254,8 @@ static const em_kernels student = {
     .bn_train = ex_bn_train,
     .bn_normalize = ex_bn_normalize,
     .bn_backward = ex_bn_backward,
-    .gn_forward = em_ref_gn_forward,
-    .gn_backward = em_ref_gn_backward,
+    .gn_forward = ex_gn_forward,
+    .gn_backward = ex_gn_backward,
     .conv2d = em_ref_conv2d,
     .conv2d_backward = ex_conv2d_backward_k,
     .cross_entropy = ex_cross_entropy,

@@ -20,7 +20,7 @@ if [ "$status" != 1 ]; then
 fi
 exercises=(ex1_batchnorm_forward ex2_batchnorm_backward ex3_conv2d_backward ex4_sgd_momentum
            ex5_batchnorm_graph ex6_batchnorm_inference ex7_maxpool ex8_softmax_cross_entropy
-           ex9_adam ex10_kaiming_init ex11_backward_loop)
+           ex9_adam ex10_kaiming_init ex11_backward_loop ex12_layernorm ex13_groupnorm)
 for i in "${!exercises[@]}"; do
     n=$((i + 1))
     verdict=$(grep -E "^exercise $n \([^)]*\): [A-Z ]+ —" "$log" | grep -vE ": (ok|hint)" | head -1)

@@ -2,7 +2,7 @@
  *
  *     ember-grade [options] [EXERCISE...]
  *
- * EXERCISE is a number (1..11), a file name without .c (ex3_conv2d_backward) or
+ * EXERCISE is a number (1..13), a file name without .c (ex3_conv2d_backward) or
  * `together`; none: every exercise, then the checks of all of them inside ember.
  *
  *   --objects FILE   the student's compiled code (an archive or object files; repeatable),
@@ -69,7 +69,9 @@ static const exercise exercises[] = {
     {9, "ex9_adam", "adam", grade_ex9_adam, 23},
     {10, "ex10_kaiming_init", "kaiming init", grade_ex10_kaiming_init, 6},
     {11, "ex11_backward_loop", "backward loop", grade_ex11_backward_loop, 22},
-    {0, "together", "all together", grade_all_together, 55},
+    {12, "ex12_layernorm", "layernorm", grade_ex12_layernorm, 38},
+    {13, "ex13_groupnorm", "groupnorm", grade_ex13_groupnorm, 76},
+    {0, "together", "all together", grade_all_together, 60},
 };
 #define N_EX ((int)(sizeof exercises / sizeof exercises[0]))
 
@@ -98,7 +100,7 @@ static int usage(const char *why) {
     fprintf(stderr, "usage: ember-grade [--objects FILE]... [--fixtures DIR] [--timeout S] "
                     "[--not-compiled STEM]... [--json | --csv NAME | --csv-header] "
                     "[EXERCISE...]\n"
-                    "EXERCISE: 1..11, a file name without .c, or together\n");
+                    "EXERCISE: 1..13, a file name without .c, or together\n");
     return 2;
 }
 
@@ -345,6 +347,7 @@ static void run_one(const exercise *ex, const options *o, result *r) {
         copy_cut(r->note, sizeof r->note, err.p);
         for (char *p = r->note; *p; p++)
             if (*p == '\n') *p = ' ';
+        for (size_t k = strlen(r->note); k > 0 && r->note[k - 1] == ' '; k--) r->note[k - 1] = '\0';
     } else {
         r->st = ST_CRASHED;
         crash_note(r, wstatus, err.p);

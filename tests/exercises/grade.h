@@ -47,7 +47,7 @@ typedef struct grade_record {
 } grade_record;
 
 typedef struct grade {
-    int number;              /* 1..11; 0: the checks of all exercises together */
+    int number;              /* 1..13; 0: the checks of all exercises together */
     const char *title;       /* "batchnorm backward" */
     bool quiet;              /* --json: record, print nothing */
     int checks, failed;
@@ -135,6 +135,8 @@ void grade_ex8_softmax_cross_entropy(grade *g);
 void grade_ex9_adam(grade *g);
 void grade_ex10_kaiming_init(grade *g);
 void grade_ex11_backward_loop(grade *g);
+void grade_ex12_layernorm(grade *g);
+void grade_ex13_groupnorm(grade *g);
 void grade_all_together(grade *g);
 
 #endif

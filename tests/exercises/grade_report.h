@@ -10,7 +10,7 @@
 #include "grade.h"
 
 typedef struct exercise {
-    int number;              /* 1..11; 0: all together (reported, not scored) */
+    int number;              /* 1..13; 0: all together (reported, not scored) */
     const char *stem;        /* the student's file without .c: "ex3_conv2d_backward" */
     const char *title;       /* "conv2d backward" */
     void (*run)(grade *g);

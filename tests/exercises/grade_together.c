@@ -3,7 +3,8 @@
  * statistics and all three gradients through BatchNorm1d/BatchNorm2d, i.e. exercises 1 and
  * 2 together), gradient checks through a convolution followed by BatchNorm (exercises 1, 2
  * and 3), through a BatchNorm without gamma and beta, and through a small CNN with its loss
- * (conv, BatchNorm, ReLU, max-pool, linear, cross-entropy: exercises 1, 2, 3, 7 and 8);
+ * (conv, BatchNorm, ReLU, max-pool, linear, cross-entropy: exercises 1, 2, 3, 7 and 8)
+ * and through a convolution followed by GroupNorm (exercises 3 and 13);
  * then a few steps of em_sgd with momentum and of em_adam on conv -> BatchNorm (exercises 4
  * and 9 with the gradients of the others), against the updates computed here. This passes
  * once those exercises do; it proves that ember really runs them. */
@@ -74,6 +75,13 @@ static em_tensor *conv_bn(em_tape *tape, em_tensor *const *in, void *ctx) {
     return em_batchnorm(tape, h, BN_ARGS(in[3], in[4], NULL, NULL, 0.9, 1e-5, EM_BN_TRAIN));
 }
 
+/* y = GroupNorm(conv2d(x, w, b; pad 1), 2 groups, gamma, beta) */
+static em_tensor *conv_gn(em_tape *tape, em_tensor *const *in, void *ctx) {
+    (void)ctx;
+    em_gn_args a = {.gamma = in[3], .beta = in[4], .groups = 2, .eps = 1e-5};
+    return em_groupnorm(tape, em_conv2d(tape, in[0], in[1], in[2], 1, 1), &a);
+}
+
 /* BatchNorm1d without gamma and beta */
 static em_tensor *bn_plain(em_tape *tape, em_tensor *const *in, void *ctx) {
     (void)ctx;
@@ -91,6 +99,14 @@ static void gradchecks(grade *g, em_rng *rng) {
                     "then em_batchnorm");
     grade_gradcheck(g, conv_bn, NULL, 5, in, names);
     grade_done(g);
+    grade_situation(g, "gradcheck of em_conv2d (the same) then em_groupnorm with 2 groups of 2");
+    em_tensor *in4[5] = {in[0], grade_randn(rng, 4, (int[]){4, 2, 3, 3}, 0, 0.5, EM_REQUIRES_GRAD),
+                         grade_randn(rng, 1, (int[]){4}, 0, 1, EM_REQUIRES_GRAD),
+                         grade_randn(rng, 1, (int[]){4}, 1, 0.5, EM_REQUIRES_GRAD),
+                         grade_randn(rng, 1, (int[]){4}, 0, 0.5, EM_REQUIRES_GRAD)};
+    grade_gradcheck(g, conv_gn, NULL, 5, in4, names);
+    grade_done(g);
+    for (int i = 1; i < 5; i++) em_tensor_free(in4[i]);
     for (int i = 0; i < 5; i++) em_tensor_free(in[i]);
 
     em_tensor *x = grade_randn(rng, 2, (int[]){6, 4}, 12, 5, EM_REQUIRES_GRAD);
