@@ -9,12 +9,14 @@ A handout (tools/make-handout) must hold none of the lines that answer an exerci
   the grader's code           tests/exercises/*.c (its references compute the answers)
   ember's reference kernels   core/ops/{batchnorm,conv,conv_direct,pool,loss,update}.c,
                               core/tape.c (the backward loop), layers/init.c
-  the derivation              docs/batchnorm.md between <!-- answer --> and <!-- /answer -->
+  what docs show of answers   docs/batchnorm.md and docs/architecture.md between <!-- answer -->
+                              and <!-- /answer --> (the backward's derivation, the tape's loop)
 
 A line is distinctive when, stripped of indentation, it is at least 30 characters long (40
 for prose) and is no part of a line the handout shares on purpose: the skeletons,
-exercises.h, the headers of reading/, docs/questions.md (a declaration, a usage example, a
-question the answers repeat). Every file of the handout, text or binary,
+exercises.h, the headers of reading/, docs/questions.md, and the tutorials and the
+experiments' report, which hold no exercise's code (a declaration, a usage example of
+ember's API, a question the answers repeat). Every file of the handout, text or binary,
 is searched for every distinctive line. Prints how many lines were looked for and exits 0
 when none is found; else prints each one found with the secret file it comes from and the
 handout file it is in, and exits 1.
@@ -38,7 +40,10 @@ def main(src, out):
     shared = []
     for p in glob.glob(os.path.join(src, "exercises", "ex*.c")) + [
             os.path.join(src, "exercises", "exercises.h"),
-            os.path.join(src, "docs", "questions.md")] + glob.glob(os.path.join(out, "reading", "*")):
+            os.path.join(src, "docs", "questions.md"),
+            os.path.join(src, "docs", "tutorial-first-network.md"),
+            os.path.join(src, "docs", "tutorial-batchnorm-experiments.md"),
+            os.path.join(src, "docs", "experiments.md")] + glob.glob(os.path.join(out, "reading", "*")):
         shared += lines_of(p)
     shared_set = set(shared)
 
@@ -64,17 +69,18 @@ def main(src, out):
         for line in lines_of(path):
             if line not in patterns and distinctive(line, minimum):
                 patterns[line] = os.path.relpath(path, src)
-    # the derivation in the BatchNorm note
-    inside = False
-    for line in lines_of(os.path.join(src, "docs", "batchnorm.md")):
-        if line == "<!-- answer -->":
-            inside = True
-        elif line == "<!-- /answer -->":
-            inside = False
-        elif inside and len(line) >= 30:
-            patterns.setdefault(line, "docs/batchnorm.md (an <!-- answer --> section)")
-    if not any("batchnorm.md" in v for v in patterns.values()):
-        sys.exit("check_handout: docs/batchnorm.md has no <!-- answer --> section")
+    # what the docs show of an answer: BatchNorm's derivation, the tape's backward loop
+    for doc in ["batchnorm.md", "architecture.md"]:
+        inside, found_section = False, False
+        for line in lines_of(os.path.join(src, "docs", doc)):
+            if line == "<!-- answer -->":
+                inside = found_section = True
+            elif line == "<!-- /answer -->":
+                inside = False
+            elif inside and len(line) >= 30 and distinctive(line, 30):
+                patterns.setdefault(line, f"docs/{doc} (an <!-- answer --> section)")
+        if not found_section:
+            sys.exit(f"check_handout: docs/{doc} has no <!-- answer --> section")
 
     # grep -F with every pattern at once (Aho-Corasick: one pass over the handout)
     found = []
