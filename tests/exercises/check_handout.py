@@ -13,7 +13,7 @@ A handout (tools/make-handout) must hold none of the lines that answer an exerci
                               and <!-- /answer --> (the backward's derivation, the tape's loop)
 
 A line is distinctive when, stripped of indentation, it is at least 30 characters long (40
-for prose) and is no part of a line the handout shares on purpose: the skeletons,
+for prose), has at least 12 letters or digits (a table's rule is not) and is no part of a line the handout shares on purpose: the skeletons,
 exercises.h, the headers of reading/, docs/questions.md, and the tutorials and the
 experiments' report, which hold no exercise's code (a declaration, a usage example of
 ember's API, a question the answers repeat). Every file of the handout, text or binary,
@@ -48,8 +48,8 @@ def main(src, out):
     shared_set = set(shared)
 
     def distinctive(line, minimum):
-        return (len(line) >= minimum and line not in shared_set and
-                not any(line in s for s in shared))
+        return (len(line) >= minimum and sum(ch.isalnum() for ch in line) >= 12 and
+                line not in shared_set and not any(line in s for s in shared))
 
     secrets = []  # (file, minimum length)
     if not glob.glob(os.path.join(src, "exercises", "solutions", "*.c")):
