@@ -18,7 +18,8 @@ void ex_layernorm_forward(em_real *y, em_real *mean, em_real *rstd, const em_rea
         double mu = sum / D;
         for (int d = 0; d < D; d++) sq += (xr[d] - mu) * (xr[d] - mu);
         double r = 1 / sqrt(sq / D + eps);
-        for (int d = 0; d < D; d++) y[(size_t)n * D + d] = (em_real)(gamma[d] * (xr[d] - mu) * r + beta[d]);
+        for (int d = 0; d < D; d++)
+            y[(size_t)n * D + d] = (em_real)(gamma[d] * (xr[d] - mu) * r + beta[d]);
         mean[n] = (em_real)mu;
         rstd[n] = (em_real)r;
     }

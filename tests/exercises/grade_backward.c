@@ -57,7 +57,7 @@ static em_tensor *probe(em_tape *tape, em_tensor *x, int id, probe_log *log) {
     return y;
 }
 
-/* ---- the graphs -------------------------------------------------------------------------------- */
+/* ---- the graphs ---------------------------------------------------------------------------- */
 
 static const int mlp_labels[4] = {2, 0, 1, 2};
 

@@ -64,7 +64,10 @@ static void contribution(enum prim p, const prim_case *k, double *c0, double *c1
         case P_MEAN: c0[i] = k->up[c] / M; break;
         case P_CENTER: c0[i] = k->up[i], c1[c] -= k->up[i]; break;
         case P_SQUARE: c0[i] = 2.0 * k->x[i] * k->up[i]; break;
-        case P_SCALE: c0[i] = (double)k->up[i] * k->v[c], c1[c] += (double)k->up[i] * k->x[i]; break;
+        case P_SCALE:
+            c0[i] = (double)k->up[i] * k->v[c];
+            c1[c] += (double)k->up[i] * k->x[i];
+            break;
         case P_SHIFT: c0[i] = k->up[i], c1[c] += k->up[i]; break;
         default: break;
         }

@@ -156,7 +156,8 @@ static void fold_case(grade *g, const fixture *fx, const char *c, bool bias, boo
     em_tensor *x = fixture_tensor(fixture_get(fx, K("x")), 0);
     em_tensor *w = fixture_tensor(fixture_get(fx, K("w")), 0);
     em_real *b = bias ? grade_fx_values(fixture_get(fx, K("b"))) : NULL;
-    em_real *rm = grade_fx_values(fixture_get(fx, K("rm"))), *rv = grade_fx_values(fixture_get(fx, K("rv")));
+    em_real *rm = grade_fx_values(fixture_get(fx, K("rm")));
+    em_real *rv = grade_fx_values(fixture_get(fx, K("rv")));
     em_real *gm = grade_fx_values(fixture_get(fx, K("gamma")));
     em_real *bt = grade_fx_values(fixture_get(fx, K("beta")));
     int O = w->shape[0], K = (int)(w->size / (size_t)O);
