@@ -121,7 +121,7 @@ enum {
     O_BN_BACKWARD, O_INIT, O_INIT_SCALE, O_SEED, O_THREADS, O_TRAIN_LIMIT, O_TEST_LIMIT,
     O_NO_SHUFFLE, O_AUGMENT, O_NO_AUGMENT, O_MEAN, O_STD, O_METRICS, O_LOG_EVERY, O_SAVE,
     O_SAVE_EVERY, O_RESUME, O_LOAD, O_EVAL, O_PREDICTIONS, O_QUIET, O_SYNTHETIC, O_DATASET,
-    O_BN_SYNC, O_GHOST_BATCH, O_MEM_LIMIT, O_PREFETCH, O_KERNELS, O_HELP, O_CONFUSION,
+    O_BN_SYNC, O_GHOST_BATCH, O_MEM_LIMIT, O_PREFETCH, O_KERNELS, O_HELP, O_CONFUSION, O_DOT,
     O_ARCH, O_NORM, O_NORM_POSITION, O_ZERO_GAMMA, O_PRINT_ARCH, O_PRINT_TORCH,
 };
 
@@ -151,7 +151,7 @@ static const struct option long_options[] = {
     {"bn-sync", no_argument, 0, O_BN_SYNC},          {"ghost-batch", required_argument, 0, O_GHOST_BATCH},
     {"mem-limit", required_argument, 0, O_MEM_LIMIT}, {"prefetch", no_argument, 0, O_PREFETCH},
     {"kernels", required_argument, 0, O_KERNELS},
-    {"confusion", required_argument, 0, O_CONFUSION},
+    {"confusion", required_argument, 0, O_CONFUSION}, {"dot", required_argument, 0, O_DOT},
     {"arch", required_argument, 0, O_ARCH},          {"norm", required_argument, 0, O_NORM},
     {"norm-position", required_argument, 0, O_NORM_POSITION},
     {"zero-gamma", no_argument, 0, O_ZERO_GAMMA},    {"print-arch", no_argument, 0, O_PRINT_ARCH},
@@ -345,6 +345,7 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
         case O_EVAL: c->eval_only = true; break;
         case O_PREDICTIONS: if (!copy_path(c->predictions, a)) return BAD("--predictions: empty or too long path"); break;
         case O_CONFUSION: if (!copy_path(c->confusion, a)) return BAD("--confusion: empty or too long path"); break;
+        case O_DOT: if (!copy_path(c->dot, a)) return BAD("--dot: empty or too long path"); break;
         case O_QUIET: c->quiet = true; break;
         case O_SYNTHETIC:
             if (mnist) return BAD("--synthetic is an ember-cifar option");
@@ -462,6 +463,7 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --eval                evaluate only (with --load or --resume)\n");
     fprintf(out, "  --predictions FILE    per test image: index,label,predicted,logits...\n");
     fprintf(out, "  --confusion FILE.csv  the test set's confusion matrix (rows: true class)\n");
+    fprintf(out, "  --dot FILE            one training step's graph for Graphviz (dot -Tpng)\n");
     fprintf(out, "  --quiet               no progress lines, no per-class table\n");
     fprintf(out, "  --help                this text\n");
 }

@@ -87,6 +87,7 @@ typedef struct em_config {
     bool eval_only;
     char predictions[EM_PATH_MAX];
     char confusion[EM_PATH_MAX];  /* --confusion FILE.csv: the test set's confusion matrix */
+    char dot[EM_PATH_MAX];        /* --dot FILE: one training step's graph (em_tape_dot) */
     bool quiet;                   /* no progress lines, no per-class table                 */
 } em_config;
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "examples/common/confusion.h"
+#include "examples/common/dot.h"
 #include "examples/common/fingerprint.h"
 #include "examples/common/load.h"
 #include "examples/common/outputs.h"
@@ -277,6 +278,16 @@ static void print_start(const run *R) {
                R->t.batch, R->t.step);
 }
 
+/* --dot FILE: the graph of one training step, written by the root before training.
+ * Returns 0, or the exit status with the message printed (2: the file cannot be written) */
+static int write_dot(run *R) {
+    em_error err = {0};
+    if (!R->root || !R->cfg.dot[0] || em_write_step_dot(&R->t, R->cfg.dot, &err) == EM_OK)
+        return 0;
+    fprintf(stderr, "%s: %s\n", R->cfg.program, err.msg);
+    return err.code == EM_ERR_IO ? 2 : 1;
+}
+
 /* The root's --predictions and --metrics files opened. Returns 0, or 2 with the message. */
 static int open_outputs(run *R) {
     const em_config *c = &R->cfg;
@@ -450,6 +461,7 @@ static int program(em_program which, int argc, char **argv, const em_dist *dist)
     if (!status) {
         print_start(&R);
         status = check_memory(&R.t, &R.cfg);
+        if (!status) status = write_dot(&R);
         fflush(stdout);
     }
     if (!status) {
