@@ -45,6 +45,7 @@
 #include "layers/layers.h"
 #include "layers/module.h"
 #include "optim/optim.h"
+#include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "io/checkpoint.h"
 #include "io/metrics.h"

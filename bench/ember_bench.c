@@ -30,6 +30,7 @@
 #include "core/kernels.h"
 #include "core/parallel.h"
 #include "core/tape.h"
+#include "examples/common/arch.h"
 #include "examples/common/models.h"
 #include "examples/common/progress.h"
 #include "malloc_count.h"
@@ -70,8 +71,13 @@ static void step_macs(const em_tape *tape, int batch, double *fwd, double *bwd) 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: ember-bench [options]\n"
-            "  --model NAME      mnist-cnn (default), cifar-cnn, mlp (sigmoid)\n"
-            "  --bn | --no-bn    with BatchNorm (default) or without\n"
+            "  --model NAME      mnist-cnn (default), cifar-cnn, mlp (sigmoid), lenet, resnet8,\n"
+            "                    resnet20: a preset, on its own input shape\n"
+            "  --arch SPEC|@FILE a network in the architecture language instead\n"
+            "  --input CxHxW     the images' shape (default: the preset's; 1x28x28 for --arch)\n"
+            "  --norm NORM       every normalization replaced: bn, brn, gn:G, ln, in, none\n"
+            "  --norm-position P before or after: every norm before or after its activation\n"
+            "  --bn | --no-bn    with the normalizations (default) or without (--norm none)\n"
             "  --batch N         batch size (default 64)\n"
             "  --threads N       threads for the kernels and BLAS (default 2)\n"
             "  --mode M          train (default) or infer\n"
@@ -93,8 +99,63 @@ static long parse_pos(const char *s, const char *what) {
     return v;
 }
 
+/* the network of --model or --arch, for --input or the preset's shape; NULL after the
+ * message */
+static em_module *network(const char *model, const char *arch, const char *input,
+                          const em_model_opts *mo, int chw[3], int *classes) {
+    static const int mnist[3] = {1, 28, 28};
+    char text[8192], mlp[256];
+    em_error err;
+    const char *spec = arch, *where = "--arch";
+    memcpy(chw, mnist, sizeof mnist);
+    if (!arch && !(spec = em_model_spec(model, mo->act, mlp, sizeof mlp, chw))) {
+        fprintf(stderr, "ember-bench: --model: unknown model '%s' (mnist-cnn, cifar-cnn, mlp, "
+                "lenet, resnet8, resnet20)\n", model);
+        return NULL;
+    }
+    if (arch && arch[0] == '@') {
+        if (em_arch_read_file(arch + 1, text, sizeof text, &err) != EM_OK) {
+            fprintf(stderr, "ember-bench: --arch @%s\n", err.msg);
+            return NULL;
+        }
+        spec = text;
+        where = arch + 1;
+    }
+    char extra;
+    if (input && (sscanf(input, "%dx%dx%d%c", &chw[0], &chw[1], &chw[2], &extra) != 3 ||
+                  chw[0] < 1 || chw[1] < 1 || chw[2] < 1 || chw[0] > 4096 || chw[1] > 4096 ||
+                  chw[2] > 4096)) {
+        fprintf(stderr, "ember-bench: --input: '%s' is not CxHxW (e.g. 3x32x32)\n", input);
+        return NULL;
+    }
+    if (mo->norm && em_arch_check_norm(mo->norm, &err) != EM_OK) {
+        fprintf(stderr, "ember-bench: %s\n", err.msg);
+        return NULL;
+    }
+    em_arch *a;
+    err.code = EM_OK;
+    if (em_arch_parse(spec, arch ? where : model, &a, &err) != EM_OK) {
+        fprintf(stderr, "ember-bench: %s\n", err.msg);
+        return NULL;
+    }
+    em_arch_opts o = em_model_arch_opts(mo);
+    int out[3] = {0, 0, 0};
+    em_module *net = NULL;
+    if (em_arch_output(a, chw, &o, out, &err) == EM_OK && out[1] > 0)
+        em_error_set(&err, EM_ERR_ARG, "the network ends in an image (%d, %d, %d), not in "
+                     "class scores: end it with flatten or gap, then fcK", out[0], out[1], out[2]);
+    else if (err.code == EM_OK)
+        net = em_arch_build(a, chw, &o, &err);
+    em_arch_free(a);
+    if (!net) fprintf(stderr, "ember-bench: %s\n", err.msg);
+    *classes = out[0];
+    return net;
+}
+
 int main(int argc, char **argv) {
-    const char *model = "mnist-cnn", *mode = "train", *tier = NULL;
+    const char *model = "mnist-cnn", *mode = "train", *tier = NULL, *arch = NULL,
+               *input = NULL, *norm = NULL;
+    int norm_after = -1;
     bool bn = true;
     long batch = 64, threads = 2, steps = 0, windows = 7, warmup = 5, width = 1;
     static const struct option longs[] = {
@@ -104,6 +165,8 @@ int main(int argc, char **argv) {
         {"steps", required_argument, 0, 's'},  {"windows", required_argument, 0, 'w'},
         {"warmup", required_argument, 0, 'u'}, {"width", required_argument, 0, 'k'},
         {"kernels", required_argument, 0, 'K'}, {"help", no_argument, 0, 'h'},
+        {"arch", required_argument, 0, 'a'},   {"input", required_argument, 0, 'i'},
+        {"norm", required_argument, 0, 'n'},   {"norm-position", required_argument, 0, 'p'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -125,6 +188,16 @@ int main(int argc, char **argv) {
             }
             break;
         case 'K': tier = optarg; break;
+        case 'a': arch = optarg; break;
+        case 'i': input = optarg; break;
+        case 'n': norm = optarg; break;
+        case 'p':
+            if (strcmp(optarg, "before") && strcmp(optarg, "after")) {
+                fprintf(stderr, "ember-bench: --norm-position: '%s' is not before or after\n", optarg);
+                return 2;
+            }
+            norm_after = !strcmp(optarg, "after");
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -154,13 +227,12 @@ int main(int argc, char **argv) {
     em_model_opts mo = em_model_defaults();
     mo.bn = bn;
     mo.width = (int)width;
-    int chw[3];
-    em_module *net = em_model_new(model, &mo, chw);
-    if (!net) {
-        fprintf(stderr, "ember-bench: --model: unknown model '%s' (mnist-cnn, cifar-cnn, mlp)\n",
-                model);
-        return 2;
-    }
+    mo.norm = norm;
+    mo.norm_after = norm_after;
+    int chw[3], classes;
+    em_module *net = network(model, arch, input, &mo, chw, &classes);
+    if (!net) return 2;
+    if (arch) model = "arch";
     em_rng rng;
     em_rng_seed(&rng, 1);
     em_module_init(net, &rng, NULL);
@@ -188,7 +260,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         for (size_t i = 0; i < x[b]->size; i++) x[b]->data[i] = (em_real)em_rng_normal(&rng, 0, 1);
-        for (long i = 0; i < batch; i++) labels[b][i] = (int)em_rng_below(&rng, 10);
+        for (long i = 0; i < batch; i++) labels[b][i] = (int)em_rng_below(&rng, (uint32_t)classes);
     }
     em_tape *tape = em_tape_new(0);
     if (!tape) {
@@ -253,12 +325,13 @@ int main(int argc, char **argv) {
         snprintf(mallocs_text, sizeof mallocs_text, "%.3f", (double)allocs / (double)(steps * windows));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"model\":\"%s\",\"width\":%ld,\"bn\":%s,\"batch\":%ld,\"threads\":%ld,\"mode\":\"%s\","
+    printf("{\"model\":\"%s\",\"input\":\"%dx%dx%d\",\"norm\":\"%s\",\"width\":%ld,\"bn\":%s,\"batch\":%ld,\"threads\":%ld,\"mode\":\"%s\","
            "\"images_per_s\":%.1f,\"ms_per_step\":%.4f,\"ms_min\":%.4f,\"ms_max\":%.4f,"
            "\"gflops\":%.2f,\"peak_rss_mb\":%.1f,\"mallocs_per_step\":%s,"
            "\"arena_chunks_per_step\":%.3f,\"arena_mb\":%.1f,\"steps_per_window\":%ld,"
            "\"windows\":%ld,\"precision\":\"%s\",\"kernels\":\"%s\"}\n",
-           model, width, bn ? "true" : "false", batch, threads, mode, (double)batch * 1e3 / med, med,
+           model, chw[0], chw[1], chw[2], !bn ? "none" : norm ? norm : "as written", width,
+           bn ? "true" : "false", batch, threads, mode, (double)batch * 1e3 / med, med,
            ms[0], ms[windows - 1], 2.0 * macs * (double)batch / (med * 1e6),
            (double)ru.ru_maxrss / 1024.0, mallocs_text,
            (double)chunks / (double)(steps * windows),

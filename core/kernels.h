@@ -20,9 +20,11 @@
  * Both tiers compute the same functions: they differ only in float rounding (sums in
  * another order), and tests hold every fast kernel to its reference on a grid of shapes,
  * in float and in double (tests/test_tiers.c). Ops without a fast version (the binary and
- * unary elementwise ops, reductions, the loss, average pooling, dropout, group
- * normalization; and Batch Renorm, which the fast BatchNorm kernels hand to the
- * reference's) call their plain kernels directly, whatever the tier.
+ * unary elementwise ops, reductions, average pooling, dropout; and Batch Renorm, which the
+ * fast BatchNorm kernels hand to the reference's) call their plain kernels directly,
+ * whatever the tier. The loss has table entries without a fast version (both tables point
+ * at the reference), so that an exercise build can put its own there; group normalization
+ * has both (core/fast/groupnorm.c).
  *
  * The tier of a tape is chosen when it is made (em_tape_new: the environment variable
  * EMBER_KERNELS, "reference" or "fast", else the build's default, fast) and may be changed
@@ -100,6 +102,7 @@ typedef struct em_adam_hyper {
     double bias1;         /**< 1 - beta1^t for this step t                        */
     double bias2;         /**< 1 - beta2^t                                        */
     bool decoupled;       /**< AdamW: the decay applied to the weight, not the gradient */
+    long step;            /**< t, this step's number: 1 on the first step          */
 } em_adam_hyper;
 
 /** A set of kernels: one tier. Every entry is set in every table. */
@@ -157,6 +160,18 @@ typedef struct em_kernels {
                         const em_real *rstd, const em_real *rd, const em_real *x,
                         const em_bn_args *a, int N, int C, int S, double M);
 
+    /** group normalization (GroupNorm; LayerNorm is G = 1, InstanceNorm G = C) of x viewed
+     * as (N, C, S), its C channels in G groups: per sample and group the mean and rstd
+     * (N, G) of its C/G * S values, y = gamma[c] (x - mean) rstd + beta[c]; gamma, beta (C)
+     * may be NULL (1 and 0) */
+    void (*gn_forward)(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
+                       const em_real *gamma, const em_real *beta, int N, int C, int S, int G,
+                       double eps);
+    /** dgamma, dbeta += ... (either may be NULL); dx (+)= ... through the statistics */
+    void (*gn_backward)(em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
+                        const em_real *dy, const em_real *mean, const em_real *rstd,
+                        const em_real *x, const em_real *gamma, int N, int C, int S, int G);
+
     /** y = conv(x, w) + b (b may be NULL) for the whole batch */
     bool (*conv2d)(em_tape *tape, em_real *y, const em_real *x, const em_real *w,
                    const em_real *b, const em_conv_geom *g);
@@ -164,6 +179,15 @@ typedef struct em_kernels {
     bool (*conv2d_backward)(em_tape *tape, em_real *dx, bool add, em_real *dw, em_real *db,
                             const em_real *dy, const em_real *x, const em_real *w,
                             const em_conv_geom *g);
+
+    /** softmax cross-entropy of the logits z (N, C) against labels (N): y[0] = the mean
+     * over the rows of -log softmax(z_n)[label_n]; probs (N, C), when not NULL, receives
+     * each row's softmax (what the backward reads) */
+    void (*cross_entropy)(em_real *y, em_real *probs, const em_real *z, const int *labels,
+                          int N, int C);
+    /** dz (+)= dy[0] (probs - onehot(labels)) / N */
+    void (*cross_entropy_backward)(em_real *dz, bool add, const em_real *dy,
+                                   const em_real *probs, const int *labels, int N, int C);
 
     /** one SGD step of the n parameters p with gradient g; v the velocity (NULL without
      * momentum) */

@@ -244,3 +244,58 @@ void em_tape_print(const em_tape *tape, FILE *out) {
         fputc('\n', out);
     }
 }
+
+/* ---- em_tape_dot ------------------------------------------------------------------------ */
+
+/* the leaf's number: its first reader's position among all node inputs read so far, so
+ * the same graph always gets the same numbers */
+static int leaf_id(em_node *const *nodes, int upto, int input, const em_tensor *t) {
+    for (int k = 0; k <= upto; k++)
+        for (int i = 0; i < nodes[k]->n_inputs && (k < upto || i < input); i++)
+            if (nodes[k]->inputs[i] == t) return k * EM_MAX_INPUTS + i;
+    return upto * EM_MAX_INPUTS + input;
+}
+
+/* a name inside a quoted DOT string: quotes and backslashes escaped */
+static void dot_escaped(FILE *out, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+em_code em_tape_dot(const em_tape *tape, FILE *out) {
+    int n = tape->n_nodes;
+    em_node **nodes = malloc((n ? (size_t)n : 1) * sizeof *nodes);
+    if (!nodes) return EM_ERR_NOMEM;
+    for (em_node *node = tape->last; node; node = node->prev)
+        if (node->index >= 0 && node->index < n) nodes[node->index] = node;
+    fprintf(out, "digraph tape {\n  rankdir=TB;\n"
+                 "  node [fontname=\"monospace\", fontsize=10];\n");
+    char shape[64];
+    for (int k = 0; k < n; k++) {
+        const em_node *node = nodes[k];
+        fprintf(out, "  n%d [shape=box, label=\"#%d %s%s%s\\n%s\"];\n", k, k,
+                em_op_name(node->op), fused_parts(node->op) ? " = " : "",
+                fused_parts(node->op) ? fused_parts(node->op) : "",
+                em_shape_str(node->output, shape, sizeof shape));
+        for (int i = 0; i < node->n_inputs; i++) {
+            const em_tensor *t = node->inputs[i];
+            if (!t) continue;  /* an optional input left out */
+            if (t->node) {
+                fprintf(out, "  n%d -> n%d;\n", t->node->index, k);
+                continue;
+            }
+            int id = leaf_id(nodes, k, i, t);
+            if (id == k * EM_MAX_INPUTS + i) {  /* first read: declare the leaf */
+                fprintf(out, "  t%d [shape=ellipse, label=\"", id);
+                dot_escaped(out, t->name ? t->name : "input");
+                fprintf(out, "\\n%s\"];\n", em_shape_str(t, shape, sizeof shape));
+            }
+            fprintf(out, "  t%d -> n%d;\n", id, k);
+        }
+    }
+    fprintf(out, "}\n");
+    free(nodes);
+    return ferror(out) ? EM_ERR_IO : EM_OK;
+}

@@ -246,4 +246,16 @@ em_code em_backward_from(em_tape *tape, em_tensor *y, const em_real *dy);
  * @param out   where to print (stdout, a file) */
 void em_tape_print(const em_tape *tape, FILE *out);
 
+/** Write the graph in Graphviz's DOT language, for a picture of the step
+ * (`dot -Tpng tape.dot -o tape.png`): one box per node, first to last from the top, with
+ * its op and output shape (a fused op of the fast tier lists the ops it stands for), one
+ * ellipse per tensor that no node made (the input batch, each parameter: its name when it
+ * has one), and an arrow from what each node reads to the node. The output is the same for
+ * the same graph (leaves are numbered in the order the nodes first read them).
+ * @param tape  the tape
+ * @param out   where to write (a file, stdout)
+ * @return EM_OK; EM_ERR_NOMEM when the node list cannot be made; EM_ERR_IO when a write
+ *         failed (ferror(out)) */
+em_code em_tape_dot(const em_tape *tape, FILE *out);
+
 #endif

@@ -2,7 +2,8 @@
  *
  * Fill in the body of ex_batchnorm_forward below. exercises.h says exactly what to compute;
  * docs/batchnorm.md §1-2 explains why. Grade it with
- *     meson test -C build-ex --suite exercises --print-errorlogs ex1_batchnorm_forward
+ *     ./run grade 1            (the handout)
+ *     meson test -C build-ex --print-errorlogs ex1_batchnorm_forward     (the repository)
  *
  * Hints:
  *   - Channel c of sample n is the run x[(n*C + c)*S .. (n*C + c)*S + S).

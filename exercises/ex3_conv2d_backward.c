@@ -2,7 +2,8 @@
  *
  * Fill in the body of ex_conv2d_backward below. exercises.h gives the forward and the three
  * gradients. Grade it with
- *     meson test -C build-ex --suite exercises --print-errorlogs ex3_conv2d_backward
+ *     ./run grade 3            (the handout)
+ *     meson test -C build-ex --print-errorlogs ex3_conv2d_backward     (the repository)
  *
  * Hints:
  *   - The easiest correct route is to walk the forward's loops (n, o, i, j, c, p, q) and,

@@ -2,7 +2,8 @@
  *
  * Fill in the body of ex_sgd_momentum_step below. exercises.h gives the update, which is
  * PyTorch's torch.optim.SGD; the grader compares five steps with PyTorch's. Grade it with
- *     meson test -C build-ex --suite exercises --print-errorlogs ex4_sgd_momentum
+ *     ./run grade 4            (the handout)
+ *     meson test -C build-ex --print-errorlogs ex4_sgd_momentum     (the repository)
  *
  * Hints:
  *   - The first step sets the velocity to the gradient itself: no dampening on it.

@@ -67,7 +67,8 @@ void em_adam_step(em_adam *opt, double lr) {
     opt->step++;
     const double t = (double)opt->step;
     em_adam_hyper h = {lr, o->beta1, o->beta2, o->eps, o->weight_decay,
-                       1 - pow(o->beta1, t), 1 - pow(o->beta2, t), o->decoupled};
+                       1 - pow(o->beta1, t), 1 - pow(o->beta2, t), o->decoupled,
+                       (long)opt->step};
     o->kernels->adam(opt->params.data, opt->exp_avg, opt->exp_avg_sq, opt->params.grad,
                      opt->params.n, &h);
 }

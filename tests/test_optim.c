@@ -4,6 +4,7 @@
  * and the learning rates of PyTorch's schedulers. */
 #include "fixture.h"
 #include "helpers.h"
+#include "optim/optimizer.h"
 
 /* The fixture is the exact (float64) answer for float32 inputs. After every step the
  * parameter vector (and at the end each state buffer) must agree to REL relative, measured
@@ -197,6 +198,69 @@ Test(optim, zero_grad_clears_the_whole_block_and_no_momentum_means_no_buffer) {
     em_adam_zero_grad(a);
     for (int i = 0; i < 5; i++) cr_assert_eq(g[i], 0);
     em_adam_free(a);
+}
+
+/* optim/optimizer.h: each constructor holds its kind alone, and every call through the face
+ * does what the same call on the optimizer itself does (two blocks, the same gradients) */
+static void same_as_direct(bool adam) {
+    em_real d1[4] = {1, -2, 3, 0.5}, g1[4], d2[4] = {1, -2, 3, 0.5}, g2[4];
+    em_params p1 = {d1, g1, 4}, p2 = {d2, g2, 4};
+    em_optimizer o;
+    em_sgd *s = NULL;
+    em_adam *a = NULL;
+    em_sgd_opts so = em_sgd_defaults();
+    so.momentum = 0.9;
+    em_error err;
+    if (adam) {
+        cr_assert_eq(em_optimizer_adam(&o, p1, NULL, &err), EM_OK);
+        cr_assert(o.adam && !o.sgd);
+        a = em_adam_new(p2, NULL, &err);
+    } else {
+        cr_assert_eq(em_optimizer_sgd(&o, p1, &so, &err), EM_OK);
+        cr_assert(o.sgd && !o.adam);
+        s = em_sgd_new(p2, &so, &err);
+    }
+    for (int step = 0; step < 3; step++) {
+        for (int i = 0; i < 4; i++) g1[i] = g2[i] = (em_real)(0.3 * i - 0.4 + 0.1 * step);
+        em_optimizer_step(&o, 0.1);
+        if (adam) em_adam_step(a, 0.1);
+        else em_sgd_step(s, 0.1);
+        em_optimizer_zero_grad(&o);
+        for (int i = 0; i < 4; i++) {
+            cr_assert_eq(d1[i], d2[i], "step %d, element %d", step, i);
+            cr_assert_eq(g1[i], 0);
+        }
+    }
+    cr_assert_eq(em_optimizer_steps(&o), 3);
+    em_optim_buf b[2];
+    cr_assert_eq(em_optimizer_buffers(&o, b), adam ? 2 : 1);
+    cr_assert_str_eq(b[0].name, adam ? "exp_avg" : "momentum_buffer");
+    em_optimizer_set_steps(&o, 7);
+    cr_assert_eq(adam ? o.adam->step : o.sgd->step, 7);
+    em_optimizer_free(&o);
+    cr_assert(!o.sgd && !o.adam);
+    em_optimizer_free(&o);   /* an empty one: nothing to do */
+    em_sgd_free(s);
+    em_adam_free(a);
+}
+
+Test(optim, the_optimizer_face_forwards_every_call) {
+    same_as_direct(false);
+    same_as_direct(true);
+}
+
+Test(optim, the_optimizer_face_reports_bad_options_and_stays_empty) {
+    em_real d[2] = {0, 0}, g[2] = {0, 0};
+    em_sgd_opts so = em_sgd_defaults();
+    so.nesterov = true;   /* without momentum */
+    em_optimizer o;
+    em_error err;
+    cr_assert_eq(em_optimizer_sgd(&o, (em_params){d, g, 2}, &so, &err), EM_ERR_ARG);
+    cr_assert(!o.sgd && !o.adam);
+    em_adam_opts ao = em_adam_defaults();
+    ao.beta1 = 1.5;
+    cr_assert_eq(em_optimizer_adam(&o, (em_params){d, g, 2}, &ao, &err), EM_ERR_ARG);
+    cr_assert(!o.sgd && !o.adam);
 }
 
 /* ---- schedules ----------------------------------------------------------------------------- */

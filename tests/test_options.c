@@ -61,8 +61,24 @@ Test(options, bad_arguments_get_one_line_errors) {
         {EM_PROGRAM_MNIST, "--mean 0.5", "--mean and --std"},
         {EM_PROGRAM_MNIST, "--mean 0.1,0.2,0.3 --std 1,1,1", "give 1 value (the images have one channel)"},
         {EM_PROGRAM_MNIST, "--synthetic", "ember-cifar option"},
-        {EM_PROGRAM_CIFAR, "--model mlp", "unknown model"},
-        {EM_PROGRAM_CIFAR, "--act relu", "--act is an ember-mnist option"},
+        {EM_PROGRAM_CIFAR, "--model resnet50", "unknown model 'resnet50'"},
+        {EM_PROGRAM_CIFAR, "--act swish", "unknown activation 'swish'"},
+        /* the network's options: the spec is parsed and its shapes resolved here */
+        {EM_PROGRAM_MNIST, "--norm gn", "--norm: 'gn' is not"},
+        {EM_PROGRAM_MNIST, "--norm gn:0", "--norm: 'gn:0' is not"},
+        {EM_PROGRAM_MNIST, "--norm-position middle", "--norm-position: 'middle'"},
+        {EM_PROGRAM_MNIST, "--model lenet --arch fc10", "exclude each other"},
+        {EM_PROGRAM_MNIST, "--no-bn --norm ln", "--no-bn and --norm ln exclude each other"},
+        {EM_PROGRAM_MNIST, "--zero-gamma", "--zero-gamma: mnist-cnn has no residual block"},
+        {EM_PROGRAM_MNIST, "--init fixup", "--init fixup: mnist-cnn has no residual block"},
+        {EM_PROGRAM_MNIST, "--arch fcx10", "--arch: column 1: expected a layer"},
+        {EM_PROGRAM_MNIST, "--arch conv16", "ends in an image (16, 28, 28)"},
+        {EM_PROGRAM_MNIST, "--arch fc10", "layer 1 (fc10): its input is (1, 28, 28), not flat"},
+        {EM_PROGRAM_MNIST, "--norm gn:3", "16 channels do not split into 3 groups"},
+        {EM_PROGRAM_MNIST, "--norm in --model mlp", "instance norm needs an image"},
+        {EM_PROGRAM_MNIST, "--arch @/nonexistent/x.arch", "--arch @/nonexistent/x.arch: No such file"},
+        {EM_PROGRAM_MNIST, "--arch @/dev/null", "not a regular file"},
+        {EM_PROGRAM_CIFAR, "--model resnet20 --zero-gamma --no-bn", "--zero-gamma: resnet20 has no residual block with a normalization"},
         {EM_PROGRAM_MNIST, "--eval", "--eval needs"},
         {EM_PROGRAM_MNIST, "--resume a --load b", "exclude"},
         {EM_PROGRAM_MNIST, "extra", "unexpected argument 'extra'"},
@@ -102,8 +118,9 @@ Test(options, usage_and_format_mention_every_default) {
     cr_assert(strstr(line, " bn_sync=0 ghost_batch=0 "), "%s", line);
 }
 
-/* --help lists what the parser takes, no more: ember-cifar has no --act (cifar-cnn is all
- * ReLU), and the --init line names every rule of layers/init.h, each one accepted */
+/* --help lists what the parser takes: the network's options in both programs (every preset
+ * is there, the mlp with its --act), and the --init line names every rule of layers/init.h,
+ * each one accepted */
 Test(options, help_lists_exactly_what_the_parser_accepts) {
     em_config c;
     em_error err;
@@ -115,7 +132,8 @@ Test(options, help_lists_exactly_what_the_parser_accepts) {
         em_config_defaults(&c, which);
         em_config_usage(&c, f);
         fclose(f);
-        cr_assert_eq(strstr(help, "--act") != NULL, which == EM_PROGRAM_MNIST, "%s", help);
+        cr_assert(strstr(help, "--act") && strstr(help, "--arch SPEC|@FILE") &&
+                  strstr(help, "--norm NORM") && strstr(help, "resnet20"), "%s", help);
         /* the words of the --init entry, up to the next option */
         char *from = strstr(help, "--init RULE"), *to = from ? strstr(from, "--init-scale") : NULL;
         cr_assert(from && to && to - from < 512, "%s", help);
@@ -136,4 +154,53 @@ Test(options, help_lists_exactly_what_the_parser_accepts) {
             cr_assert(listed, "--help does not list --init %s:\n%s", name, entry);
         }
     }
+}
+
+static em_parse_result parse_argv(em_config *c, em_program which, int argc, char **argv,
+                                  em_error *err) {
+    em_config_defaults(c, which);
+    return em_config_parse(c, argc, argv, err);
+}
+
+/* the network's options and the configuration line that records them: only when given, so
+ * a run without them has the line it had before they existed */
+Test(options, network_options_and_their_config_keys) {
+    em_config c;
+    em_error err;
+    char line[2048], other[2048];
+    cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "", &err), EM_PARSE_OK);
+    em_config_format(&c, line, sizeof line);
+    cr_assert(strstr(line, "model=cnn ") && !strstr(line, "arch=") && !strstr(line, "norm="),
+              "%s", line);
+    cr_assert(c.norm_after == -1 && !c.norm[0] && !c.zero_gamma);
+    cr_assert_eq(parse(&c, EM_PROGRAM_CIFAR, "--model resnet20 --norm gn:4 --norm-position "
+                       "after --zero-gamma", &err), EM_PARSE_OK, "%s", err.msg);
+    em_config_format(&c, line, sizeof line);
+    cr_assert(strstr(line, "model=resnet20 ") && strstr(line, " norm=gn:4 norm_position=after "
+                                                       "zero_gamma=1"), "%s", line);
+    cr_assert_eq(parse(&c, EM_PROGRAM_CIFAR, "--model resnet20 --norm none --init fixup", &err),
+                 EM_PARSE_OK, "%s", err.msg);
+    cr_assert_eq(parse(&c, EM_PROGRAM_MNIST, "--print-arch --print-torch", &err), EM_PARSE_OK);
+    cr_assert(c.print_arch && c.print_torch);
+
+    char *a1[] = {"prog", "--arch", "conv16 bn relu  gap fc10", NULL};
+    cr_assert_eq(parse_argv(&c, EM_PROGRAM_MNIST, 3, a1, &err), EM_PARSE_OK, "%s", err.msg);
+    cr_assert_str_eq(c.model, "arch");
+    em_config_format(&c, line, sizeof line);
+    const char *id = strstr(line, " arch=");
+    cr_assert(id && strlen(id) == 6 + 16, "%s", line);
+    /* other spacing and a comment: the same network, the same line */
+    char *a2[] = {"prog", "--arch", "\nconv16 bn   relu # the stem\n gap\tfc10 ", NULL};
+    cr_assert_eq(parse_argv(&c, EM_PROGRAM_MNIST, 3, a2, &err), EM_PARSE_OK, "%s", err.msg);
+    em_config_format(&c, other, sizeof other);
+    cr_assert_str_eq(line, other);
+    /* another network: another line */
+    char *a3[] = {"prog", "--arch", "conv16 bn relu gap fc100 relu fc10", NULL};
+    cr_assert_eq(parse_argv(&c, EM_PROGRAM_MNIST, 3, a3, &err), EM_PARSE_OK, "%s", err.msg);
+    em_config_format(&c, other, sizeof other);
+    cr_assert_str_neq(line, other);
+    /* a spec that does not parse: the column of the bad word */
+    char *a4[] = {"prog", "--arch", "conv16 bn rleu gap fc10", NULL};
+    cr_assert_eq(parse_argv(&c, EM_PROGRAM_MNIST, 3, a4, &err), EM_PARSE_ERROR);
+    cr_assert(strstr(err.msg, "--arch: column 11:") && strstr(err.msg, "'rleu'"), "%s", err.msg);
 }

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 Test(tape, op_names_are_complete) {
     for (int op = 0; op < EM_OP_COUNT; op++) cr_assert_str_neq(em_op_name(op), "?");
@@ -86,6 +87,74 @@ Test(tape, print_lists_nodes_by_name) {
     cr_assert(strstr(buf, "#0 (3, 5), #0 (3, 5)"), "%s", buf);
     free(buf);
     em_tensor_free(x); em_tensor_free(w);
+    em_tape_free(tape);
+}
+
+/* The DOT export: a box per node with its op and shape, an ellipse per leaf (its name, read
+ * twice but declared once), an arrow per input, in the same order every time; graphviz's
+ * dot accepts it where installed. */
+Test(tape, dot_lists_nodes_leaves_and_edges) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *x = tensor_of(2, (int[]){3, 4}, NULL, 0);
+    em_tensor *w = tensor_of(2, (int[]){5, 4}, NULL, EM_REQUIRES_GRAD);
+    w->name = "fc\"1";
+    em_tensor *h = em_linear(tape, x, w, NULL);
+    em_tensor *hh = em_matmul(tape, h, h, true, false);
+    em_tensor *ww = em_matmul(tape, w, w, false, true);
+    em_tensor *y = em_add(tape, hh, ww);
+    cr_assert_not_null(y);
+    char *buf = NULL, *again = NULL;
+    size_t len = 0, len2 = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(em_tape_dot(tape, f), EM_OK);
+    fclose(f);
+    f = open_memstream(&again, &len2);
+    cr_assert_eq(em_tape_dot(tape, f), EM_OK);
+    fclose(f);
+    cr_assert_str_eq(buf, again);
+    cr_assert(strncmp(buf, "digraph tape {", 14) == 0, "%s", buf);
+    cr_assert(strstr(buf, "n0 [shape=box, label=\"#0 linear\\n(3, 5)\"];"), "%s", buf);
+    cr_assert(strstr(buf, "n3 [shape=box, label=\"#3 add\\n(5, 5)\"];"), "%s", buf);
+    cr_assert(strstr(buf, "t0 [shape=ellipse, label=\"input\\n(3, 4)\"];"), "%s", buf);
+    cr_assert(strstr(buf, "t1 [shape=ellipse, label=\"fc\\\"1\\n(5, 4)\"];"), "%s", buf);
+    cr_assert(strstr(buf, "t0 -> n0;\n  t1 [shape"), "%s", buf);
+    cr_assert(strstr(buf, "(5, 4)\"];\n  t1 -> n0;\n"), "%s", buf);
+    cr_assert(strstr(buf, "n0 -> n1;\n  n0 -> n1;\n"), "%s", buf);
+    cr_assert(strstr(buf, "t1 -> n2;\n  t1 -> n2;\n"), "%s", buf);
+    cr_assert(strstr(buf, "n1 -> n3;\n  n2 -> n3;\n}\n"), "%s", buf);
+    /* w is declared once, x once: two ellipses */
+    int ellipses = 0;
+    for (const char *p = buf; (p = strstr(p, "shape=ellipse")); p++) ellipses++;
+    cr_assert_eq(ellipses, 2, "%s", buf);
+    /* graphviz parses it, where installed */
+    if (system("command -v dot >/dev/null 2>&1") == 0) {
+        char path[] = "/tmp/ember_dot_XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert(fd >= 0);
+        cr_assert_eq(write(fd, buf, len), (ssize_t)len);
+        close(fd);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "dot -Tsvg %s -o /dev/null", path);
+        cr_assert_eq(system(cmd), 0, "dot rejected:\n%s", buf);
+        unlink(path);
+    }
+    free(buf);
+    free(again);
+    em_tensor_free(x); em_tensor_free(w);
+    em_tape_free(tape);
+}
+
+/* A write that fails is reported. */
+Test(tape, dot_reports_a_failed_write) {
+    em_tape *tape = em_tape_new(0);
+    em_tensor *w = tensor_of(2, (int[]){2, 2}, NULL, EM_REQUIRES_GRAD);
+    em_matmul(tape, w, w, false, false);
+    FILE *f = fopen("/dev/full", "w");
+    cr_assert_not_null(f);
+    setvbuf(f, NULL, _IONBF, 0);
+    cr_assert_eq(em_tape_dot(tape, f), EM_ERR_IO);
+    fclose(f);
+    em_tensor_free(w);
     em_tape_free(tape);
 }
 

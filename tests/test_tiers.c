@@ -197,6 +197,27 @@ static void conv_cases(graph_fn fast_f, graph_fn ref_f, const char *op, bool poo
     cr_assert_geq(tested, 20);
 }
 
+/* Every entry of every table is set (a new entry left out of one table is a NULL call). */
+Test(tiers, every_table_entry_is_set) {
+    const em_kernels *tables[2] = {em_kernels_reference(), em_kernels_fast()};
+    for (int t = 0; t < 2; t++) {
+        const em_kernels *k = tables[t];
+        const void *entries[] = {
+            (void *)k->gemm, (void *)k->relu, (void *)k->relu_backward, (void *)k->sigmoid,
+            (void *)k->sigmoid_backward, (void *)k->tanh, (void *)k->tanh_backward,
+            (void *)k->maxpool, (void *)k->maxpool_backward, (void *)k->bn_train,
+            (void *)k->bn_normalize, (void *)k->bn_backward, (void *)k->gn_forward,
+            (void *)k->gn_backward, (void *)k->conv2d, (void *)k->conv2d_backward,
+            (void *)k->cross_entropy, (void *)k->cross_entropy_backward, (void *)k->sgd,
+            (void *)k->adam};
+        cr_assert_not_null(k->name);
+        for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
+            cr_assert_not_null(entries[i], "%s: entry %zu is NULL", k->name, i);
+    }
+    /* the list above is the whole table: its size is the name, the flag and 20 entries */
+    cr_assert_eq(sizeof(em_kernels), 2 * sizeof(void *) + 20 * sizeof(void (*)(void)));
+}
+
 Test(tiers, conv2d_fast_equals_reference) { conv_cases(conv_graph, conv_graph, "conv2d", false); }
 Test(tiers, conv2d_fast_equals_reference_on_two_threads) {
     em_set_threads(2);
@@ -309,6 +330,86 @@ Test(tiers, batchnorm_fast_equals_reference_on_two_threads) {
 }
 Test(tiers, fused_batchnorm_relu_equals_reference_ops) {
     bn_cases(bn_relu_fast, bn_relu_ref, "batchnorm_relu");
+}
+
+/* ---- GroupNorm (and so LayerNorm and InstanceNorm) ------------------------------------ */
+
+typedef struct gn_case { int ndim, N, C, H, W, G; bool affine, shared_x; } gn_case;
+
+static const gn_case gn_grid[] = {
+    {4, 64, 16, 28, 28, 4, true, false},   /* mnist-cnn --norm gn:4, first layer */
+    {4, 64, 32, 14, 14, 4, true, false},
+    {4, 8, 16, 8, 8, 1, true, false},      /* LayerNorm on images (G = 1) */
+    {4, 8, 16, 8, 8, 16, true, false},     /* InstanceNorm (G = C) */
+    {2, 64, 128, 1, 1, 1, true, false},    /* LayerNorm after fc1: (N, C) */
+    {2, 5, 300, 1, 1, 1, false, false},    /* wide, no affine */
+    {2, 7, 12, 1, 1, 3, true, false},      /* GroupNorm on features */
+    {2, 1, 2, 1, 1, 1, true, false},       /* the smallest: two values per group */
+    {4, 1, 4, 4, 4, 2, true, false},       /* one image (GroupNorm's case) */
+    {4, 2, 3, 1, 1, 1, true, false},       /* 1x1 planes */
+    {4, 3, 7, 5, 3, 7, true, false},       /* odd planes, InstanceNorm */
+    {4, 3, 6, 5, 3, 3, false, false},
+    {4, 7, 36, 3, 11, 6, true, false},
+    {4, 4, 16, 17, 1, 8, true, false},     /* a column */
+    {4, 2, 64, 16, 16, 32, true, false},   /* wide enough for threads */
+    {4, 16, 64, 8, 8, 2, true, false},
+    {4, 5, 24, 2, 3, 4, true, true},       /* x read twice: dx accumulates */
+    {2, 9, 10, 1, 1, 5, false, true},
+    {4, 2, 8, 9, 9, 1, true, true},
+    {4, 1, 1, 2, 2, 1, true, false},       /* one channel, one group */
+    {4, 3, 32, 1, 1, 16, true, false},     /* two channels a group on 1x1 planes */
+};
+
+typedef struct gn_ctx { const gn_case *c; } gn_ctx;
+
+/* gn(x), or gn(x) + relu(x): relu's backward writes dx first, GroupNorm's adds to it */
+static em_tensor *gn_graph(em_tape *tape, em_tensor *const *in, void *ctx) {
+    const gn_case *c = ((gn_ctx *)ctx)->c;
+    em_gn_args a = {.gamma = in[1], .beta = in[2], .groups = c->G, .eps = 1e-5};
+    em_tensor *y = em_groupnorm(tape, in[0], &a);
+    return c->shared_x ? em_add(tape, y, em_relu(tape, in[0])) : y;
+}
+
+static void gn_cases(const char *op) {
+    int tested = 0;
+    for (size_t i = 0; i < sizeof gn_grid / sizeof gn_grid[0]; i++) {
+        const gn_case *c = &gn_grid[i];
+        if ((size_t)(c->C / c->G) * c->H * c->W < 2) continue;  /* refused by em_groupnorm */
+        em_rng rng;
+        em_rng_seed(&rng, 3000 + i);
+        int shape[4] = {c->N, c->C, c->H, c->W};
+        em_tensor *in[3] = {tensor_randn(&rng, c->ndim, shape, 3, 2, EM_REQUIRES_GRAD),
+                            c->affine ? tensor_randn(&rng, 1, &c->C, 1, 0.5, EM_REQUIRES_GRAD) : NULL,
+                            c->affine ? tensor_randn(&rng, 1, &c->C, 0, 0.5, EM_REQUIRES_GRAD) : NULL};
+        gn_ctx ctx = {.c = c};
+        char name[100];
+        snprintf(name, sizeof name, "%s (%d, %d, %d, %d) G %d%s%s", op, c->N, c->C, c->H, c->W,
+                 c->G, c->affine ? "" : " no affine", c->shared_x ? " + relu(x)" : "");
+        run a = run_on(em_kernels_fast(), gn_graph, &ctx, 3, in, 11);
+        run b = run_on(em_kernels_reference(), gn_graph, &ctx, 3, in, 11);
+        char what[200];
+        snprintf(what, sizeof what, "%s: y", name);
+        assert_tiers_agree(a.y, b.y, a.ny, TIER_TOL, what);
+        for (int k = 0; k < 3; k++) {  /* dy, gamma, x - mean and rstd are O(1) here */
+            cr_assert_eq(!a.g[k], !b.g[k], "%s: input %d has a gradient on one tier only",
+                         name, k);
+            if (!a.g[k]) continue;
+            snprintf(what, sizeof what, "%s: d(input %d)", name, k);
+            assert_agree_floor(a.g[k], b.g[k], a.ng[k], TIER_TOL, 1, what);
+        }
+        run_free(&a);
+        run_free(&b);
+        for (int k = 0; k < 3; k++) em_tensor_free(in[k]);
+        tested++;
+    }
+    cr_assert_geq(tested, 20);
+}
+
+Test(tiers, groupnorm_fast_equals_reference) { gn_cases("groupnorm"); }
+Test(tiers, groupnorm_fast_equals_reference_on_two_threads) {
+    em_set_threads(2);
+    gn_cases("groupnorm, 2 threads");
+    em_set_threads(1);
 }
 
 /* ---- max-pool ------------------------------------------------------------------------- */

@@ -20,6 +20,11 @@ malloc tuned (otherwise much of a step is page faults): the children get
 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296
 MALLOC_TOP_PAD_=268435456 unless --plain-malloc.
 
+--torch-source FILE times a network that ember printed (`ember-mnist ... --print-torch`,
+`ember-cifar ... --print-torch`: the presets beyond the reference models, a --norm, an
+--arch): the file's build() makes it, on --input CxHxW images; --model is then only the
+row's label.
+
 --mnist-epoch trains one epoch of mnist-cnn (BN) on Fashion-MNIST from the IDX files,
 batch 64, SGD lr 0.05 momentum 0.9 wd 5e-4, then evaluates on the 10000 test images, and
 reports the wall time — the PyTorch counterpart of `ember-mnist --epochs 1`.
@@ -52,13 +57,24 @@ def macs(model):
     return 784 * 100 + 100 * 100 * 2 + 100 * 10, 784 * 100
 
 
-def measure(args):
-    import torch
+def build_net(args):
+    """the network and its input shape: a reference model, or the build() of --torch-source"""
+    if args.torch_source:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("ember_net", args.torch_source)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod.build(), tuple(int(v) for v in args.input.split("x"))
     sys.path.insert(0, args.models)
     from reference_models import build
+    return build(args.model, bn=args.bn, act="sigmoid")
+
+
+def measure(args):
+    import torch
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
-    net, shape = build(args.model, bn=args.bn, act="sigmoid")
+    net, shape = build_net(args)
     train = args.mode == "train"
     net.train(train)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -92,7 +108,8 @@ def measure(args):
             step(i)
         ms.append((time.perf_counter() - t0) * 1e3 / steps)
     med = statistics.median(ms)
-    fwd, first = macs(args.model)
+    # multiply-adds are known for the reference models only (ember-bench counts its own)
+    fwd, first = macs(args.model) if not args.torch_source else (float("nan"), 0)
     m = 3 * fwd - first if train else fwd
     try:
         import resource
@@ -104,7 +121,8 @@ def measure(args):
             "openblas_threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "0") or 0),
             "mode": args.mode, "images_per_s": round(args.batch * 1e3 / med, 1),
             "ms_per_step": round(med, 4), "ms_min": round(min(ms), 4),
-            "ms_max": round(max(ms), 4), "gflops": round(2.0 * m * args.batch / (med * 1e6), 2),
+            "ms_max": round(max(ms), 4),
+            "gflops": None if m != m else round(2.0 * m * args.batch / (med * 1e6), 2),
             "peak_rss_mb": round(rss, 1),
             "tuned_malloc": all(os.environ.get(k) == v for k, v in TUNED_MALLOC.items())}
 
@@ -195,7 +213,10 @@ def best(args, argv):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="mnist-cnn", choices=["mnist-cnn", "cifar-cnn", "mlp"])
+    p.add_argument("--model", default="mnist-cnn",
+                   help="mnist-cnn, cifar-cnn, mlp; with --torch-source, the row's label")
+    p.add_argument("--torch-source", help="a network printed by ember's --print-torch")
+    p.add_argument("--input", default="1x28x28", help="with --torch-source: CxHxW")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--bn", dest="bn", action="store_true", default=True)
     g.add_argument("--no-bn", dest="bn", action="store_false")
@@ -214,7 +235,12 @@ def main():
     args = p.parse_args()
     if args.batch < 2 or args.threads < 1:
         p.error("--batch must be >= 2 and --threads >= 1")
-    if not os.path.exists(os.path.join(args.models, "reference_models.py")):
+    if not args.torch_source and args.model not in ("mnist-cnn", "cifar-cnn", "mlp"):
+        p.error("--model is mnist-cnn, cifar-cnn or mlp (or give --torch-source)")
+    if args.torch_source and not os.path.exists(args.torch_source):
+        p.error(f"--torch-source: {args.torch_source} not found")
+    if not args.torch_source and not os.path.exists(os.path.join(args.models,
+                                                                  "reference_models.py")):
         p.error(f"reference_models.py not found in {args.models} (use --models DIR)")
     if args.best:
         best(args, sys.argv[1:])

@@ -13,7 +13,9 @@
 # four timed runs per row and keeps its best: the machine is shared, and one side's
 # unlucky minute should not decide a row (until 527df6b ember had two runs per
 # configuration, one of them at 1 thread, and the median of three epochs, against
-# PyTorch's best of four). Needs Debian's python3-torch (/usr/bin/python3) and
+# PyTorch's best of four). Then networks beyond the reference models (resnet20, --norm
+# gn:4 and ln, a spec no kernel was tuned for), PyTorch's side built from the source that
+# ember's --print-torch writes for them. Needs Debian's python3-torch (/usr/bin/python3) and
 # ../shared/reference_models.py (or REFERENCE_MODELS=DIR).
 # --quick: two configurations, two timed windows, no epoch (a smoke test of the script,
 # not a measurement).
@@ -51,7 +53,19 @@ configs=(
     "cifar-cnn --bn 64 infer"
     "cifar-cnn --bn 256 infer"
 )
-[ $quick = 1 ] && configs=("mnist-cnn --bn 64 train" "mlp --bn 64 train")
+# Networks beyond the reference models, PyTorch's side built from what ember prints for
+# them (--print-torch, the same layers and initial shapes): label | program that prints
+# it (its input shape) | the network's options, the same for ember-bench and the program |
+# batch | mode. The last is mnist-cnn at three times the width, written as a spec: a
+# network no kernel was tuned for.
+nets=(
+    "resnet20|cifar|--model resnet20|64|train"
+    "resnet20|cifar|--model resnet20|128|train"
+    "mnist-cnn:gn4|mnist|--model mnist-cnn --norm gn:4|64|train"
+    "mnist-cnn:ln|mnist|--model mnist-cnn --norm ln|64|train"
+    "cnn-x3-spec|mnist|--arch conv48_bn_relu_maxpool2_conv96_bn_relu_maxpool2_flatten_fc384_bn_relu_fc10|64|train"
+)
+[ $quick = 1 ] && configs=("mnist-cnn --bn 64 train" "mlp --bn 64 train") nets=("${nets[2]}")
 # Untimed warm-up on both cores first: on this project's virtual machine the first seconds
 # after an idle spell run far slower (ember-bench after a minute idle: 7962 images/s, then
 # 13139-13774 in the next three runs), which had penalized whichever side went first.
@@ -82,6 +96,36 @@ for c in "${configs[@]}"; do
     ratio=$(awk -v a="$best_e" -v b="$best_t" 'BEGIN { printf "%.2f", a / b }')
     printf '%-10s %-6s %5s %-6s | %12s %3s %6s | %12s %-7s | %6sx\n' "$model" "${bn#--}" \
         "$batch" "$mode" "$best_e" "$thr_e" "$gf" "$best_t" "$tthr" "$ratio"
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for row in "${nets[@]}"; do
+    IFS='|' read -r label prog opts batch mode <<<"$row"
+    opts=${opts//_/ }
+    [[ $opts == --arch* ]] && opts_a=(--arch "${opts#--arch }") || read -ra opts_a <<<"$opts"
+    "$build/examples/ember-$prog" "${opts_a[@]}" --print-torch >"$tmp/net.py"
+    input=$(sed -n '1s/.*input (N, \([0-9]*\), \([0-9]*\), \([0-9]*\)).*/\1x\2x\3/p' "$tmp/net.py")
+    best_e=0
+    ember_runs() {
+        for t in 1 2; do
+            out=$("$bench" "${opts_a[@]}" --input "$input" --batch "$batch" --threads "$t" \
+                --mode "$mode" --windows "$windows")
+            ips=$(echo "$out" | field images_per_s)
+            if awk -v a="$ips" -v b="$best_e" 'BEGIN { exit !(a > b) }'; then
+                best_e=$ips thr_e=$t gf=$(echo "$out" | field gflops)
+            fi
+        done
+    }
+    ember_runs
+    tout=$($py tools/bench_torch.py --model "$label" --torch-source "$tmp/net.py" \
+        --input "$input" --batch "$batch" --mode "$mode" --windows "$windows" --best | tail -1)
+    [ $quick = 1 ] || ember_runs
+    best_t=$(echo "$tout" | field images_per_s)
+    tthr="$(echo "$tout" | field threads)/$(echo "$tout" | field openblas_threads)"
+    ratio=$(awk -v a="$best_e" -v b="$best_t" 'BEGIN { printf "%.2f", a / b }')
+    printf '%-17s %5s %-6s | %12s %3s %6s | %12s %-7s | %6sx\n' "$label" "$batch" "$mode" \
+        "$best_e" "$thr_e" "$gf" "$best_t" "$tthr" "$ratio"
 done
 
 data=${EMBER_MNIST_DIR:-/usr/share/datasets/fashion-mnist}

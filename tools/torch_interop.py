@@ -25,6 +25,10 @@ Both directions, for each reference model (tools/fixtures/reference_models.py, t
                     state_dict to safetensors; ember-logits loads it and writes its logits on
                     its batch; PyTorch computes its own logits on that batch.
 Agreement is measured as max |ember - torch| / max |torch| (float32 on both sides).
+And for a network of the architecture language (ARCH_SPEC: residual blocks, GroupNorm,
+LayerNorm, BatchNorm): ember-mnist --print-torch gives the PyTorch module; PyTorch's weights
+go to ember, whose eval logits must match to 1e-5, then one SGD step on both sides on the
+same batch, after which every tensor of the state and the logits must match to 1e-5.
 Exit status: 0 all agree, 1 a mismatch or failure, 77 PyTorch not available (a skip).
 """
 import argparse
@@ -136,9 +140,67 @@ def torch_to_ember(ember, name, bn, work):
     return err, f"{len(model.state_dict())} tensors exported by PyTorch {torch.__version__}"
 
 
+# a spec with residual blocks (one of its own, one of He et al.'s with its projection),
+# GroupNorm, LayerNorm on images and on features, and BatchNorm
+ARCH_SPEC = ("conv16 gn:4 relu res( conv16 ln relu conv16 ln ) relu res32s2 gap "
+             "fc32 ln relu fc10")
+ARCH_TOL = 1e-5
+
+
+def arch_roundtrip(ember, work, spec=ARCH_SPEC):
+    """--print-torch's module against ember on one spec: PyTorch initializes it and takes 2
+    SGD steps (running statistics move), exports it; ember's eval logits on a batch must
+    match, then both take one SGD step on the batch ember drew (lr 0.05, momentum 0.9) and
+    every tensor of the state and the logits after it must match. -> [(what, err)]"""
+    mnist = os.path.join(os.path.dirname(ember), "ember-mnist")
+    src = subprocess.run([mnist, "--arch", spec, "--print-torch"], check=True,
+                         capture_output=True, text=True).stdout
+    scope = {}
+    exec(compile(src, "print-torch", "exec"), scope)             # noqa: S102 (our own output)
+    torch.manual_seed(3)
+    model = scope["build"]()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    for _ in range(2):
+        loss = torch.nn.functional.cross_entropy(model(torch.randn(8, 1, 28, 28)),
+                                                 torch.randint(0, 10, (8,)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    t0, t1, x, y0, y1, xt, lt = (os.path.join(work, f) for f in (
+        "a0.safetensors", "a1.safetensors", "ax.npy", "ay0.npy", "ay1.npy", "axt.npy", "alt.npy"))
+    write_safetensors(t0, model.state_dict(), {"format": "pt", "model": "arch"})
+    subprocess.run([ember, "--arch", spec, "--load", t0, "--input", x, "--logits", y0],
+                   check=True, stdout=subprocess.DEVNULL)
+    out = [("eval logits", rel_err(np.load(y0), torch_logits(model, x)))]
+    subprocess.run([ember, "--arch", spec, "--load", t0, "--train-steps", "1", "--batch", "8",
+                    "--train-input", xt, "--train-labels", lt, "--save", t1, "--input", x,
+                    "--logits", y1], check=True, stdout=subprocess.DEVNULL)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)   # a fresh one, as ember's
+    model.train()
+    loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(np.load(xt))),
+                                             torch.from_numpy(np.load(lt)).long())
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    state, _ = read_safetensors(t1)
+    mine = model.state_dict()
+    if set(state) != set(mine):
+        raise RuntimeError(f"state names differ: {sorted(set(state) ^ set(mine))}")
+    worst = max(rel_err(state[k].double().numpy(), mine[k].double().numpy()) for k in mine)
+    out.append((f"after one SGD step: {len(mine)} tensors, the worst", worst))
+    out.append(("eval logits after the step", rel_err(np.load(y1), torch_logits(model, x))))
+    return out
+
+
 def roundtrip(ember):
     failed = 0
     with tempfile.TemporaryDirectory(prefix="ember-interop-") as work:
+        for what, err in arch_roundtrip(ember, work):
+            ok = err < ARCH_TOL
+            failed += not ok
+            print(f"--arch \"{ARCH_SPEC}\": {what}: max rel diff {err:.2e}  "
+                  f"{'ok' if ok else 'MISMATCH'} (tolerance {ARCH_TOL:g})")
         for name in ("mnist-cnn", "cifar-cnn", "mlp"):
             for bn in (True, False):
                 for label, fn in (("ember -> PyTorch", ember_to_torch),
@@ -148,7 +210,7 @@ def roundtrip(ember):
                     failed += not ok
                     print(f"{label}  {name:9s} bn={int(bn)}  logits max rel diff {err:.2e}  "
                           f"{'ok' if ok else 'MISMATCH'}  ({what})")
-    print(f"torch_interop: {12 - failed} passed, {failed} failed")
+    print(f"torch_interop: {15 - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -39,39 +39,7 @@
 #endif
 #define RELU_PASSES(xc, k, b) ((xc) * (k) + (b) > 0)
 
-/* sum of (x - mu)^2 over x[0..S) */
-EM_INLINE static double run_sqdev(const em_real *restrict x, em_real mu, int S) {
-    em_vec acc = {0};
-    int s = 0;
-    for (; s + EM_LANES <= S; s += EM_LANES) {
-        em_vec d = EM_LOADV(x + s) - mu;
-        acc += d * d;
-    }
-    double t = 0.0;
-    for (; s < S; s++) t += ((double)x[s] - mu) * ((double)x[s] - mu);
-    return t + em_lanes_sum(&acc);
-}
-
-/* sum of dy and of dy * (x - mu) over a run */
-EM_INLINE static void run_dsums(const em_real *restrict dy, const em_real *restrict x, em_real mu,
-                             int S, double *sdy, double *sdyxc) {
-    em_vec a = {0}, b = {0};
-    int s = 0;
-    for (; s + EM_LANES <= S; s += EM_LANES) {
-        em_vec d = EM_LOADV(dy + s);
-        a += d;
-        b += d * (EM_LOADV(x + s) - mu);
-    }
-    double ta = 0.0, tb = 0.0;
-    for (; s < S; s++) {
-        ta += dy[s];
-        tb += (double)dy[s] * ((double)x[s] - mu);
-    }
-    *sdy += ta + em_lanes_sum(&a);
-    *sdyxc += tb + em_lanes_sum(&b);
-}
-
-/* run_dsums of dy masked by the fused ReLU: dy where (x - mu) k + b > 0, else 0 */
+/* em_run_dsums of dy masked by the fused ReLU: dy where (x - mu) k + b > 0, else 0 */
 EM_INLINE static void run_dsums_relu(const em_real *restrict dy, const em_real *restrict x,
                                   em_real mu, em_real k, em_real b, int S, double *sdy,
                                   double *sdyxc) {
@@ -134,7 +102,7 @@ EM_KERNEL static void bn_sqdev_k(double *restrict sq, const em_real *restrict x,
     }
     for (size_t c = lo; c < hi; c++) {
         double t = 0.0;
-        for (int n = 0; n < N; n++) t += run_sqdev(x + ((size_t)n * C + c) * S, mean[c], S);
+        for (int n = 0; n < N; n++) t += em_run_sqdev(x + ((size_t)n * C + c) * S, mean[c], S);
         sq[c] = t;
     }
 }
@@ -209,7 +177,7 @@ EM_KERNEL static void bn_dsums_k(double *restrict sdy, double *restrict sdyxc,
             if (scale)
                 run_dsums_relu(dy + at, x + at, mean[c], scale[c], shift[c], S, &a, &b);
             else
-                run_dsums(dy + at, x + at, mean[c], S, &a, &b);
+                em_run_dsums(dy + at, x + at, mean[c], S, &a, &b);
         }
         sdy[c] = a;
         sdyxc[c] = b;

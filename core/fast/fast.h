@@ -35,6 +35,14 @@ bool em_fast_bn_backward(em_tape *tape, em_real *dx, bool add, em_real *dgamma, 
                          const em_real *rd, const em_real *x, const em_bn_args *a, int N,
                          int C, int S, double M);
 
+/* groupnorm.c */
+void em_fast_gn_forward(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
+                        const em_real *gamma, const em_real *beta, int N, int C, int S, int G,
+                        double eps);
+void em_fast_gn_backward(em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
+                         const em_real *dy, const em_real *mean, const em_real *rstd,
+                         const em_real *x, const em_real *gamma, int N, int C, int S, int G);
+
 /* conv.c */
 bool em_fast_conv2d(em_tape *tape, em_real *y, const em_real *x, const em_real *w,
                     const em_real *b, const em_conv_geom *g);

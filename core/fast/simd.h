@@ -81,6 +81,40 @@ EM_INLINE static double em_run_sum(const em_real *restrict x, size_t n) {
     return t + em_lanes_sum(&acc);
 }
 
+/* sum of (x - mu)^2 over x[0..S): the second pass of a two-pass variance (BatchNorm's and
+ * GroupNorm's) */
+EM_INLINE static double em_run_sqdev(const em_real *restrict x, em_real mu, size_t S) {
+    em_vec acc = {0};
+    size_t s = 0;
+    for (; s + EM_LANES <= S; s += EM_LANES) {
+        em_vec d = EM_LOADV(x + s) - mu;
+        acc += d * d;
+    }
+    double t = 0.0;
+    for (; s < S; s++) t += ((double)x[s] - mu) * ((double)x[s] - mu);
+    return t + em_lanes_sum(&acc);
+}
+
+/* *sdy += sum of dy, *sdyxc += sum of dy * (x - mu), over a run of S: what the backward of
+ * BatchNorm and of GroupNorm sums */
+EM_INLINE static void em_run_dsums(const em_real *restrict dy, const em_real *restrict x,
+                                   em_real mu, size_t S, double *sdy, double *sdyxc) {
+    em_vec a = {0}, b = {0};
+    size_t s = 0;
+    for (; s + EM_LANES <= S; s += EM_LANES) {
+        em_vec d = EM_LOADV(dy + s);
+        a += d;
+        b += d * (EM_LOADV(x + s) - mu);
+    }
+    double ta = 0.0, tb = 0.0;
+    for (; s < S; s++) {
+        ta += dy[s];
+        tb += (double)dy[s] * ((double)x[s] - mu);
+    }
+    *sdy += ta + em_lanes_sum(&a);
+    *sdyxc += tb + em_lanes_sum(&b);
+}
+
 /* EM_NO_LIBCALLS keeps GCC from turning a copy or fill loop into a call to memcpy or
  * memset: for the many short runs of im2col (a row of 14 values) the call costs more
  * than the vector loop it replaces. */

@@ -1,5 +1,5 @@
 /* core/fast/table.c — the fast tier's table (core/kernels.h): a fast kernel where one
- * exists, the reference's where none does (tanh's forward: libm already; Adam). */
+ * exists, the reference's where none does (tanh's forward: libm already; the loss; group normalization; Adam). */
 #include "fast.h"
 #include "../gemm.h"
 
@@ -18,9 +18,13 @@ static const em_kernels fast = {
     .bn_train = em_fast_bn_train,
     .bn_normalize = em_fast_bn_normalize,
     .bn_backward = em_fast_bn_backward,
+    .gn_forward = em_fast_gn_forward,
+    .gn_backward = em_fast_gn_backward,
     .conv2d = em_fast_conv2d,
     .conv2d_backward = em_fast_conv2d_backward,
     .sgd = em_fast_sgd,
+    .cross_entropy = em_ref_cross_entropy,
+    .cross_entropy_backward = em_ref_cross_entropy_backward,
     .adam = em_ref_adam,
 };
 

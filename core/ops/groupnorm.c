@@ -1,4 +1,5 @@
-/* core/ops/groupnorm.c — group normalization, the reference (and for now the only) tier:
+/* core/ops/groupnorm.c — group normalization, the reference (and for now the only) tier,
+ * its kernels reached through the table (core/kernels.h: gn_forward, gn_backward):
  * GroupNorm, and with it LayerNorm (G = 1) and InstanceNorm (G = C), forward and the
  * backward through the per-(sample, group) statistics, as plain loops. BatchNorm's
  * derivation with the reduction set changed: docs/batchnorm.md §6.
@@ -10,6 +11,7 @@
  * dgamma and dbeta (C). Every sum is in double.
  */
 #include "../kernels.h"
+#include "reference.h"
 
 /* the run of group g in sample n of an array viewed as (N, G, K) */
 #define RUN(x, n, g) ((x) + ((size_t)(n) * G + (g)) * K)
@@ -23,7 +25,7 @@
  *   rstd = 1 / sqrt(var + eps)      y    = gamma[c] (x - mean) rstd + beta[c]
  * The variance is a second pass over (x - mean)^2, as BatchNorm's; y is computed as
  * (x - mean) k + b with k = gamma[c] rstd and b = beta[c]. */
-static void gn_forward(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
+void em_ref_gn_forward(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
                        const em_real *gamma, const em_real *beta, int N, int C, int S, int G,
                        double eps) {
     const int Cg = C / G;
@@ -54,7 +56,7 @@ static void gn_forward(em_real *y, em_real *mean, em_real *rstd, const em_real *
  * — BatchNorm's closed form with the sums over the group instead of the batch, and gamma
  * inside them, since it changes from channel to channel within a group. add = false: dx
  * is a fresh buffer, stored into (never read). */
-static void gn_backward(em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
+void em_ref_gn_backward(em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
                         const em_real *dy, const em_real *mean, const em_real *rstd,
                         const em_real *x, const em_real *gamma, int N, int C, int S, int G) {
     const int Cg = C / G;
@@ -128,8 +130,8 @@ static void gn_node_backward(em_tape *tape, em_node *node) {
     em_real *dx = em_node_grad_fresh(tape, node, 0, &fresh);
     if (!em_tape_ok(tape)) return;
     const em_tensor *gamma = sv->args.gamma;
-    gn_backward(dx, !fresh, dgamma, dbeta, y->grad, sv->mean, sv->rstd, x->data,
-                gamma ? gamma->data : NULL, N, C, S, sv->args.groups);
+    tape->kernels->gn_backward(dx, !fresh, dgamma, dbeta, y->grad, sv->mean, sv->rstd, x->data,
+                               gamma ? gamma->data : NULL, N, C, S, sv->args.groups);
 }
 
 em_tensor *em_groupnorm(em_tape *tape, em_tensor *x, const em_gn_args *a) {
@@ -142,8 +144,9 @@ em_tensor *em_groupnorm(em_tape *tape, em_tensor *x, const em_gn_args *a) {
     em_real *stats = em_tape_alloc(tape, 2 * (size_t)N * G * sizeof *stats);
     if (!y || !sv || !stats) return NULL;
     *sv = (gn_saved){.mean = stats, .rstd = stats + (size_t)N * G, .args = *a};
-    gn_forward(y->data, sv->mean, sv->rstd, x->data, a->gamma ? a->gamma->data : NULL,
-               a->beta ? a->beta->data : NULL, N, C, S, G, a->eps);
+    tape->kernels->gn_forward(y->data, sv->mean, sv->rstd, x->data,
+                              a->gamma ? a->gamma->data : NULL, a->beta ? a->beta->data : NULL,
+                              N, C, S, G, a->eps);
     em_node *node = em_tape_record(tape, EM_OP_GROUPNORM, y, gn_node_backward, 3, x, a->gamma,
                                    a->beta);
     if (node) {

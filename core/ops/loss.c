@@ -7,7 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../ops.h"
+#include "../kernels.h"
+#include "reference.h"
 
 /* ---- cross_entropy: y = -(1/N) sum_n log softmax(z_n)[label_n] -----------------------
  * z: logits (N, C), labels (N) in [0, C), y: (1). Per row,
@@ -20,8 +21,8 @@ typedef struct ce_saved {
 } ce_saved;
 
 /* probs may be NULL (nothing to save when no gradient is wanted). */
-static void cross_entropy_forward(em_real *y, em_real *probs, const em_real *z,
-                                  const int *labels, int N, int C) {
+void em_ref_cross_entropy(em_real *y, em_real *probs, const em_real *z, const int *labels,
+                          int N, int C) {
     double total = 0;  /* sum over rows of -log softmax(z_n)[label_n] */
     for (int n = 0; n < N; n++) {
         const em_real *zn = z + (size_t)n * C;  /* (C) */
@@ -39,9 +40,9 @@ static void cross_entropy_forward(em_real *y, em_real *probs, const em_real *z,
     y[0] = (em_real)(total / N);
 }
 
-/* dz_nc += dy (softmax(z_n)_c - [c = label_n]) / N */
-static void cross_entropy_backward(em_real *dz, const em_real *dy, const em_real *probs,
-                                   const int *labels, int N, int C, bool add) {
+/* dz_nc (+)= dy (softmax(z_n)_c - [c = label_n]) / N */
+void em_ref_cross_entropy_backward(em_real *dz, bool add, const em_real *dy,
+                                   const em_real *probs, const int *labels, int N, int C) {
     double g = (double)dy[0] / N;  /* the upstream gradient, shared by the N rows */
     for (int n = 0; n < N; n++) {
         em_real *dzn = dz + (size_t)n * C;            /* (C) */
@@ -57,8 +58,8 @@ static void cross_entropy_node_backward(em_tape *tape, em_node *node) {
     if (!dz) return;
     em_tensor *z = node->inputs[0], *y = node->output;
     const ce_saved *saved = node->saved;
-    cross_entropy_backward(dz, y->grad, saved->probs, saved->labels, z->shape[0],
-                           z->shape[1], !fresh);
+    tape->kernels->cross_entropy_backward(dz, !fresh, y->grad, saved->probs, saved->labels,
+                                          z->shape[0], z->shape[1]);
 }
 
 em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels) {
@@ -86,6 +87,6 @@ em_tensor *em_cross_entropy(em_tape *tape, em_tensor *logits, const int *labels)
         node->saved = saved;
         probs = saved->probs;
     }
-    cross_entropy_forward(y->data, probs, logits->data, labels, N, C);
+    tape->kernels->cross_entropy(y->data, probs, logits->data, labels, N, C);
     return y;
 }

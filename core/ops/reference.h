@@ -47,6 +47,14 @@ void em_bn_running_stats(em_real *mean, em_real *rstd, const em_bn_args *a, int 
 /* the step fails: training on one value per channel (returns NULL) */
 em_tensor *em_bn_fail_one_value(em_tape *tape, int N, int C, int S);
 
+/* groupnorm.c */
+void em_ref_gn_forward(em_real *y, em_real *mean, em_real *rstd, const em_real *x,
+                       const em_real *gamma, const em_real *beta, int N, int C, int S, int G,
+                       double eps);
+void em_ref_gn_backward(em_real *dx, bool add, em_real *dgamma, em_real *dbeta,
+                        const em_real *dy, const em_real *mean, const em_real *rstd,
+                        const em_real *x, const em_real *gamma, int N, int C, int S, int G);
+
 /* conv.c */
 bool em_ref_conv2d(em_tape *tape, em_real *y, const em_real *x, const em_real *w,
                    const em_real *b, const em_conv_geom *g);
@@ -56,6 +64,12 @@ bool em_ref_conv2d_backward(em_tape *tape, em_real *dx, bool add, em_real *dw, e
 /* the geometry of em_conv2d(x, w, b, stride, pad), every shape checked (EM_ASSERT) */
 em_conv_geom em_conv_geometry(const em_tensor *x, const em_tensor *w, const em_tensor *b,
                               int stride, int pad);
+
+/* loss.c */
+void em_ref_cross_entropy(em_real *y, em_real *probs, const em_real *z, const int *labels,
+                          int N, int C);
+void em_ref_cross_entropy_backward(em_real *dz, bool add, const em_real *dy,
+                                   const em_real *probs, const int *labels, int N, int C);
 
 /* update.c */
 void em_ref_sgd(em_real *p, em_real *v, const em_real *g, size_t n, const em_sgd_hyper *h);

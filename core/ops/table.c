@@ -20,9 +20,13 @@ static const em_kernels reference = {
     .bn_train = em_ref_bn_train,
     .bn_normalize = em_ref_bn_normalize,
     .bn_backward = em_ref_bn_backward,
+    .gn_forward = em_ref_gn_forward,
+    .gn_backward = em_ref_gn_backward,
     .conv2d = em_ref_conv2d,
     .conv2d_backward = em_ref_conv2d_backward,
     .sgd = em_ref_sgd,
+    .cross_entropy = em_ref_cross_entropy,
+    .cross_entropy_backward = em_ref_cross_entropy_backward,
     .adam = em_ref_adam,
 };
 

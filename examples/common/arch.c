@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- the sequence --------------------------------------------------------------------- */
 
@@ -406,4 +407,24 @@ void em_arch_token(const arch_node *n, char *buf, size_t len) {
     case A_DROPOUT: snprintf(buf, len, "dropout:%g", n->drop); return;
     case A_RES: snprintf(buf, len, "res"); return;
     }
+}
+
+/* ---- the file form on disk ------------------------------------------------------------ */
+
+em_code em_arch_read_file(const char *path, char *buf, size_t len, em_error *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) return em_error_set(err, EM_ERR_ARG, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return em_error_set(err, EM_ERR_ARG, "%s: not a regular file", path);
+    if ((unsigned long long)st.st_size >= len)
+        return em_error_set(err, EM_ERR_ARG, "%s: %lld bytes, more than the %zu an architecture "
+                            "file may have", path, (long long)st.st_size, len - 1);
+    FILE *f = fopen(path, "rb");
+    if (!f) return em_error_set(err, EM_ERR_ARG, "%s: %s", path, strerror(errno));
+    size_t n = fread(buf, 1, len - 1, f);
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    buf[n] = '\0';
+    if (failed) return em_error_set(err, EM_ERR_ARG, "%s: cannot be read", path);
+    if (memchr(buf, '\0', n)) return em_error_set(err, EM_ERR_ARG, "%s: holds a NUL byte, not text", path);
+    return EM_OK;
 }

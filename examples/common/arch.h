@@ -32,6 +32,11 @@ typedef struct em_arch em_arch;
 em_code em_arch_parse(const char *text, const char *where, em_arch **out, em_error *err);
 void em_arch_free(em_arch *a);
 
+/* An architecture file's text into buf (len bytes, the NUL included): a regular file (not
+ * a pipe or a device, which could block or never end) of at most len - 1 bytes, holding
+ * no NUL. EM_ERR_ARG naming the file and what is wrong. */
+em_code em_arch_read_file(const char *path, char *buf, size_t len, em_error *err);
+
 /* What a build may change about a spec. */
 typedef struct em_arch_opts {
     const char *norm;       /* NULL: as written; "bn", "brn", "gn:G", "ln", "in", "none":
@@ -54,6 +59,11 @@ em_code em_arch_check_norm(const char *norm, em_error *err);
  * a copy; a stays as it was. */
 em_module *em_arch_build(const em_arch *a, const int input_chw[3], const em_arch_opts *o,
                          em_error *err);
+
+/* The shape of the network's output for images (C, H, W): (F, 0, 0) when it is flat.
+ * EM_ERR_ARG as em_arch_build. */
+em_code em_arch_output(const em_arch *a, const int input_chw[3], const em_arch_opts *o,
+                       int out[3], em_error *err);
 
 /* The spec after the options, in the file form, one line per layer with its output shape
  * and parameter count as comments, and the total: parsing it gives the same network.

@@ -312,6 +312,15 @@ em_module *em_arch_build(const em_arch *a, const int chw[3], const em_arch_opts 
     return net;
 }
 
+em_code em_arch_output(const em_arch *a, const int chw[3], const em_arch_opts *o, int out[3],
+                       em_error *err) {
+    em_arch *r = em_arch_resolve(a, chw, o, err);
+    if (!r) return err->code;
+    memcpy(out, r->n ? r->v[r->n - 1].out : chw, 3 * sizeof *out);
+    em_arch_free(r);
+    return EM_OK;
+}
+
 /* ---- the file form ------------------------------------------------------------------------ */
 
 /* the tokens of a sequence, blocks inline: "conv16 bn relu res(conv16 bn relu conv16 bn)" */

@@ -93,7 +93,9 @@ static void print_norm(const arch_node *n, const em_arch_opts *o, FILE *out) {
         return;
     case N_GN: fprintf(out, "nn.GroupNorm(%d, %d, eps=%.10g)", n->groups, c, eps); return;
     case N_LN:
-        if (image) fprintf(out, "nn.GroupNorm(1, %d, eps=%.10g)  # ember's LayerNorm of an image: over (C, H, W), per-channel affine", c, eps);
+        /* ember's LayerNorm of an image normalizes over (C, H, W) with a per-channel
+         * affine: PyTorch's GroupNorm with one group */
+        if (image) fprintf(out, "nn.GroupNorm(1, %d, eps=%.10g)", c, eps);
         else fprintf(out, "nn.LayerNorm(%d, eps=%.10g)", c, eps);
         return;
     case N_IN: fprintf(out, "nn.InstanceNorm2d(%d, eps=%.10g, affine=True)", c, eps); return;

@@ -2,10 +2,13 @@
 #include "options.h"
 
 #include "core/kernels.h"
+#include "examples/common/arch.h"
+#include "examples/common/network.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +28,7 @@ void em_config_defaults(em_config *c, em_program which) {
     c->shuffle = true;
     c->augment = !mnist;
     snprintf(c->model, sizeof c->model, "cnn");
+    c->norm_after = -1;
     c->bn = true;
     snprintf(c->act, sizeof c->act, "sigmoid");
     c->bn_momentum = 0.9;
@@ -117,7 +121,8 @@ enum {
     O_BN_BACKWARD, O_INIT, O_INIT_SCALE, O_SEED, O_THREADS, O_TRAIN_LIMIT, O_TEST_LIMIT,
     O_NO_SHUFFLE, O_AUGMENT, O_NO_AUGMENT, O_MEAN, O_STD, O_METRICS, O_LOG_EVERY, O_SAVE,
     O_SAVE_EVERY, O_RESUME, O_LOAD, O_EVAL, O_PREDICTIONS, O_QUIET, O_SYNTHETIC, O_DATASET,
-    O_BN_SYNC, O_GHOST_BATCH, O_MEM_LIMIT, O_PREFETCH, O_KERNELS, O_HELP, O_CONFUSION,
+    O_BN_SYNC, O_GHOST_BATCH, O_MEM_LIMIT, O_PREFETCH, O_KERNELS, O_HELP, O_CONFUSION, O_DOT,
+    O_ARCH, O_NORM, O_NORM_POSITION, O_ZERO_GAMMA, O_PRINT_ARCH, O_PRINT_TORCH,
 };
 
 static const struct option long_options[] = {
@@ -146,7 +151,11 @@ static const struct option long_options[] = {
     {"bn-sync", no_argument, 0, O_BN_SYNC},          {"ghost-batch", required_argument, 0, O_GHOST_BATCH},
     {"mem-limit", required_argument, 0, O_MEM_LIMIT}, {"prefetch", no_argument, 0, O_PREFETCH},
     {"kernels", required_argument, 0, O_KERNELS},
-    {"confusion", required_argument, 0, O_CONFUSION},
+    {"confusion", required_argument, 0, O_CONFUSION}, {"dot", required_argument, 0, O_DOT},
+    {"arch", required_argument, 0, O_ARCH},          {"norm", required_argument, 0, O_NORM},
+    {"norm-position", required_argument, 0, O_NORM_POSITION},
+    {"zero-gamma", no_argument, 0, O_ZERO_GAMMA},    {"print-arch", no_argument, 0, O_PRINT_ARCH},
+    {"print-torch", no_argument, 0, O_PRINT_TORCH},
     {0, 0, 0, 0},
 };
 
@@ -154,37 +163,102 @@ static const char *const acts[] = {"relu", "sigmoid", "tanh", NULL};
 static const char *const optims[] = {"sgd", "adam", "adamw", NULL};
 static const char *const schedules[] = {"const", "step", "cosine", NULL};
 static const char *const inits[] = {"default", "kaiming-uniform", "kaiming-normal", "xavier",
-                                    "xavier-normal", "normal", NULL};
-static const char *const mnist_models[] = {"cnn", "mlp", NULL};
-static const char *const cifar_models[] = {"cnn", NULL};
+                                    "xavier-normal", "normal", "fixup", NULL};
+static const char *const models[] = {"cnn", "mnist-cnn", "cifar-cnn", "mlp", "lenet", "resnet8",
+                                     "resnet20", NULL};
+static const char *const positions[] = {"before", "after", NULL};
 static const char *const mnist_sets[] = {"fashion-mnist", "mnist", NULL};
 static const char *const bn_backwards[] = {"full", "frozen-stats", NULL};
 static const char *const tiers[] = {"fast", "reference", NULL};
+
+/* --arch @FILE: the file's contents into c->arch (em_arch_read_file says what is wrong) */
+static bool read_spec(em_config *c, const char *path, em_error *err) {
+    if (!copy_path(c->arch_file, path))
+        return em_error_set(err, EM_ERR_ARG, "--arch @FILE: empty or too long path"), false;
+    em_error e;
+    if (em_arch_read_file(path, c->arch, sizeof c->arch, &e) != EM_OK)
+        return em_error_set(err, EM_ERR_ARG, "--arch @%s", e.msg), false;
+    return true;
+}
+
+/* what a model option did: not one of them, taken, or refused (err set) */
+typedef enum { NOT_MINE, TAKEN, REFUSED } opt_result;
+#define REFUSE(...) (em_error_set(err, EM_ERR_ARG, __VA_ARGS__), REFUSED)
+
+/* The options of the model: which network, its normalization and its initialization. */
+static opt_result model_option(em_config *c, int opt, const char *a, bool *arch_given,
+                               bool *model_given, em_error *err) {
+    switch (opt) {
+    case O_MODEL:
+        if (!copy_name(c->model, sizeof c->model, a, models))
+            return REFUSE("--model: unknown model '%s' (cnn, mnist-cnn, cifar-cnn, mlp, lenet, "
+                          "resnet8, resnet20; or --arch for a network of your own)", a);
+        *model_given = true;
+        return TAKEN;
+    case O_ARCH:
+        if (*a == '@') {
+            if (!read_spec(c, a + 1, err)) return REFUSED;
+        } else {
+            if (strlen(a) >= EM_ARCH_MAX) return REFUSE("--arch: a spec of more than %d bytes", EM_ARCH_MAX - 1);
+            snprintf(c->arch, sizeof c->arch, "%s", a);
+            c->arch_file[0] = '\0';
+        }
+        *arch_given = true;
+        return TAKEN;
+    case O_NORM:
+        if (strlen(a) >= sizeof c->norm || em_arch_check_norm(a, err) != EM_OK)
+            return REFUSE("--norm: '%s' is not bn, brn, gn:G (G groups), ln, in or none", a);
+        snprintf(c->norm, sizeof c->norm, "%s", a);
+        return TAKEN;
+    case O_NORM_POSITION:
+        if (!one_of(a, positions)) return REFUSE("--norm-position: '%s' is not before or after", a);
+        c->norm_after = !strcmp(a, "after");
+        return TAKEN;
+    case O_ZERO_GAMMA: c->zero_gamma = true; return TAKEN;
+    case O_PRINT_ARCH: c->print_arch = true; return TAKEN;
+    case O_PRINT_TORCH: c->print_torch = true; return TAKEN;
+    case O_BN: c->bn = true; return TAKEN;
+    case O_NO_BN: c->bn = false; return TAKEN;
+    case O_ACT:
+        if (!copy_name(c->act, sizeof c->act, a, acts))
+            return REFUSE("--act: unknown activation '%s' (relu, sigmoid or tanh)", a);
+        return TAKEN;
+    case O_BN_MOMENTUM:
+        if (!parse_double(a, 0, 1, &c->bn_momentum)) return REFUSE("--bn-momentum: '%s' is not a number in [0, 1] (the fraction of history kept)", a);
+        return TAKEN;
+    case O_BN_EPS:
+        if (!parse_double(a, 0, 1, &c->bn_eps)) return REFUSE("--bn-eps: '%s' is not a number in [0, 1]", a);
+        return TAKEN;
+    case O_BN_BACKWARD:
+        if (!one_of(a, bn_backwards)) return REFUSE("--bn-backward: '%s' is not full or frozen-stats", a);
+        c->bn_frozen = !strcmp(a, "frozen-stats");
+        return TAKEN;
+    case O_INIT:
+        if (!copy_name(c->init, sizeof c->init, a, inits)) return REFUSE("--init: unknown rule '%s' (default, kaiming-uniform, kaiming-normal, xavier, xavier-normal, normal, fixup)", a);
+        return TAKEN;
+    case O_INIT_SCALE:
+        if (!parse_double(a, 0, 1e6, &c->init_scale) || c->init_scale <= 0) return REFUSE("--init-scale: '%s' is not a positive number", a);
+        return TAKEN;
+    default: return NOT_MINE;
+    }
+}
 
 #define BAD(...) (em_error_set(err, EM_ERR_ARG, __VA_ARGS__), EM_PARSE_ERROR)
 
 em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *err) {
     bool mnist = c->which == EM_PROGRAM_MNIST, kernels_given = false;
+    bool arch_given = false, model_given = false;
     optind = 0;   /* glibc: rescan from the start, so the parser can run more than once */
     opterr = 0;   /* we word the messages ourselves */
     int opt;
     long v;
     while ((opt = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
         const char *a = optarg;
+        opt_result m = model_option(c, opt, a, &arch_given, &model_given, err);
+        if (m == REFUSED) return EM_PARSE_ERROR;
+        if (m == TAKEN) continue;
         switch (opt) {
         case O_DATA: if (!copy_path(c->data, a)) return BAD("--data: empty or too long path"); break;
-        case O_MODEL:
-            if (!copy_name(c->model, sizeof c->model, a, mnist ? mnist_models : cifar_models))
-                return BAD("--model: unknown model '%s' (%s)", a, mnist ? "cnn or mlp" : "cnn");
-            break;
-        case O_BN: c->bn = true; break;
-        case O_NO_BN: c->bn = false; break;
-        case O_ACT:
-            /* cifar-cnn, like mnist-cnn, always uses ReLU: only the mlp has a choice */
-            if (!mnist) return BAD("--act is an ember-mnist option (the mlp's activation; cifar-cnn uses ReLU)");
-            if (!copy_name(c->act, sizeof c->act, a, acts))
-                return BAD("--act: unknown activation '%s' (relu, sigmoid or tanh)", a);
-            break;
         case O_EPOCHS:
             if (!parse_long(a, 1, 100000, &v)) return BAD("--epochs: '%s' is not a whole number from 1 to 100000", a);
             c->epochs = (int)v;
@@ -215,26 +289,10 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
         case O_WARMUP:
             if (!parse_long(a, 0, 1000000000L, &c->warmup)) return BAD("--warmup: '%s' is not a whole number >= 0", a);
             break;
-        case O_BN_MOMENTUM:
-            if (!parse_double(a, 0, 1, &c->bn_momentum)) return BAD("--bn-momentum: '%s' is not a number in [0, 1] (the fraction of history kept)", a);
-            break;
-        case O_BN_EPS:
-            if (!parse_double(a, 0, 1, &c->bn_eps)) return BAD("--bn-eps: '%s' is not a number in [0, 1]", a);
-            break;
-        case O_BN_BACKWARD:
-            if (!one_of(a, bn_backwards)) return BAD("--bn-backward: '%s' is not full or frozen-stats", a);
-            c->bn_frozen = !strcmp(a, "frozen-stats");
-            break;
         case O_BN_SYNC: c->bn_sync = true; break;
         case O_GHOST_BATCH:
             if (!parse_long(a, 1, 65536, &v)) return BAD("--ghost-batch: '%s' is not a whole number from 1 to 65536", a);
             c->ghost_batch = (int)v;
-            break;
-        case O_INIT:
-            if (!copy_name(c->init, sizeof c->init, a, inits)) return BAD("--init: unknown rule '%s' (default, kaiming-uniform, kaiming-normal, xavier, xavier-normal, normal)", a);
-            break;
-        case O_INIT_SCALE:
-            if (!parse_double(a, 0, 1e6, &c->init_scale) || c->init_scale <= 0) return BAD("--init-scale: '%s' is not a positive number", a);
             break;
         case O_SEED: {
             char *end;
@@ -287,6 +345,7 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
         case O_EVAL: c->eval_only = true; break;
         case O_PREDICTIONS: if (!copy_path(c->predictions, a)) return BAD("--predictions: empty or too long path"); break;
         case O_CONFUSION: if (!copy_path(c->confusion, a)) return BAD("--confusion: empty or too long path"); break;
+        case O_DOT: if (!copy_path(c->dot, a)) return BAD("--dot: empty or too long path"); break;
         case O_QUIET: c->quiet = true; break;
         case O_SYNTHETIC:
             if (mnist) return BAD("--synthetic is an ember-cifar option");
@@ -316,6 +375,12 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
     if (c->resume[0] && c->load[0]) return BAD("--resume and --load exclude each other");
     if (c->eval_only && !c->load[0] && !c->resume[0]) return BAD("--eval needs --load FILE or --resume FILE");
     if (c->save_every && !c->save[0]) return BAD("--save-every needs --save FILE");
+    if (arch_given && model_given) return BAD("--model and --arch exclude each other (a preset, or a network of your own)");
+    if (arch_given) snprintf(c->model, sizeof c->model, "arch");
+    if (!c->bn && c->norm[0] && strcmp(c->norm, "none"))
+        return BAD("--no-bn and --norm %s exclude each other (--no-bn is --norm none)", c->norm);
+    /* the network parsed and its shapes resolved now, before any data is read */
+    if (em_config_network_check(c, err) != EM_OK) return EM_PARSE_ERROR;
     if (!kernels_given) {  /* the tier EMBER_KERNELS names, else the build's default */
         const em_kernels *k;
         if (em_kernels_from_env(&k, err) != EM_OK) return EM_PARSE_ERROR;
@@ -327,7 +392,8 @@ em_parse_result em_config_parse(em_config *c, int argc, char **argv, em_error *e
 void em_config_usage(const em_config *c, FILE *out) {
     bool mnist = c->which == EM_PROGRAM_MNIST;
     fprintf(out, "usage: %s [options]\n\n", c->program);
-    fprintf(out, "Train %s on %s, with or without BatchNorm.\n\n", mnist ? "a small CNN or Ioffe's MLP" : "cifar-cnn",
+    fprintf(out, "Train %s (or any network: --arch) on %s, with BatchNorm, one of its relatives\n"
+                 "or no normalization.\n\n", mnist ? "a small CNN" : "cifar-cnn",
             mnist ? "MNIST-format data (Fashion-MNIST by default)" : "CIFAR-10 (or the generated shapes set)");
     fprintf(out, "data:\n");
     fprintf(out, "  --data DIR            dataset directory (default: $%s, then %s)\n",
@@ -344,9 +410,19 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --augment, --no-augment  random crop + flip (%s)\n", c->augment ? "on" : "off");
     fprintf(out, "  --mean X[,Y,Z] --std X[,Y,Z]  normalization (dataset defaults, printed at start)\n");
     fprintf(out, "model:\n");
-    fprintf(out, "  --model NAME          %s (%s)\n", mnist ? "cnn | mlp" : "cnn", c->model);
-    fprintf(out, "  --bn, --no-bn         BatchNorm layers (%s)\n", c->bn ? "on" : "off");
-    if (mnist) fprintf(out, "  --act NAME            mlp activation: relu | sigmoid | tanh (%s)\n", c->act);
+    fprintf(out, "  --model NAME          a preset: cnn (%s) | mnist-cnn | cifar-cnn | mlp |\n"
+                 "                        lenet | resnet8 | resnet20 (%s)\n",
+            mnist ? "mnist-cnn" : "cifar-cnn", c->model);
+    fprintf(out, "  --arch SPEC|@FILE     a network of your own in the architecture language, e.g.\n"
+                 "                        \"conv16 bn relu pool2 flatten fc10\" (docs/architectures.md)\n");
+    fprintf(out, "  --norm NORM           every normalization replaced: bn | brn (Batch Renorm) |\n"
+                 "                        gn:G (GroupNorm, G groups) | ln | in | none (as written)\n");
+    fprintf(out, "  --norm-position POS   before | after: every norm before or after its activation\n"
+                 "                        (as written)\n");
+    fprintf(out, "  --print-arch          print the network (layers, shapes, parameters) and exit\n");
+    fprintf(out, "  --print-torch         print the same network as PyTorch source and exit\n");
+    fprintf(out, "  --bn, --no-bn         normalization layers (%s; --no-bn is --norm none)\n", c->bn ? "on" : "off");
+    fprintf(out, "  --act NAME            mlp activation: relu | sigmoid | tanh (%s)\n", c->act);
     fprintf(out, "  --bn-momentum X       fraction of history kept in running stats (%g = PyTorch's %g)\n",
             c->bn_momentum, 1 - c->bn_momentum);
     fprintf(out, "  --bn-eps X            epsilon inside the square root (%g)\n", c->bn_eps);
@@ -357,7 +433,10 @@ void em_config_usage(const em_config *c, FILE *out) {
                  "                        normalizes each group; gradients add up to one step over\n"
                  "                        the batch (default: the batch, or a process's shard)\n");
     fprintf(out, "  --init RULE           default | kaiming-uniform | kaiming-normal | xavier |\n"
-                 "                        xavier-normal | normal (%s)\n", c->init);
+                 "                        xavier-normal | normal | fixup (residual networks: He's\n"
+                 "                        normal rule, branches scaled, their last layer 0) (%s)\n", c->init);
+    fprintf(out, "  --zero-gamma          each residual branch's last normalization starts with\n"
+                 "                        gamma 0 (the block starts as its shortcut)\n");
     fprintf(out, "  --init-scale X        multiply weights after init; with --init normal, the std (%g)\n", c->init_scale);
     fprintf(out, "training:\n");
     fprintf(out, "  --epochs N            (%d)\n", c->epochs);
@@ -384,6 +463,7 @@ void em_config_usage(const em_config *c, FILE *out) {
     fprintf(out, "  --eval                evaluate only (with --load or --resume)\n");
     fprintf(out, "  --predictions FILE    per test image: index,label,predicted,logits...\n");
     fprintf(out, "  --confusion FILE.csv  the test set's confusion matrix (rows: true class)\n");
+    fprintf(out, "  --dot FILE            one training step's graph for Graphviz (dot -Tpng)\n");
     fprintf(out, "  --quiet               no progress lines, no per-class table\n");
     fprintf(out, "  --help                this text\n");
 }
@@ -399,6 +479,28 @@ const char *em_exact(char *buf, size_t len, double v) {
     return buf;
 }
 
+/* " KEY=VALUE" appended at buf + at (at as snprintf counts: may exceed len) */
+static int append(char *buf, size_t len, int at, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char item[128];
+    vsnprintf(item, sizeof item, fmt, ap);
+    va_end(ap);
+    size_t room = at >= 0 && (size_t)at < len ? len - (size_t)at : 0;
+    int k = snprintf(room ? buf + at : NULL, room, " %s", item);
+    return at + k;
+}
+
+/* --arch's identity: FNV-1a over the spec in one line (em_config_spec), so the same
+ * network written with other spacing or comments is the same run */
+static uint64_t arch_id(const em_config *c) {
+    char spec[EM_ARCH_MAX];
+    em_config_spec(c, spec, sizeof spec);
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = spec; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
 int em_config_format(const em_config *c, char *buf, size_t len) {
     char norm[192] = "dataset default", x[8][32];
     if (c->n_mean) {
@@ -407,7 +509,7 @@ int em_config_format(const em_config *c, char *buf, size_t len) {
             at += snprintf(norm + at, sizeof norm - at, "%s%s/%s", i ? "," : "",
                            em_exact(x[0], sizeof x[0], c->mean[i]), em_exact(x[1], sizeof x[1], c->std[i]));
     }
-    return snprintf(buf, len,
+    int at = snprintf(buf, len,
                     "model=%s bn=%d act=%s bn_momentum=%s bn_eps=%s bn_backward=%s bn_sync=%d "
                     "ghost_batch=%d init=%s "
                     "init_scale=%s epochs=%d steps=%ld batch=%d optim=%s lr=%s momentum=%s "
@@ -423,4 +525,12 @@ int em_config_format(const em_config *c, char *buf, size_t len) {
                     em_exact(x[7], sizeof x[7], c->weight_decay), c->schedule, c->warmup,
                     (unsigned long long)c->seed, c->train_limit, c->test_limit, c->shuffle,
                     c->augment, norm, c->kernels);
+    /* the network's options, after the rest and only when given, so that the line of a run
+     * without them is what it was before they existed (a checkpoint then still resumes) */
+    if (!strcmp(c->model, "arch"))
+        at = append(buf, len, at, "arch=%016llx", (unsigned long long)arch_id(c));
+    if (c->norm[0]) at = append(buf, len, at, "norm=%s", c->norm);
+    if (c->norm_after >= 0) at = append(buf, len, at, "norm_position=%s", c->norm_after ? "after" : "before");
+    if (c->zero_gamma) at = append(buf, len, at, "zero_gamma=1");
+    return at;
 }

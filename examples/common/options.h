@@ -25,6 +25,7 @@
 #include "core/errors.h"
 
 #define EM_PATH_MAX 1024
+#define EM_ARCH_MAX 8192   /* the longest --arch spec (or @FILE) taken, in bytes */
 
 typedef enum em_program { EM_PROGRAM_MNIST, EM_PROGRAM_CIFAR } em_program;
 
@@ -43,7 +44,15 @@ typedef struct em_config {
     int n_mean, n_std;            /* how many values --mean/--std gave (0 = defaults)     */
     double mean[3], std[3];
     /* model */
-    char model[8];                /* "cnn" or "mlp" (mnist)                               */
+    char model[16];               /* a preset (cnn: the program's own, mnist-cnn,
+                                     cifar-cnn, mlp, lenet, resnet8, resnet20), or "arch"
+                                     with --arch                                          */
+    char arch[EM_ARCH_MAX];       /* --arch: the spec (an @FILE's contents)               */
+    char arch_file[EM_PATH_MAX];  /* --arch @FILE: the file; "" for a spec in argv        */
+    char norm[16];                /* --norm bn|brn|gn:G|ln|in|none ("": as written)        */
+    int norm_after;               /* --norm-position: -1 as written, 0 before, 1 after    */
+    bool zero_gamma;              /* --zero-gamma: each branch's last norm starts at 0    */
+    bool print_arch, print_torch; /* print the network (language, PyTorch) and exit      */
     bool bn;
     char act[8];                  /* mnist: relu | sigmoid | tanh (mlp hidden activation) */
     double bn_momentum;           /* fraction of history kept (0.9 = PyTorch's 0.1)      */
@@ -52,7 +61,7 @@ typedef struct em_config {
     bool bn_sync;                 /* --bn-sync: statistics over all processes' shards     */
     int ghost_batch;              /* --ghost-batch N: BN over groups of N (0: the shard)  */
     char init[24];                /* default | kaiming-uniform | kaiming-normal | xavier |
-                                     xavier-normal | normal                               */
+                                     xavier-normal | normal | fixup                       */
     double init_scale;            /* multiplies weights after init; for "normal": the std */
     /* optimization */
     int epochs;
@@ -78,6 +87,7 @@ typedef struct em_config {
     bool eval_only;
     char predictions[EM_PATH_MAX];
     char confusion[EM_PATH_MAX];  /* --confusion FILE.csv: the test set's confusion matrix */
+    char dot[EM_PATH_MAX];        /* --dot FILE: one training step's graph (em_tape_dot) */
     bool quiet;                   /* no progress lines, no per-class table                 */
 } em_config;
 

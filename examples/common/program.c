@@ -24,10 +24,12 @@
 #include <unistd.h>
 
 #include "examples/common/confusion.h"
+#include "examples/common/dot.h"
 #include "examples/common/fingerprint.h"
 #include "examples/common/load.h"
 #include "examples/common/outputs.h"
 #include "examples/common/testfault.h"
+#include "examples/common/trainer_ckpt.h"
 #include "examples/common/train.h"
 #include "io/checkpoint.h"
 #include "core/wfile.h"
@@ -40,119 +42,7 @@ static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig) { interrupted = sig; }
 
-/* ---- checkpoints -------------------------------------------------------------------------- */
-
-/* The training state beside the model: optimizer buffers, its step count, and the
- * position (epoch, batch, step). The data order and augmentation are functions of
- * (seed, epoch, position), so no generator state is needed to continue exactly. */
-typedef struct ck_state {
-    em_ck_entry entries[5];
-    em_ck_require require[5];   /* what a resume requires of each entry's values */
-    int n;
-    int64_t position[3];      /* epoch, batch, step */
-    int64_t optim_step;
-    char names[2][48];
-} ck_state;
-
-static void ck_state_of(ck_state *s, em_trainer *t) {
-    memset(s, 0, sizeof *s);
-    em_optim_buf bufs[2];
-    int nb = em_optimizer_buffers(&t->opt, bufs);
-    for (int i = 0; i < nb; i++) {
-        snprintf(s->names[i], sizeof s->names[i], "optim.%s", bufs[i].name);
-        s->require[s->n].check = EM_CK_FINITE;
-        s->entries[s->n++] = (em_ck_entry){s->names[i], EM_ST_REAL, bufs[i].data, bufs[i].n};
-    }
-    /* counters: non-negative and far from overflowing (the position's fields are checked
-     * against this run after the load) */
-    s->require[s->n] = s->require[s->n + 1] = (em_ck_require){EM_CK_RANGE, 0, EM_CK_COUNTER_MAX};
-    s->optim_step = em_optimizer_steps(&t->opt);
-    s->position[0] = t->epoch;
-    s->position[1] = (int64_t)t->batch;
-    s->position[2] = t->step;
-    s->entries[s->n++] = (em_ck_entry){"optim.step", EM_ST_I64, &s->optim_step, 1};
-    s->entries[s->n++] = (em_ck_entry){"train.position", EM_ST_I64, s->position, 3};
-    s->entries[s->n++] = (em_ck_entry){"train.epoch_stats", EM_ST_F64, &t->stats,
-                                       EM_EPOCH_STATS_N};
-}
-
-static const char *model_name(const em_trainer *t) {
-    const em_config *c = t->cfg;
-    return c->which == EM_PROGRAM_CIFAR ? "cifar-cnn" : !strcmp(c->model, "mlp") ? "mlp" : "mnist-cnn";
-}
-
-/* the checkpoint records the data too: the files read and the content hash, which a
- * resumed run must match (examples/common/fingerprint.h) */
-static em_code save_checkpoint(em_trainer *t, const char *path, const em_data_id *data,
-                               em_error *err) {
-    ck_state s;
-    ck_state_of(&s, t);
-    char config[2048], progress[96];
-    em_run_config(t, config, sizeof config);
-    snprintf(progress, sizeof progress, "epoch %d, batch %zu, step %ld", t->epoch, t->batch, t->step);
-    em_st_meta meta[2] = {{"data", data->files}, {"data_hash", data->hash}};
-    em_ck_save_opts so = {.model_name = model_name(t), .config = config, .progress = progress,
-                          .n_meta = 2, .meta = meta, .n_extra = s.n, .extra = s.entries,
-                          .finite_only = true};
-    return em_checkpoint_save(path, t->net, &so, err);
-}
-
-/* the data of the checkpoint against this run's: the content hash decides */
-static em_code same_data(const em_st *st, const char *path, const em_data_id *data,
-                         em_error *err) {
-    const char *hash = em_st_meta_get(st, "data_hash"), *files = em_st_meta_get(st, "data");
-    if (!hash) {
-        printf("note: %s does not record its data (saved by an older ember): not checked\n", path);
-        return EM_OK;
-    }
-    if (!strcmp(hash, data->hash)) return EM_OK;
-    return em_error_set(err, EM_ERR_ARG, "%s was trained on other data: %s (content %s); this "
-                        "run reads %s (content %s): resume with the same data", path,
-                        files ? files : "?", hash, data->files, data->hash);
-}
-
-static em_code resume_checkpoint(em_trainer *t, const char *path, const em_data_id *data,
-                                 em_error *err) {
-    ck_state s;
-    ck_state_of(&s, t);
-    em_ck_load_opts lo = {.n_extra = s.n, .extra = s.entries, .require = s.require,
-                          .expect_model = model_name(t)};
-    em_st *st;
-    em_code code = em_st_open(&st, path, err);   /* the header; the tensors as restored */
-    if (code != EM_OK) return code;
-    const char *saved = em_st_meta_get(st, "config");
-    char now[2048];
-    em_run_config(t, now, sizeof now);
-    const char *model = em_st_meta_get(st, "model");
-    em_run_diff diff = {0};
-    if (model && strcmp(model, model_name(t)))
-        code = em_error_set(err, EM_ERR_FORMAT, "%s: a checkpoint of '%s', not of '%s'", path,
-                            model, model_name(t));
-    else if (!saved) code = em_error_set(err, EM_ERR_FORMAT, "%s has no run configuration: not a "
-                                    "training checkpoint of ember-mnist/-cifar", path);
-    else code = same_data(st, path, data, err);   /* other data: say so, not "mean0=" */
-    if (!code && !em_same_run(path, saved, now, &diff, err)) code = EM_ERR_ARG;
-    if (!code) code = em_checkpoint_apply(st, t->net, &lo, err);
-    em_st_free(st);
-    if (code != EM_OK) return code;
-    if (diff.horizon && strcmp(t->cfg->schedule, "const"))
-        printf("note: --epochs/--steps differ from the saved run's: the %s schedule now spans "
-               "%ld steps\n", t->cfg->schedule, t->total_steps);
-    if (diff.bn_then[0] && strcmp(diff.bn_then, diff.bn_now))
-        printf("note: the saved run had %s, this one has %s: the examples BatchNorm "
-               "normalizes together may differ from here on\n", diff.bn_then, diff.bn_now);
-    if (s.position[0] < 0 || s.position[0] > 100000 || s.position[1] < 0 || s.position[2] < 0 ||
-        s.position[1] > t->steps_per_epoch)
-        return em_error_set(err, EM_ERR_FORMAT, "%s: train.position (%lld, %lld, %lld) does not "
-                            "fit this run (%ld batches per epoch); was it saved with another "
-                            "--batch or --train-limit?", path, (long long)s.position[0],
-                            (long long)s.position[1], (long long)s.position[2], t->steps_per_epoch);
-    em_optimizer_set_steps(&t->opt, s.optim_step);
-    t->epoch = (int)s.position[0];
-    t->batch = (size_t)s.position[1];
-    t->step = (long)s.position[2];
-    return EM_OK;
-}
+/* ---- checkpoints (trainer_ckpt.h) ------------------------------------------------------- */
 
 struct save_ctx { const em_config *cfg; const em_data_id *data; };
 
@@ -162,7 +52,7 @@ static int save_every_hook(void *ctx, em_trainer *t, em_run_result *r) {
     const em_config *c = sc->cfg;
     if (!c->save_every || t->epoch % c->save_every || !em_dist_is_root(t->dist)) return r->status;
     em_error err;
-    if (save_checkpoint(t, c->save, sc->data, &err) != EM_OK) {
+    if (em_trainer_save(t, c->save, sc->data, &err) != EM_OK) {
         snprintf(r->error, sizeof r->error, "%s", err.msg);
         return 1;
     }
@@ -278,12 +168,12 @@ static void print_peak_memory(void) {
 
 /* ---- main ---------------------------------------------------------------------------------- */
 
-static void print_distributed(const em_config *c, const em_dist *d) {
+static void print_distributed(const em_config *c, const em_dist *d, bool batch_stats) {
     int P = d->size;
     if (P == 1) return;
     printf("data parallel: %d processes (MPI), global batch %d = %s%d per process; %s\n", P,
            c->batch, c->batch % P ? "about " : "", c->batch / P,
-           !c->bn ? "no BatchNorm" : c->bn_sync ? "BatchNorm statistics over the global batch "
+           !batch_stats ? "no BatchNorm" : c->bn_sync ? "BatchNorm statistics over the global batch "
                                                   "(--bn-sync)"
                                                 : "BatchNorm statistics per process (ghost "
                                                   "batches; --bn-sync for the global batch)");
@@ -313,7 +203,7 @@ static int start(const em_config *cfg, const em_dist *dist, em_dataset *train,
     }
     t->confusion = conf;   /* every test pass counts into it; printed at the end */
     what = "cannot resume: ";
-    if (cfg->resume[0] && resume_checkpoint(t, cfg->resume, data, &err) != EM_OK) goto fail;
+    if (cfg->resume[0] && em_trainer_resume(t, cfg->resume, data, &err) != EM_OK) goto fail;
     em_ck_load_opts lo = {.allow_unused = true};
     what = "cannot load weights: ";
     if (cfg->load[0] && em_checkpoint_load(cfg->load, t->net, &lo, &err) != EM_OK) goto fail;
@@ -352,169 +242,244 @@ int em_program_main(em_program which, int argc, char **argv) {
     return status;
 }
 
-static int program(em_program which, int argc, char **argv, const em_dist *dist) {
+/* ---- the run, in parts ---------------------------------------------------------------------- */
+
+/* Everything a run holds, from the options to the last file closed. */
+typedef struct run {
     em_config cfg;
-    em_config_defaults(&cfg, which);
-    em_error err = {0};
-    char name[48];
-    bool root = em_dist_is_root(dist);
-    if (!root) {   /* messages of process r > 0 are signed ember-mnist[r] */
-        snprintf(name, sizeof name, "%s[%d]", cfg.program, dist->rank);
-        cfg.program = name;
-    }
-    em_parse_result parsed = em_config_parse(&cfg, argc, argv, &err);
-    if (parsed == EM_PARSE_HELP) {
-        em_config_usage(&cfg, stdout);
-        return 0;
-    }
-    if (parsed == EM_PARSE_ERROR)
-        fprintf(stderr, "%s: %s\nTry '%s --help'.\n", cfg.program, err.msg, cfg.program);
-    if (!root) cfg.quiet = true;
-    em_set_threads(cfg.threads);
-
-    /* Data parallel, every process must reach the same collectives. Whatever fails before
-     * the processes first meet (arguments, an output path, data, checkpoint) stops all of
-     * them there; then they check that they run the same job (em_dist_agree). A failure
-     * after that and before the training stops them all together at `agreed`. */
-    em_dataset train = {0}, test = {0};
+    const em_dist *dist;
+    bool root;                /* process 0: it prints and writes the files            */
+    em_dataset train, test;
     em_trainer t;
-    memset(&t, 0, sizeof t);
     em_data_id data;
-    em_confusion conf = {0};
-    int status = parsed == EM_PARSE_ERROR ? 2 : start(&cfg, dist, &train, &test, &t, &data, &conf);
-    if ((status = em_dist_max(dist, status)) == 0 && em_dist_size(dist) > 1) {
-        char config[2048];
-        em_run_config(&t, config, sizeof config);
-        if (em_dist_agree(dist, config, &data, em_trainer_state_hash(&t), &err) != EM_OK) {
-            if (err.msg[0]) fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-            status = 2;
-        }
-    }
-    bool agreed = status != 0;   /* nothing more to meet the others at */
-    if (status) goto out;
+    em_confusion conf;
+    pred_file pred;
+    bool predicted;           /* every --predictions row written                      */
+} run;
 
+/* What the run is, in the lines a log of it starts with. */
+static void print_start(const run *R) {
+    const em_config *c = &R->cfg;
+    const em_dataset *tr = &R->train;
     char line[1024];
-    em_config_format(&cfg, line, sizeof line);
-    printf("%s: %s, %zu train / %zu test images (%dx%dx%d), %zu parameters\n", cfg.program,
-           train.name, em_loader_size(t.train), em_loader_size(t.test), train.c, train.h,
-           train.w, em_module_param_count(t.net));
+    em_config_format(c, line, sizeof line);
+    printf("%s: %s, %zu train / %zu test images (%dx%dx%d), %zu parameters\n", c->program,
+           tr->name, em_loader_size(R->t.train), em_loader_size(R->t.test), tr->c, tr->h,
+           tr->w, em_module_param_count(R->t.net));
     printf("config: %s\n", line);
     printf("normalize: mean");
-    for (int ch = 0; ch < train.c; ch++) printf(" %.4f", t.mean[ch]);
+    for (int ch = 0; ch < tr->c; ch++) printf(" %.4f", R->t.mean[ch]);
     printf(", std");
-    for (int ch = 0; ch < train.c; ch++) printf(" %.4f", t.std[ch]);
+    for (int ch = 0; ch < tr->c; ch++) printf(" %.4f", R->t.std[ch]);
     printf("\n");
-    print_distributed(&cfg, dist);
-    if (cfg.resume[0]) printf("resumed from %s at epoch %d, batch %zu, step %ld\n", cfg.resume, t.epoch, t.batch, t.step);
-    if ((status = check_memory(&t, &cfg)) != 0) goto out;
-    fflush(stdout);
+    print_distributed(c, R->dist, R->t.batch_stats);
+    if (c->resume[0])
+        printf("resumed from %s at epoch %d, batch %zu, step %ld\n", c->resume, R->t.epoch,
+               R->t.batch, R->t.step);
+}
 
-    pred_file pred = {0};
-    bool predicted = false;   /* every prediction row written */
-    if (root && cfg.predictions[0] && pred_open(&pred, cfg.predictions, &err) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-        status = 2;
-        goto out;
-    }
-    if (root && !cfg.eval_only && cfg.metrics[0] &&
-        (cfg.resume[0] ? em_metrics_open_resume(&t.metrics, cfg.metrics, t.step, &err)
-                       : em_metrics_open(&t.metrics, cfg.metrics, false, &err)) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-        status = 2;
-        goto out_pred;
-    }
-    agreed = true;
-    if ((status = em_dist_max(dist, status)) != 0) goto out_pred;   /* another one failed */
-    if (cfg.eval_only) {
-        double loss, acc;
-        /* with --predictions the root alone goes through the whole test set */
-        if (cfg.predictions[0] && !root) goto out_pred;
-        if (!evaluate_to(&t, &pred, &loss, &acc)) {
-            status = 1;
-        } else {
-            predicted = true;
-            printf("test loss %.4f acc %.2f%% (%zu images)\n", loss, 100 * acc, em_loader_size(t.test));
-            if (root) status = em_confusion_finish(&conf, &cfg);
-        }
-        goto out_pred;
-    }
+/* --dot FILE: the graph of one training step, written by the root before training.
+ * Returns 0, or the exit status with the message printed (2: the file cannot be written) */
+static int write_dot(run *R) {
+    em_error err = {0};
+    if (!R->root || !R->cfg.dot[0] || em_write_step_dot(&R->t, R->cfg.dot, &err) == EM_OK)
+        return 0;
+    fprintf(stderr, "%s: %s\n", R->cfg.program, err.msg);
+    return err.code == EM_ERR_IO ? 2 : 1;
+}
 
-    struct save_ctx sc = {&cfg, &data};
-    if (cfg.save[0] && cfg.save_every) {
-        t.epoch_hook = save_every_hook;
-        t.epoch_ctx = &sc;
+/* The root's --predictions and --metrics files opened. Returns 0, or 2 with the message. */
+static int open_outputs(run *R) {
+    const em_config *c = &R->cfg;
+    em_error err;
+    if (!R->root) return 0;
+    if (c->predictions[0] && pred_open(&R->pred, c->predictions, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", c->program, err.msg);
+        return 2;
     }
-    /* the first Ctrl-C asks the loop to stop after its step; SA_RESETHAND gives the
-     * second one its default action, so a stuck program can still be killed. Under
-     * mpirun, Ctrl-C kills the job (Open MPI's choice), but mpirun forwards SIGUSR1 to
-     * every process: `kill -USR1 <mpirun's pid>` is the graceful stop there */
+    if (!c->eval_only && c->metrics[0] &&
+        (c->resume[0] ? em_metrics_open_resume(&R->t.metrics, c->metrics, R->t.step, &err)
+                      : em_metrics_open(&R->t.metrics, c->metrics, false, &err)) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", c->program, err.msg);
+        return 2;
+    }
+    return 0;
+}
+
+/* --eval: one test pass (with --predictions, the root alone goes through the whole test
+ * set). Returns the exit status. */
+static int eval_only(run *R) {
+    double loss, acc;
+    if (R->cfg.predictions[0] && !R->root) return 0;
+    if (!evaluate_to(&R->t, &R->pred, &loss, &acc)) return 1;
+    R->predicted = true;
+    printf("test loss %.4f acc %.2f%% (%zu images)\n", loss, 100 * acc, em_loader_size(R->t.test));
+    return R->root ? em_confusion_finish(&R->conf, &R->cfg) : 0;
+}
+
+/* The first Ctrl-C asks the loop to stop after its step; SA_RESETHAND gives the second one
+ * its default action, so a stuck program can still be killed. Under mpirun, Ctrl-C kills
+ * the job (Open MPI's choice), but mpirun forwards SIGUSR1 to every process: `kill -USR1
+ * <mpirun's pid>` is the graceful stop there. */
+static void catch_signals(run *R) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);   /* timeout, Slurm, systemd: the same graceful stop */
-    if (dist->size > 1) sigaction(SIGUSR1, &sa, NULL);
-    t.interrupted = &interrupted;
-    em_test_fault fault;
-    if (em_test_fault_from_env(&fault)) {
-        t.batch_hook = em_test_fault_hook;
-        t.batch_ctx = &fault;
-    }
+    if (R->dist->size > 1) sigaction(SIGUSR1, &sa, NULL);
+    R->t.interrupted = &interrupted;
+}
 
-    em_run_result r;
-    em_trainer_run(&t, &r);
-    status = r.status == 130 && interrupted == SIGTERM ? 128 + SIGTERM : r.status;
-    if (r.status == 3)
-        printf("diverged at step %ld (loss %g): %s\n", r.diverged_step, r.diverged_loss,
-               r.diverged_what);
-    else if (r.status == 130)
-        printf("interrupted at step %ld%s\n", r.steps, interrupted == SIGTERM ? " (SIGTERM)" : "");
-    else if (r.status == 1)
-        fprintf(stderr, "%s: %s\n", cfg.program, r.error);
+/* The line that says how the training ended; returns the exit status it means. */
+static int print_end(const run *R, const em_run_result *r) {
+    if (r->status == 3)
+        printf("diverged at step %ld (loss %g): %s\n", r->diverged_step, r->diverged_loss,
+               r->diverged_what);
+    else if (r->status == 130)
+        printf("interrupted at step %ld%s\n", r->steps, interrupted == SIGTERM ? " (SIGTERM)" : "");
+    else if (r->status == 1)
+        fprintf(stderr, "%s: %s\n", R->cfg.program, r->error);
     else
-        printf("done: %ld steps in %.1fs, test accuracy %.2f%% (best %.2f%%)\n", r.steps,
-               r.seconds, 100 * r.final_test_acc, 100 * r.best_test_acc);
+        printf("done: %ld steps in %.1fs, test accuracy %.2f%% (best %.2f%%)\n", r->steps,
+               r->seconds, 100 * r->final_test_acc, 100 * r->best_test_acc);
+    return r->status == 130 && interrupted == SIGTERM ? 128 + SIGTERM : r->status;
+}
 
+/* After the training: the running statistics made one, the checkpoint, the predictions,
+ * the per-class table and --confusion, the metrics file closed. Returns the status, worse
+ * for any of them that failed. */
+static int finish(run *R, const em_run_result *r, int status) {
+    const em_config *c = &R->cfg;
+    em_error err;
     /* the running statistics of all processes into every one (collective; data parallel
      * without --bn-sync they differ), before the checkpoint and the predictions */
-    if (em_trainer_sync_buffers(&t, &err) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+    if (em_trainer_sync_buffers(&R->t, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", c->program, err.msg);
         if (!status) status = 1;
     }
     /* a diverged model is never saved: it could overwrite a good checkpoint */
-    if (root && cfg.save[0] && (r.status == 0 || r.status == 130)) {
-        if (save_checkpoint(&t, cfg.save, &data, &err) != EM_OK) {
-            fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+    if (R->root && c->save[0] && (r->status == 0 || r->status == 130)) {
+        if (em_trainer_save(&R->t, c->save, &R->data, &err) != EM_OK) {
+            fprintf(stderr, "%s: %s\n", c->program, err.msg);
             status = 1;
         } else {
-            printf("saved %s\n", cfg.save);
+            printf("saved %s\n", c->save);
         }
     }
-    if (pred.f && r.status == 0) {
+    if (R->pred.f && r->status == 0) {
         double loss, acc;
-        if (evaluate_to(&t, &pred, &loss, &acc)) predicted = true;
+        if (evaluate_to(&R->t, &R->pred, &loss, &acc)) R->predicted = true;
         else status = 1;
     }
     /* the per-class table and --confusion, of the last test pass */
-    if (root && r.status == 0 && em_confusion_finish(&conf, &cfg) != 0 && !status) status = 1;
-    if (t.metrics && em_metrics_close(t.metrics, &err) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
+    if (R->root && r->status == 0 && em_confusion_finish(&R->conf, c) != 0 && !status) status = 1;
+    if (R->t.metrics && em_metrics_close(R->t.metrics, &err) != EM_OK) {
+        fprintf(stderr, "%s: %s\n", c->program, err.msg);
         if (!status) status = 1;
     }
-    t.metrics = NULL;
-out_pred:
-    if (pred_close(&pred, predicted, &err) != EM_OK) {
-        fprintf(stderr, "%s: %s\n", cfg.program, err.msg);
-        if (!status) status = 1;
+    R->t.metrics = NULL;
+    return status;
+}
+
+/* Train, then finish. Returns the exit status. */
+static int train(run *R) {
+    struct save_ctx sc = {&R->cfg, &R->data};
+    if (R->cfg.save[0] && R->cfg.save_every) {
+        R->t.epoch_hook = save_every_hook;
+        R->t.epoch_ctx = &sc;
     }
-    if (t.metrics) em_metrics_close(t.metrics, &err);   /* the others failed first */
-    if (root) print_peak_memory();
-out:
-    em_trainer_free(&t);
-    em_confusion_free(&conf);
+    catch_signals(R);
+    em_test_fault fault;
+    if (em_test_fault_from_env(&fault)) {
+        R->t.batch_hook = em_test_fault_hook;
+        R->t.batch_ctx = &fault;
+    }
+    em_run_result r;
+    em_trainer_run(&R->t, &r);
+    return finish(R, &r, print_end(R, &r));
+}
+
+/* The options parsed; 0, or the exit status with the message printed (--help: -1). */
+static int parse(run *R, em_program which, int argc, char **argv, char *name, size_t len) {
+    em_config *c = &R->cfg;
+    em_config_defaults(c, which);
+    if (!R->root) {   /* messages of process r > 0 are signed ember-mnist[r] */
+        snprintf(name, len, "%s[%d]", c->program, R->dist->rank);
+        c->program = name;
+    }
+    em_error err = {0};
+    em_parse_result parsed = em_config_parse(c, argc, argv, &err);
+    if (parsed == EM_PARSE_HELP) {
+        em_config_usage(c, stdout);
+        return -1;
+    }
+    if (parsed == EM_PARSE_ERROR)
+        fprintf(stderr, "%s: %s\nTry '%s --help'.\n", c->program, err.msg, c->program);
+    if (!R->root) c->quiet = true;
+    em_set_threads(c->threads);
+    return parsed == EM_PARSE_ERROR ? 2 : 0;
+}
+
+/* --print-arch, --print-torch: the network, and exit 0 (2 when it cannot be printed, which
+ * the options' check makes rare). Every process returns here, before any collective. */
+static int print_network(const em_config *c) {
+    em_error err;
+    if (c->print_arch && em_config_network_print(c, false, stdout, &err) != EM_OK) goto fail;
+    if (c->print_torch && em_config_network_print(c, true, stdout, &err) != EM_OK) goto fail;
+    return 0;
+fail:
+    fprintf(stderr, "%s: %s\n", c->program, err.msg);
+    return 2;
+}
+
+/* Data parallel, every process must reach the same collectives. Whatever fails before the
+ * processes first meet (arguments, an output path, data, checkpoint) stops all of them
+ * there; then they check that they run the same job (em_dist_agree). A failure after that
+ * and before the training stops them all together at `agreed`. */
+static int program(em_program which, int argc, char **argv, const em_dist *dist) {
+    run R;
+    memset(&R, 0, sizeof R);
+    char name[48];
+    R.dist = dist;
+    R.root = em_dist_is_root(dist);
+    int status = parse(&R, which, argc, argv, name, sizeof name);
+    if (status < 0) return 0;   /* --help */
+    if (!status && (R.cfg.print_arch || R.cfg.print_torch)) return print_network(&R.cfg);
+    if (!status) status = start(&R.cfg, dist, &R.train, &R.test, &R.t, &R.data, &R.conf);
+    em_error err = {0};
+    if ((status = em_dist_max(dist, status)) == 0 && em_dist_size(dist) > 1) {
+        char config[2048];
+        em_run_config(&R.t, config, sizeof config);
+        if (em_dist_agree(dist, config, &R.data, em_trainer_state_hash(&R.t), &err) != EM_OK) {
+            if (err.msg[0]) fprintf(stderr, "%s: %s\n", R.cfg.program, err.msg);
+            status = 2;
+        }
+    }
+    bool agreed = status != 0;   /* nothing more to meet the others at */
+    if (!status) {
+        print_start(&R);
+        status = check_memory(&R.t, &R.cfg);
+        if (!status) status = write_dot(&R);
+        fflush(stdout);
+    }
+    if (!status) {
+        status = open_outputs(&R);
+        agreed = true;
+        if ((status = em_dist_max(dist, status)) == 0)   /* another one failed: stop too */
+            status = R.cfg.eval_only ? eval_only(&R) : train(&R);
+        if (pred_close(&R.pred, R.predicted, &err) != EM_OK) {
+            fprintf(stderr, "%s: %s\n", R.cfg.program, err.msg);
+            if (!status) status = 1;
+        }
+        if (R.t.metrics) em_metrics_close(R.t.metrics, &err);   /* the others failed first */
+        if (R.root) print_peak_memory();
+    }
+    em_trainer_free(&R.t);
+    em_confusion_free(&R.conf);
     if (!agreed) em_dist_max(dist, status);   /* meet the others where they agree */
-    em_dataset_free(&train);
-    em_dataset_free(&test);
+    em_dataset_free(&R.train);
+    em_dataset_free(&R.test);
     return status;
 }

@@ -34,26 +34,15 @@
 #include "data/loader.h"
 #include "examples/common/dist.h"
 #include "examples/common/models.h"
+#include "examples/common/network.h"
 #include "examples/common/options.h"
 #include "io/metrics.h"
 #include "layers/layers.h"
 #include "optim/optim.h"
+#include "optim/optimizer.h"
 #include "optim/schedule.h"
 
 typedef struct em_trainer em_trainer;
-
-/* SGD or Adam(W) behind one face */
-typedef struct em_optimizer {
-    em_sgd *sgd;
-    em_adam *adam;
-} em_optimizer;
-
-void em_optimizer_step(em_optimizer *o, double lr);
-void em_optimizer_zero_grad(em_optimizer *o);
-int64_t em_optimizer_steps(const em_optimizer *o);
-void em_optimizer_set_steps(em_optimizer *o, int64_t steps);
-/* state buffers for checkpoints; out holds 2; returns the count */
-int em_optimizer_buffers(em_optimizer *o, em_optim_buf *out);
 
 /* What one run produced, for the summary, the metrics and ember-ablate's runs.csv. */
 typedef struct em_run_result {
@@ -107,6 +96,8 @@ struct em_trainer {
     const em_kernels *kernels;  /* the tier every tape of the run computes with (--kernels) */
     const em_dist *dist;        /* the processes of a data-parallel run; NULL: just this */
     em_bn_sync bn_sync;         /* what --bn-sync gives every BatchNorm layer            */
+    bool batch_stats;           /* the network holds BatchNorm (batch statistics): a
+                                   forward pass in training needs 2 examples at least     */
     em_rng init_rng;
     double mean[3], std[3];     /* the normalization in use                              */
     /* position: the next step reads batch `batch` of epoch `epoch`; `step` taken so far */
@@ -142,9 +133,13 @@ em_code em_trainer_init(em_trainer *t, const em_config *cfg, const em_dataset *t
 em_code em_trainer_init_net(em_trainer *t, const em_config *cfg, const em_dataset *train,
                             const em_dataset *test, em_module *net, const int input_chw[3],
                             const char *name, const em_dist *dist, em_error *err);
-/* The model options a configuration asks for (--bn, --act, --bn-momentum, ...). */
-em_model_opts em_config_model_opts(const em_config *cfg);
 void em_trainer_free(em_trainer *t);
+
+/* A forward or backward that failed on this process (what says why) with --bn-sync over
+ * several processes: the others are inside a BatchNorm sum it will not make, so only ending
+ * the job frees them (em_dist_abort). Returns otherwise: one process, or BatchNorm per
+ * process, where the failure goes round in the step's sums and everyone stops together. */
+void em_trainer_fail_alone(const em_trainer *t, const char *what);
 
 /* The memory a training step of `batch` examples needs at its peak (the tape's arena),
  * measured, not guessed: the arena's high-water mark is linear in the batch from 8 on (a

@@ -33,7 +33,7 @@ runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_lo
 col() { awk -F, -v re="$2" -v c="$3" 'NR > 1 && $2 ~ re { print $c }' "$1"; }
 
 for e in lr-sweep convergence init-scale activations full-vs-frozen distributions batch-size \
-         grad-flow smoothness noisy-bn; do
+         grad-flow smoothness noisy-bn histograms; do
     out="$tmp/$e"
     start=$(date +%s)
     s=$(status "$ABLATE" "$e" --quick --out "$out")
@@ -92,6 +92,14 @@ check "distributions: BN's sigmoid input starts at a unit Gaussian's percentiles
 check "grad-flow: update/weight ratios more even across layers with BN" \
     grep -q "update/weight ratios more even.*PASS" "$tmp/grad-flow/report.md"
 check "grad-flow: per-layer gradient norms in curves.csv" grep -q ",gnorm.L1," "$tmp/grad-flow/curves.csv"
+check "histograms: N(0, 0.01^2) without BN shrinks the activations layer by layer" \
+    grep -q "shrinks the activations layer by layer.*PASS" "$tmp/histograms/report.md"
+check "histograms: BN puts every layer at unit scale" \
+    grep -q "BN puts every layer's input at unit scale.*PASS" "$tmp/histograms/report.md"
+check "histograms: histograms.csv has 4 runs x 5 probes x 5 layers x 2 kinds x 32 bins rows" \
+    test "$(($(wc -l <"$tmp/histograms/histograms.csv") - 1))" = 6400
+check "histograms: each histogram's shares add up to 1" awk -F, 'NR > 1 { s[$1" "$3" "$4" "$5] += $8 }
+    END { for (k in s) if (s[k] < 0.999 || s[k] > 1.001) exit 1; exit !length(s) }' "$tmp/histograms/histograms.csv"
 check "batch-size: six batch sizes with and without BN" test "$(($(wc -l <"$tmp/batch-size/runs.csv") - 1))" = 12
 
 check "smoothness: E5b gradient predictiveness worse without BN" \

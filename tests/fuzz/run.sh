@@ -36,11 +36,13 @@ st_link=("${model_sources[@]}" $(pkg-config --cflags --libs openblas libcjson) -
 # the image decoders compiled in (tests/fuzz/stb_impl.c), so they are instrumented too
 image_link=(data/imagefolder.c data/dataset.c core/errors.c tests/fuzz/stb_impl.c
             $(pkg-config --cflags stb) -lm)
-# the options take the kernel tier's name from the library's tables: the whole library
-options_link=(examples/common/options.c "${st_link[@]}")
 # the architecture language, with the layers it builds
 arch_link=(examples/common/arch.c examples/common/arch_build.c examples/common/arch_torch.c
            "${st_link[@]}")
+# the options take the kernel tier's name from the library's tables and check --model,
+# --arch and --norm by building the network: the language, the presets, the whole library
+options_link=(examples/common/options.c examples/common/network.c examples/common/models.c
+              "${arch_link[@]}")
 metrics_link=(io/metrics.c core/errors.c core/wfile.c -lm)
 npy_link=(io/npy_read.c core/errors.c -lm)
 

@@ -30,6 +30,21 @@ check "missing CIFAR data exits 2" test "$s" = 2
 check "missing CIFAR data hints at the fetch script and --synthetic" \
     grep -q "fetch-cifar10.sh.*synthetic\|synthetic.*fetch-cifar10.sh" "$tmp/err"
 
+# ---- --dot: one training step's graph, and training as without it -------------------------
+"$MNIST" "${small[@]}" --steps 3 --seed 5 --metrics "$tmp/d0.csv" >/dev/null
+"$MNIST" "${small[@]}" --steps 3 --seed 5 --metrics "$tmp/d1.csv" --dot "$tmp/step.dot" >/dev/null
+check "--dot writes a DOT graph" grep -q "^digraph tape {" "$tmp/step.dot"
+check "--dot: the parameters by their state-dict names, the loss last" \
+    bash -c "grep -q 'label=\"0.weight' '$tmp/step.dot' && grep -q 'cross_entropy' '$tmp/step.dot'"
+check "--dot changes nothing of the training" \
+    cmp -s <(cut -d, -f1-7 "$tmp/d0.csv") <(cut -d, -f1-7 "$tmp/d1.csv")
+if command -v dot >/dev/null; then
+    check "--dot: graphviz draws it" dot -Tsvg "$tmp/step.dot" -o "$tmp/step.svg"
+fi
+s=$(status "$MNIST" "${small[@]}" --steps 1 --dot "$tmp/nowhere/step.dot")
+check "--dot into a missing folder exits 2 naming it" \
+    bash -c "test $s = 2 && grep -q 'nowhere/step.dot' '$tmp/err'"
+
 # ---- same seed twice: identical metrics apart from the time columns ---------------------
 "$MNIST" "${small[@]}" --epochs 2 --seed 5 --metrics "$tmp/s1.csv" >/dev/null
 "$MNIST" "${small[@]}" --epochs 2 --seed 5 --metrics "$tmp/s2.csv" >/dev/null
