@@ -47,7 +47,7 @@ static double lr_of(const ab_opts *o) { return o->n_lrs ? o->lrs[0] : 0.05; }
 
 static bool expand(const ab_ctx *ctx, ab_run *runs, int *n) {
     const ab_opts *o = ctx->o;
-    int seeds = ab_seeds(ctx, 1);
+    int seeds = ab_seeds(ctx, 3);
     for (int k = 0; k < N_KINDS; k++)
         for (int i = 0; i < n_depths(ctx); i++)
             for (int s = 1; s <= seeds; s++) {
@@ -100,7 +100,7 @@ static void report(ab_report *rep) {
                "every block; PyTorch's default init (uniform, variance 1/(3 fan_in)) passes on "
                "about 1/36 of it, so the stream grows only by about 1 + 1/36 per block (14x "
                "in variance over 96 blocks).\n\n",
-            lr_of(o), limit(o), TRAINS_BELOW, ab_seeds(ctx, 1));
+            lr_of(o), limit(o), TRAINS_BELOW, ab_seeds(ctx, 3));
     fprintf(f, "Published: Zhang et al. (2019, Fixup; their figure of depth against first-"
                "epoch test accuracy, CIFAR-10, BatchNorm's learning rate): without "
                "normalization the standard initialization fails to train deep residual "

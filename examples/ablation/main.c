@@ -165,8 +165,8 @@ static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
     char seeds[160];
     if (o->seeds) snprintf(seeds, sizeof seeds, "%d per configuration (--seeds)", o->seeds);
     else snprintf(seeds, sizeof seeds, "%s", o->quick ? "1 per configuration"
-                  : "3 per configuration for E1, E3a, E3c, E5a, E5b, renorm, train-eval and "
-                    "placement, 1 elsewhere");
+                  : "3 per configuration for E1, E3a, E3c, E5a, E5b, norm-batch, renorm, "
+                    "train-eval, residual-depth and placement, 1 elsewhere");
     char procs[64] = "";
     if (em_dist_size(ctx->dist) > 1)
         snprintf(procs, sizeof procs, " in each of %d MPI processes", em_dist_size(ctx->dist));

@@ -4,7 +4,7 @@
 # (docs/experiment-protocols.md). ember-ablate stamps its report with the commit it was
 # built from; the script publishes only a full `all` run of a committed build (or one it is
 # told to take with --allow-dirty), rewrites the figure links to img/, copies the figures,
-# and leaves the documents untouched when it refuses. The full run takes about 40 minutes,
+# and leaves the documents untouched when it refuses. The full run takes about 30 minutes,
 # so the accepted reports here are made by hand in the format ember-ablate writes; the
 # refused one is a real (quick) run.
 #   usage: test_ablate_publish.sh SRC EMBER_ABLATE
