@@ -58,7 +58,7 @@ static void report(ab_report *rep) {
     double acc[2][2];
     for (int a = 0; a < 2; a++)
         for (int bn = 0; bn < 2; bn++) acc[a][bn] = median_acc(rep, a ? "tanh" : "sigmoid", bn, &r[a][bn]);
-    /* EXPERIMENTS.md E7 asks BN >= 90% on MNIST; Fashion-MNIST's lower bar is 80% */
+    /* E7 (docs/experiment-protocols.md) asks BN >= 90% on MNIST; Fashion-MNIST's lower bar is 80% */
     double bar = rep->ctx->fashion ? 0.80 : 0.90;
     fprintf(f, "| criterion | what | measured | result |\n|---|---|---|---|\n");
     char s[160], what[120];

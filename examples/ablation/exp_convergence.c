@@ -10,7 +10,7 @@
 #include "examples/common/train.h"
 #include "layers/layers.h"
 
-/* d2l's LeNet (EXPERIMENTS.md E2a, d2l-zh lenet.ipynb / batch-norm.ipynb):
+/* d2l's LeNet (docs/experiment-protocols.md E2a, d2l-zh lenet.ipynb / batch-norm.ipynb):
  *   no BN: conv 6 (5x5, pad 2) sigmoid avgpool2 | conv 16 (5x5) sigmoid avgpool2 |
  *          FC 120 sigmoid | FC 84 sigmoid | FC 10
  *   BN:    conv 6 (5x5, no pad) BN sigmoid avgpool2 | conv 16 (5x5) BN sigmoid avgpool2 |
@@ -53,7 +53,7 @@ static em_module *lenet(const ab_run *run, const int chw[3]) {
 #define E2A_BATCH 256
 
 static double target_of(const ab_ctx *ctx) {
-    /* EXPERIMENTS.md E1: 95% on MNIST, 85% on Fashion-MNIST; the quick protocol trains
+    /* docs/experiment-protocols.md E1: 95% on MNIST, 85% on Fashion-MNIST; the quick protocol trains
      * ~1.5 epochs, so its Fashion target is 80% */
     if (!ctx->fashion) return 0.95;
     return ctx->o->quick ? 0.80 : 0.85;
@@ -147,7 +147,7 @@ static void e2a_report(ab_report *rep) {
                "pixels in [0, 1] (no normalization), mean cross-entropy; seed 1. Per epoch: the "
                "mean batch loss and accuracy in training mode, and the test accuracy on all 10000 "
                "test images (BN with its running statistics). Published (d2l-zh CI medians, "
-               "EXPERIMENTS.md 4.2): BN train loss 0.249, train acc 0.910, test acc 0.882; no BN "
+               "docs/experiment-protocols.md, E2a): BN train loss 0.249, train acc 0.910, test acc 0.882; no BN "
                "0.468, 0.824, 0.806.\n\n", E2A_BATCH, E2A_EPOCHS);
     ab_runs_table(rep, "convergence", "e2a-");
     const int run[3] = {nb, b, b9};

@@ -48,7 +48,7 @@ static void report(ab_report *rep) {
     FILE *f = rep->md;
     fprintf(f, "784-[100x5]-10 ReLU, weights N(0, w^2) without fan-in scaling, 1000 training "
                "images, batch 100, 20 epochs, SGD lr 0.01 momentum 0.9. *works* = best "
-               "per-epoch training accuracy >= 0.7. Caveat (EXPERIMENTS.md E4): at w <~ 1e-3 "
+               "per-epoch training accuracy >= 0.7. Caveat (docs/experiment-protocols.md, E4): at w <~ 1e-3 "
                "the pre-activation variance falls to the order of eps = 1e-5 and BN stops being "
                "scale-invariant.\n\n| w | no BN: best train acc | no BN: outcome | BN: best "
                "train acc | BN: outcome |\n|---|---|---|---|---|\n");

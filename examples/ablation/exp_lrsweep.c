@@ -33,7 +33,7 @@ static void deep_relu(const ab_ctx *ctx, ab_run *r, bool bn, double lr, int seed
     snprintf(r->cfg.init, sizeof r->cfg.init, "kaiming-normal");
     r->cfg.batch = o->batch ? o->batch : 64;
     r->cfg.train_limit = o->train_limit ? o->train_limit : o->quick ? 10000 : 0;
-    r->cfg.epochs = 2;                              /* full: 2 epochs (EXPERIMENTS.md E3a) */
+    r->cfg.epochs = 2;                              /* full: 2 epochs (E3a) */
     r->cfg.steps = o->steps ? o->steps : o->quick ? 400 : 0;
     r->curve_every = o->quick ? 10 : 25;
 }
@@ -326,7 +326,7 @@ static void grid_report(ab_report *rep, bool cnn) {
                 batch = rep->runs[i].cfg.batch;
         fprintf(f, "mnist-cnn (conv3x3-16 [BN] ReLU maxpool, conv3x3-32 [BN] ReLU maxpool, FC 128 "
                    "[BN] ReLU, FC 10), default init, plain SGD, batch %d, one epoch, seed 1 "
-                   "(EXPERIMENTS.md E3b on Fashion-MNIST). Outcomes as in E3a.\n\n| lr | no BN: "
+                   "(E3b of docs/experiment-protocols.md, on Fashion-MNIST). Outcomes as in E3a.\n\n| lr | no BN: "
                    "outcome | no BN: final loss | no BN: test acc | BN: outcome | BN: final loss | "
                    "BN: test acc |\n|---|---|---|---|---|---|---|\n", batch);
     } else {

@@ -1,5 +1,5 @@
 /* examples/ablation/exp_noisybn.c — E6 (optional), Santurkar et al.'s "noisy BN" (§2.1,
- * Algorithm 1; EXPERIMENTS.md E6): after a layer's (batch-normalized) pre-activation a,
+ * Algorithm 1; docs/experiment-protocols.md E6): after a layer's (batch-normalized) pre-activation a,
  * at every training step and for every unit j,
  *     mu_j ~ U(-n_mu, n_mu),  sigma_j ~ U(1, n_sigma)                 (per step, per unit)
  *     m_ij ~ U(mu_j - r_mu, mu_j + r_mu),  s_ij ~ N(sigma_j, r_sigma)  (per example)
@@ -12,7 +12,7 @@
  * of one unit's batch mean, |mu_{t+1} - mu_t|, of the activation it outputs (a module with
  * the noise off does only that, for the variants without noise). Two networks: E3a's deep
  * ReLU MLP 784-[100x6]-10 (He init) and E7's deep sigmoid MLP 784-[100x8]-10 (Xavier),
- * both at plain-SGD lr 0.1 (EXPERIMENTS.md's example), 2500 steps. */
+ * both at plain-SGD lr 0.1 (the protocol's example), 2500 steps. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

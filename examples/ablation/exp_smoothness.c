@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ablate.h"
+#include "core/kernels.h"
 #include "examples/common/landscape.h"
 #include "examples/common/models.h"
 #include "examples/common/snapshot.h"
@@ -82,8 +83,11 @@ static int dln_run(const ab_ctx *ctx, int index, const ab_run *run, ab_result *r
                    em_tensor_new(2, (int[]){DLN_N, DLN_D}, 0)};
     em_module *net = dln_new(run->cfg.bn);
     em_tape *tape = em_tape_new(0);
+    const em_kernels *kernels = em_kernels_by_name(run->cfg.kernels);   /* --kernels */
+    if (tape && kernels) em_tape_set_kernels(tape, kernels);
     em_error err;
     em_sgd_opts so = em_sgd_defaults();
+    if (kernels) so.kernels = kernels;
     so.momentum = 0;
     em_sgd *sgd = net ? em_sgd_new(em_module_params(net), &so, &err) : NULL;
     int status = 0;
@@ -458,7 +462,7 @@ static void report(ab_report *rep) {
                "batch 64, %d seed(s). Every %d steps a probe at {1/2, 1, 2, 3, 4} x eta0 where "
                "the step starts (theta before the update, the step's own batch, the step's "
                "gradient). eta0 is E3a's largest lr at which no-BN trains (0.1) divided by 4 "
-               "(EXPERIMENTS.md E5b).\n\n", eta0(rep->ctx->o), seeds, E5B_PROBE_EVERY);
+               "(docs/experiment-protocols.md, E5b).\n\n", eta0(rep->ctx->o), seeds, E5B_PROBE_EVERY);
     ab_runs_table(rep, "smoothness", "e5b-");
     int b[2][64], nb = 0;
     char v[48];

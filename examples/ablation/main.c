@@ -1,8 +1,8 @@
-/* ember-ablate EXPERIMENT [options] — the BatchNorm experiments of ../shared/EXPERIMENTS.md
- * §6 on MNIST-format data (Fashion-MNIST by default): runs.csv, curves.csv, report.md and
- * figures in --out DIR. Exit status: 0 done, 1 a run or a write failed (its row says
- * "failed", its criteria "no data"), 2 bad arguments, an --out that cannot be written, or
- * missing data. */
+/* ember-ablate EXPERIMENT [options] — the BatchNorm experiments of
+ * docs/experiment-protocols.md on MNIST-format data (Fashion-MNIST by default): runs.csv,
+ * curves.csv, report.md and figures in --out DIR. Exit status: 0 done, 1 a run or a write
+ * failed (its row says "failed", its criteria "no data"), 2 bad arguments, an --out that
+ * cannot be written, or missing data. */
 #include "core/parallel.h"
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "ablate.h"
+#include "ablate_commit.h"
+#include "core/kernels.h"
 #include "core/wfile.h"
 #include "data/mnist.h"
 #include "examples/common/gnuplot.h"
@@ -29,7 +31,8 @@ static void usage(FILE *f) {
     fprintf(f, "  %-15s every experiment above\n\noptions:\n"
             "  --out DIR          output folder (default results/EXPERIMENT)\n"
             "  --quick            the reduced protocol (each experiment well under a minute)\n"
-            "  --seeds N          seeds per configuration (default 1 quick, 3 full)\n"
+            "  --seeds N          seeds per configuration (default 1 quick; full: 3 or 1, as\n"
+            "                     each experiment's protocol says)\n"
             "  --jobs N           runs in N parallel worker processes (default 1)\n"
             "  --data DIR         MNIST-format data (default $EMBER_MNIST_DIR or Debian's "
             "Fashion-MNIST)\n"
@@ -37,9 +40,12 @@ static void usage(FILE *f) {
             "  --lr LIST          comma-separated learning rates (lr-sweep's grid; elsewhere "
             "the first overrides the experiment's lr)\n"
             "  --batch N, --steps N, --train-limit N   override the experiment's protocol\n"
-            "  --threads N        threads per worker (default 1)\n\n"
+            "  --threads N        threads per worker (default 1)\n"
+            "  --kernels TIER     fast | reference: ember's fast kernels, or the plain loops the\n"
+            "                     docs cite ($EMBER_KERNELS, else the build's default, %s)\n\n"
             "Under mpirun -np P the runs are shared out (run i on process i mod P, each with\n"
-            "--jobs workers) and process 0 writes the same files one process would.\n", "all");
+            "--jobs workers) and process 0 writes the same files one process would.\n", "all",
+            em_kernels_default() == em_kernels_fast() ? "fast" : "reference");
 }
 
 static bool parse_long(const char *s, long lo, long *out) {
@@ -91,7 +97,7 @@ static int parse(int argc, char **argv, ab_opts *o) {
         {"out", 1, 0, 'o'}, {"quick", 0, 0, 'q'}, {"seeds", 1, 0, 's'}, {"jobs", 1, 0, 'j'},
         {"data", 1, 0, 'd'}, {"dataset", 1, 0, 'D'}, {"lr", 1, 0, 'l'}, {"batch", 1, 0, 'b'},
         {"steps", 1, 0, 'S'}, {"train-limit", 1, 0, 'L'}, {"threads", 1, 0, 't'},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"kernels", 1, 0, 'k'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
     long v;
@@ -112,6 +118,10 @@ static int parse(int argc, char **argv, ab_opts *o) {
         case 'S': if (!parse_long(optarg, 1, &v)) bad = "--steps"; else o->steps = v; break;
         case 'L': if (!parse_long(optarg, 2, &v)) bad = "--train-limit"; else o->train_limit = v; break;
         case 't': if (!parse_long(optarg, 1, &v) || v > 256) bad = "--threads"; else o->threads = (int)v; break;
+        case 'k':
+            if (strcmp(optarg, "fast") && strcmp(optarg, "reference")) bad = "--kernels";
+            else snprintf(o->kernels, sizeof o->kernels, "%s", optarg);
+            break;
         case 'h': return 1;
         default:
             fprintf(stderr, "ember-ablate: unknown option '%s'\nTry 'ember-ablate --help'.\n",
@@ -138,6 +148,15 @@ static int parse(int argc, char **argv, ab_opts *o) {
         return 2;
     }
     if (!o->out[0]) snprintf(o->out, sizeof o->out, "results/%s", o->experiment);
+    if (!o->kernels[0]) {   /* the tier $EMBER_KERNELS names, else the build's default */
+        const em_kernels *k;
+        em_error err;
+        if (em_kernels_from_env(&k, &err) != EM_OK) {
+            fprintf(stderr, "ember-ablate: %s\n", err.msg);
+            return 2;
+        }
+        snprintf(o->kernels, sizeof o->kernels, "%s", k == em_kernels_fast() ? "fast" : "reference");
+    }
     return 0;
 }
 
@@ -146,7 +165,8 @@ static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
     char seeds[160];
     if (o->seeds) snprintf(seeds, sizeof seeds, "%d per configuration (--seeds)", o->seeds);
     else snprintf(seeds, sizeof seeds, "%s", o->quick ? "1 per configuration"
-                  : "3 per configuration for E1, E3a, E3c, E5a and E5b, 1 elsewhere");
+                  : "3 per configuration for E1, E3a, E3c, E5a, E5b, norm-batch, renorm, "
+                    "train-eval, residual-depth and placement, 1 elsewhere");
     char procs[64] = "";
     if (em_dist_size(ctx->dist) > 1)
         snprintf(procs, sizeof procs, " in each of %d MPI processes", em_dist_size(ctx->dist));
@@ -154,17 +174,23 @@ static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     fprintf(f, "# ember-ablate %s%s\n\n", o->experiment, o->quick ? " --quick" : "");
-    fprintf(f, "Written %s. Data: %s (%zu training / %zu test images available). Protocol: %s. "
-               "Runs: %d, each in its own worker process (--jobs %d%s, %d OpenBLAS thread(s) each). "
-               "Seeds: %s (seeds 1..N; the seed column of runs.csv; each seeds the initialization and the shuffling). Loss: mean cross-entropy over the batch "
-               "(EXPERIMENTS.md §7); optimizer plain SGD unless a section says otherwise; "
-               "BatchNorm momentum 0.9 (fraction of history kept), eps 1e-5.\n\n",
-            when, ctx->train->name, ctx->train->n, ctx->test->n, o->quick ? "quick" : "full",
-            rep->n_runs, o->jobs, procs, o->threads, seeds);
-    fprintf(f, "Outcome of a run (EXPERIMENTS.md E3a): *diverged* = NaN/Inf or loss > 10 ln 10 "
-               "(stopped there) or final loss > 2.2; *trained* = final train loss (mean of the "
-               "last 100 steps) < %s; otherwise *slow*. The pass criteria below are measured "
-               "and reported honestly; they are not a gate.\n\n",
+    fprintf(f, "Written %s by ember-ablate built from commit %s (\"-dirty\": with changes not "
+               "committed). Kernels: %s. Data: %s (%zu training / %zu test images available). "
+               "Protocol: %s (docs/experiment-protocols.md has each experiment's paper, "
+               "published numbers, protocol and criteria). Runs: %d, each in its own worker "
+               "process (--jobs %d%s, %d OpenBLAS thread(s) each). Seeds: %s (seeds 1..N; "
+               "the seed column of runs.csv; each seeds the initialization and the "
+               "shuffling). Loss: mean cross-entropy over the batch; optimizer plain SGD "
+               "unless a section says otherwise; BatchNorm momentum 0.9 (fraction of history "
+               "kept), eps 1e-5, unless a section says otherwise.\n\n",
+            when, AB_COMMIT, o->kernels, ctx->train->name, ctx->train->n, ctx->test->n,
+            o->quick ? "quick" : "full", rep->n_runs, o->jobs, procs, o->threads, seeds);
+    fprintf(f, "Outcome of a run: *diverged* = NaN/Inf or loss > 10 ln 10 (stopped there) or "
+               "final loss > 2.2; *trained* = final train loss (mean of the last 100 steps) < "
+               "%s; otherwise *slow*; *measured* = a run that measures without training; "
+               "*failed* = stopped on an error (no measurements). The pass criteria below are "
+               "measured and reported honestly; they are not a gate. A criterion says *no "
+               "data* when a run it needs failed or has no measurement.\n\n",
             ctx->fashion ? "0.8 (Fashion-MNIST)" : "0.5");
     fprintf(f, "Files: `runs.csv` (one row per run), `curves.csv` (run, step, metric, value; "
                "`run` is the 0-based row of runs.csv), figures as `.png` with their `.gp` "
@@ -183,8 +209,9 @@ static int agree(const ab_opts *o, const em_dataset *train, const em_dataset *te
                        em_exact(x, sizeof x, o->lrs[i]));
     }
     snprintf(config, sizeof config, "experiment=%s quick=%d seeds=%d dataset=%s lr=%s batch=%d "
-             "steps=%ld train_limit=%ld", o->experiment, o->quick, o->seeds, o->dataset,
-             lrs[0] ? lrs : "default", o->batch, o->steps, o->train_limit);
+             "steps=%ld train_limit=%ld kernels=%s", o->experiment, o->quick, o->seeds,
+             o->dataset, lrs[0] ? lrs : "default", o->batch, o->steps, o->train_limit,
+             o->kernels);
     em_data_id id;
     em_data_id_of(&id, train, test);
     em_error err;

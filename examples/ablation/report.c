@@ -51,23 +51,40 @@ double ab_median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-void ab_criterion(ab_report *rep, const char *id, const char *what, const char *measured,
-                  bool pass) {
+void ab_criterion_data(ab_report *rep, const char *id, const char *what, const char *measured,
+                       bool has_data, bool pass) {
     int runs = 0, failed = 0;
     for (int i = 0; rep->experiment && i < rep->n_runs; i++)
         if (!strcmp(rep->runs[i].experiment, rep->experiment)) {
             runs++;
             failed += !strcmp(rep->res[i].outcome, "failed");
         }
-    if (failed) {
-        fprintf(rep->md, "| %s | %s | %s | **no data** (%d of %d runs failed) |\n", id, what,
-                measured, failed, runs);
+    if (failed || !has_data) {
+        if (failed)
+            fprintf(rep->md, "| %s | %s | %s | **no data** (%d of %d runs failed) |\n", id, what,
+                    measured, failed, runs);
+        else
+            fprintf(rep->md, "| %s | %s | %s | **no data** (the runs it needs have no "
+                             "measurement) |\n", id, what, measured);
         rep->n_nodata++;
         return;
     }
     fprintf(rep->md, "| %s | %s | %s | **%s** |\n", id, what, measured, pass ? "PASS" : "FAIL");
     if (pass) rep->n_pass++;
     else rep->n_fail++;
+}
+
+void ab_criterion(ab_report *rep, const char *id, const char *what, const char *measured,
+                  bool pass) {
+    ab_criterion_data(rep, id, what, measured, true, pass);
+}
+
+/* s for a single-quoted gnuplot string: a quote doubled ('' is one ') */
+static void gp_quoted(FILE *gp, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\'') fputc('\'', gp);
+        fputc(*s, gp);
+    }
 }
 
 bool ab_plot_begin(ab_report *rep, ab_plot *p, const char *name, const char *title,
@@ -84,8 +101,13 @@ bool ab_plot_begin(ab_report *rep, ab_plot *p, const char *name, const char *tit
     p->gp = p->w.f;
     fprintf(p->gp, "# %s.gp — written by ember-ablate; render with: gnuplot %s.gp\n", name, name);
     fprintf(p->gp, "set terminal pngcairo size 800,500 noenhanced\nset output '%s.png'\n", name);
-    fprintf(p->gp, "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n"
-                   "set key outside right\nset datafile missing 'nan'\n", title, xlabel, ylabel);
+    const char *labels[3][2] = {{"title", title}, {"xlabel", xlabel}, {"ylabel", ylabel}};
+    for (int i = 0; i < 3; i++) {
+        fprintf(p->gp, "set %s '", labels[i][0]);
+        gp_quoted(p->gp, labels[i][1]);
+        fputs("'\n", p->gp);
+    }
+    fprintf(p->gp, "set grid\nset key outside right\nset datafile missing 'nan'\n");
     if (logx) fprintf(p->gp, "set logscale x\n");
     if (logy) fprintf(p->gp, "set logscale y\n");
     return true;
@@ -96,7 +118,10 @@ void ab_plot_series(ab_plot *p, const char *title, const char *style, const doub
     if (!p->gp || p->n_series >= 16) return;
     fprintf(p->gp, "$d%d << EOD\n", p->n_series);
     for (int i = 0; i < n; i++)
-        if (isfinite(x[i]) && isfinite(y[i])) fprintf(p->gp, "%.6g %.6g\n", x[i], y[i]);
+        if (isfinite(x[i]) && isfinite(y[i])) {
+            fprintf(p->gp, "%.6g %.6g\n", x[i], y[i]);
+            p->n_points++;
+        }
     fprintf(p->gp, "EOD\n");
     snprintf(p->titles[p->n_series], sizeof p->titles[0], "%s", title);
     snprintf(p->styles[p->n_series], sizeof p->styles[0], "%s", style ? style : "linespoints");
@@ -106,9 +131,12 @@ void ab_plot_series(ab_plot *p, const char *title, const char *style, const doub
 void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption) {
     if (!p->gp) return;
     fprintf(p->gp, "plot ");
-    for (int i = 0; i < p->n_series; i++)
-        fprintf(p->gp, "%s$d%d using 1:2 with %s title '%s'", i ? ", \\\n     " : "", i,
-                p->styles[i], p->titles[i]);
+    for (int i = 0; i < p->n_series; i++) {
+        fprintf(p->gp, "%s$d%d using 1:2 with %s title '", i ? ", \\\n     " : "", i,
+                p->styles[i]);
+        gp_quoted(p->gp, p->titles[i]);
+        fputc('\'', p->gp);
+    }
     fprintf(p->gp, "\n");
     p->gp = NULL;
     em_error err;
@@ -117,6 +145,11 @@ void ab_plot_end(ab_report *rep, ab_plot *p, const char *caption) {
     if (em_wfile_commit(&p->w, &err) != EM_OK) {
         fprintf(stderr, "ember-ablate: %s\n", err.msg);
         fprintf(rep->md, "\n*%s*: not written (%s)\n\n", caption, err.msg);
+        return;
+    }
+    if (p->n_points == 0) {   /* gnuplot would only fail on an empty range */
+        fprintf(rep->md, "\n*%s*: `%s` (not rendered: no data to plot, the runs it needs "
+                         "failed or have no measurement)\n\n", caption, script);
         return;
     }
     /* gnuplot runs as a program in the report's folder, no shell in between */
@@ -186,4 +219,30 @@ int ab_find(const ab_report *rep, const char *experiment, const char *variant) {
         if (!strcmp(rep->runs[i].experiment, experiment) && !strcmp(rep->runs[i].variant, variant))
             return i;
     return -1;
+}
+
+double ab_run_error(const ab_report *rep, int i) {
+    if (i < 0 || !strcmp(rep->res[i].outcome, "failed")) return NAN;
+    /* a run stopped by divergence has no test accuracy (a slow start can also count as
+     * "diverged" by its final loss, and then it has one) */
+    if (isnan(rep->res[i].final_test_acc)) return 1 - 1.0 / rep->ctx->train->n_classes;
+    return 1 - rep->res[i].final_test_acc;
+}
+
+double ab_seed_median(const ab_report *rep, const char *experiment, const char *config,
+                      double (*value)(const ab_report *rep, int run), int *n) {
+    double v[AB_MAX_RUNS];
+    int k = 0;
+    size_t len = strlen(config);
+    for (int i = 0; i < rep->n_runs; i++) {
+        const char *var = rep->runs[i].variant;
+        if (strcmp(rep->runs[i].experiment, experiment) || strncmp(var, config, len) ||
+            strncmp(var + len, "-s", 2) || !var[len + 2] || strspn(var + len + 2, "0123456789") !=
+            strlen(var + len + 2))
+            continue;
+        double x = value(rep, i);
+        if (!isnan(x)) v[k++] = x;
+    }
+    if (n) *n = k;
+    return ab_median(v, k);
 }

@@ -30,7 +30,9 @@ ab_run *ab_run_add(const ab_ctx *ctx, ab_run *runs, int *n, const char *experime
     c->augment = false;
     c->test_limit = ctx->o->quick ? 2000 : 0;
     c->threads = ctx->o->threads;
+    if (ctx->o->kernels[0]) snprintf(c->kernels, sizeof c->kernels, "%s", ctx->o->kernels);
     r->n_hidden = -1;
+    r->norm_after = -1;
     snprintf(r->act, sizeof r->act, "relu");
     return r;
 }
@@ -39,7 +41,7 @@ int ab_seeds(const ab_ctx *ctx, int full_default) {
     return ctx->o->seeds > 0 ? ctx->o->seeds : ctx->o->quick ? 1 : full_default;
 }
 
-/* Ioffe & Szegedy's MNIST network as E1 trains it (EXPERIMENTS.md E1): 784-100-100-100-10
+/* Ioffe & Szegedy's MNIST network as E1 trains it (docs/experiment-protocols.md, E1): 784-100-100-100-10
  * sigmoid, N(0, 0.01^2) init, plain SGD lr 0.5, batch 60, 50000 steps (the paper's; 1500
  * quick), a fixed 2k test subset. Shared
  * by the convergence and distributions experiments, which must train the same runs. */
@@ -195,13 +197,16 @@ static void on_step(void *vctx, em_trainer *t, const em_step_info *s) {
     if (h->prev) memcpy(h->prev, h->params.data, h->params.n * sizeof *h->prev);
 }
 
-/* Builds the run's model: the experiment's own, the generic MLP of models.c, or the zoo
- * model cfg.model. */
+/* Builds the run's model: the experiment's own (an architecture-language network when
+ * run->arch is set), the generic MLP of models.c, or the zoo model cfg.model. */
 static em_code trainer_for(const ab_ctx *ctx, const ab_run *run, em_trainer *t, em_error *err) {
     int chw[3] = {ctx->train->c, ctx->train->h, ctx->train->w};
-    if (run->model)
-        return em_trainer_init_net(t, &run->cfg, ctx->train, ctx->test, run->model(run, chw), chw,
-                                   run->variant, NULL, err);
+    if (run->model) {
+        em_code code = em_trainer_init_net(t, &run->cfg, ctx->train, ctx->test,
+                                           run->model(run, chw), chw, run->variant, NULL, err);
+        if (code == EM_OK && run->arch[0]) ab_arch_after_init(run, t->net);
+        return code;
+    }
     if (run->n_hidden < 0) return em_trainer_init(t, &run->cfg, ctx->train, ctx->test, NULL, err);
     em_model_opts mo = em_config_model_opts(&run->cfg);
     em_module *net = em_model_mlp_new(chw, run->n_hidden, run->width, ctx->train->n_classes,
@@ -217,6 +222,14 @@ em_code ab_trainer_new(const ab_ctx *ctx, const ab_run *run, em_trainer *t, em_e
 }
 
 int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FILE *out) {
+    return ab_train_on(ctx, ctx->train, index, run, res, out);
+}
+
+int ab_train_on(const ab_ctx *base, const em_dataset *train, int index, const ab_run *run,
+                ab_result *res, FILE *out) {
+    ab_ctx own = *base;
+    own.train = train;
+    const ab_ctx *ctx = &own;
     em_trainer t;
     em_error err;
     if (ab_trainer_new(ctx, run, &t, &err) != EM_OK) {
@@ -270,6 +283,7 @@ int ab_train(const ab_ctx *ctx, int index, const ab_run *run, ab_result *res, FI
     if (isfinite(r.final_test_acc)) ab_curve(out, index, r.steps, "test_acc_final", r.final_test_acc);
     ab_extra(res, out, "best_train_acc", h.best_train_acc);
     ab_extra(res, out, "final_train_acc", r.final_train_acc);
+    int status = run->finish ? run->finish(run, index, &t, res, out) : 0;
     em_trainer_free(&t);
-    return 0;
+    return status;
 }

@@ -1,5 +1,5 @@
 /* examples/common/landscape.h — Santurkar et al.'s loss-landscape probe (§3.2, App. A.2.2;
- * ../shared/EXPERIMENTS.md E5): at the current parameters theta and a fixed batch, with
+ * docs/experiment-protocols.md, E5): at the current parameters theta and a fixed batch, with
  * g = grad L(theta), evaluate theta - eta g for every eta:
  *   loss band            min / max over eta of L(theta - eta g)
  *   gradient predictiveness   min / max over eta of |grad L(theta - eta g) - g|
