@@ -284,8 +284,8 @@ static int ablate(int argc, char **argv, const em_dist *dist) {
     }
     /* before any run: the files the report goes to can be written (a directory, a FIFO or a
      * link where report.md belongs would otherwise cost every run at the end) */
-    static const char *const outputs[] = {"runs.csv", "curves.csv", "report.md"};
-    for (int k = 0; k < 3 && !status; k++) {
+    static const char *const outputs[] = {"runs.csv", "curves.csv", "timing.csv", "report.md"};
+    for (int k = 0; k < 4 && !status; k++) {
         char path[EM_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/%s", o.out, outputs[k]);
         if (em_output_check(path, &err) != EM_OK) {

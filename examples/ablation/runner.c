@@ -36,8 +36,11 @@ static const char *num(char *buf, size_t len, double v) {
 }
 
 /* the runs.csv row of run (prefix before it): the configuration, then what r measured; a
- * failed run (outcome "failed") has no measurements, only its time */
-static void write_row(FILE *f, const char *prefix, const ab_run *run, const ab_result *r) {
+ * failed run (outcome "failed") has no measurements. A worker's row ends with the run's
+ * wall time (with_seconds), which goes to timing.csv, not runs.csv: runs.csv holds what
+ * the seed decides, the same bytes whatever --jobs or the machine's load */
+static void write_row(FILE *f, const char *prefix, const ab_run *run, const ab_result *r,
+                      bool with_seconds) {
     const em_config *c = &run->cfg;
     bool failed = !strcmp(r->outcome, "failed");
     char v[9][32];
@@ -46,12 +49,14 @@ static void write_row(FILE *f, const char *prefix, const ab_run *run, const ab_r
     snprintf(v[7], sizeof v[7], "%ld", r->diverged_step);
     if (isnan(r->seconds)) v[8][0] = '\0';
     else snprintf(v[8], sizeof v[8], "%.2f", r->seconds);
-    fprintf(f, "%s%s,%s,%d,%s,%s,%d,%llu,%s,%s,%s,%s,%s,%s,%s,%s\n", prefix, run->experiment,
+    fprintf(f, "%s%s,%s,%d,%s,%s,%d,%llu,%s,%s,%s,%s,%s,%s,%s", prefix, run->experiment,
             run->variant, c->bn ? 1 : 0, num(v[0], sizeof v[0], c->lr),
             num(v[1], sizeof v[1], c->init_scale), c->batch, (unsigned long long)c->seed,
             failed ? "" : v[5], num(v[2], sizeof v[2], r->final_train_loss),
             num(v[3], sizeof v[3], r->final_test_acc), num(v[4], sizeof v[4], r->best_test_acc),
-            failed ? "" : v[6], r->outcome[0] ? r->outcome : "-", failed ? "" : v[7], v[8]);
+            failed ? "" : v[6], r->outcome[0] ? r->outcome : "-", failed ? "" : v[7]);
+    if (with_seconds) fprintf(f, ",%s", v[8]);
+    fputc('\n', f);
 }
 
 /* a run that stopped on an error: no measurements */
@@ -79,7 +84,7 @@ static int child_main(const ab_ctx *ctx, const ab_run *runs, int i, const char *
     int status = run->fn ? run->fn(ctx, i, run, &r, out) : ab_train(ctx, i, run, &r, out);
     if (status != 0) mark_failed(&r);
     r.seconds = em_now() - start;
-    write_row(out, "R,", run, &r);
+    write_row(out, "R,", run, &r, true);
     if (em_wfile_commit(&w, &err) != EM_OK) {
         fprintf(stderr, "ember-ablate: %s\n", err.msg);
         return 1;
@@ -257,7 +262,30 @@ static bool push_point(ab_point **pts, long *n, long *cap, const ab_point *p) {
 static void failed_row(FILE *fr, const ab_run *run, ab_result *r) {
     mark_failed(r);
     r->seconds = NAN;
-    write_row(fr, "", run, r);
+    write_row(fr, "", run, r, false);
+}
+
+/* timing.csv: each run's wall time in seconds, a row per row of runs.csv (empty for a
+ * run that left no row). Apart from runs.csv, which a seed decides byte for byte. */
+static int write_timing(const char *dir, const ab_run *runs, int n, const ab_result *res) {
+    char path[EM_PATH_MAX + 32];
+    em_wfile w;
+    em_error err;
+    snprintf(path, sizeof path, "%s/timing.csv", dir);
+    if (em_wfile_open(&w, path, 0, &err) != EM_OK) {
+        fprintf(stderr, "ember-ablate: %s\n", err.msg);
+        return 1;
+    }
+    fputs("run,experiment,variant,seed,seconds\n", w.f);
+    for (int i = 0; i < n; i++) {
+        fprintf(w.f, "%d,%s,%s,%llu,", i, runs[i].experiment, runs[i].variant,
+                (unsigned long long)runs[i].cfg.seed);
+        if (!isnan(res[i].seconds)) fprintf(w.f, "%.2f", res[i].seconds);
+        fputc('\n', w.f);
+    }
+    if (em_wfile_commit(&w, &err) == EM_OK) return 0;
+    fprintf(stderr, "ember-ablate: %s\n", err.msg);
+    return 1;
 }
 
 int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_point **pts, long *n_pts) {
@@ -277,7 +305,7 @@ int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_poi
     }
     FILE *fr = wr.f, *fc = wc.f;
     fputs("experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_loss,"
-          "final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step,seconds\n", fr);
+          "final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step\n", fr);
     fputs("run,step,metric,value\n", fc);
     long cap = 0;
     *pts = NULL;
@@ -306,7 +334,8 @@ int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_poi
         while (fgets(line, sizeof line, f)) {
             line[strcspn(line, "\n")] = 0;
             if (line[0] == 'R' && line[1] == ',') {
-                fprintf(fr, "%s\n", line + 2);
+                char *t = strrchr(line + 2, ',');   /* the run's seconds: timing.csv's */
+                fprintf(fr, "%.*s\n", t ? (int)(t - line - 2) : (int)strlen(line + 2), line + 2);
                 parse_row(line + 2, r);
                 got_row = true;
             } else if (line[0] == 'C' && line[1] == ',') {
@@ -342,7 +371,7 @@ int ab_gather(const char *dir, const ab_run *runs, int n, ab_result *res, ab_poi
             fprintf(stderr, "ember-ablate: %s\n", err.msg);
             status = 1;
         }
-    return status;
+    return write_timing(dir, runs, n, res) != 0 ? 1 : status;
 }
 
 int ab_mkdirs(const char *dir) {

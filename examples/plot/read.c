@@ -212,7 +212,8 @@ static void read_run_labels(const char *curves, ab_labels *out) {
     size_t cap = 0;
     bool mixed = false;
     for (int no = 0; getline(&line, &cap, f) > 0 && out->n < 100000; no++) {
-        if (no == 0 || em_csv_split(line, fld, 20) != 15) continue;
+        int nf = no == 0 ? 0 : em_csv_split(line, fld, 20);
+        if (nf != 14 && nf != 15) continue;   /* 15: runs.csv before timing.csv */
         char (*nl)[160] = realloc(out->label, (size_t)(out->n + 1) * sizeof *nl);
         if (!nl) break;
         out->label = nl;

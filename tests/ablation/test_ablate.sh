@@ -28,7 +28,7 @@ s=$(status "$ABLATE" lr-sweep --quick --data "$tmp/nowhere" --out "$tmp/x")
 check "missing data exits 2" test "$s" = 2
 check "missing data names the directory and the fix" grep -q "nowhere.*dataset-fashion-mnist" "$tmp/err"
 
-runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_loss,final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step,seconds"
+runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_loss,final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step"
 # column value of the rows of runs.csv whose variant matches a regex
 col() { awk -F, -v re="$2" -v c="$3" 'NR > 1 && $2 ~ re { print $c }' "$1"; }
 
@@ -39,8 +39,8 @@ for e in lr-sweep convergence init-scale activations full-vs-frozen distribution
     s=$(status "$ABLATE" "$e" --quick --out "$out")
     check "$e --quick exits 0 ($(( $(date +%s) - start )) s)" test "$s" = 0
     check "$e: runs.csv has the header" test "$(head -1 "$out/runs.csv" 2>/dev/null)" = "$runs_header"
-    check "$e: runs.csv has rows of 15 columns" \
-        awk -F, 'NR > 1 { n++; if (NF != 15) bad = 1 } END { exit !(n > 0 && !bad) }' "$out/runs.csv"
+    check "$e: runs.csv has rows of 14 columns" \
+        awk -F, 'NR > 1 { n++; if (NF != 14) bad = 1 } END { exit !(n > 0 && !bad) }' "$out/runs.csv"
     check "$e: curves.csv has the header and rows" \
         awk -F, 'NR == 1 && $0 != "run,step,metric,value" { exit 1 } NR > 1 && NF != 4 { exit 1 } END { exit !(NR > 1) }' "$out/curves.csv"
     check "$e: report.md has criteria with PASS/FAIL" grep -q '\*\*\(PASS\|FAIL\)\*\*' "$out/report.md"
@@ -115,11 +115,12 @@ check "noisy-bn: the same noise without BN does not train" \
 check "noisy-bn: per-step change of a unit's batch mean in curves.csv" \
     grep -q ",mean_abs_dmu.L3," "$tmp/noisy-bn/curves.csv"
 
-# ---- --jobs 2 gives the same rows as --jobs 1 (time column aside) ----------------------------
+# ---- --jobs 2 gives the same rows as --jobs 1, byte for byte (the times in timing.csv) -----
 "$ABLATE" lr-sweep --quick --jobs 2 --out "$tmp/j2" >/dev/null 2>&1
-cut -d, -f1-14 "$tmp/lr-sweep/runs.csv" >"$tmp/j1.runs"
-cut -d, -f1-14 "$tmp/j2/runs.csv" >"$tmp/j2.runs"
-check "--jobs 2: runs.csv identical to --jobs 1 apart from seconds" cmp -s "$tmp/j1.runs" "$tmp/j2.runs"
+check "--jobs 2: runs.csv identical to --jobs 1" cmp -s "$tmp/lr-sweep/runs.csv" "$tmp/j2/runs.csv"
+check "timing.csv: a row per run, each with its seconds" \
+    awk -F, -v n="$(($(wc -l < "$tmp/j2/runs.csv") - 1))" \
+    'NR == 1 { ok = $0 == "run,experiment,variant,seed,seconds" } NR > 1 { k++; if ($5 == "" || $1 != NR - 2) ok = 0 } END { exit !(ok && k == n) }' "$tmp/j2/timing.csv"
 check "--jobs 2: curves.csv identical to --jobs 1" cmp -s "$tmp/lr-sweep/curves.csv" "$tmp/j2/curves.csv"
 
 echo "$passed passed, $failed failed"

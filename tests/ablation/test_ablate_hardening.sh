@@ -58,7 +58,7 @@ check "... each named on stderr" said "run [0-9]* (full-vs-frozen .*) failed"
 check "... six rows with outcome 'failed'" test "$(awk -F, '$13 == "failed"' "$r" | wc -l)" = 6
 check "... and no metrics (empty, not 0): steps to diverged_step" \
     awk -F, 'NR > 1 && ($8 != "" || $9 != "" || $10 != "" || $11 != "" || $12 != "" || $14 != "") { bad = 1 } END { exit bad }' "$r"
-check "... every row still has 15 columns" awk -F, 'NF != 15 { bad = 1 } END { exit bad }' "$r"
+check "... every row still has 14 columns" awk -F, 'NF != 14 { bad = 1 } END { exit bad }' "$r"
 check "... the criterion neither PASS nor FAIL" bash -c "! grep -q '\*\*\(PASS\|FAIL\)\*\*' '$tmp/failed/report.md'"
 check "... but 'no data' and why" grep -q '| \*\*no data\*\* (6 of 6 runs failed) |$' "$tmp/failed/report.md"
 check "... the summary counts it" grep -q "^0 criteria passed, 0 failed, 1 without data" "$tmp/failed/report.md"

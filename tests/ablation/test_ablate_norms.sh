@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/ablation/test_ablate_norms.sh — the second edition's experiments of ember-ablate
 # (norm-batch, renorm, train-eval, residual-depth, init-gradients, placement) as a user runs
-# them: each --quick protocol with --jobs 1 and with --jobs 2 (runs.csv the same apart from
-# the seconds column, curves.csv byte for byte), the files and their columns, the report's
+# them: each --quick protocol with --jobs 1 and with --jobs 2 (runs.csv and
+# curves.csv byte for byte), the files and their columns, the report's
 # criteria and figures, the direction each quick protocol is designed to keep; and
 # --kernels (in the report, refused when unknown, from $EMBER_KERNELS).
 # Uses Fashion-MNIST from /usr/share/datasets/fashion-mnist (or $EMBER_MNIST_DIR); reports
@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 status() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; }
 
-runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_loss,final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step,seconds"
+runs_header="experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_loss,final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step"
 # column c of the rows of runs.csv whose variant matches a regex
 col() { awk -F, -v re="$2" -v c="$3" 'NR > 1 && $2 ~ re { print $c }' "$1"; }
 # a number of a report line: the first match of regex re's group
@@ -32,8 +32,8 @@ for e in norm-batch renorm train-eval residual-depth init-gradients placement; d
     s=$(status "$ABLATE" "$e" --quick --out "$out")
     check "$e --quick exits 0 ($(( $(date +%s) - start )) s)" test "$s" = 0
     check "$e: runs.csv has the header" test "$(head -1 "$out/runs.csv" 2>/dev/null)" = "$runs_header"
-    check "$e: runs.csv has rows of 15 columns, none failed" \
-        awk -F, 'NR > 1 { n++; if (NF != 15 || $13 == "failed") bad = 1 } END { exit !(n > 0 && !bad) }' "$out/runs.csv"
+    check "$e: runs.csv has rows of 14 columns, none failed" \
+        awk -F, 'NR > 1 { n++; if (NF != 14 || $13 == "failed") bad = 1 } END { exit !(n > 0 && !bad) }' "$out/runs.csv"
     check "$e: curves.csv has the header and rows" \
         awk -F, 'NR == 1 && $0 != "run,step,metric,value" { exit 1 } NR > 1 && NF != 4 { exit 1 } END { exit !(NR > 1) }' "$out/curves.csv"
     check "$e: report.md has its section" grep -q "^## $e — " "$out/report.md"
@@ -45,11 +45,10 @@ for e in norm-batch renorm train-eval residual-depth init-gradients placement; d
         check "$e: figures rendered" bash -c "ls '$out'/*.png >/dev/null"
         check "$e: no figure failed to render" bash -c "! grep -q 'not rendered' '$out/report.md'"
     fi
-    # the same runs with two workers: the same rows (the seconds column aside), the same curves
+    # the same runs with two workers: the same rows, the same curves, byte for byte
     s=$(status "$ABLATE" "$e" --quick --jobs 2 --out "$out-j2")
     check "$e --quick --jobs 2 exits 0" test "$s" = 0
-    check "$e: --jobs 2 runs.csv = --jobs 1 runs.csv, the seconds column aside" \
-        cmp -s <(cut -d, -f1-14 "$out/runs.csv") <(cut -d, -f1-14 "$out-j2/runs.csv")
+    check "$e: --jobs 2 runs.csv = --jobs 1 runs.csv" cmp -s "$out/runs.csv" "$out-j2/runs.csv"
     check "$e: --jobs 2 curves.csv = --jobs 1 curves.csv" cmp -s "$out/curves.csv" "$out-j2/curves.csv"
     check "$e: no temporary files left" bash -c "! ls -a '$out' | grep -q tmp && ! ls -a '$out-j2' | grep -q tmp"
 done

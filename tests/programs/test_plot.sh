@@ -37,9 +37,9 @@ printf '%s\n1,100,0.05,0.9,0.70,0.8,0.72,1.0,6400.0,0\n2,200,0.05,0.5,0.85,0.6,0
   echo "2,200,0.05,0.5,0.84,,,0.5,6400.0,0"
   echo "2,200,0.05,0.55,0.82,0.55,0.83,1.0,6400.0,0"; } >"$tmp/in/b.csv"
 printf '%s\n1,7,10,2.5,0.1,,,0.1,100.0,1\n' "$hdr" >"$tmp/in/div.csv"
-{ echo "experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_loss,final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step,seconds"
-  echo "lr-sweep,bn-lr0.1-s1,1,0.1,1,64,1,30,0.4,0.85,0.85,-1,trained,-1,0.3"
-  echo "lr-sweep,nobn-lr1-s1,0,1,1,64,1,20,nan,nan,nan,-1,diverged,20,0.1"; } >"$tmp/abl/runs.csv"
+{ echo "experiment,variant,bn,lr,init_scale,batch,seed,steps,final_train_loss,final_test_acc,best_test_acc,steps_to_target,outcome,diverged_step"
+  echo "lr-sweep,bn-lr0.1-s1,1,0.1,1,64,1,30,0.4,0.85,0.85,-1,trained,-1"
+  echo "lr-sweep,nobn-lr1-s1,0,1,1,64,1,20,nan,nan,nan,-1,diverged,20"; } >"$tmp/abl/runs.csv"
 { echo "run,step,metric,value"
   for s in 10 20 30; do echo "0,$s,train_loss,0.$((9 - s / 10))"; done
   echo "0,30,test_acc_final,0.85"
