@@ -140,8 +140,8 @@ static void report(ab_report *rep) {
     for (int k = 0; k < N_KINDS; k++) data &= !isnan(ok[k][last]);
     bool bn_fixup = ok[0][last] > 0.5 && ok[4][last] > 0.5;
     for (int k = 2; k <= 3; k++) {   /* none-default, none-he */
-        snprintf(s, sizeof s, "%d blocks: BN %s, Fixup %s; none at %s %s (test error %.1f%%, "
-                 "BN %.1f%%)", depth_at(ctx, last), ok[0][last] > 0.5 ? "trains" : "fails",
+        snprintf(s, sizeof s, "%d blocks: BN %s, Fixup %s; without normalization at %s: %s "
+                 "(test error %.1f%%, BN %.1f%%)", depth_at(ctx, last), ok[0][last] > 0.5 ? "trains" : "fails",
                  ok[4][last] > 0.5 ? "trains" : "fails", k == 2 ? "PyTorch's default init" :
                  "He init", ok[k][last] > 0.5 ? "trains" : "fails", err[k][last], err[0][last]);
         ab_criterion_data(rep, k == 2 ? "residual-depth (a)" : "residual-depth (b)",
