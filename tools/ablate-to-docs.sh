@@ -24,7 +24,7 @@ die() { echo "ablate-to-docs: $*" >&2; exit 2; }
 title=$(head -1 "$src/report.md")
 [ "$title" = "# ember-ablate all" ] ||
     die "$src/report.md is the report of '${title#\# }', not of the full 'ember-ablate all'"
-commit=$(sed -n 's/.*built from commit \([^ ]*\) (.*/\1/p' "$src/report.md" | head -1)
+commit=$(sed -n 's/.*built from commit \([^ .]*\)[ .].*/\1/p' "$src/report.md" | head -1)
 [ -n "$commit" ] || die "$src/report.md does not say which commit it was built from"
 case $commit in
     *-dirty|unknown)

@@ -174,16 +174,18 @@ static void report_header(ab_report *rep, const ab_opts *o, const ab_ctx *ctx) {
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     fprintf(f, "# ember-ablate %s%s\n\n", o->experiment, o->quick ? " --quick" : "");
-    fprintf(f, "Written %s by ember-ablate built from commit %s (\"-dirty\": with changes not "
-               "committed). Kernels: %s. Data: %s (%zu training / %zu test images available). "
-               "Protocol: %s (docs/experiment-protocols.md has each experiment's paper, "
+    size_t cl = strlen(AB_COMMIT);
+    bool dirty = cl > 6 && !strcmp(AB_COMMIT + cl - 6, "-dirty");
+    fprintf(f, "Written %s by ember-ablate built from commit %s%s. Kernels: %s. Data: %s (%zu "
+               "training / %zu test images available). Protocol: %s (docs/experiment-protocols.md has each experiment's paper, "
                "published numbers, protocol and criteria). Runs: %d, each in its own worker "
                "process (--jobs %d%s, %d OpenBLAS thread(s) each). Seeds: %s (seeds 1..N; "
                "the seed column of runs.csv; each seeds the initialization and the "
                "shuffling). Loss: mean cross-entropy over the batch; optimizer plain SGD "
                "unless a section says otherwise; BatchNorm momentum 0.9 (fraction of history "
                "kept), eps 1e-5, unless a section says otherwise.\n\n",
-            when, AB_COMMIT, o->kernels, ctx->train->name, ctx->train->n, ctx->test->n,
+            when, AB_COMMIT, dirty ? " (with changes not committed)" : "", o->kernels,
+            ctx->train->name, ctx->train->n, ctx->test->n,
             o->quick ? "quick" : "full", rep->n_runs, o->jobs, procs, o->threads, seeds);
     fprintf(f, "Outcome of a run: *diverged* = NaN/Inf or loss > 10 ln 10 (stopped there) or "
                "final loss > 2.2; *trained* = final train loss (mean of the last 100 steps) < "

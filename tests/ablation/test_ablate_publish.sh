@@ -22,7 +22,7 @@ fake() {
     cat >"$1/report.md" <<EOF
 $3
 
-Written 2026-01-01 00:00 UTC by ember-ablate built from commit $2 ("-dirty": with changes not committed). Kernels: fast. Protocol: full.
+Written 2026-01-01 00:00 UTC by ember-ablate built from commit $2. Kernels: fast. Protocol: full.
 
 ![a figure](norm_batch.png)
 
@@ -46,7 +46,7 @@ check "... naming the folder and the command that makes it" grep -q "no report.m
 data=${EMBER_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 if [ -e "$data/train-images-idx3-ubyte.gz" ] || [ -e "$data/train-images-idx3-ubyte" ]; then
     "$ABLATE" init-gradients --quick --out "$tmp/one" >/dev/null 2>&1
-    check "a real report names its commit" grep -q "built from commit [0-9a-f]\+\(-dirty\)\? (\|built from commit unknown (" "$tmp/one/report.md"
+    check "a real report names its commit" grep -q "built from commit [0-9a-f]\+\(-dirty (with changes not committed)\)\?\. \|built from commit unknown\. " "$tmp/one/report.md"
     check "... and its kernels" grep -q "Kernels: \(fast\|reference\)\." "$tmp/one/report.md"
     s=$(st "$publish" --allow-dirty "$tmp/one" "$docs")
     check "the report of one experiment (--quick) is refused: exit 2" test "$s" = 2
@@ -75,7 +75,7 @@ md="$docs/experiments.md"
 check "the title stays first" test "$(head -1 "$md")" = "# ember-ablate all"
 check "the stamp names the commit and the protocols document" \
     bash -c "sed -n 3,5p '$md' | tr '\n' ' ' | grep -q 'built from commit 0123456789ab; .*(experiment-protocols.md)'"
-check "the report's own header follows, with its commit" grep -q "^Written .*built from commit 0123456789ab (" "$md"
+check "the report's own header follows, with its commit" grep -q "^Written .*built from commit 0123456789ab\. " "$md"
 check "figure links point into img/" grep -q '^!\[a figure\](img/norm_batch.png)$' "$md"
 check "script names too" grep -q '(script: `img/norm_batch.gp`)' "$md"
 check "and the scripts of figures not rendered" grep -q '^\*another\*: `img/lr_stress.gp` (not rendered' "$md"
