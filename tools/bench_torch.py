@@ -8,7 +8,7 @@
 A training step is what ember-bench times: forward, cross-entropy, backward, SGD with
 momentum 0.9 and weight decay 5e-4 (lr 0.01), on four pre-made random batches used in
 turn; inference is a forward under torch.no_grad() in eval mode. The models are
-../shared/reference_models.py (the spec ember's zoo mirrors), found through --models.
+tools/fixtures/reference_models.py (the spec ember's zoo mirrors), or --models DIR.
 After --warmup steps, --windows windows of about 0.5 s are timed and the median window
 is reported.
 
@@ -41,7 +41,7 @@ import time
 TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "4294967296",
                 "MALLOC_TOP_PAD_": "268435456"}
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_MODELS = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
+DEFAULT_MODELS = os.path.join(HERE, "fixtures")
 
 
 def macs(model):

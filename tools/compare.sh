@@ -15,8 +15,8 @@
 # configuration, one of them at 1 thread, and the median of three epochs, against
 # PyTorch's best of four). Then networks beyond the reference models (resnet20, --norm
 # gn:4 and ln, a spec no kernel was tuned for), PyTorch's side built from the source that
-# ember's --print-torch writes for them. Needs Debian's python3-torch (/usr/bin/python3) and
-# ../shared/reference_models.py (or REFERENCE_MODELS=DIR).
+# ember's --print-torch writes for them. Needs Debian's python3-torch (/usr/bin/python3);
+# the reference models are tools/fixtures/reference_models.py (or REFERENCE_MODELS=DIR).
 # --quick: two configurations, two timed windows, no epoch (a smoke test of the script,
 # not a measurement).
 set -euo pipefail
@@ -35,7 +35,7 @@ bench=$build/bench/ember-bench
 [ -x "$bench" ] || { echo "compare.sh: $bench not found; build first (./run build)" >&2; exit 2; }
 py=/usr/bin/python3
 $py -c 'import torch' 2>/dev/null || { echo "compare.sh: PyTorch is not installed (apt-get install python3-torch)" >&2; exit 2; }
-models=${REFERENCE_MODELS:-../shared}
+models=${REFERENCE_MODELS:-tools/fixtures}
 [ -f "$models/reference_models.py" ] || { echo "compare.sh: $models/reference_models.py not found (set REFERENCE_MODELS)" >&2; exit 2; }
 
 field() { sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p" | tr -d '"'; }

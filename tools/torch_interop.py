@@ -14,8 +14,8 @@ so this file reads and writes the format itself (read_safetensors / write_safete
         # train mnist-cnn in PyTorch on MNIST-format data, export it, print test accuracy
         # (then: ember-mnist --load OUT.safetensors --eval gives the same accuracy)
 
-Both directions, for each reference model (tools/fixtures/reference_models.py, the copy of
-../shared/reference_models.py that ember's zoo mirrors):
+Both directions, for each reference model (tools/fixtures/reference_models.py, the PyTorch
+specification that ember's zoo mirrors):
   ember -> PyTorch  ember-logits initializes the model, trains 3 SGD steps (so weights,
                     running statistics and num_batches_tracked all move), saves a model-only
                     checkpoint and writes an input batch and its logits (.npy). PyTorch loads
