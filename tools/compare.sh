@@ -72,25 +72,27 @@ nets=(
 "$bench" --model mnist-cnn --bn --batch 64 --threads 2 --windows "$windows" >/dev/null
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores;" \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; $($py -c 'import torch; print("torch", torch.__version__)')"
+# ember-bench with the given options at 1 and 2 threads; the best so far in best_e, thr_e, gf
+ember_runs() {
+    local t out ips
+    for t in 1 2; do
+        out=$("$bench" "$@" --threads "$t" --windows "$windows")
+        ips=$(echo "$out" | field images_per_s)
+        if awk -v a="$ips" -v b="$best_e" 'BEGIN { exit !(a > b) }'; then
+            best_e=$ips thr_e=$t gf=$(echo "$out" | field gflops)
+        fi
+    done
+}
 printf '%-10s %-6s %5s %-6s | %12s %3s %6s | %12s %-7s | %6s\n' model bn batch mode \
     "ember img/s" thr GFLOPs "torch img/s" "thr/ob" "ratio"
 for c in "${configs[@]}"; do
     set -- $c
     model=$1 bn=$2 batch=$3 mode=$4
     best_e=0 best_t=0 gf=0
-    ember_runs() {  # ember-bench at 1 and 2 threads; the best so far in best_e, thr_e, gf
-        for t in 1 2; do
-            out=$("$bench" --model "$model" "$bn" --batch "$batch" --threads "$t" --mode "$mode" --windows "$windows")
-            ips=$(echo "$out" | field images_per_s)
-            if awk -v a="$ips" -v b="$best_e" 'BEGIN { exit !(a > b) }'; then
-                best_e=$ips thr_e=$t gf=$(echo "$out" | field gflops)
-            fi
-        done
-    }
-    ember_runs
+    ember_runs --model "$model" "$bn" --batch "$batch" --mode "$mode"
     tout=$($py tools/bench_torch.py --model "$model" "$bn" --batch "$batch" --mode "$mode" \
         --windows "$windows" --models "$models" --best | tail -1)
-    [ $quick = 1 ] || ember_runs
+    [ $quick = 1 ] || ember_runs --model "$model" "$bn" --batch "$batch" --mode "$mode"
     best_t=$(echo "$tout" | field images_per_s)
     tthr="$(echo "$tout" | field threads)/$(echo "$tout" | field openblas_threads)"
     ratio=$(awk -v a="$best_e" -v b="$best_t" 'BEGIN { printf "%.2f", a / b }')
@@ -107,20 +109,10 @@ for row in "${nets[@]}"; do
     "$build/examples/ember-$prog" "${opts_a[@]}" --print-torch >"$tmp/net.py"
     input=$(sed -n '1s/.*input (N, \([0-9]*\), \([0-9]*\), \([0-9]*\)).*/\1x\2x\3/p' "$tmp/net.py")
     best_e=0
-    ember_runs() {
-        for t in 1 2; do
-            out=$("$bench" "${opts_a[@]}" --input "$input" --batch "$batch" --threads "$t" \
-                --mode "$mode" --windows "$windows")
-            ips=$(echo "$out" | field images_per_s)
-            if awk -v a="$ips" -v b="$best_e" 'BEGIN { exit !(a > b) }'; then
-                best_e=$ips thr_e=$t gf=$(echo "$out" | field gflops)
-            fi
-        done
-    }
-    ember_runs
+    ember_runs "${opts_a[@]}" --input "$input" --batch "$batch" --mode "$mode"
     tout=$($py tools/bench_torch.py --model "$label" --torch-source "$tmp/net.py" \
         --input "$input" --batch "$batch" --mode "$mode" --windows "$windows" --best | tail -1)
-    [ $quick = 1 ] || ember_runs
+    [ $quick = 1 ] || ember_runs "${opts_a[@]}" --input "$input" --batch "$batch" --mode "$mode"
     best_t=$(echo "$tout" | field images_per_s)
     tthr="$(echo "$tout" | field threads)/$(echo "$tout" | field openblas_threads)"
     ratio=$(awk -v a="$best_e" -v b="$best_t" 'BEGIN { printf "%.2f", a / b }')
