@@ -9,8 +9,12 @@
 
 typedef struct named { const char *option, *path; } named;
 
-/* the files the run writes (n returned) and the files it reads */
-static int outputs_of(const em_config *c, named *out) {
+/* how many files a run can write: outputs_of's list (an array of fewer overflowed when
+ * --confusion joined the list with all four given) */
+#define MAX_OUTPUTS 4
+
+/* the files the run writes (n returned, at most MAX_OUTPUTS) */
+static int outputs_of(const em_config *c, named out[MAX_OUTPUTS]) {
     int n = 0;
     if (c->save[0] && !c->eval_only) out[n++] = (named){"--save", c->save};
     if (c->metrics[0] && !c->eval_only) out[n++] = (named){"--metrics", c->metrics};
@@ -53,7 +57,7 @@ static em_code clash(const named *o, const char *opt, const char *in, em_error *
 }
 
 em_code em_outputs_check(const em_config *c, em_error *err) {
-    named out[3];
+    named out[MAX_OUTPUTS];
     int n = outputs_of(c, out);
     for (int i = 0; i < n; i++) {
         em_error e;
@@ -98,7 +102,7 @@ static em_code check_files(const named *out, int n, const char *files, em_error 
 
 em_code em_outputs_check_data(const em_config *c, const em_dataset *train,
                               const em_dataset *test, em_error *err) {
-    named out[3];
+    named out[MAX_OUTPUTS];
     int n = outputs_of(c, out);
     em_code code = check_files(out, n, train->files, err);
     return code ? code : check_files(out, n, test->files, err);

@@ -88,6 +88,16 @@ s=$(st "$MNIST" "${run[@]}" --save "$tmp/tr.csv" --metrics "$tmp/a/train-labels-
 check "--metrics naming a data file: exit 2, the data intact (got $s)" \
     test "$s" = 2 -a "$(stat -c %s "$tmp/a/train-labels-idx1-ubyte")" = 264
 check "... saying so" said "^ember-mnist: --metrics $tmp/a/train-labels-idx1-ubyte: that is one of the data files"
+# all four outputs at once (the list of outputs once overflowed its array of three: the
+# run stopped with "--batch 64 over 1987273518 process(es)")
+s=$(st "$MNIST" "${run[@]}" --save "$tmp/o4.st" --metrics "$tmp/o4m.csv" \
+    --predictions "$tmp/o4p.csv" --confusion "$tmp/o4c.csv")
+check "--save, --metrics, --predictions and --confusion together: the run goes through (got $s)" \
+    is 0 "$s" test -s "$tmp/o4.st" -a -s "$tmp/o4m.csv" -a -s "$tmp/o4p.csv" -a -s "$tmp/o4c.csv"
+s=$(st "$MNIST" "${run[@]}" --save "$tmp/o5.st" --metrics "$tmp/o5m.csv" \
+    --predictions "$tmp/o5p.csv" --confusion "$tmp/o5m.csv")
+check "... the fourth naming the second's file: exit 2 (got $s)" is 2 "$s" \
+    said "^ember-mnist: --metrics and --confusion name the same file ($tmp/o5m.csv)"
 s=$(st "$MNIST" "${run[@]}" --epochs 2 --resume "$tmp/ck.st" --save "$tmp/ck.st")
 check "--save naming the --resume file is the next checkpoint of the same run: allowed (got $s)" \
     is 0 "$s" loads "$tmp/ck.st"
