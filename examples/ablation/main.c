@@ -102,24 +102,29 @@ static int parse(int argc, char **argv, ab_opts *o) {
     int c;
     long v;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-        const char *bad = NULL;
+        const char *bad = NULL, *want = "";  /* the option, and what it takes */
         switch (c) {
         case 'o': if (!copy_path(o->out, sizeof o->out, "--out", optarg)) return 2; break;
         case 'q': o->quick = true; break;
-        case 's': if (!parse_long(optarg, 1, &v) || v > 100) bad = "--seeds"; else o->seeds = (int)v; break;
-        case 'j': if (!parse_long(optarg, 1, &v) || v > 64) bad = "--jobs"; else o->jobs = (int)v; break;
+        case 's': if (!parse_long(optarg, 1, &v) || v > 100) bad = "--seeds", want = "1 to 100"; else o->seeds = (int)v; break;
+        case 'j': if (!parse_long(optarg, 1, &v) || v > 64) bad = "--jobs", want = "1 to 64"; else o->jobs = (int)v; break;
         case 'd': if (!copy_path(o->data, sizeof o->data, "--data", optarg)) return 2; break;
         case 'D':
-            if (strcmp(optarg, "fashion-mnist") && strcmp(optarg, "mnist")) bad = "--dataset";
+            if (strcmp(optarg, "fashion-mnist") && strcmp(optarg, "mnist"))
+                bad = "--dataset", want = "fashion-mnist or mnist";
             else snprintf(o->dataset, sizeof o->dataset, "%s", optarg);
             break;
-        case 'l': if (!parse_lrs(optarg, o)) bad = "--lr"; break;
-        case 'b': if (!parse_long(optarg, 2, &v) || v > 65536) bad = "--batch"; else o->batch = (int)v; break;
-        case 'S': if (!parse_long(optarg, 1, &v)) bad = "--steps"; else o->steps = v; break;
-        case 'L': if (!parse_long(optarg, 2, &v)) bad = "--train-limit"; else o->train_limit = v; break;
-        case 't': if (!parse_long(optarg, 1, &v) || v > 256) bad = "--threads"; else o->threads = (int)v; break;
+        case 'l':
+            if (!parse_lrs(optarg, o))
+                bad = "--lr", want = "comma-separated rates, each above 0 and at most 1e6";
+            break;
+        case 'b': if (!parse_long(optarg, 2, &v) || v > 65536) bad = "--batch", want = "2 to 65536"; else o->batch = (int)v; break;
+        case 'S': if (!parse_long(optarg, 1, &v)) bad = "--steps", want = "1 or more"; else o->steps = v; break;
+        case 'L': if (!parse_long(optarg, 2, &v)) bad = "--train-limit", want = "2 or more"; else o->train_limit = v; break;
+        case 't': if (!parse_long(optarg, 1, &v) || v > 256) bad = "--threads", want = "1 to 256"; else o->threads = (int)v; break;
         case 'k':
-            if (strcmp(optarg, "fast") && strcmp(optarg, "reference")) bad = "--kernels";
+            if (strcmp(optarg, "fast") && strcmp(optarg, "reference"))
+                bad = "--kernels", want = "fast or reference";
             else snprintf(o->kernels, sizeof o->kernels, "%s", optarg);
             break;
         case 'h': return 1;
@@ -129,8 +134,8 @@ static int parse(int argc, char **argv, ab_opts *o) {
             return 2;
         }
         if (bad) {
-            fprintf(stderr, "ember-ablate: %s: invalid value '%s'\nTry 'ember-ablate --help'.\n",
-                    bad, optarg);
+            fprintf(stderr, "ember-ablate: %s: invalid value '%s' (wanted: %s)\n"
+                    "Try 'ember-ablate --help'.\n", bad, optarg, want);
             return 2;
         }
     }

@@ -76,6 +76,13 @@ for lr in inf nan 1e400 -inf; do
     s=$(st "$ABLATE" "${quick[@]}" --lr "$lr" --out "$tmp/lr")
     check "--lr $lr: exit 2 (got $s)" is 2 "$s" said "^ember-ablate: --lr: invalid value"
 done
+# a refused number says what the option takes
+s=$(st "$ABLATE" "${quick[@]}" --batch 1 --out "$tmp/b1")
+check "--batch 1: exit 2, saying what --batch takes (got $s)" is 2 "$s" \
+    said "^ember-ablate: --batch: invalid value '1' (wanted: 2 to 65536)"
+s=$(st "$ABLATE" "${quick[@]}" --lr 0.1,,0.2 --out "$tmp/b1")
+check "--lr 0.1,,0.2: exit 2, saying what --lr takes (got $s)" is 2 "$s" \
+    said "^ember-ablate: --lr: invalid value '0.1,,0.2' (wanted: comma-separated rates"
 
 # ---- --out checked before the runs -----------------------------------------------------------
 mkdir -p "$tmp/busy/report.md"
