@@ -143,6 +143,9 @@ static const conv_case conv_grid[] = {
     {1, 1, 5, 5, 1, 5, 1, 2, false},      /* one channel, kernel as large as the image */
     {2, 16, 16, 16, 16, 7, 1, 3, false},  /* 7x7 */
     {4, 32, 2, 2, 32, 3, 1, 1, true},     /* a 2x2 image */
+    {2, 16, 32, 32, 16, 3, 1, 1, false},  /* resnet20's first stage: F(4x4, 3x3) */
+    {2, 24, 8, 64, 20, 3, 1, 1, true},    /* F(4x4): 16 tiles a row (two vectors), 2 rows */
+    {3, 16, 4, 32, 17, 3, 1, 1, false},   /* F(4x4): one tile row, images in groups */
 };
 
 static em_tensor *conv_graph(em_tape *tape, em_tensor *const *in, void *ctx) {

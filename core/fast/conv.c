@@ -464,7 +464,9 @@ static bool bwd_scratch_alloc(em_tape *tape, bwd_scratch *s, const conv_geom *g,
     s->scratch = em_tape_alloc(tape, nt * conv_scratch_per_thread(g, fuse) * sizeof(em_real));
     s->dwt = em_tape_alloc(tape, conv_blocks(g->N) * conv_dwt_size(g) * sizeof(em_real));
     s->dbt = em_tape_alloc(tape, (size_t)conv_blocks(g->N) * g->O * sizeof(double));
-    s->Ut = wino ? em_tape_alloc(tape, 16 * (size_t)g->O * g->C * sizeof(em_real)) : NULL;
+    s->Ut = wino ? em_tape_alloc(tape, em_wino_filters_len(g->O, g->C, g->H, g->W) *
+                                           sizeof(em_real))
+                 : NULL;
     return s->scratch && s->dwt && s->dbt && (!wino || s->Ut) && em_tape_ok(tape);
 }
 
@@ -475,7 +477,7 @@ static bool backward(em_tape *tape, em_real *dx, bool add, em_real *dw, em_real 
     int nt = conv_threads(g);
     bwd_scratch s;
     if (!bwd_scratch_alloc(tape, &s, g, nt, fuse, dx != NULL)) return false;
-    if (s.Ut) em_wino_filters(s.Ut, w, g->O, g->C, true);
+    if (s.Ut) em_wino_filters(s.Ut, w, g->O, g->C, g->H, g->W, true);
     conv2d_backward(dx, !add, dw, db, dy, y, sel, fuse, x, w, s.Ut, s.scratch, s.dwt, s.dbt,
                     g, nt);
     return true;
@@ -488,9 +490,11 @@ static bool forward(em_tape *tape, em_real *y, int32_t *sel, const em_real *x,
     em_real *scratch =
         em_tape_alloc(tape, nt * conv_fwd_scratch_per_thread(g, fuse) * sizeof *scratch);
     const bool wino = conv_wino(g);
-    em_real *U = wino ? em_tape_alloc(tape, 16 * (size_t)g->O * g->C * sizeof *U) : NULL;
+    em_real *U = wino ? em_tape_alloc(tape, em_wino_filters_len(g->O, g->C, g->H, g->W) *
+                                                sizeof *U)
+                      : NULL;
     if (!scratch || (wino && !U)) return false;
-    if (wino) em_wino_filters(U, w, g->O, g->C, false);
+    if (wino) em_wino_filters(U, w, g->O, g->C, g->H, g->W, false);
     conv2d_forward(y, sel, scratch, x, w, U, b, fuse, g, nt);
     return true;
 }

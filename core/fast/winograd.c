@@ -77,7 +77,15 @@ bool em_wino_applies(int C, int O, int H, int W) {
     return C >= 16 && O >= 16 && H >= 4 && W >= 4;
 }
 
-void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
+size_t em_wino_filters_len(int O, int C, int H, int W) {
+    return (em_wino4_applies(H, W) ? 36 : 16) * (size_t)O * C;
+}
+
+void em_wino_filters(em_real *U, const em_real *w, int O, int C, int H, int W, bool adjoint) {
+    if (em_wino4_applies(H, W)) {
+        em_wino4_filters(U, w, O, C, adjoint);
+        return;
+    }
     const int rows = adjoint ? C : O, cols = adjoint ? O : C;
     for (int o = 0; o < O; o++)
         for (int c = 0; c < C; c++) {
@@ -144,7 +152,9 @@ static void wino_parts(size_t sizes[3], int C, int O, int H, int W) {
 size_t em_wino_scratch(int C, int O, int H, int W) {
     size_t sz[3];
     wino_parts(sz, C, O, H, W);
-    return sz[0] + sz[1] + sz[2];
+    size_t f2 = sz[0] + sz[1] + sz[2];  /* the weight gradient's F(2x2) takes it too */
+    size_t f4 = em_wino4_applies(H, W) ? em_wino4_scratch(C, O, H, W) : 0;
+    return f4 > f2 ? f4 : f2;
 }
 
 /* buf (row_len(W)) = row h of the plane x (H, W) at ROW_AT, zeros before and after it; a
@@ -439,6 +449,10 @@ void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, in
     const int TH = tiles(H), TW = tiles(W), per = wino_block_rows(H, W);
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W;
     EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(C, O, H, W), "em_wino_images: nimg out of range");
+    if (em_wino4_applies(H, W)) {
+        em_wino4_images(y, add, x, U, C, O, H, W, nimg, scratch);
+        return;
+    }
     const wino_bufs b = wino_split(scratch, C, O, H, W);
     for (int ti0 = 0; ti0 < TH; ti0 += per) {
         int ti1 = ti0 + per < TH ? ti0 + per : TH;

@@ -1,5 +1,6 @@
 /* core/fast/winograd.h — the 3x3, stride-1, pad-1 convolution of an image (or of a few
- * small ones at once) by Winograd's F(2x2, 3x3) algorithm, for core/fast/conv.c (not part of the API).
+ * small ones at once) by Winograd's F(2x2, 3x3) algorithm (F(4x4, 3x3) for widths of 32,
+ * 64, ...: em_wino4_applies), for core/fast/conv.c (not part of the API).
  *
  * Each 2x2 block of outputs comes from a 4x4 tile of the input: with d the tile, g a 3x3
  * filter and the constant matrices B, G, A (winograd.c), the block is
@@ -30,16 +31,26 @@ bool em_wino_applies(int C, int O, int H, int W);
  * side and at most 800 KiB of transformed input and products (C + O channels) */
 int em_wino_group(int C, int O, int H, int W);
 
-/* U (16, O, C) = G g G^T for every filter g = w[o][c] of w (O, C, 3, 3). adjoint: the
- * filters of the backward-data convolution instead, dx = conv(dy) with g'[c][o] = w[o][c]
- * turned by 180 degrees: U (16, C, O). */
-void em_wino_filters(em_real *U, const em_real *w, int O, int C, bool adjoint);
+/* Images of H x H', H' a multiple of 32 and H of 4, go by F(4x4, 3x3) instead
+ * (winograd4.c): 36 products per 4 x 4 outputs, so 2.25 values of V and M per output
+ * instead of 4, at a larger rounding error. Their filters are U (36, O, C). The weight
+ * gradient (em_wino_dw_images) stays F(2x2, 3x3) for every image. */
+bool em_wino4_applies(int H, int W);
+
+/* how many values em_wino_filters writes for images of H x W: 16 or 36 times O C */
+size_t em_wino_filters_len(int O, int C, int H, int W);
+
+/* U (16, O, C) = G g G^T for every filter g = w[o][c] of w (O, C, 3, 3) (for images of H x
+ * W that em_wino4_applies to, U (36, O, C) of F(4x4, 3x3)'s G). adjoint: the filters of
+ * the backward-data convolution instead, dx = conv(dy) with g'[c][o] = w[o][c] turned by
+ * 180 degrees: U (16 or 36, C, O). */
+void em_wino_filters(em_real *U, const em_real *w, int O, int C, int H, int W, bool adjoint);
 
 /* scratch values one call of em_wino_images or em_wino_dw_images needs */
 size_t em_wino_scratch(int C, int O, int H, int W);
 
 /* y (nimg, O, H, W) = (add: +=) the 3x3, pad-1 convolution of x (nimg, C, H, W) with the
- * filters U (16, O, C) made by em_wino_filters; no bias. 1 <= nimg <= em_wino_group(C, O,
+ * filters U made by em_wino_filters for the same H, W; no bias. 1 <= nimg <= em_wino_group(C, O,
  * H, W) (the same for O, C: the backward's dx takes as many).
  * Each image's result is the same whatever nimg. scratch: em_wino_scratch(C, O, H, W). */
 void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
@@ -57,5 +68,11 @@ void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, 
 /* dw (O, C, 3, 3) += G^T Mw[.][o][c] G for every o, c: the weight gradient from its
  * transformed sum */
 void em_wino_dw_finish(em_real *dw, const em_real *Mw, int O, int C);
+
+/* winograd4.c, for em_wino_filters, em_wino_scratch and em_wino_images */
+void em_wino4_filters(em_real *U, const em_real *w, int O, int C, bool adjoint);
+size_t em_wino4_scratch(int C, int O, int H, int W);
+void em_wino4_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
+                     int H, int W, int nimg, em_real *scratch);
 
 #endif

@@ -1,0 +1,200 @@
+/* core/fast/winograd4.c — Winograd's F(4x4, 3x3) convolution of images whose width is a
+ * multiple of 32 and height a multiple of 4 (winograd.h; em_wino_images comes here for
+ * them). The constant matrices (Lavin and Gray 2016, points 0, 1, -1, 2, -2):
+ *   B^T = [4  0 -5  0  1  0]   G = [ 1/4     0     0 ]   A^T = [1  1  1  1  1  0]
+ *         [0 -4 -4  1  1  0]       [-1/6  -1/6  -1/6 ]         [0  1 -1  2 -2  0]
+ *         [0  4 -4 -1  1  0]       [-1/6   1/6  -1/6 ]         [0  1  1  4  4  0]
+ *         [0 -2 -1  2  1  0]       [1/24  1/12   1/6 ]         [0  1 -1  8 -8  1]
+ *         [0  2 -1 -2  1  0]       [1/24 -1/12   1/6 ]
+ *         [0  4  0 -5  0  1]       [  0     0     1  ]
+ * Tile t = (ti, tj) of the output holds rows 4ti .. 4ti+3 and columns 4tj .. 4tj+3; its
+ * input tile d is rows 4ti-1 .. 4ti+4 and columns 4tj-1 .. 4tj+4 (0 outside the image).
+ * Position xi = 6i + k of a transformed tile: row i, column k. 36 products per 16 outputs
+ * and input channel, against 16 per 4 for F(2x2, 3x3) and 144 for the direct sum; the
+ * transformed input and the products are 2.25 values per output, against 4. The price is
+ * more rounding: the transforms multiply by up to 8 and add six terms.
+ *
+ * A tile row's input transform goes in two passes: B^T down the six input rows (whole
+ * rows, unit stride) into six rows with zeros around them, then B along each of those,
+ * 8 tiles a vector: 32 values (from column 4tj-1) split by two rounds of even/odd
+ * shuffles into the tiles' columns 0-3, columns 4 and 5 being the next tile's 0 and 1.
+ * The output transform reverses it: A^T then A on 8 tiles' 36 vectors, the 16 results
+ * interleaved by two rounds of shuffles into four rows of 32 values.
+ */
+#include <string.h>
+
+#include "../gemm.h"
+#include "simd.h"
+#include "winograd.h"
+
+#define LOADV(p) (*(const em_uvec8 *)(p))
+#define STOREV(p, v) (*(em_uvec8 *)(p) = (v))
+#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#define LOW(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#define NEXT(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8) /* a[1..7], b[0] */
+
+enum { W4_BYTES = 512 << 10,  /* a block's V and M together, at most (L2: 1 MiB a core) */
+       W4_AT = 8 };           /* where a row starts in its buffer, zeros before it      */
+
+bool em_wino4_applies(int H, int W) { return W % 32 == 0 && H % 4 == 0 && H >= 4; }
+
+/* tile rows per block: as many as keep V and M within W4_BYTES, at least one */
+static int w4_rows(int C, int O, int H, int W) {
+    size_t per_row = 36 * (size_t)(C + O) * (size_t)(W / 4) * sizeof(em_real);
+    size_t rows = W4_BYTES / per_row;
+    return rows < 1 ? 1 : rows > (size_t)(H / 4) ? H / 4 : (int)rows;
+}
+
+static size_t w4_row_len(int W) { return W4_AT + (size_t)W + 16; }
+
+size_t em_wino4_scratch(int C, int O, int H, int W) {
+    size_t ld = (size_t)w4_rows(C, O, H, W) * (W / 4);
+    return 36 * (size_t)(C + O) * ld + 6 * w4_row_len(W);
+}
+
+void em_wino4_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
+    static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
+    const int rows = adjoint ? C : O, cols = adjoint ? O : C;
+    for (int o = 0; o < O; o++)
+        for (int c = 0; c < C; c++) {
+            const em_real *g = w + ((size_t)o * C + c) * 9;
+            double f[3][3], t[6][3];
+            for (int p = 0; p < 3; p++)
+                for (int q = 0; q < 3; q++) f[p][q] = adjoint ? g[(2 - p) * 3 + 2 - q] : g[p * 3 + q];
+            for (int i = 0; i < 6; i++)  /* t = G f */
+                for (int q = 0; q < 3; q++)
+                    t[i][q] = G[i][0] * f[0][q] + G[i][1] * f[1][q] + G[i][2] * f[2][q];
+            size_t r = adjoint ? (size_t)c : (size_t)o, k = adjoint ? (size_t)o : (size_t)c;
+            for (int i = 0; i < 6; i++)  /* u = t G^T */
+                for (int j = 0; j < 6; j++)
+                    U[((size_t)(6 * i + j) * rows + r) * cols + k] =
+                        (em_real)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+        }
+}
+
+/* v[0..5] = B^T (d0 .. d5), elementwise over vectors */
+#define BT6(v, d0, d1, d2, d3, d4, d5)                      \
+    do {                                                    \
+        (v)[0] = 4 * (d0) - 5 * (d2) + (d4);                \
+        (v)[1] = (d3) + (d4) - 4 * ((d1) + (d2));           \
+        (v)[2] = (d4) - (d3) + 4 * ((d1) - (d2));           \
+        (v)[3] = (d4) - (d2) + 2 * ((d3) - (d1));           \
+        (v)[4] = (d4) - (d2) - 2 * ((d3) - (d1));           \
+        (v)[5] = 4 * (d1) - 5 * (d3) + (d5);                \
+    } while (0)
+
+/* V (36, C, rows of ld): B^T d B of every tile in tile rows [ti0, ti1) of x (C, H, W), the
+ * first at V[.][.][0]; t: 6 rows of w4_row_len(W), their margins zero */
+EM_KERNEL static void w4_input(em_real *restrict V, size_t ld, const em_real *restrict x,
+                               int C, int H, int W, int ti0, int ti1, em_real *restrict t) {
+    const int TW = W / 4;
+    const size_t rl = w4_row_len(W), step = (size_t)C * ld;
+    const em_vec8 zero = {0};
+    for (int c = 0; c < C; c++) {
+        const em_real *xc = x + (size_t)c * H * W;
+        for (int ti = ti0; ti < ti1; ti++) {
+            const em_real *d[6];
+            for (int r = 0; r < 6; r++) {
+                int h = 4 * ti - 1 + r;
+                d[r] = h >= 0 && h < H ? xc + (size_t)h * W : NULL;
+            }
+            for (int w = 0; w < W; w += 8) {  /* B^T down the columns */
+                em_vec8 a[6], v[6];
+                for (int r = 0; r < 6; r++) a[r] = d[r] ? LOADV(d[r] + w) : zero;
+                BT6(v, a[0], a[1], a[2], a[3], a[4], a[5]);
+                for (int i = 0; i < 6; i++) STOREV(t + i * rl + W4_AT + w, v[i]);
+            }
+            for (int tj = 0; tj < TW; tj += 8) {  /* B along the rows, 8 tiles a vector */
+                em_real *vo = V + (size_t)c * ld + (size_t)(ti - ti0) * TW + tj;
+                for (int i = 0; i < 6; i++) {
+                    const em_real *s = t + i * rl + W4_AT - 1 + 4 * tj;
+                    em_vec8 e1 = EVEN(LOADV(s), LOADV(s + 8)), o1 = ODD(LOADV(s), LOADV(s + 8));
+                    em_vec8 e2 = EVEN(LOADV(s + 16), LOADV(s + 24));
+                    em_vec8 o2 = ODD(LOADV(s + 16), LOADV(s + 24));
+                    em_vec8 p0 = EVEN(e1, e2), p1 = EVEN(o1, o2);  /* columns 4tj-1, 4tj */
+                    em_vec8 p2 = ODD(e1, e2), p3 = ODD(o1, o2);    /* 4tj+1, 4tj+2 */
+                    em_vec8 n0 = {s[32]}, n1 = {s[33]};
+                    em_vec8 p4 = NEXT(p0, n0), p5 = NEXT(p1, n1);  /* 4tj+3, 4tj+4 */
+                    em_vec8 v[6];
+                    BT6(v, p0, p1, p2, p3, p4, p5);
+                    for (int k = 0; k < 6; k++) STOREV(vo + (size_t)(6 * i + k) * step, v[k]);
+                }
+            }
+        }
+    }
+}
+
+/* r[0..3] = A^T (m0 .. m5) */
+#define AT6(r, m0, m1, m2, m3, m4, m5)                             \
+    do {                                                           \
+        (r)[0] = (m0) + (m1) + (m2) + (m3) + (m4);                 \
+        (r)[1] = (m1) - (m2) + 2 * ((m3) - (m4));                  \
+        (r)[2] = (m1) + (m2) + 4 * ((m3) + (m4));                  \
+        (r)[3] = (m1) - (m2) + 8 * ((m3) - (m4)) + (m5);           \
+    } while (0)
+
+/* 32 outputs of one row, y[c][j] of 8 tiles (c = 0..3) interleaved, stored (add: +=) at r */
+static EM_INLINE void w4_store_row(em_real *r, const em_vec8 y[4], bool add) {
+    em_vec8 l1 = LOW(y[0], y[2]), h1 = HIGH(y[0], y[2]);
+    em_vec8 l2 = LOW(y[1], y[3]), h2 = HIGH(y[1], y[3]);
+    em_vec8 out[4] = {LOW(l1, l2), HIGH(l1, l2), LOW(h1, h2), HIGH(h1, h2)};
+    for (int q = 0; q < 4; q++) {
+        if (add) out[q] += LOADV(r + 8 * q);
+        STOREV(r + 8 * q, out[q]);
+    }
+}
+
+/* y (O, H, W), tile rows [ti0, ti1) = (add: +=) A^T m A of every tile's products m, from
+ * M (36, O, rows of ld), the first tile at M[.][.][0] */
+EM_KERNEL static void w4_output(em_real *restrict y, bool add, const em_real *restrict M,
+                                size_t ld, int O, int H, int W, int ti0, int ti1) {
+    const int TW = W / 4;
+    const size_t step = (size_t)O * ld;
+    for (int o = 0; o < O; o++)
+        for (int ti = ti0; ti < ti1; ti++)
+            for (int tj = 0; tj < TW; tj += 8) {
+                const em_real *m = M + (size_t)o * ld + (size_t)(ti - ti0) * TW + tj;
+                em_vec8 s[4][6];  /* A^T down the tiles' columns: s[row r][column k] */
+                for (int k = 0; k < 6; k++) {
+                    em_vec8 a[6], r4[4];
+                    for (int i = 0; i < 6; i++) a[i] = LOADV(m + (size_t)(6 * i + k) * step);
+                    AT6(r4, a[0], a[1], a[2], a[3], a[4], a[5]);
+                    for (int r = 0; r < 4; r++) s[r][k] = r4[r];
+                }
+                em_real *yr = y + ((size_t)o * H + 4 * ti) * W + 4 * tj;
+                for (int r = 0; r < 4; r++) {  /* A along the rows */
+                    em_vec8 out[4];
+                    AT6(out, s[r][0], s[r][1], s[r][2], s[r][3], s[r][4], s[r][5]);
+                    w4_store_row(yr + (size_t)r * W, out, add);
+                }
+            }
+}
+
+void em_wino4_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
+                     int H, int W, int nimg, em_real *scratch) {
+    const int TH = H / 4, TW = W / 4, per = w4_rows(C, O, H, W);
+    const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = (size_t)per * TW;
+    em_real *V = scratch, *M = V + 36 * (size_t)C * ld, *t = M + 36 * (size_t)O * ld;
+    const size_t rl = w4_row_len(W);
+    for (int i = 0; i < 6; i++) {  /* the rows' margins, which the passes never write */
+        memset(t + i * rl, 0, W4_AT * sizeof *t);
+        memset(t + i * rl + W4_AT + W, 0, (rl - W4_AT - (size_t)W) * sizeof *t);
+    }
+    for (int n = 0; n < nimg; n++)
+        for (int ti0 = 0; ti0 < TH; ti0 += per) {
+            int ti1 = ti0 + per < TH ? ti0 + per : TH, Tb = (ti1 - ti0) * TW;
+            w4_input(V, ld, x + n * CHW, C, H, W, ti0, ti1, t);
+            for (int xi = 0; xi < 36; xi++)
+                em_gemm_fast(false, false, O, Tb, C, 1, U + (size_t)xi * O * C, C,
+                             V + (size_t)xi * C * ld, (int)ld, 0, M + (size_t)xi * O * ld,
+                             (int)ld);
+            w4_output(y + n * OHW, add, M, ld, O, H, W, ti0, ti1);
+        }
+}
