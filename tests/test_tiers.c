@@ -146,6 +146,7 @@ static const conv_case conv_grid[] = {
     {2, 16, 32, 32, 16, 3, 1, 1, false},  /* resnet20's first stage: F(4x4, 3x3) */
     {2, 24, 8, 64, 20, 3, 1, 1, true},    /* F(4x4): 16 tiles a row (two vectors), 2 rows */
     {3, 16, 4, 32, 17, 3, 1, 1, false},   /* F(4x4): one tile row, images in groups */
+    {2, 16, 24, 16, 20, 3, 1, 1, true},   /* F(4x4), 16 wide: two tile rows a vector */
 };
 
 static em_tensor *conv_graph(em_tape *tape, em_tensor *const *in, void *ctx) {

@@ -1,6 +1,6 @@
 /* core/fast/winograd.h — the 3x3, stride-1, pad-1 convolution of an image (or of a few
- * small ones at once) by Winograd's F(2x2, 3x3) algorithm (F(4x4, 3x3) for widths of 32,
- * 64, ...: em_wino4_applies), for core/fast/conv.c (not part of the API).
+ * small ones at once) by Winograd's F(2x2, 3x3) algorithm (F(4x4, 3x3) for widths of 16,
+ * 32, 64, ...: em_wino4_applies), for core/fast/conv.c (not part of the API).
  *
  * Each 2x2 block of outputs comes from a 4x4 tile of the input: with d the tile, g a 3x3
  * filter and the constant matrices B, G, A (winograd.c), the block is
@@ -31,9 +31,9 @@ bool em_wino_applies(int C, int O, int H, int W);
  * side and at most 800 KiB of transformed input and products (C + O channels) */
 int em_wino_group(int C, int O, int H, int W);
 
-/* Images of H x H', H' a multiple of 32 and H of 4, go by F(4x4, 3x3) instead
- * (winograd4.c): 36 products per 4 x 4 outputs, so 2.25 values of V and M per output
- * instead of 4, at a larger rounding error. Their filters are U (36, O, C). The weight
+/* Images H high and W wide, W a multiple of 32 and H of 4 (or W 16 and H a multiple of
+ * 8), go by F(4x4, 3x3) instead (winograd4.c): 36 products per 4 x 4 outputs, so 2.25
+ * values of V and M per output instead of 4, at a larger rounding error. Their filters are U (36, O, C). The weight
  * gradient (em_wino_dw_images) stays F(2x2, 3x3) for every image. */
 bool em_wino4_applies(int H, int W);
 

@@ -1,6 +1,6 @@
 /* core/fast/winograd4.c — Winograd's F(4x4, 3x3) convolution of images whose width is a
- * multiple of 32 and height a multiple of 4 (winograd.h; em_wino_images comes here for
- * them). The constant matrices (Lavin and Gray 2016, points 0, 1, -1, 2, -2):
+ * multiple of 32 and height a multiple of 4, or 16 wide and a multiple of 8 high
+ * (winograd.h; em_wino_images comes here for them). The constant matrices (Lavin and Gray 2016, points 0, 1, -1, 2, -2):
  *   B^T = [4  0 -5  0  1  0]   G = [ 1/4     0     0 ]   A^T = [1  1  1  1  1  0]
  *         [0 -4 -4  1  1  0]       [-1/6  -1/6  -1/6 ]         [0  1 -1  2 -2  0]
  *         [0  4 -4 -1  1  0]       [-1/6   1/6  -1/6 ]         [0  1  1  4  4  0]
@@ -34,24 +34,32 @@
 #define LOW(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
 #define HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
 #define NEXT(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8) /* a[1..7], b[0] */
+/* the same for two rows of 4 tiles: a[1..3], b[0], a[5..7], b[1] */
+#define NEXT2(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 8, 5, 6, 7, 9)
 
 enum { W4_BYTES = 512 << 10,  /* a block's V and M together, at most (L2: 1 MiB a core) */
        W4_AT = 8 };           /* where a row starts in its buffer, zeros before it      */
 
-bool em_wino4_applies(int H, int W) { return W % 32 == 0 && H % 4 == 0 && H >= 4; }
+/* An image 16 wide has 4 tiles a row: a vector holds two tile rows (a "pair"), so its
+ * height must be a multiple of 8. */
+bool em_wino4_applies(int H, int W) {
+    return (W % 32 == 0 && H % 4 == 0 && H >= 4) || (W == 16 && H % 8 == 0 && H >= 8);
+}
 
-/* tile rows per block: as many as keep V and M within W4_BYTES, at least one */
+/* tile rows per block: as many as keep V and M within W4_BYTES, at least one (two, and
+ * even, for pairs) */
 static int w4_rows(int C, int O, int H, int W) {
     size_t per_row = 36 * (size_t)(C + O) * (size_t)(W / 4) * sizeof(em_real);
     size_t rows = W4_BYTES / per_row;
-    return rows < 1 ? 1 : rows > (size_t)(H / 4) ? H / 4 : (int)rows;
+    int n = rows < 1 ? 1 : rows > (size_t)(H / 4) ? H / 4 : (int)rows;
+    return W == 16 ? (n < 2 ? 2 : n - n % 2) : n;
 }
 
 static size_t w4_row_len(int W) { return W4_AT + (size_t)W + 16; }
 
 size_t em_wino4_scratch(int C, int O, int H, int W) {
     size_t ld = (size_t)w4_rows(C, O, H, W) * (W / 4);
-    return 36 * (size_t)(C + O) * ld + 6 * w4_row_len(W);
+    return 36 * (size_t)(C + O) * ld + 12 * w4_row_len(W);
 }
 
 void em_wino4_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
@@ -90,38 +98,52 @@ void em_wino4_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) 
         (v)[5] = 4 * (d1) - 5 * (d3) + (d5);                \
     } while (0)
 
+/* t[i] (6 rows of rl, the row at W4_AT) = row i of B^T times the 6 input rows of tile row
+ * ti of the plane xc (H, W), rows outside it zero */
+static EM_INLINE void w4_columns(em_real *t, size_t rl, const em_real *xc, int H, int W,
+                                 int ti) {
+    const em_vec8 zero = {0};
+    const em_real *d[6];
+    for (int r = 0; r < 6; r++) {
+        int h = 4 * ti - 1 + r;
+        d[r] = h >= 0 && h < H ? xc + (size_t)h * W : NULL;
+    }
+    for (int w = 0; w < W; w += 8) {
+        em_vec8 a[6], v[6];
+        for (int r = 0; r < 6; r++) a[r] = d[r] ? LOADV(d[r] + w) : zero;
+        BT6(v, a[0], a[1], a[2], a[3], a[4], a[5]);
+        for (int i = 0; i < 6; i++) STOREV(t + i * rl + W4_AT + w, v[i]);
+    }
+}
+
 /* V (36, C, rows of ld): B^T d B of every tile in tile rows [ti0, ti1) of x (C, H, W), the
- * first at V[.][.][0]; t: 6 rows of w4_row_len(W), their margins zero */
+ * first at V[.][.][0]; t: 12 rows of w4_row_len(W), their margins zero. 8 tiles a vector:
+ * of one tile row (sB = sA + 16), or of two (16 wide: sA and sB their rows). */
 EM_KERNEL static void w4_input(em_real *restrict V, size_t ld, const em_real *restrict x,
                                int C, int H, int W, int ti0, int ti1, em_real *restrict t) {
-    const int TW = W / 4;
+    const int TW = W / 4, pair = TW == 4;
     const size_t rl = w4_row_len(W), step = (size_t)C * ld;
-    const em_vec8 zero = {0};
     for (int c = 0; c < C; c++) {
         const em_real *xc = x + (size_t)c * H * W;
-        for (int ti = ti0; ti < ti1; ti++) {
-            const em_real *d[6];
-            for (int r = 0; r < 6; r++) {
-                int h = 4 * ti - 1 + r;
-                d[r] = h >= 0 && h < H ? xc + (size_t)h * W : NULL;
-            }
-            for (int w = 0; w < W; w += 8) {  /* B^T down the columns */
-                em_vec8 a[6], v[6];
-                for (int r = 0; r < 6; r++) a[r] = d[r] ? LOADV(d[r] + w) : zero;
-                BT6(v, a[0], a[1], a[2], a[3], a[4], a[5]);
-                for (int i = 0; i < 6; i++) STOREV(t + i * rl + W4_AT + w, v[i]);
-            }
+        for (int ti = ti0; ti < ti1; ti += 1 + pair) {
+            for (int q = 0; q <= pair; q++) w4_columns(t + 6 * q * rl, rl, xc, H, W, ti + q);
             for (int tj = 0; tj < TW; tj += 8) {  /* B along the rows, 8 tiles a vector */
                 em_real *vo = V + (size_t)c * ld + (size_t)(ti - ti0) * TW + tj;
                 for (int i = 0; i < 6; i++) {
-                    const em_real *s = t + i * rl + W4_AT - 1 + 4 * tj;
-                    em_vec8 e1 = EVEN(LOADV(s), LOADV(s + 8)), o1 = ODD(LOADV(s), LOADV(s + 8));
-                    em_vec8 e2 = EVEN(LOADV(s + 16), LOADV(s + 24));
-                    em_vec8 o2 = ODD(LOADV(s + 16), LOADV(s + 24));
+                    const em_real *sA = t + i * rl + W4_AT - 1 + 4 * tj;
+                    const em_real *sB = pair ? sA + 6 * rl : sA + 16;
+                    em_vec8 a = LOADV(sA), b = LOADV(sA + 8), cc = LOADV(sB), e = LOADV(sB + 8);
+                    em_vec8 e1 = EVEN(a, b), o1 = ODD(a, b), e2 = EVEN(cc, e), o2 = ODD(cc, e);
                     em_vec8 p0 = EVEN(e1, e2), p1 = EVEN(o1, o2);  /* columns 4tj-1, 4tj */
                     em_vec8 p2 = ODD(e1, e2), p3 = ODD(o1, o2);    /* 4tj+1, 4tj+2 */
-                    em_vec8 n0 = {s[32]}, n1 = {s[33]};
-                    em_vec8 p4 = NEXT(p0, n0), p5 = NEXT(p1, n1);  /* 4tj+3, 4tj+4 */
+                    em_vec8 p4, p5;                                 /* 4tj+3, 4tj+4 */
+                    if (pair) {
+                        em_vec8 n0 = {sA[16], sB[16]}, n1 = {sA[17], sB[17]};
+                        p4 = NEXT2(p0, n0), p5 = NEXT2(p1, n1);
+                    } else {
+                        em_vec8 n0 = {sA[32]}, n1 = {sA[33]};
+                        p4 = NEXT(p0, n0), p5 = NEXT(p1, n1);
+                    }
                     em_vec8 v[6];
                     BT6(v, p0, p1, p2, p3, p4, p5);
                     for (int k = 0; k < 6; k++) STOREV(vo + (size_t)(6 * i + k) * step, v[k]);
@@ -140,14 +162,16 @@ EM_KERNEL static void w4_input(em_real *restrict V, size_t ld, const em_real *re
         (r)[3] = (m1) - (m2) + 8 * ((m3) - (m4)) + (m5);           \
     } while (0)
 
-/* 32 outputs of one row, y[c][j] of 8 tiles (c = 0..3) interleaved, stored (add: +=) at r */
-static EM_INLINE void w4_store_row(em_real *r, const em_vec8 y[4], bool add) {
+/* 32 outputs, y[c][j] of 8 tiles (c = 0..3) interleaved, stored (add: +=): tiles 0-3 at
+ * rA, tiles 4-7 at rB (rA + 16 in one row; another row for a pair) */
+static EM_INLINE void w4_store_row(em_real *rA, em_real *rB, const em_vec8 y[4], bool add) {
     em_vec8 l1 = LOW(y[0], y[2]), h1 = HIGH(y[0], y[2]);
     em_vec8 l2 = LOW(y[1], y[3]), h2 = HIGH(y[1], y[3]);
     em_vec8 out[4] = {LOW(l1, l2), HIGH(l1, l2), LOW(h1, h2), HIGH(h1, h2)};
+    em_real *at[4] = {rA, rA + 8, rB, rB + 8};
     for (int q = 0; q < 4; q++) {
-        if (add) out[q] += LOADV(r + 8 * q);
-        STOREV(r + 8 * q, out[q]);
+        if (add) out[q] += LOADV(at[q]);
+        STOREV(at[q], out[q]);
     }
 }
 
@@ -155,10 +179,10 @@ static EM_INLINE void w4_store_row(em_real *r, const em_vec8 y[4], bool add) {
  * M (36, O, rows of ld), the first tile at M[.][.][0] */
 EM_KERNEL static void w4_output(em_real *restrict y, bool add, const em_real *restrict M,
                                 size_t ld, int O, int H, int W, int ti0, int ti1) {
-    const int TW = W / 4;
+    const int TW = W / 4, pair = TW == 4;
     const size_t step = (size_t)O * ld;
     for (int o = 0; o < O; o++)
-        for (int ti = ti0; ti < ti1; ti++)
+        for (int ti = ti0; ti < ti1; ti += 1 + pair)
             for (int tj = 0; tj < TW; tj += 8) {
                 const em_real *m = M + (size_t)o * ld + (size_t)(ti - ti0) * TW + tj;
                 em_vec8 s[4][6];  /* A^T down the tiles' columns: s[row r][column k] */
@@ -172,7 +196,8 @@ EM_KERNEL static void w4_output(em_real *restrict y, bool add, const em_real *re
                 for (int r = 0; r < 4; r++) {  /* A along the rows */
                     em_vec8 out[4];
                     AT6(out, s[r][0], s[r][1], s[r][2], s[r][3], s[r][4], s[r][5]);
-                    w4_store_row(yr + (size_t)r * W, out, add);
+                    em_real *rA = yr + (size_t)r * W;
+                    w4_store_row(rA, pair ? rA + 4 * (size_t)W : rA + 16, out, add);
                 }
             }
 }
@@ -183,7 +208,7 @@ void em_wino4_images(em_real *y, bool add, const em_real *x, const em_real *U, i
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = (size_t)per * TW;
     em_real *V = scratch, *M = V + 36 * (size_t)C * ld, *t = M + 36 * (size_t)O * ld;
     const size_t rl = w4_row_len(W);
-    for (int i = 0; i < 6; i++) {  /* the rows' margins, which the passes never write */
+    for (int i = 0; i < 12; i++) {  /* the rows' margins, which the passes never write */
         memset(t + i * rl, 0, W4_AT * sizeof *t);
         memset(t + i * rl + W4_AT + W, 0, (rl - W4_AT - (size_t)W) * sizeof *t);
     }
