@@ -336,7 +336,7 @@ EM_KERNEL static void relu_mask(em_real *restrict dym, const em_real *restrict d
  * are em_fast_conv2d_relu_pool's, (O, HoWo / 4) per image: dy_n is masked into dpm, (O, HoWo / 4)
  * scratch, then spread to the windows' winners in dym. With Ut (the Winograd path's
  * backward-data filters) dx_n is dy_n's Winograd convolution, dcols its scratch, and dwt
- * the transformed sum (16, O, C) (winograd.h), both a group of images at a time. */
+ * the transformed sum (16 or 36, O, C) (winograd.h), both a group of images at a time. */
 static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, double *dbt,
                                    const em_real *dy, const em_real *y, const int32_t *sel,
                                    em_real *dym, em_real *dpm, const em_real *x,
@@ -389,9 +389,10 @@ static void conv2d_backward_images(em_real *dx, bool dx_fresh, em_real *dwt, dou
 
 static int conv_blocks(int N) { return N < CONV_BLOCKS ? N : CONV_BLOCKS; }
 
-/* a block's dw sum: dw^T (K, O), or on the Winograd path its transformed form (16, O, C) */
+/* a block's dw sum: dw^T (K, O), or on the Winograd path its transformed form (16 or 36,
+ * O, C) */
 static size_t conv_dwt_size(const conv_geom *g) {
-    return conv_wino(g) ? 16 * (size_t)g->O * g->C : (size_t)g->O * g->K;
+    return conv_wino(g) ? em_wino_filters_len(g->O, g->C, g->H, g->W) : (size_t)g->O * g->K;
 }
 
 static size_t conv_scratch_per_thread(const conv_geom *g, conv_fuse fuse) {
@@ -444,7 +445,7 @@ static void conv2d_backward(em_real *dx, bool dx_fresh, em_real *dw, em_real *db
     }
     if (dw && conv_wino(g)) {  /* the transformed sums added up in block order, turned once */
         for (int bk = 1; bk < nb; bk++) add_into(dwt, dwt + bk * OK, OK);
-        em_wino_dw_finish(dw, dwt, g->O, g->C);
+        em_wino_dw_finish(dw, dwt, g->O, g->C, g->H, g->W);
     }
     for (int bk = 0; bk < nb; bk++) {
         for (int o = 0; dw && !conv_wino(g) && o < g->O; o++)  /* dw[o][r] += dwt[r][o] */

@@ -534,6 +534,10 @@ void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, 
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W;
     EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(C, O, H, W),
                   "em_wino_dw_images: nimg out of range");
+    if (em_wino4_applies(H, W)) {
+        em_wino4_dw_images(Mw, x, dy, C, O, H, W, nimg, scratch);
+        return;
+    }
     const wino_bufs b = wino_split(scratch, C, O, H, W);
     em_real *Dt = b.M;
     for (int ti0 = 0; ti0 < TH; ti0 += per) {
@@ -549,7 +553,11 @@ void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, 
     }
 }
 
-void em_wino_dw_finish(em_real *dw, const em_real *Mw, int O, int C) {
+void em_wino_dw_finish(em_real *dw, const em_real *Mw, int O, int C, int H, int W) {
+    if (em_wino4_applies(H, W)) {
+        em_wino4_dw_finish(dw, Mw, O, C);
+        return;
+    }
     const size_t OC = (size_t)O * C;
     for (size_t oc = 0; oc < OC; oc++) {
         double m[4][4], t[3][4];

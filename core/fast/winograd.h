@@ -34,7 +34,7 @@ int em_wino_group(int C, int O, int H, int W);
 /* Images H high and W wide, W a multiple of 32 and H of 4 (or W 16 and H a multiple of
  * 8), go by F(4x4, 3x3) instead (winograd4.c): 36 products per 4 x 4 outputs, so 2.25
  * values of V and M per output instead of 4, at a larger rounding error. Their filters are U (36, O, C). The weight
- * gradient (em_wino_dw_images) stays F(2x2, 3x3) for every image. */
+ * gradient of these images too (Mw 36 x O x C). */
 bool em_wino4_applies(int H, int W);
 
 /* how many values em_wino_filters writes for images of H x W: 16 or 36 times O C */
@@ -56,7 +56,8 @@ size_t em_wino_scratch(int C, int O, int H, int W);
 void em_wino_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
                     int H, int W, int nimg, em_real *scratch);
 
-/* Mw (16, O, C) += the transformed weight gradient of nimg images: over their tiles t,
+/* Mw (16, O, C) (36 for the images of em_wino4_applies, the same sum with F(4x4, 3x3)'s
+ * matrices) += the transformed weight gradient of nimg images: over their tiles t,
  * (A dy_t A^T)[xi] (B^T d_t B)[xi]^T, with dy_t the tile's 2x2 block of dy (O, H, W) and d_t
  * its 4x4 input tile of x (C, H, W). It is the adjoint of the forward: y = A^T [U .* V] A
  * with U = G g G^T gives dL/dg = G^T [(A dy A^T) .* V] G, summed over the tiles (in an
@@ -66,13 +67,16 @@ void em_wino_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, 
                        int W, int nimg, em_real *scratch);
 
 /* dw (O, C, 3, 3) += G^T Mw[.][o][c] G for every o, c: the weight gradient from its
- * transformed sum */
-void em_wino_dw_finish(em_real *dw, const em_real *Mw, int O, int C);
+ * transformed sum, Mw as em_wino_dw_images made it for images of H x W */
+void em_wino_dw_finish(em_real *dw, const em_real *Mw, int O, int C, int H, int W);
 
 /* winograd4.c, for em_wino_filters, em_wino_scratch and em_wino_images */
 void em_wino4_filters(em_real *U, const em_real *w, int O, int C, bool adjoint);
 size_t em_wino4_scratch(int C, int O, int H, int W);
 void em_wino4_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
                      int H, int W, int nimg, em_real *scratch);
+void em_wino4_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
+                        int W, int nimg, em_real *scratch);
+void em_wino4_dw_finish(em_real *dw, const em_real *Mw, int O, int C);
 
 #endif

@@ -20,6 +20,9 @@
  * shuffles into the tiles' columns 0-3, columns 4 and 5 being the next tile's 0 and 1.
  * The output transform reverses it: A^T then A on 8 tiles' 36 vectors, the 16 results
  * interleaved by two rounds of shuffles into four rows of 32 values.
+ * The weight gradient is the adjoint, as for F(2x2, 3x3): the input transformed as above,
+ * dy's 4 x 4 blocks by A . A^T (split into columns by the same shuffles), 36 products
+ * summed over the tiles, and G^T . G of the sums at the end.
  */
 #include <string.h>
 
@@ -62,13 +65,16 @@ size_t em_wino4_scratch(int C, int O, int H, int W) {
     return 36 * (size_t)(C + O) * ld + 12 * w4_row_len(W);
 }
 
+/* G of the header comment */
+static const double W4_G[6][3] = {{1.0 / 4, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
+
 void em_wino4_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) {
-    static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                   {0, 0, 1}};
+    const double (*G)[3] = W4_G;
     const int rows = adjoint ? C : O, cols = adjoint ? O : C;
     for (int o = 0; o < O; o++)
         for (int c = 0; c < C; c++) {
@@ -202,16 +208,21 @@ EM_KERNEL static void w4_output(em_real *restrict y, bool add, const em_real *re
             }
 }
 
+/* the margins of t's 12 rows, which w4_input reads and never writes, zeroed */
+static void w4_margins(em_real *t, int W) {
+    const size_t rl = w4_row_len(W);
+    for (int i = 0; i < 12; i++) {
+        memset(t + i * rl, 0, W4_AT * sizeof *t);
+        memset(t + i * rl + W4_AT + W, 0, (rl - W4_AT - (size_t)W) * sizeof *t);
+    }
+}
+
 void em_wino4_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
                      int H, int W, int nimg, em_real *scratch) {
     const int TH = H / 4, TW = W / 4, per = w4_rows(C, O, H, W);
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = (size_t)per * TW;
     em_real *V = scratch, *M = V + 36 * (size_t)C * ld, *t = M + 36 * (size_t)O * ld;
-    const size_t rl = w4_row_len(W);
-    for (int i = 0; i < 12; i++) {  /* the rows' margins, which the passes never write */
-        memset(t + i * rl, 0, W4_AT * sizeof *t);
-        memset(t + i * rl + W4_AT + W, 0, (rl - W4_AT - (size_t)W) * sizeof *t);
-    }
+    w4_margins(t, W);
     for (int n = 0; n < nimg; n++)
         for (int ti0 = 0; ti0 < TH; ti0 += per) {
             int ti1 = ti0 + per < TH ? ti0 + per : TH, Tb = (ti1 - ti0) * TW;
@@ -222,4 +233,82 @@ void em_wino4_images(em_real *y, bool add, const em_real *x, const em_real *U, i
                              (int)ld);
             w4_output(y + n * OHW, add, M, ld, O, H, W, ti0, ti1);
         }
+}
+
+/* ---- the weight gradient: dL/dg = G^T [sum over tiles (A dy_t A^T) .* (B^T d_t B)] G ---- */
+
+/* A^T's transpose on 4 values: r[0..5] = A (q0 .. q3) */
+#define A6(r, q0, q1, q2, q3)                                      \
+    do {                                                           \
+        (r)[0] = (q0);                                             \
+        (r)[1] = (q0) + (q1) + (q2) + (q3);                        \
+        (r)[2] = (q0) - (q1) + (q2) - (q3);                        \
+        (r)[3] = (q0) + 2 * (q1) + 4 * (q2) + 8 * (q3);            \
+        (r)[4] = (q0) - 2 * (q1) + 4 * (q2) - 8 * (q3);            \
+        (r)[5] = (q3);                                             \
+    } while (0)
+
+/* D (36, O, rows of ld) = A dy_t A^T for every tile in tile rows [ti0, ti1) of dy (O, H,
+ * W), the first at D[.][.][0]: each of the tile's 4 rows split into its 4 columns (8 tiles
+ * a vector, of one tile row or of a pair) and turned into 6, then the same down the rows */
+EM_KERNEL static void w4_dy(em_real *restrict D, size_t ld, const em_real *restrict dy, int O,
+                            int H, int W, int ti0, int ti1) {
+    const int TW = W / 4, pair = TW == 4;
+    const size_t step = (size_t)O * ld;
+    for (int o = 0; o < O; o++)
+        for (int ti = ti0; ti < ti1; ti += 1 + pair)
+            for (int tj = 0; tj < TW; tj += 8) {
+                em_vec8 u[4][6];  /* [row r of the tile][column k of A dy's rows] */
+                for (int r = 0; r < 4; r++) {
+                    const em_real *sA = dy + ((size_t)o * H + 4 * ti + r) * W + 4 * tj;
+                    const em_real *sB = pair ? sA + 4 * (size_t)W : sA + 16;
+                    em_vec8 a = LOADV(sA), b = LOADV(sA + 8), cc = LOADV(sB), e = LOADV(sB + 8);
+                    em_vec8 e1 = EVEN(a, b), o1 = ODD(a, b), e2 = EVEN(cc, e), o2 = ODD(cc, e);
+                    A6(u[r], EVEN(e1, e2), EVEN(o1, o2), ODD(e1, e2), ODD(o1, o2));
+                }
+                em_real *d = D + (size_t)o * ld + (size_t)(ti - ti0) * TW + tj;
+                for (int k = 0; k < 6; k++) {
+                    em_vec8 v[6];
+                    A6(v, u[0][k], u[1][k], u[2][k], u[3][k]);
+                    for (int i = 0; i < 6; i++) STOREV(d + (size_t)(6 * i + k) * step, v[i]);
+                }
+            }
+}
+
+void em_wino4_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
+                        int W, int nimg, em_real *scratch) {
+    const int TH = H / 4, TW = W / 4, per = w4_rows(C, O, H, W);
+    const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = (size_t)per * TW;
+    em_real *V = scratch, *D = V + 36 * (size_t)C * ld, *t = D + 36 * (size_t)O * ld;
+    w4_margins(t, W);
+    for (int n = 0; n < nimg; n++)
+        for (int ti0 = 0; ti0 < TH; ti0 += per) {
+            int ti1 = ti0 + per < TH ? ti0 + per : TH, Tb = (ti1 - ti0) * TW;
+            w4_input(V, ld, x + n * CHW, C, H, W, ti0, ti1, t);
+            w4_dy(D, ld, dy + n * OHW, O, H, W, ti0, ti1);
+            for (int xi = 0; xi < 36; xi++)  /* Mw[xi] (O, C) += D[xi] (O, Tb) V[xi]^T */
+                em_gemm_fast(false, true, O, C, Tb, 1, D + (size_t)xi * O * ld, (int)ld,
+                             V + (size_t)xi * C * ld, (int)ld, 1, Mw + (size_t)xi * O * C, C);
+        }
+}
+
+void em_wino4_dw_finish(em_real *dw, const em_real *Mw, int O, int C) {
+    const size_t OC = (size_t)O * C;
+    for (size_t oc = 0; oc < OC; oc++) {
+        double m[6][6], t[3][6];
+        for (int xi = 0; xi < 36; xi++) m[xi / 6][xi % 6] = Mw[xi * OC + oc];
+        for (int p = 0; p < 3; p++)  /* t = G^T m */
+            for (int k = 0; k < 6; k++) {
+                double s = 0;
+                for (int i = 0; i < 6; i++) s += W4_G[i][p] * m[i][k];
+                t[p][k] = s;
+            }
+        em_real *g = dw + oc * 9;
+        for (int p = 0; p < 3; p++)  /* g += t G */
+            for (int q = 0; q < 3; q++) {
+                double s = 0;
+                for (int k = 0; k < 6; k++) s += t[p][k] * W4_G[k][q];
+                g[p * 3 + q] += (em_real)s;
+            }
+    }
 }
