@@ -128,9 +128,11 @@ int em_wino_group(int C, int O, int H, int W) {
 }
 
 /* the row length of V and M for a block of Tb tiles: slack for the spare lanes of 7-tile
- * rows (one) and of rows copied through the buffer (up to seven) */
+ * rows (one) and of rows copied through the buffer (up to seven). Rows of exactly Tb
+ * tiles (16 wide and more, 8 wide) get 8 values more too: with a Tb of 64 or 96 the 16
+ * streams of a transform were a multiple of 4 KiB apart, in one L1 set. */
 static int wino_ld(int Tb, int W) {
-    return W % 16 == 0 || W == 8 ? Tb : W == 14 ? Tb + 1 : Tb + 8;
+    return W == 14 ? Tb + 1 : Tb + 8;
 }
 
 /* the length of a row copied with zeros around it (ROW_AT before it, the rest after), so

@@ -60,8 +60,15 @@ static int w4_rows(int C, int O, int H, int W) {
 
 static size_t w4_row_len(int W) { return W4_AT + (size_t)W + 16; }
 
+/* The row length of V and M: a block's tiles and 8 values more. Without them a row of 64
+ * tiles (a 32 x 32 image) made 36 streams of stores exactly 4 KiB x C apart, which share
+ * their L1 set and evict each other. */
+static size_t w4_ld(int C, int O, int H, int W) {
+    return (size_t)w4_rows(C, O, H, W) * (W / 4) + 8;
+}
+
 size_t em_wino4_scratch(int C, int O, int H, int W) {
-    size_t ld = (size_t)w4_rows(C, O, H, W) * (W / 4);
+    size_t ld = w4_ld(C, O, H, W);
     return 36 * (size_t)(C + O) * ld + 12 * w4_row_len(W);
 }
 
@@ -220,7 +227,7 @@ static void w4_margins(em_real *t, int W) {
 void em_wino4_images(em_real *y, bool add, const em_real *x, const em_real *U, int C, int O,
                      int H, int W, int nimg, em_real *scratch) {
     const int TH = H / 4, TW = W / 4, per = w4_rows(C, O, H, W);
-    const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = (size_t)per * TW;
+    const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = w4_ld(C, O, H, W);
     em_real *V = scratch, *M = V + 36 * (size_t)C * ld, *t = M + 36 * (size_t)O * ld;
     w4_margins(t, W);
     for (int n = 0; n < nimg; n++)
@@ -278,7 +285,7 @@ EM_KERNEL static void w4_dy(em_real *restrict D, size_t ld, const em_real *restr
 void em_wino4_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C, int O, int H,
                         int W, int nimg, em_real *scratch) {
     const int TH = H / 4, TW = W / 4, per = w4_rows(C, O, H, W);
-    const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = (size_t)per * TW;
+    const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = w4_ld(C, O, H, W);
     em_real *V = scratch, *D = V + 36 * (size_t)C * ld, *t = D + 36 * (size_t)O * ld;
     w4_margins(t, W);
     for (int n = 0; n < nimg; n++)
