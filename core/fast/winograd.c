@@ -118,8 +118,9 @@ static int wino_block_rows(int H, int W) {
 }
 
 int em_wino_group(int C, int O, int H, int W) {
-    const int T1 = tiles(H) * tiles(W);
-    const size_t per = (size_t)T1 * 16 * (size_t)(C + O) * sizeof(em_real);  /* V and M */
+    const bool f4 = em_wino4_applies(H, W);  /* F(4x4): 4 x 4 outputs a tile, 36 products */
+    const int T1 = f4 ? (H / 4) * (W / 4) : tiles(H) * tiles(W);
+    const size_t per = (size_t)T1 * (f4 ? 36 : 16) * (size_t)(C + O) * sizeof(em_real);
     int k = 1;
     while (T1 < WINO_TILES && (k + 1) * T1 <= WINO_GROUP_TILES &&
            (size_t)(k + 1) * per <= WINO_GROUP_BYTES)

@@ -1,6 +1,7 @@
 /* core/fast/winograd4.c — Winograd's F(4x4, 3x3) convolution of images whose width is a
  * multiple of 32 and height a multiple of 4, or 16 wide and a multiple of 8 high
- * (winograd.h; em_wino_images comes here for them). The constant matrices (Lavin and Gray 2016, points 0, 1, -1, 2, -2):
+ * (winograd.h; em_wino_images and em_wino_dw_images come here for them). The constant
+ * matrices (Lavin and Gray 2016, the points 0, 1, -1, 2, -2):
  *   B^T = [4  0 -5  0  1  0]   G = [ 1/4     0     0 ]   A^T = [1  1  1  1  1  0]
  *         [0 -4 -4  1  1  0]       [-1/6  -1/6  -1/6 ]         [0  1 -1  2 -2  0]
  *         [0  4 -4 -1  1  0]       [-1/6   1/6  -1/6 ]         [0  1  1  4  4  0]
@@ -26,6 +27,7 @@
  */
 #include <string.h>
 
+#include "../errors.h"
 #include "../gemm.h"
 #include "simd.h"
 #include "winograd.h"
@@ -60,11 +62,13 @@ static int w4_rows(int C, int O, int H, int W) {
 
 static size_t w4_row_len(int W) { return W4_AT + (size_t)W + 16; }
 
-/* The row length of V and M: a block's tiles and 8 values more. Without them a row of 64
+/* The row length of V and M: a block's tiles (of em_wino_group images side by side: a 16 x
+ * 16 image has only 16 tiles, too few columns for the products to run fast) and 8 values
+ * more. Without them a row of 64
  * tiles (a 32 x 32 image) made 36 streams of stores exactly 4 KiB x C apart, which share
  * their L1 set and evict each other. */
 static size_t w4_ld(int C, int O, int H, int W) {
-    return (size_t)w4_rows(C, O, H, W) * (W / 4) + 8;
+    return (size_t)em_wino_group(C, O, H, W) * w4_rows(C, O, H, W) * (W / 4) + 8;
 }
 
 size_t em_wino4_scratch(int C, int O, int H, int W) {
@@ -88,7 +92,8 @@ void em_wino4_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) 
             const em_real *g = w + ((size_t)o * C + c) * 9;
             double f[3][3], t[6][3];
             for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) f[p][q] = adjoint ? g[(2 - p) * 3 + 2 - q] : g[p * 3 + q];
+                for (int q = 0; q < 3; q++)
+                    f[p][q] = adjoint ? g[(2 - p) * 3 + 2 - q] : g[p * 3 + q];
             for (int i = 0; i < 6; i++)  /* t = G f */
                 for (int q = 0; q < 3; q++)
                     t[i][q] = G[i][0] * f[0][q] + G[i][1] * f[1][q] + G[i][2] * f[2][q];
@@ -230,16 +235,17 @@ void em_wino4_images(em_real *y, bool add, const em_real *x, const em_real *U, i
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = w4_ld(C, O, H, W);
     em_real *V = scratch, *M = V + 36 * (size_t)C * ld, *t = M + 36 * (size_t)O * ld;
     w4_margins(t, W);
-    for (int n = 0; n < nimg; n++)
-        for (int ti0 = 0; ti0 < TH; ti0 += per) {
-            int ti1 = ti0 + per < TH ? ti0 + per : TH, Tb = (ti1 - ti0) * TW;
-            w4_input(V, ld, x + n * CHW, C, H, W, ti0, ti1, t);
-            for (int xi = 0; xi < 36; xi++)
-                em_gemm_fast(false, false, O, Tb, C, 1, U + (size_t)xi * O * C, C,
-                             V + (size_t)xi * C * ld, (int)ld, 0, M + (size_t)xi * O * ld,
-                             (int)ld);
-            w4_output(y + n * OHW, add, M, ld, O, H, W, ti0, ti1);
-        }
+    EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(C, O, H, W), "em_wino4_images: nimg");
+    for (int ti0 = 0; ti0 < TH; ti0 += per) {  /* image n's tiles at columns n Tr .. */
+        int ti1 = ti0 + per < TH ? ti0 + per : TH, Tr = (ti1 - ti0) * TW, Tb = nimg * Tr;
+        for (int n = 0; n < nimg; n++)
+            w4_input(V + (size_t)n * Tr, ld, x + n * CHW, C, H, W, ti0, ti1, t);
+        for (int xi = 0; xi < 36; xi++)
+            em_gemm_fast(false, false, O, Tb, C, 1, U + (size_t)xi * O * C, C,
+                         V + (size_t)xi * C * ld, (int)ld, 0, M + (size_t)xi * O * ld, (int)ld);
+        for (int n = 0; n < nimg; n++)
+            w4_output(y + n * OHW, add, M + (size_t)n * Tr, ld, O, H, W, ti0, ti1);
+    }
 }
 
 /* ---- the weight gradient: dL/dg = G^T [sum over tiles (A dy_t A^T) .* (B^T d_t B)] G ---- */
@@ -288,15 +294,17 @@ void em_wino4_dw_images(em_real *Mw, const em_real *x, const em_real *dy, int C,
     const size_t CHW = (size_t)C * H * W, OHW = (size_t)O * H * W, ld = w4_ld(C, O, H, W);
     em_real *V = scratch, *D = V + 36 * (size_t)C * ld, *t = D + 36 * (size_t)O * ld;
     w4_margins(t, W);
-    for (int n = 0; n < nimg; n++)
-        for (int ti0 = 0; ti0 < TH; ti0 += per) {
-            int ti1 = ti0 + per < TH ? ti0 + per : TH, Tb = (ti1 - ti0) * TW;
-            w4_input(V, ld, x + n * CHW, C, H, W, ti0, ti1, t);
-            w4_dy(D, ld, dy + n * OHW, O, H, W, ti0, ti1);
-            for (int xi = 0; xi < 36; xi++)  /* Mw[xi] (O, C) += D[xi] (O, Tb) V[xi]^T */
-                em_gemm_fast(false, true, O, C, Tb, 1, D + (size_t)xi * O * ld, (int)ld,
-                             V + (size_t)xi * C * ld, (int)ld, 1, Mw + (size_t)xi * O * C, C);
+    EM_ASSERT_MSG(nimg >= 1 && nimg <= em_wino_group(C, O, H, W), "em_wino4_dw_images: nimg");
+    for (int ti0 = 0; ti0 < TH; ti0 += per) {
+        int ti1 = ti0 + per < TH ? ti0 + per : TH, Tr = (ti1 - ti0) * TW, Tb = nimg * Tr;
+        for (int n = 0; n < nimg; n++) {
+            w4_input(V + (size_t)n * Tr, ld, x + n * CHW, C, H, W, ti0, ti1, t);
+            w4_dy(D + (size_t)n * Tr, ld, dy + n * OHW, O, H, W, ti0, ti1);
         }
+        for (int xi = 0; xi < 36; xi++)  /* Mw[xi] (O, C) += D[xi] (O, Tb) V[xi]^T */
+            em_gemm_fast(false, true, O, C, Tb, 1, D + (size_t)xi * O * ld, (int)ld,
+                         V + (size_t)xi * C * ld, (int)ld, 1, Mw + (size_t)xi * O * C, C);
+    }
 }
 
 void em_wino4_dw_finish(em_real *dw, const em_real *Mw, int O, int C) {
