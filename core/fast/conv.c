@@ -296,20 +296,29 @@ static void conv2d_forward(em_real *y, int32_t *sel, em_real *scratch, const em_
                            conv_fuse fuse, const conv_geom *g, int nt) {
     const size_t KHW = conv_cols_size(g), per = conv_fwd_scratch_per_thread(g, fuse);
     const bool relu = fuse != FUSE_NONE;
-    const int grp = conv_group(g), ng = (g->N + grp - 1) / grp;  /* groups of images */
+    /* groups of at most conv_group images, as many as a multiple of the threads where the
+     * images allow it, split evenly: 64 images in groups of at most 5 are 14 groups of 4
+     * or 5 (7 to a thread), not 12 of 5 and one of 4 (7 against 6) */
+    const int grp = conv_group(g);
+    int ng = (g->N + grp - 1) / grp;
+    if (nt > 1) ng = (ng + nt - 1) / nt * nt < g->N ? (ng + nt - 1) / nt * nt : g->N;
     if (nt == 1) {
-        for (int gi = 0; gi < ng; gi++)
-            conv2d_forward_images(y, sel, scratch, scratch + KHW, x, w, U, b, relu, g,
-                                  gi * grp, gi * grp + grp < g->N ? gi * grp + grp : g->N);
+        for (int gi = 0; gi < ng; gi++) {
+            int lo, hi;
+            split(g->N, gi, ng, &lo, &hi);
+            conv2d_forward_images(y, sel, scratch, scratch + KHW, x, w, U, b, relu, g, lo, hi);
+        }
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         em_real *cols = scratch + em_thread_id() * per;
 #pragma omp for schedule(dynamic, 1)
-        for (int gi = 0; gi < ng; gi++)
-            conv2d_forward_images(y, sel, cols, cols + KHW, x, w, U, b, relu, g, gi * grp,
-                                  gi * grp + grp < g->N ? gi * grp + grp : g->N);
+        for (int gi = 0; gi < ng; gi++) {
+            int lo, hi;
+            split(g->N, gi, ng, &lo, &hi);
+            conv2d_forward_images(y, sel, cols, cols + KHW, x, w, U, b, relu, g, lo, hi);
+        }
     }
 }
 
