@@ -132,6 +132,11 @@ typedef struct em_kernels {
     /** dx (+)= dy (1 - y^2) */
     void (*tanh_backward)(em_real *dx, bool add, const em_real *dy, const em_real *y,
                           size_t n);
+    /** y = a + b on n values, a and b of one shape (em_add without broadcasting: a
+     * residual block's sum) */
+    void (*add)(em_real *y, const em_real *a, const em_real *b, size_t n);
+    /** d (+)= dy: the gradient an addition passes to each of its two inputs */
+    void (*add_backward)(em_real *d, bool add, const em_real *dy, size_t n);
 
     /** y = the max over each window; which[i] says where output i's maximum was, in the
      * kernel's own encoding (only its own maxpool_backward reads it) */

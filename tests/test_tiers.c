@@ -209,6 +209,7 @@ Test(tiers, every_table_entry_is_set) {
         const void *entries[] = {
             (void *)k->gemm, (void *)k->relu, (void *)k->relu_backward, (void *)k->sigmoid,
             (void *)k->sigmoid_backward, (void *)k->tanh, (void *)k->tanh_backward,
+            (void *)k->add, (void *)k->add_backward,
             (void *)k->maxpool, (void *)k->maxpool_backward, (void *)k->bn_train,
             (void *)k->bn_normalize, (void *)k->bn_backward, (void *)k->gn_forward,
             (void *)k->gn_backward, (void *)k->conv2d, (void *)k->conv2d_backward,
@@ -218,8 +219,8 @@ Test(tiers, every_table_entry_is_set) {
         for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
             cr_assert_not_null(entries[i], "%s: entry %zu is NULL", k->name, i);
     }
-    /* the list above is the whole table: its size is the name, the flag and 20 entries */
-    cr_assert_eq(sizeof(em_kernels), 2 * sizeof(void *) + 20 * sizeof(void (*)(void)));
+    /* the list above is the whole table: its size is the name, the flag and 22 entries */
+    cr_assert_eq(sizeof(em_kernels), 2 * sizeof(void *) + 22 * sizeof(void (*)(void)));
 }
 
 Test(tiers, conv2d_fast_equals_reference) { conv_cases(conv_graph, conv_graph, "conv2d", false); }
@@ -506,6 +507,55 @@ Test(tiers, activations_fast_equal_reference) {
             run_free(&b);
             em_tensor_free(x);
         }
+    em_set_threads(1);
+}
+
+/* ---- addition ---------------------------------------------------------------------------- */
+
+typedef struct add_case { int n1, n2; bool same_input; } add_case;
+
+/* a + b (or x + x), then relu(a) joins the sum: a's gradient gets written by one
+ * consumer and added to by the other, in both orders of the backward */
+static em_tensor *add_graph(em_tape *tape, em_tensor *const *in, void *ctx) {
+    const add_case *c = ctx;
+    em_tensor *s = em_add(tape, in[0], c->same_input ? in[0] : in[1]);
+    return em_add(tape, s, em_relu(tape, in[0]));
+}
+
+/* one shape (the table's entries) on many sizes, both tiers the same to the last bit
+ * (an addition rounds the same wherever it runs); a broadcast operand (the walks, on
+ * both tiers) and x + x among them */
+Test(tiers, add_fast_equals_reference_exactly) {
+    const add_case grid[] = {{1, 1, false},    {1, 7, false},    {2, 8, false},
+                             {3, 33, false},   {4, 255, false},  {64, 1024, false},
+                             {16, 4097, false}, {1, 200003, false}, {5, 17, true},
+                             {64, 1024, true}, {2, 1, false},    {7, 1, false},
+                             {9, 100, false},  {128, 16, false}, {3, 65537, false},
+                             {1, 256, true},   {31, 31, false},  {6, 1000, false},
+                             {64, 4096, false}, {1, 3, true}};
+    em_set_threads(2);
+    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++) {
+        const add_case *c = &grid[i];
+        em_rng rng;
+        em_rng_seed(&rng, 5000 + i);
+        em_tensor *in[2];
+        in[0] = tensor_randn(&rng, 2, (int[]){c->n1, c->n2}, 0, 1, EM_REQUIRES_GRAD);
+        /* every fourth case adds a (1, n2) row: broadcast, the walks */
+        int rows = i % 4 == 3 ? 1 : c->n1;
+        in[1] = tensor_randn(&rng, 2, (int[]){rows, c->n2}, 0, 1, EM_REQUIRES_GRAD);
+        run a = run_on(em_kernels_fast(), add_graph, (void *)c, 2, in, 13);
+        run b = run_on(em_kernels_reference(), add_graph, (void *)c, 2, in, 13);
+        cr_assert_eq(a.ny, b.ny);
+        cr_assert(!memcmp(a.y, b.y, a.ny * sizeof *a.y), "add %dx%d: y differs", c->n1, c->n2);
+        for (int g = 0; g < 2; g++)
+            cr_assert(!memcmp(a.g[g], b.g[g], a.ng[g] * sizeof *a.g[g]),
+                      "add %dx%d%s: the gradient of input %d differs", c->n1, c->n2,
+                      c->same_input ? " (x + x)" : "", g);
+        run_free(&a);
+        run_free(&b);
+        em_tensor_free(in[0]);
+        em_tensor_free(in[1]);
+    }
     em_set_threads(1);
 }
 

@@ -20,6 +20,10 @@ void em_fast_sigmoid_backward(em_real *dx, bool add, const em_real *dy, const em
 void em_fast_tanh_backward(em_real *dx, bool add, const em_real *dy, const em_real *y,
                            size_t n);
 
+/* binary.c */
+void em_fast_add(em_real *y, const em_real *a, const em_real *b, size_t n);
+void em_fast_add_backward(em_real *d, bool add, const em_real *dy, size_t n);
+
 /* pool.c */
 void em_fast_maxpool(em_real *y, int32_t *which, const em_real *x, const em_pool_geom *g);
 void em_fast_maxpool_backward(em_real *dx, bool add, const em_real *dy, const int32_t *which,

@@ -18,6 +18,9 @@ void em_ref_sigmoid_backward(em_real *dx, bool add, const em_real *dy, const em_
 void em_ref_tanh(em_real *y, const em_real *x, size_t n);
 void em_ref_tanh_backward(em_real *dx, bool add, const em_real *dy, const em_real *y,
                           size_t n);
+/* binary.c */
+void em_ref_add(em_real *y, const em_real *a, const em_real *b, size_t n);
+void em_ref_add_backward(em_real *d, bool add, const em_real *dy, size_t n);
 
 /* pool.c */
 void em_ref_maxpool(em_real *y, int32_t *which, const em_real *x, const em_pool_geom *g);
