@@ -139,6 +139,22 @@ check "... steps as epochs: b's log rows at 0.5, 1, 1.5, 2" \
     test "$(block "$tmp/in/curves.gp" run2_train_loss | cut -d' ' -f1 | tr '\n' ' ')" = "0.5 1 1.5 2 "
 check "... the title" grep -q "title 'two runs'" "$tmp/in/curves.gp"
 
+# a file (or folder) name with a line break in it: the script's header comment names it, so
+# the break must not end the comment and make the rest of the name a gnuplot command
+nl=$'\n' bad=$'a\nsystem(\'touch ran\')\n.csv'
+mkdir -p "$tmp/nl" "$tmp/nl/dir${nl}print 'x'"
+cp "$tmp/in/a.csv" "$tmp/nl/$bad"
+s=$(status "$PLOT" --out "$tmp/nl/f" "$tmp/nl/$bad")
+check "a file name with line breaks: exit 0, the figure drawn (got $s)" \
+    test "$s" = 0 -a -n "$(png_size "$tmp/nl/f.png")"
+check "... no part of the name run as a gnuplot command" test ! -e "$tmp/nl/ran"
+check "... the header comment is the script's first three lines, whole" \
+    test "$(head -4 "$tmp/nl/f.gp" | grep -c '^#')" = 3
+s=$(status "$PLOT" --out "$tmp/nl/dir${nl}print 'x'/f${nl}g" "$tmp/in/a.csv")
+check "an --out folder and name with line breaks: exit 0, the figure drawn, the header whole" \
+    test "$s" = 0 -a -n "$(png_size "$tmp/nl/dir${nl}print 'x'/f${nl}g.png")" \
+    -a "$(head -4 "$tmp/nl/dir${nl}print 'x'/f${nl}g.gp" | grep -c '^#')" = 3
+
 # a run killed while writing a row: the half line is left out with a note
 cp "$tmp/in/a.csv" "$tmp/in/half.csv"
 printf '3,300,0.05,0.4' >>"$tmp/in/half.csv"
