@@ -2,7 +2,6 @@
  * (confusion.h). */
 #include "confusion.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -189,8 +188,8 @@ static em_code load_rows(em_confusion *c, FILE *f, const char *path, char **line
 
 em_code em_confusion_load(em_confusion *c, const char *path, em_error *err) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "r");
-    if (!f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = em_csv_open(path, err);
+    if (!f) return err->code;
     enum { MAXF = EM_CONFUSION_MAX_CLASSES + 2 };
     char **fields = malloc(MAXF * sizeof *fields), *line = NULL;
     size_t cap = 0;

@@ -2,10 +2,34 @@
 #include "csv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+FILE *em_csv_open(const char *path, em_error *err) {
+    /* O_NONBLOCK: a FIFO without a writer opens at once and is refused below */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || fcntl(fd, F_SETFL, 0) != 0) {
+        close(fd);
+        em_error_set(err, EM_ERR_IO, "%s: not a regular file", path);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    return f;
+}
 
 int em_csv_split(char *line, char **fields, int max) {
     size_t len = strlen(line);

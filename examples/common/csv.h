@@ -11,6 +11,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/errors.h"
+
+/* path opened to read, if it is a regular file; a FIFO or a device is refused at once
+ * (EM_ERR_IO "PATH: not a regular file"), not waited on or read without end. NULL with
+ * err set (EM_ERR_IO "PATH: cannot open: ..." when it cannot be opened). */
+FILE *em_csv_open(const char *path, em_error *err);
 /* line (changed in place; a final "\n" or "\r\n" is dropped) into at most max fields at
  * its commas. Returns the number of fields, or -1 when there are more than max or a quoted
  * field is not closed. */

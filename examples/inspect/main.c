@@ -80,6 +80,8 @@ static int inspect(const char *path) {
         c = em_error_set(&err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
         c = in_data_dir(path, stdout, &err);
+    } else if (!S_ISREG(st.st_mode)) {   /* a FIFO would block the open; a device, a read */
+        c = em_error_set(&err, EM_ERR_IO, "%s: not a regular file", path);
     } else {
         unsigned char b[512];
         size_t n = 0;

@@ -1,7 +1,6 @@
 /* examples/plot/read.c — metrics CSVs and ember-ablate curves into runs (plot.h). Every
  * line is checked; a bad one is an error naming the file and the line, except a last line
  * without its newline (a run killed mid-row), which is left out with a note. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +205,8 @@ static void read_run_labels(const char *curves, ab_labels *out) {
     char path[4096];
     const char *b = base_name(curves);
     snprintf(path, sizeof path, "%.*sruns.csv", (int)(b - curves), curves);
-    FILE *f = fopen(path, "r");
+    em_error ignored = {0};
+    FILE *f = em_csv_open(path, &ignored);   /* none (or no regular file): no variants */
     if (!f) return;
     char *line = NULL, *fld[20], first[64] = "";
     size_t cap = 0;
@@ -308,8 +308,8 @@ static em_code read_curves(pl_runs *runs, lines *l, const char *label, const cha
 
 em_code pl_read(pl_runs *runs, const char *path, const char *label, const char *name,
                 const char *match, FILE *notes, em_error *err) {
-    lines l = {.f = fopen(path, "r"), .path = path};
-    if (!l.f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    lines l = {.f = em_csv_open(path, err), .path = path};
+    if (!l.f) return err->code;
     em_code code;
     int got = next_line(&l, err);
     if (got <= 0) {

@@ -181,6 +181,11 @@ damaged "$tmp/blob" "not a file ember writes or reads"
 : >"$tmp/empty"
 damaged "$tmp/empty" "empty"
 damaged "$tmp/missing.st" "cannot open"
+mkfifo "$tmp/fifo.csv"
+s=$(status timeout 20 "$INSPECT" "$tmp/fifo.csv" "$tmp/m.csv")
+check "a FIFO (nobody writing to it): exit 2 at once, 'not a regular file', the next file shown (got $s)" \
+    test "$s" = 2 -a -n "$(grep -F "ember-inspect: $tmp/fifo.csv: not a regular file" "$tmp/err")" \
+    -a -n "$(grep 'm.csv: an ember' "$tmp/out")"
 s=$(status "$INSPECT" "$tmp/missing.st" "$tmp/m.csv")
 check "several files, one missing: exit 2, the others still shown" \
     test "$s" = 2 -a -n "$(grep 'm.csv: an ember' "$tmp/out")"

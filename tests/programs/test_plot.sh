@@ -82,6 +82,13 @@ printf 'true\\predicted,a,b\na,1,2\nc,0,1\n' >"$tmp/in/badconf.csv"
 s=$(status "$PLOT" --confusion "$tmp/in/badconf.csv")
 check "a confusion matrix whose rows do not match its columns exits 2 naming the line" \
     test "$s" = 2 -a -n "$(grep "badconf.csv: line 3 is class 'c'" "$tmp/err")"
+# a FIFO (nobody writing to it) or a device given as a file: refused at once, not waited on
+mkfifo "$tmp/in/fifo.csv"
+for args in "$tmp/in/fifo.csv" "--confusion $tmp/in/fifo.csv" /dev/zero "--confusion /dev/zero"; do
+    s=$(status timeout 20 "$PLOT" --out "$tmp/bad/fig" $args)
+    check "'$args': exit 2 at once, 'not a regular file' (got $s)" \
+        test "$s" = 2 -a -n "$(grep -F "ember-plot: ${args#--confusion }: not a regular file" "$tmp/err")"
+done
 s=$(status "$PLOT" --out /nonexistent/dir/fig "$tmp/in/a.csv")
 check "an output folder that does not exist: exit 1 naming the file" \
     test "$s" = 1 -a -n "$(grep '/nonexistent/dir/fig.gp' "$tmp/err")"
