@@ -188,11 +188,17 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
         if (P == 1 && !c->ghost_batch)
             return em_error_set(err, EM_ERR_ARG, "--batch %d: BatchNorm needs at least 2 "
                                 "examples per batch (or --no-bn, or --norm gn:G)", c->batch);
+        /* ghost batches smaller than a pass needs: no --batch helps */
+        char fix[64];
+        if (c->ghost_batch && c->ghost_batch < need)
+            snprintf(fix, sizeof fix, "a --ghost-batch of at least %d", need);
+        else
+            snprintf(fix, sizeof fix, "a larger --batch%s", c->ghost_batch ? " or --ghost-batch" : "");
         return em_error_set(err, EM_ERR_ARG, "--batch %d over %d process(es)%s leaves %d "
-                            "example(s) to a pass; %s needs at least %d: a larger --batch%s",
+                            "example(s) to a pass; %s needs at least %d: %s%s",
                             c->batch, P, c->ghost_batch ? " in ghost batches" : "",
                             smallest_pass(c, c->batch, P), t->batch_stats ? "BatchNorm" : "a pass",
-                            need, t->batch_stats && P > 1 ? ", or --bn-sync" : "");
+                            need, fix, t->batch_stats && P > 1 ? ", or --bn-sync" : "");
     }
     /* a last training batch too small to split (one example: to batch-normalize) is dropped */
     size_t n = c->train_limit && (size_t)c->train_limit < train->n ? (size_t)c->train_limit : train->n;

@@ -165,5 +165,14 @@ mkdir "$tmp/copy" && cp "$tmp/a/"* "$tmp/copy/" && gzip "$tmp/copy/"*
 s=$(st "$MNIST" --data "$tmp/copy" "${norm[@]}" --epochs 2 --resume "$tmp/n.st")
 check "--resume on the same data, gzipped, in another directory: allowed (got $s)" test "$s" = 0
 
+# ---- the reason a run cannot start names what would fix it ------------------------------------------
+s=$(st "$MNIST" "${run[@]}" --steps 1 --ghost-batch 1)
+check "--ghost-batch 1 with BatchNorm: exit 2 (got $s)" is 2 "$s" no_training
+check "... the fix named is a --ghost-batch of 2, not a larger --batch (no batch helps)" \
+    said "BatchNorm needs at least 2: a --ghost-batch of at least 2$"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --batch 3 --ghost-batch 2)
+check "--batch 3 --ghost-batch 2 (passes of 2 and 1): exit 2, a larger --batch or --ghost-batch (got $s)" \
+    is 2 "$s" said "BatchNorm needs at least 2: a larger --batch or --ghost-batch$"
+
 echo "$passed passed, $failed failed"
 test "$failed" = 0
