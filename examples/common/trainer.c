@@ -223,9 +223,13 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
         set_bn_sync(t->net, &t->bn_sync);
     }
     t->steps_per_epoch = (long)em_loader_n_batches(t->train);
-    if (t->steps_per_epoch == 0)
+    if (t->steps_per_epoch == 0 && t->batch_stats)
         return em_error_set(err, EM_ERR_ARG, "the training set has %zu example(s): too few "
                             "for one batch of BatchNorm statistics", em_loader_size(t->train));
+    if (t->steps_per_epoch == 0)   /* the one batch, of one example, was dropped */
+        return em_error_set(err, EM_ERR_ARG, "the training set has %zu example(s): a last batch "
+                            "of one example is dropped, which leaves no batch (--batch 1 trains "
+                            "on it)", em_loader_size(t->train));
     t->total_steps = c->steps > 0 ? c->steps : t->steps_per_epoch * c->epochs;
     code = optimizer_new(&t->opt, c, em_module_params(t->net), err);
     if (code != EM_OK) return code;

@@ -174,5 +174,12 @@ s=$(st "$MNIST" "${run[@]}" --steps 1 --batch 3 --ghost-batch 2)
 check "--batch 3 --ghost-batch 2 (passes of 2 and 1): exit 2, a larger --batch or --ghost-batch (got $s)" \
     is 2 "$s" said "BatchNorm needs at least 2: a larger --batch or --ghost-batch$"
 
+s=$(st "$MNIST" "${run[@]}" --train-limit 1 --no-bn)
+check "--train-limit 1 --no-bn (its one batch of one example dropped): exit 2 (got $s)" is 2 "$s" no_training
+check "... not blaming a BatchNorm the network does not have, and naming --batch 1" \
+    bash -c "! grep -q BatchNorm '$tmp/out' && grep -q 'a last batch of one example is dropped.*--batch 1' '$tmp/out'"
+s=$(st "$MNIST" "${run[@]}" --train-limit 1 --no-bn --batch 1)
+check "... with --batch 1 it trains (got $s)" test "$s" = 0
+
 echo "$passed passed, $failed failed"
 test "$failed" = 0
