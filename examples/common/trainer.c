@@ -170,6 +170,11 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
     const int *in = t->input_chw;
     for (int k = 0; k < 2; k++) {
         const em_dataset *ds = k ? test : train;
+        if (ds->n == 0)   /* (the loader would say only "the dataset is empty") */
+            return em_error_set(err, EM_ERR_FORMAT, "the %s split has no examples (%.*s)",
+                                k ? "test" : "training",
+                                ds->files ? (int)strcspn(ds->files, "\n") : 9,
+                                ds->files ? ds->files : "generated");
         if (ds->c != in[0] || ds->h != in[1] || ds->w != in[2])
             return em_error_set(err, EM_ERR_ARG, "%s takes %dx%dx%d images; the training split "
                                 "has %dx%dx%d, the test split %dx%dx%d", name, in[0], in[1],

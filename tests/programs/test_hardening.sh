@@ -165,6 +165,12 @@ mkdir "$tmp/copy" && cp "$tmp/a/"* "$tmp/copy/" && gzip "$tmp/copy/"*
 s=$(st "$MNIST" --data "$tmp/copy" "${norm[@]}" --epochs 2 --resume "$tmp/n.st")
 check "--resume on the same data, gzipped, in another directory: allowed (got $s)" test "$s" = 0
 
+# ---- a split without examples is named, with its file --------------------------------------------
+python3 "$here/make_idx.py" "$tmp/notest" --test 0 >/dev/null
+s=$(st "$MNIST" --data "$tmp/notest" --quiet --epochs 1)
+check "a test split of 0 images: exit 2 before training (got $s)" is 2 "$s" no_training
+check "... naming the split and its file" said "the test split has no examples ($tmp/notest/t10k-images-idx3-ubyte)"
+
 # ---- the reason a run cannot start names what would fix it ------------------------------------------
 s=$(st "$MNIST" "${run[@]}" --steps 1 --ghost-batch 1)
 check "--ghost-batch 1 with BatchNorm: exit 2 (got $s)" is 2 "$s" no_training
