@@ -165,6 +165,13 @@ mkdir "$tmp/copy" && cp "$tmp/a/"* "$tmp/copy/" && gzip "$tmp/copy/"*
 s=$(st "$MNIST" --data "$tmp/copy" "${norm[@]}" --epochs 2 --resume "$tmp/n.st")
 check "--resume on the same data, gzipped, in another directory: allowed (got $s)" test "$s" = 0
 
+# ---- a resume with nothing left to train says so (there was no test pass to report) -------------
+s=$(st "$MNIST" "${run[@]}" --resume "$tmp/ref.st" --predictions "$tmp/end-p.csv")
+check "--resume of a finished run, same --epochs: exit 0, the predictions written (got $s)" \
+    test "$s" = 0 -a -s "$tmp/end-p.csv"
+check "... saying there was nothing to train, not 'test accuracy nan%'" \
+    bash -c "! grep -qi nan '$tmp/out' && grep -q '^done: nothing to train: the run was at step 4 already' '$tmp/out'"
+
 # ---- a split without examples is named, with its file --------------------------------------------
 python3 "$here/make_idx.py" "$tmp/notest" --test 0 >/dev/null
 s=$(st "$MNIST" --data "$tmp/notest" --quiet --epochs 1)
