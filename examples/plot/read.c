@@ -63,19 +63,30 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
+/* the last k parts of path ("seed1/m.csv" for k 2), or the whole path when it has fewer */
+static const char *last_parts(const char *path, int k) {
+    const char *s = path + strlen(path);
+    for (; s > path; s--)
+        if (s[-1] == '/' && --k == 0) break;
+    return s;
+}
+
+static size_t stem_len(const char *s) {
+    size_t n = strlen(s);
+    return n > 4 && !strcmp(s + n - 4, ".csv") ? n - 4 : n;
+}
+
 void pl_default_label(char *out, size_t len, const char *path, char *const *paths, int n) {
-    const char *b = base_name(path);
-    size_t stem = strlen(b) > 4 && !strcmp(b + strlen(b) - 4, ".csv") ? strlen(b) - 4 : strlen(b);
-    bool clash = false;
-    for (int i = 0; i < n; i++)
-        clash |= paths[i] != path && !strcmp(base_name(paths[i]), b);
-    if (!clash || b == path) {
-        snprintf(out, len, "%.*s", (int)stem, b);
-        return;
+    /* one folder more while another path ends the same (x/seed1/m.csv, y/seed1/m.csv) */
+    const char *s = last_parts(path, 1);
+    for (int k = 1; s != path; k++) {
+        bool clash = false;
+        for (int i = 0; i < n; i++)
+            clash |= paths[i] != path && !strcmp(last_parts(paths[i], k), s);
+        if (!clash) break;
+        s = last_parts(path, k + 1);
     }
-    const char *dir_end = b - 1, *dir = dir_end;   /* the folder just above the file */
-    while (dir > path && dir[-1] != '/') dir--;
-    snprintf(out, len, "%.*s/%.*s", (int)(dir_end - dir), dir, (int)stem, b);
+    snprintf(out, len, "%.*s", (int)stem_len(s), s);
 }
 
 /* ---- reading lines -------------------------------------------------------------------------- */

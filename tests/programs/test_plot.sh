@@ -162,6 +162,14 @@ check "an --out folder and name with line breaks: exit 0, the figure drawn, the 
     test "$s" = 0 -a -n "$(png_size "$tmp/nl/dir${nl}print 'x'/f${nl}g.png")" \
     -a "$(head -4 "$tmp/nl/dir${nl}print 'x'/f${nl}g.gp" | grep -c '^#')" = 3
 
+# files of the same name: each label takes as many folders as tell it from the others
+mkdir -p "$tmp/same/x/seed1" "$tmp/same/y/seed1" "$tmp/same/z"
+for d in x/seed1 y/seed1 z; do cp "$tmp/in/a.csv" "$tmp/same/$d/m.csv"; done
+s=$(status "$PLOT" --out "$tmp/same/fig" "$tmp/same/x/seed1/m.csv" "$tmp/same/y/seed1/m.csv" "$tmp/same/z/m.csv")
+check "three m.csv, two in folders both named seed1: labels x/seed1/m, y/seed1/m, z/m (got $s)" \
+    test "$s" = 0 -a "$(grep '^# run' "$tmp/same/fig.gp" | tr '\n' ' ')" = \
+    "# run 1: 'x/seed1/m' # run 2: 'y/seed1/m' # run 3: 'z/m' "
+
 # a run killed while writing a row: the half line is left out with a note
 cp "$tmp/in/a.csv" "$tmp/in/half.csv"
 printf '3,300,0.05,0.4' >>"$tmp/in/half.csv"
