@@ -12,8 +12,8 @@
 #include "data/dataset.h"
 #include "examples/common/options.h"
 
-/* The outputs the run will write (--save, --metrics, --predictions, --confusion; with
- * --eval only --predictions and --confusion): each can be written (core/wfile.h: its
+/* The outputs the run will write (--save, --metrics, --predictions, --confusion, --dot;
+ * with --eval only --predictions, --confusion and --dot): each can be written (core/wfile.h: its
  * directory exists and is writable, it is a regular file or nothing yet), no two of them
  * are the same file, and none is an input (--resume, --load) or where another one writes
  * its temporary file — except --save naming the --resume file, which the resumed run

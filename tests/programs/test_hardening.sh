@@ -98,6 +98,23 @@ s=$(st "$MNIST" "${run[@]}" --save "$tmp/o5.st" --metrics "$tmp/o5m.csv" \
     --predictions "$tmp/o5p.csv" --confusion "$tmp/o5m.csv")
 check "... the fourth naming the second's file: exit 2 (got $s)" is 2 "$s" \
     said "^ember-mnist: --metrics and --confusion name the same file ($tmp/o5m.csv)"
+# --dot is an output too: checked before the run like the others (it was not: it overwrote
+# the --load checkpoint with the graph, exit 0)
+cp "$tmp/ref.st" "$tmp/dl.st"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --load "$tmp/dl.st" --dot "$tmp/dl.st")
+check "--dot naming the --load file: exit 2 before training (got $s)" is 2 "$s" no_training
+check "... saying which input it is; the checkpoint byte-identical" \
+    bash -c "grep -q '^ember-mnist: --dot $tmp/dl.st: that is the file --load reads' '$tmp/out' && cmp -s '$tmp/ref.st' '$tmp/dl.st'"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --confusion "$tmp/g.txt" --dot "$tmp/g.txt")
+check "--dot and --confusion one file: exit 2 (got $s)" is 2 "$s" \
+    said "^ember-mnist: --confusion and --dot name the same file ($tmp/g.txt)"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --dot "$tmp/nodir/g.dot")
+check "--dot into a missing directory: exit 2 at once, naming --dot (got $s)" is 2 "$s" \
+    said "^ember-mnist: --dot $tmp/nodir/g.dot: the directory $tmp/nodir does not exist"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --save "$tmp/o6.st" --metrics "$tmp/o6m.csv" \
+    --predictions "$tmp/o6p.csv" --confusion "$tmp/o6c.csv" --dot "$tmp/o6.dot")
+check "all five outputs at once: exit 0, each written (got $s)" is 0 "$s" \
+    test -s "$tmp/o6.st" -a -s "$tmp/o6m.csv" -a -s "$tmp/o6p.csv" -a -s "$tmp/o6c.csv" -a -s "$tmp/o6.dot"
 s=$(st "$MNIST" "${run[@]}" --epochs 2 --resume "$tmp/ck.st" --save "$tmp/ck.st")
 check "--save naming the --resume file is the next checkpoint of the same run: allowed (got $s)" \
     is 0 "$s" loads "$tmp/ck.st"
