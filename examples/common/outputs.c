@@ -82,6 +82,7 @@ em_code em_outputs_check(const em_config *c, em_error *err) {
         em_code code = EM_OK;
         if (c->resume[0]) code = clash(&out[i], "--resume", c->resume, err);
         if (!code && c->load[0]) code = clash(&out[i], "--load", c->load, err);
+        if (!code && c->arch_file[0]) code = clash(&out[i], "--arch", c->arch_file, err);
         if (code) return code;
     }
     return EM_OK;

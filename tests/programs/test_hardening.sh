@@ -115,6 +115,13 @@ s=$(st "$MNIST" "${run[@]}" --steps 1 --save "$tmp/o6.st" --metrics "$tmp/o6m.cs
     --predictions "$tmp/o6p.csv" --confusion "$tmp/o6c.csv" --dot "$tmp/o6.dot")
 check "all five outputs at once: exit 0, each written (got $s)" is 0 "$s" \
     test -s "$tmp/o6.st" -a -s "$tmp/o6m.csv" -a -s "$tmp/o6p.csv" -a -s "$tmp/o6c.csv" -a -s "$tmp/o6.dot"
+# the --arch @FILE is an input too (it was not checked: --metrics overwrote the spec, exit 0)
+echo "flatten fc10" >"$tmp/net.arch"
+cp "$tmp/net.arch" "$tmp/net.keep"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --no-bn --arch @"$tmp/net.arch" --metrics "$tmp/net.arch")
+check "--metrics naming the --arch @FILE: exit 2 before training (got $s)" is 2 "$s" no_training
+check "... saying which input it is; the spec byte-identical" \
+    bash -c "grep -q '^ember-mnist: --metrics $tmp/net.arch: that is the file --arch reads' '$tmp/out' && cmp -s '$tmp/net.keep' '$tmp/net.arch'"
 s=$(st "$MNIST" "${run[@]}" --epochs 2 --resume "$tmp/ck.st" --save "$tmp/ck.st")
 check "--save naming the --resume file is the next checkpoint of the same run: allowed (got $s)" \
     is 0 "$s" loads "$tmp/ck.st"
