@@ -31,6 +31,26 @@ FILE *em_csv_open(const char *path, em_error *err) {
     return f;
 }
 
+long em_csv_getline(char **line, size_t *cap, FILE *f, size_t max) {
+    size_t n = 0;
+    for (int ch; (ch = getc(f)) != EOF;) {
+        if (n == max) return -2;
+        if (n + 2 > *cap) {
+            size_t want = *cap < 128 ? 128 : 2 * *cap;
+            if (want > max + 2) want = max + 2;
+            char *bigger = realloc(*line, want);
+            if (!bigger) return -1;
+            *line = bigger;
+            *cap = want;
+        }
+        (*line)[n++] = (char)ch;
+        if (ch == '\n') break;
+    }
+    if (ferror(f)) return -1;
+    if (n) (*line)[n] = '\0';
+    return (long)n;
+}
+
 int em_csv_split(char *line, char **fields, int max) {
     size_t len = strlen(line);
     if (len && line[len - 1] == '\n') line[--len] = '\0';

@@ -102,10 +102,11 @@ typedef struct lines {
 
 /* the next line into l->buf: 1, 0 at the end, -1 with err set */
 static int next_line(lines *l, em_error *err) {
-    ssize_t n = getline(&l->buf, &l->cap, l->f);
-    if (n < 0) return ferror(l->f) ? (em_error_set(err, EM_ERR_IO, "%s: read error", l->path), -1) : 0;
+    long n = em_csv_getline(&l->buf, &l->cap, l->f, MAX_LINE);
+    if (n == 0) return 0;
+    if (n == -1) return em_error_set(err, EM_ERR_IO, "%s: read error", l->path), -1;
     l->no++;
-    if (n > MAX_LINE || memchr(l->buf, '\0', (size_t)n)) {
+    if (n < 0 || memchr(l->buf, '\0', (size_t)n)) {
         em_error_set(err, EM_ERR_FORMAT, "%s: line %ld is not text of a CSV file (a NUL byte or "
                      "more than %d characters)", l->path, l->no, MAX_LINE);
         return -1;
@@ -222,7 +223,7 @@ static void read_run_labels(const char *curves, ab_labels *out) {
     char *line = NULL, *fld[20], first[64] = "";
     size_t cap = 0;
     bool mixed = false;
-    for (int no = 0; getline(&line, &cap, f) > 0 && out->n < 100000; no++) {
+    for (int no = 0; em_csv_getline(&line, &cap, f, MAX_LINE) > 0 && out->n < 100000; no++) {
         int nf = no == 0 ? 0 : em_csv_split(line, fld, 20);
         if (nf != 14 && nf != 15) continue;   /* 15: runs.csv before timing.csv */
         char (*nl)[160] = realloc(out->label, (size_t)(out->n + 1) * sizeof *nl);

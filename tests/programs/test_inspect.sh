@@ -186,6 +186,12 @@ s=$(status timeout 20 "$INSPECT" "$tmp/fifo.csv" "$tmp/m.csv")
 check "a FIFO (nobody writing to it): exit 2 at once, 'not a regular file', the next file shown (got $s)" \
     test "$s" = 2 -a -n "$(grep -F "ember-inspect: $tmp/fifo.csv: not a regular file" "$tmp/err")" \
     -a -n "$(grep 'm.csv: an ember' "$tmp/out")"
+head -1 "$tmp/m.csv" >"$tmp/endless.csv"   # then 300 MB of NUL bytes, sparse: no disk used
+truncate -s 300M "$tmp/endless.csv"
+s=$(status /usr/bin/time -f "rss %M" "$INSPECT" "$tmp/endless.csv")
+rss=$(awk '/^rss/ {print $2}' "$tmp/err")
+check "a metrics file whose line 2 is 300 MB: exit 2 naming the line, in under 64 MB (got $s, ${rss:-?} KB)" \
+    test "$s" = 2 -a -n "$(grep 'endless.csv: line 2 is not a CSV row' "$tmp/err")" -a "${rss:-999999}" -lt 65536
 s=$(status "$INSPECT" "$tmp/missing.st" "$tmp/m.csv")
 check "several files, one missing: exit 2, the others still shown" \
     test "$s" = 2 -a -n "$(grep 'm.csv: an ember' "$tmp/out")"

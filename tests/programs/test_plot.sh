@@ -89,6 +89,14 @@ for args in "$tmp/in/fifo.csv" "--confusion $tmp/in/fifo.csv" /dev/zero "--confu
     check "'$args': exit 2 at once, 'not a regular file' (got $s)" \
         test "$s" = 2 -a -n "$(grep -F "ember-plot: ${args#--confusion }: not a regular file" "$tmp/err")"
 done
+# a file of one endless line (300 MB of NUL bytes after the header, sparse: no disk used)
+# is refused at its 65536th character, not read whole into memory first
+printf '%s\n' "$hdr" >"$tmp/in/endless.csv"
+truncate -s 300M "$tmp/in/endless.csv"
+s=$(status /usr/bin/time -f "rss %M" "$PLOT" --out "$tmp/bad/fig" "$tmp/in/endless.csv")
+rss=$(awk '/^rss/ {print $2}' "$tmp/err")
+check "a 300 MB line: exit 2 naming line 2, in under 64 MB of memory (got $s, ${rss:-?} KB)" \
+    test "$s" = 2 -a -n "$(grep 'endless.csv: line 2 is not text of a CSV file' "$tmp/err")" -a "${rss:-999999}" -lt 65536
 s=$(status "$PLOT" --out /nonexistent/dir/fig "$tmp/in/a.csv")
 check "an output folder that does not exist: exit 1 naming the file" \
     test "$s" = 1 -a -n "$(grep '/nonexistent/dir/fig.gp' "$tmp/err")"
