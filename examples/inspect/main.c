@@ -2,8 +2,9 @@
  * checkpoint, a .npy file, an idx file (raw or gzip), a CIFAR binary file, a directory of
  * either data set, a metrics / curves / runs / predictions / confusion CSV, a test fixture.
  * ember-inspect --diff A B — two checkpoints tensor by tensor.
- * Exit status: 0 read (--diff: the same tensors); 1 --diff: they differ; 2 bad arguments,
- * or a file missing, unreadable or not what it should be (the message names it). */
+ * Exit status: 0 read (--diff: the same tensors); 1 --diff: they differ, or stdout failed;
+ * 2 bad arguments, or a file missing, unreadable or not what it should be (the message
+ * names it). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -34,7 +35,8 @@ static void usage(FILE *f) {
             "  --tolerance X    with --diff: differences up to X count as none (0)\n"
             "  --help           this text\n\n"
             "Exit status: 0 read (with --diff: the same tensors), 1 with --diff: they differ,\n"
-            "2 bad arguments or a file missing, unreadable or damaged.\n");
+            "or the report could not be written; 2 bad arguments or a file missing,\n"
+            "unreadable or damaged.\n");
 }
 
 typedef em_code (*printer)(const char *path, FILE *out, em_error *err);
@@ -104,6 +106,14 @@ static int inspect(const char *path) {
     return c == EM_ERR_NOMEM ? 1 : 2;
 }
 
+/* The report is the product: one that could not be written (a full disk, a closed
+ * stdout) is a failure, said on stderr, not an exit 0 with nothing in the file. */
+static bool stdout_failed(void) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) return false;
+    fprintf(stderr, "ember-inspect: writing to standard output failed: %s\n", strerror(errno));
+    return true;
+}
+
 int main(int argc, char **argv) {
     static const struct option longs[] = {{"diff", 0, 0, 'd'}, {"tolerance", 1, 0, 't'},
                                           {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -144,7 +154,7 @@ int main(int argc, char **argv) {
         int status = in_diff(argv[optind], argv[optind + 1], tol, stdout, &err);
         fflush(stdout);
         if (status == 2) fprintf(stderr, "ember-inspect: %s\n", err.msg);
-        return status;
+        return stdout_failed() && status == 0 ? 1 : status;
     }
     int status = 0;
     for (int i = optind; i < argc; i++) {
@@ -152,5 +162,5 @@ int main(int argc, char **argv) {
         int s = inspect(argv[i]);
         status = s > status ? s : status;
     }
-    return status;
+    return stdout_failed() && status == 0 ? 1 : status;
 }

@@ -192,6 +192,12 @@ s=$(status /usr/bin/time -f "rss %M" "$INSPECT" "$tmp/endless.csv")
 rss=$(awk '/^rss/ {print $2}' "$tmp/err")
 check "a metrics file whose line 2 is 300 MB: exit 2 naming the line, in under 64 MB (got $s, ${rss:-?} KB)" \
     test "$s" = 2 -a -n "$(grep 'endless.csv: line 2 is not a CSV row' "$tmp/err")" -a "${rss:-999999}" -lt 65536
+"$INSPECT" "$tmp/m.csv" "$tmp/a.st" >/dev/full 2>"$tmp/err"; s=$?
+check "standard output on a full disk (/dev/full): exit 1, saying so, not 0 with the report lost (got $s)" \
+    test "$s" = 1 -a -n "$(grep '^ember-inspect: writing to standard output failed: No space left on device' "$tmp/err")"
+"$INSPECT" --diff "$tmp/a.st" "$tmp/a.st" >/dev/full 2>"$tmp/err"; s=$?
+check "... with --diff of the same file too: exit 1, not 0 (got $s)" \
+    test "$s" = 1 -a -n "$(grep 'writing to standard output failed' "$tmp/err")"
 s=$(status "$INSPECT" "$tmp/missing.st" "$tmp/m.csv")
 check "several files, one missing: exit 2, the others still shown" \
     test "$s" = 2 -a -n "$(grep 'm.csv: an ember' "$tmp/out")"
