@@ -188,7 +188,8 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
     t->batch_stats = has_batch_stats(t->net);
 
     normalization_of(c, train, t->mean, t->std);
-    int P = em_dist_size(dist), need = pass_needs(t, P);
+    /* (--eval: no training pass; the test passes normalize with running statistics) */
+    int P = em_dist_size(dist), need = c->eval_only ? 1 : pass_needs(t, P);
     if (smallest_pass(c, c->batch, P) < need) {
         if (P == 1 && !c->ghost_batch)
             return em_error_set(err, EM_ERR_ARG, "--batch %d: BatchNorm needs at least 2 "

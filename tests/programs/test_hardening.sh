@@ -196,6 +196,15 @@ check "--resume of a finished run, same --epochs: exit 0, the predictions writte
 check "... saying there was nothing to train, not 'test accuracy nan%'" \
     bash -c "! grep -qi nan '$tmp/out' && grep -q '^done: nothing to train: the run was at step 4 already' '$tmp/out'"
 
+# ---- --eval trains nothing: the training batch's limits do not apply to it ---------------------
+s=$(st "$MNIST" "${run[@]}" --load "$tmp/ref.st" --eval --batch 1 --test-limit 3 --predictions "$tmp/b1p.csv")
+check "--eval --batch 1 of a BatchNorm network (running statistics): exit 0, 3 predictions (got $s)" \
+    is 0 "$s" test "$(wc -l <"$tmp/b1p.csv" 2>/dev/null)" = 3
+"$MNIST" "${run[@]}" --load "$tmp/ref.st" --eval --test-limit 3 --predictions "$tmp/b64p.csv" >/dev/null 2>&1
+check "... the same predictions as at --batch 64" cmp -s "$tmp/b1p.csv" "$tmp/b64p.csv"
+s=$(st "$MNIST" "${run[@]}" --load "$tmp/ref.st" --eval --ghost-batch 1)
+check "--eval --ghost-batch 1: exit 0 (got $s)" test "$s" = 0
+
 # ---- a split without examples is named, with its file --------------------------------------------
 python3 "$here/make_idx.py" "$tmp/notest" --test 0 >/dev/null
 s=$(st "$MNIST" --data "$tmp/notest" --quiet --epochs 1)
