@@ -205,6 +205,13 @@ check "... the same predictions as at --batch 64" cmp -s "$tmp/b1p.csv" "$tmp/b6
 s=$(st "$MNIST" "${run[@]}" --load "$tmp/ref.st" --eval --ghost-batch 1)
 check "--eval --ghost-batch 1: exit 0 (got $s)" test "$s" = 0
 
+# ---- a data file that is there but is no regular file is named as such -------------------------
+mkdir "$tmp/fifodata" && cp "$tmp/a/"* "$tmp/fifodata/"
+rm "$tmp/fifodata/t10k-labels-idx1-ubyte" && mkfifo "$tmp/fifodata/t10k-labels-idx1-ubyte"
+s=$(st "$MNIST" --data "$tmp/fifodata" --quiet --epochs 1)
+check "a FIFO where the test labels belong: exit 2, named as no regular file, not as missing (got $s)" \
+    is 2 "$s" said "fifodata/t10k-labels-idx1-ubyte: not a regular file"
+
 # ---- a split without examples is named, with its file --------------------------------------------
 python3 "$here/make_idx.py" "$tmp/notest" --test 0 >/dev/null
 s=$(st "$MNIST" --data "$tmp/notest" --quiet --epochs 1)
