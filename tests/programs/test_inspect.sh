@@ -198,6 +198,11 @@ check "standard output on a full disk (/dev/full): exit 1, saying so, not 0 with
 "$INSPECT" --diff "$tmp/a.st" "$tmp/a.st" >/dev/full 2>"$tmp/err"; s=$?
 check "... with --diff of the same file too: exit 1, not 0 (got $s)" \
     test "$s" = 1 -a -n "$(grep 'writing to standard output failed' "$tmp/err")"
+mkdir "$tmp/fifoshapes" && cp "$tmp/shapes/"* "$tmp/fifoshapes/"
+rm "$tmp/fifoshapes/test_batch.bin" && mkfifo "$tmp/fifoshapes/test_batch.bin"
+s=$(status timeout 20 "$INSPECT" "$tmp/fifoshapes")
+check "a CIFAR-format directory whose test batch is a FIFO: exit 2 at once naming it (got $s)" \
+    test "$s" = 2 -a -n "$(grep -F "fifoshapes/test_batch.bin: not a regular file" "$tmp/err")"
 s=$(status "$INSPECT" "$tmp/missing.st" "$tmp/m.csv")
 check "several files, one missing: exit 2, the others still shown" \
     test "$s" = 2 -a -n "$(grep 'm.csv: an ember' "$tmp/out")"
