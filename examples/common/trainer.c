@@ -199,7 +199,8 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
         if (c->ghost_batch && c->ghost_batch < need)
             snprintf(fix, sizeof fix, "a --ghost-batch of at least %d", need);
         else
-            snprintf(fix, sizeof fix, "a larger --batch%s", c->ghost_batch ? " or --ghost-batch" : "");
+            snprintf(fix, sizeof fix, "a larger --batch%s",
+                     c->ghost_batch ? " or --ghost-batch" : "");
         return em_error_set(err, EM_ERR_ARG, "--batch %d over %d process(es)%s leaves %d "
                             "example(s) to a pass; %s needs at least %d: %s%s",
                             c->batch, P, c->ghost_batch ? " in ghost batches" : "",
