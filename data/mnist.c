@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "reader.h"
 
@@ -181,12 +182,15 @@ static em_code find_file(char *out, size_t len, const char *dir, const char *pre
                          const char *kind, int dims, em_error *err) {
     const char *const forms[] = {"%s/%s-%s-idx%d-ubyte", "%s/%s-%s-idx%d-ubyte.gz",
                                  "%s/%s-%s.idx%d-ubyte", "%s/%s-%s.idx%d-ubyte.gz"};
+    char other[4096] = "";   /* the first name there that is no regular file (a FIFO, a dir) */
     for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
         int k = snprintf(out, len, forms[f], dir, prefix, kind, dims);
         if (k < 0 || (size_t)k >= len)
             return em_error_set(err, EM_ERR_ARG, "%s: directory path too long", dir);
         if (is_file(out)) return EM_OK;
+        if (!other[0] && access(out, F_OK) == 0) snprintf(other, sizeof other, "%s", out);
     }
+    if (other[0]) return em_error_set(err, EM_ERR_IO, "%s: not a regular file", other);
     return em_error_set(err, EM_ERR_IO,
                         "%s: no %s-%s-idx%d-ubyte or %s-%s-idx%d-ubyte.gz in this directory; "
                         MNIST_HINT,

@@ -2,18 +2,31 @@
 #include "reader.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 em_code em_reader_open(em_reader *r, const char *path, em_error *err) {
     memset(r, 0, sizeof *r);
     r->name = path;
+    /* O_NONBLOCK: a FIFO opens at once and is refused, instead of waiting for a writer */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0) != 0) {
+        close(fd);
+        return em_error_set(err, EM_ERR_IO, "%s: not a regular file", path);
+    }
     errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
         return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path,
                             errno ? strerror(errno) : "out of memory");
+    }
     gzbuffer(gz, 1u << 17);
     r->gz = gz;
     return EM_OK;

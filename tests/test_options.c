@@ -60,6 +60,15 @@ Test(options, bad_arguments_get_one_line_errors) {
         {EM_PROGRAM_MNIST, "--seed -1", "--seed"},
         {EM_PROGRAM_MNIST, "--mean 0.5", "--mean and --std"},
         {EM_PROGRAM_MNIST, "--mean 0.1,0.2,0.3 --std 1,1,1", "give 1 value (the images have one channel)"},
+        /* an empty value in a list is no value (it was skipped: 0.5,,0.5 read as two) */
+        {EM_PROGRAM_CIFAR, "--mean 0.5,0.5,0.5, --std 1,1,1", "--mean: '0.5,0.5,0.5,' is not 1 or 3"},
+        {EM_PROGRAM_CIFAR, "--mean 0.5,,0.5 --std 1,1,1", "--mean: '0.5,,0.5' is not 1 or 3"},
+        {EM_PROGRAM_CIFAR, "--mean ,0.5,0.5,0.5 --std 1,1,1", "--mean: ',0.5,0.5,0.5' is not 1 or 3"},
+        {EM_PROGRAM_MNIST, "--mean 0.5 --std 1,", "--std: '1,' is not 1 or 3"},
+        /* a list longer than the reader's buffer was cut to what fit: '1.000...0e9' as 1 */
+        {EM_PROGRAM_MNIST, "--mean 0.5 --std 1.000000000000000000000000000000000000000000000000000000000000"
+                           "000000000000000000000000000000000000000000000000000000000000000000000000e9",
+         "--std: '1.000"},
         {EM_PROGRAM_MNIST, "--synthetic", "ember-cifar option"},
         {EM_PROGRAM_CIFAR, "--model resnet50", "unknown model 'resnet50'"},
         {EM_PROGRAM_CIFAR, "--act swish", "unknown activation 'swish'"},

@@ -2,7 +2,6 @@
  * (confusion.h). */
 #include "confusion.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -151,9 +150,9 @@ em_code em_confusion_save(const em_confusion *c, const char *path, em_error *err
 
 /* line `no` of f, split into at most max fields; -1 at the end of the file or on error */
 static int next_fields(FILE *f, char **line, size_t *cap, char **fields, int max) {
-    ssize_t n = getline(line, cap, f);
-    if (n < 0) return -1;
-    if (n > LINE_MAX_LEN || memchr(*line, '\0', (size_t)n)) return -2;
+    long n = em_csv_getline(line, cap, f, LINE_MAX_LEN);
+    if (n == 0 || n == -1) return -1;   /* (a read error: ferror, checked at the end) */
+    if (n < 0 || memchr(*line, '\0', (size_t)n)) return -2;
     return em_csv_split(*line, fields, max);
 }
 
@@ -189,8 +188,8 @@ static em_code load_rows(em_confusion *c, FILE *f, const char *path, char **line
 
 em_code em_confusion_load(em_confusion *c, const char *path, em_error *err) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "r");
-    if (!f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = em_csv_open(path, err);
+    if (!f) return err->code;
     enum { MAXF = EM_CONFUSION_MAX_CLASSES + 2 };
     char **fields = malloc(MAXF * sizeof *fields), *line = NULL;
     size_t cap = 0;

@@ -2,10 +2,54 @@
 #include "csv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+FILE *em_csv_open(const char *path, em_error *err) {
+    /* O_NONBLOCK: a FIFO without a writer opens at once and is refused below */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || fcntl(fd, F_SETFL, 0) != 0) {
+        close(fd);
+        em_error_set(err, EM_ERR_IO, "%s: not a regular file", path);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        em_error_set(err, EM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    return f;
+}
+
+long em_csv_getline(char **line, size_t *cap, FILE *f, size_t max) {
+    size_t n = 0;
+    for (int ch; (ch = getc(f)) != EOF;) {
+        if (n == max) return -2;
+        if (n + 2 > *cap) {
+            size_t want = *cap < 128 ? 128 : 2 * *cap;
+            if (want > max + 2) want = max + 2;
+            char *bigger = realloc(*line, want);
+            if (!bigger) return -1;
+            *line = bigger;
+            *cap = want;
+        }
+        (*line)[n++] = (char)ch;
+        if (ch == '\n') break;
+    }
+    if (ferror(f)) return -1;
+    if (n) (*line)[n] = '\0';
+    return (long)n;
+}
 
 int em_csv_split(char *line, char **fields, int max) {
     size_t len = strlen(line);

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/errors.h"
+
+/* path opened to read, if it is a regular file; a FIFO or a device is refused at once
+ * (EM_ERR_IO "PATH: not a regular file"), not waited on or read without end. NULL with
+ * err set (EM_ERR_IO "PATH: cannot open: ..." when it cannot be opened). */
+FILE *em_csv_open(const char *path, em_error *err);
+/* The next line of f into *line (allocated and grown as getline(3) does, but to at most
+ * max + 2 bytes, NUL-terminated): its length with the '\n', 0 at the end of the file, -1
+ * on a read error or no memory, -2 when the line is longer than max bytes (read up to
+ * there only: a file of one endless line costs no more memory than max). */
+long em_csv_getline(char **line, size_t *cap, FILE *f, size_t max);
 /* line (changed in place; a final "\n" or "\r\n" is dropped) into at most max fields at
  * its commas. Returns the number of fields, or -1 when there are more than max or a quoted
  * field is not closed. */

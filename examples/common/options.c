@@ -86,15 +86,16 @@ static bool parse_bytes(const char *s, uint64_t *out) {
 
 /* "0.1307" or "0.49,0.48,0.45" into up to 3 values */
 static int parse_list(const char *s, double lo, double hi, double *out) {
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", s);
-    int n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (n == 3 || !parse_double(tok, lo, hi, &out[n])) return -1;
-        n++;
+    int n = 0;   /* read in place: an empty value (",,", a last ',') is no number */
+    char *end;
+    for (const char *p = s;; p = end + 1) {
+        errno = 0;
+        double v = strtod(p, &end);
+        if (n == 3 || errno || end == p || (*end && *end != ',') || !isfinite(v) || v < lo || v > hi)
+            return -1;
+        out[n++] = v;
+        if (!*end) return n;
     }
-    return n;
 }
 
 static bool one_of(const char *s, const char *const *names) {

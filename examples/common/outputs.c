@@ -11,7 +11,7 @@ typedef struct named { const char *option, *path; } named;
 
 /* how many files a run can write: outputs_of's list (an array of fewer overflowed when
  * --confusion joined the list with all four given) */
-#define MAX_OUTPUTS 4
+#define MAX_OUTPUTS 5
 
 /* the files the run writes (n returned, at most MAX_OUTPUTS) */
 static int outputs_of(const em_config *c, named out[MAX_OUTPUTS]) {
@@ -20,6 +20,7 @@ static int outputs_of(const em_config *c, named out[MAX_OUTPUTS]) {
     if (c->metrics[0] && !c->eval_only) out[n++] = (named){"--metrics", c->metrics};
     if (c->predictions[0]) out[n++] = (named){"--predictions", c->predictions};
     if (c->confusion[0]) out[n++] = (named){"--confusion", c->confusion};
+    if (c->dot[0]) out[n++] = (named){"--dot", c->dot};   /* written with --eval too */
     return n;
 }
 
@@ -81,6 +82,7 @@ em_code em_outputs_check(const em_config *c, em_error *err) {
         em_code code = EM_OK;
         if (c->resume[0]) code = clash(&out[i], "--resume", c->resume, err);
         if (!code && c->load[0]) code = clash(&out[i], "--load", c->load, err);
+        if (!code && c->arch_file[0]) code = clash(&out[i], "--arch", c->arch_file, err);
         if (code) return code;
     }
     return EM_OK;

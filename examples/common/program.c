@@ -341,6 +341,9 @@ static int print_end(const run *R, const em_run_result *r) {
         printf("interrupted at step %ld%s\n", r->steps, interrupted == SIGTERM ? " (SIGTERM)" : "");
     else if (r->status == 1)
         fprintf(stderr, "%s: %s\n", R->cfg.program, r->error);
+    else if (isnan(r->final_test_acc))   /* a resume at or past the end: no step, no test pass */
+        printf("done: nothing to train: the run was at step %ld already (--epochs/--steps end "
+               "it at step %ld)\n", r->steps, R->t.total_steps);
     else
         printf("done: %ld steps in %.1fs, test accuracy %.2f%% (best %.2f%%)\n", r->steps,
                r->seconds, 100 * r->final_test_acc, 100 * r->best_test_acc);

@@ -170,6 +170,11 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
     const int *in = t->input_chw;
     for (int k = 0; k < 2; k++) {
         const em_dataset *ds = k ? test : train;
+        if (ds->n == 0)   /* (the loader would say only "the dataset is empty") */
+            return em_error_set(err, EM_ERR_FORMAT, "the %s split has no examples (%.*s)",
+                                k ? "test" : "training",
+                                ds->files ? (int)strcspn(ds->files, "\n") : 9,
+                                ds->files ? ds->files : "generated");
         if (ds->c != in[0] || ds->h != in[1] || ds->w != in[2])
             return em_error_set(err, EM_ERR_ARG, "%s takes %dx%dx%d images; the training split "
                                 "has %dx%dx%d, the test split %dx%dx%d", name, in[0], in[1],
@@ -183,16 +188,24 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
     t->batch_stats = has_batch_stats(t->net);
 
     normalization_of(c, train, t->mean, t->std);
-    int P = em_dist_size(dist), need = pass_needs(t, P);
+    /* (--eval: no training pass; the test passes normalize with running statistics) */
+    int P = em_dist_size(dist), need = c->eval_only ? 1 : pass_needs(t, P);
     if (smallest_pass(c, c->batch, P) < need) {
         if (P == 1 && !c->ghost_batch)
             return em_error_set(err, EM_ERR_ARG, "--batch %d: BatchNorm needs at least 2 "
                                 "examples per batch (or --no-bn, or --norm gn:G)", c->batch);
+        /* ghost batches smaller than a pass needs: no --batch helps */
+        char fix[64];
+        if (c->ghost_batch && c->ghost_batch < need)
+            snprintf(fix, sizeof fix, "a --ghost-batch of at least %d", need);
+        else
+            snprintf(fix, sizeof fix, "a larger --batch%s",
+                     c->ghost_batch ? " or --ghost-batch" : "");
         return em_error_set(err, EM_ERR_ARG, "--batch %d over %d process(es)%s leaves %d "
-                            "example(s) to a pass; %s needs at least %d: a larger --batch%s",
+                            "example(s) to a pass; %s needs at least %d: %s%s",
                             c->batch, P, c->ghost_batch ? " in ghost batches" : "",
                             smallest_pass(c, c->batch, P), t->batch_stats ? "BatchNorm" : "a pass",
-                            need, t->batch_stats && P > 1 ? ", or --bn-sync" : "");
+                            need, fix, t->batch_stats && P > 1 ? ", or --bn-sync" : "");
     }
     /* a last training batch too small to split (one example: to batch-normalize) is dropped */
     size_t n = c->train_limit && (size_t)c->train_limit < train->n ? (size_t)c->train_limit : train->n;
@@ -217,9 +230,13 @@ em_code em_trainer_init_net(em_trainer *t, const em_config *c, const em_dataset 
         set_bn_sync(t->net, &t->bn_sync);
     }
     t->steps_per_epoch = (long)em_loader_n_batches(t->train);
-    if (t->steps_per_epoch == 0)
+    if (t->steps_per_epoch == 0 && t->batch_stats)
         return em_error_set(err, EM_ERR_ARG, "the training set has %zu example(s): too few "
                             "for one batch of BatchNorm statistics", em_loader_size(t->train));
+    if (t->steps_per_epoch == 0)   /* the one batch, of one example, was dropped */
+        return em_error_set(err, EM_ERR_ARG, "the training set has %zu example(s): a last batch "
+                            "of one example is dropped, which leaves no batch (--batch 1 trains "
+                            "on it)", em_loader_size(t->train));
     t->total_steps = c->steps > 0 ? c->steps : t->steps_per_epoch * c->epochs;
     code = optimizer_new(&t->opt, c, em_module_params(t->net), err);
     if (code != EM_OK) return code;

@@ -224,11 +224,13 @@ static void csv_summary(const csv_state *s, const char *path, FILE *out) {
     fprintf(out, "%s\n", nv > 24 ? " ..." : "");
 }
 
-/* a line of the file into *line: 1, 0 at the end, -1 on a line that is no text */
+/* a line of the file into *line: 1, 0 at the end, -1 on a line that is no text, -2 on a
+ * read error */
 static int read_line(FILE *f, char **line, size_t *cap, bool *whole) {
-    ssize_t n = getline(line, cap, f);
-    if (n < 0) return 0;
-    if (n > CSV_MAX_LINE || memchr(*line, '\0', (size_t)n)) return -1;
+    long n = em_csv_getline(line, cap, f, CSV_MAX_LINE);
+    if (n == 0) return 0;
+    if (n == -1) return -2;
+    if (n < 0 || memchr(*line, '\0', (size_t)n)) return -1;
     *whole = (*line)[n - 1] == '\n';
     return 1;
 }
@@ -257,6 +259,10 @@ em_code in_csv(const char *path, FILE *out, em_error *err) {
     int got;
     while (c == EM_OK && (got = read_line(f, &line, &cap, &whole)) != 0) {
         no++;
+        if (got == -2) {
+            c = em_error_set(err, EM_ERR_IO, "%s: read error at line %ld", path, no);
+            break;
+        }
         if (got > 0 && !whole && no > 1) {   /* what a crash leaves: not a row */
             fprintf(out, "%s: line %ld has no end (a run stopped while writing it): not counted\n",
                     path, no);

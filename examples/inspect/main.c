@@ -2,8 +2,9 @@
  * checkpoint, a .npy file, an idx file (raw or gzip), a CIFAR binary file, a directory of
  * either data set, a metrics / curves / runs / predictions / confusion CSV, a test fixture.
  * ember-inspect --diff A B — two checkpoints tensor by tensor.
- * Exit status: 0 read (--diff: the same tensors); 1 --diff: they differ; 2 bad arguments,
- * or a file missing, unreadable or not what it should be (the message names it). */
+ * Exit status: 0 read (--diff: the same tensors); 1 --diff: they differ, or stdout failed;
+ * 2 bad arguments, or a file missing, unreadable or not what it should be (the message
+ * names it). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -34,7 +35,8 @@ static void usage(FILE *f) {
             "  --tolerance X    with --diff: differences up to X count as none (0)\n"
             "  --help           this text\n\n"
             "Exit status: 0 read (with --diff: the same tensors), 1 with --diff: they differ,\n"
-            "2 bad arguments or a file missing, unreadable or damaged.\n");
+            "or the report could not be written; 2 bad arguments or a file missing,\n"
+            "unreadable or damaged.\n");
 }
 
 typedef em_code (*printer)(const char *path, FILE *out, em_error *err);
@@ -80,6 +82,8 @@ static int inspect(const char *path) {
         c = em_error_set(&err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
         c = in_data_dir(path, stdout, &err);
+    } else if (!S_ISREG(st.st_mode)) {   /* a FIFO would block the open; a device, a read */
+        c = em_error_set(&err, EM_ERR_IO, "%s: not a regular file", path);
     } else {
         unsigned char b[512];
         size_t n = 0;
@@ -100,6 +104,14 @@ static int inspect(const char *path) {
     if (c == EM_OK) return 0;
     fprintf(stderr, "ember-inspect: %s\n", err.msg);
     return c == EM_ERR_NOMEM ? 1 : 2;
+}
+
+/* The report is the product: one that could not be written (a full disk, a closed
+ * stdout) is a failure, said on stderr, not an exit 0 with nothing in the file. */
+static bool stdout_failed(void) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) return false;
+    fprintf(stderr, "ember-inspect: writing to standard output failed: %s\n", strerror(errno));
+    return true;
 }
 
 int main(int argc, char **argv) {
@@ -142,7 +154,7 @@ int main(int argc, char **argv) {
         int status = in_diff(argv[optind], argv[optind + 1], tol, stdout, &err);
         fflush(stdout);
         if (status == 2) fprintf(stderr, "ember-inspect: %s\n", err.msg);
-        return status;
+        return stdout_failed() && status == 0 ? 1 : status;
     }
     int status = 0;
     for (int i = optind; i < argc; i++) {
@@ -150,5 +162,5 @@ int main(int argc, char **argv) {
         int s = inspect(argv[i]);
         status = s > status ? s : status;
     }
-    return status;
+    return stdout_failed() && status == 0 ? 1 : status;
 }

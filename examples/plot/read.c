@@ -1,7 +1,6 @@
 /* examples/plot/read.c — metrics CSVs and ember-ablate curves into runs (plot.h). Every
  * line is checked; a bad one is an error naming the file and the line, except a last line
  * without its newline (a run killed mid-row), which is left out with a note. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,19 +63,30 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
+/* the last k parts of path ("seed1/m.csv" for k 2), or the whole path when it has fewer */
+static const char *last_parts(const char *path, int k) {
+    const char *s = path + strlen(path);
+    for (; s > path; s--)
+        if (s[-1] == '/' && --k == 0) break;
+    return s;
+}
+
+static size_t stem_len(const char *s) {
+    size_t n = strlen(s);
+    return n > 4 && !strcmp(s + n - 4, ".csv") ? n - 4 : n;
+}
+
 void pl_default_label(char *out, size_t len, const char *path, char *const *paths, int n) {
-    const char *b = base_name(path);
-    size_t stem = strlen(b) > 4 && !strcmp(b + strlen(b) - 4, ".csv") ? strlen(b) - 4 : strlen(b);
-    bool clash = false;
-    for (int i = 0; i < n; i++)
-        clash |= paths[i] != path && !strcmp(base_name(paths[i]), b);
-    if (!clash || b == path) {
-        snprintf(out, len, "%.*s", (int)stem, b);
-        return;
+    /* one folder more while another path ends the same (x/seed1/m.csv, y/seed1/m.csv) */
+    const char *s = last_parts(path, 1);
+    for (int k = 1; s != path; k++) {
+        bool clash = false;
+        for (int i = 0; i < n; i++)
+            clash |= paths[i] != path && !strcmp(last_parts(paths[i], k), s);
+        if (!clash) break;
+        s = last_parts(path, k + 1);
     }
-    const char *dir_end = b - 1, *dir = dir_end;   /* the folder just above the file */
-    while (dir > path && dir[-1] != '/') dir--;
-    snprintf(out, len, "%.*s/%.*s", (int)(dir_end - dir), dir, (int)stem, b);
+    snprintf(out, len, "%.*s", (int)stem_len(s), s);
 }
 
 /* ---- reading lines -------------------------------------------------------------------------- */
@@ -92,10 +102,11 @@ typedef struct lines {
 
 /* the next line into l->buf: 1, 0 at the end, -1 with err set */
 static int next_line(lines *l, em_error *err) {
-    ssize_t n = getline(&l->buf, &l->cap, l->f);
-    if (n < 0) return ferror(l->f) ? (em_error_set(err, EM_ERR_IO, "%s: read error", l->path), -1) : 0;
+    long n = em_csv_getline(&l->buf, &l->cap, l->f, MAX_LINE);
+    if (n == 0) return 0;
+    if (n == -1) return em_error_set(err, EM_ERR_IO, "%s: read error", l->path), -1;
     l->no++;
-    if (n > MAX_LINE || memchr(l->buf, '\0', (size_t)n)) {
+    if (n < 0 || memchr(l->buf, '\0', (size_t)n)) {
         em_error_set(err, EM_ERR_FORMAT, "%s: line %ld is not text of a CSV file (a NUL byte or "
                      "more than %d characters)", l->path, l->no, MAX_LINE);
         return -1;
@@ -206,12 +217,13 @@ static void read_run_labels(const char *curves, ab_labels *out) {
     char path[4096];
     const char *b = base_name(curves);
     snprintf(path, sizeof path, "%.*sruns.csv", (int)(b - curves), curves);
-    FILE *f = fopen(path, "r");
+    em_error ignored = {0};
+    FILE *f = em_csv_open(path, &ignored);   /* none (or no regular file): no variants */
     if (!f) return;
     char *line = NULL, *fld[20], first[64] = "";
     size_t cap = 0;
     bool mixed = false;
-    for (int no = 0; getline(&line, &cap, f) > 0 && out->n < 100000; no++) {
+    for (int no = 0; em_csv_getline(&line, &cap, f, MAX_LINE) > 0 && out->n < 100000; no++) {
         int nf = no == 0 ? 0 : em_csv_split(line, fld, 20);
         if (nf != 14 && nf != 15) continue;   /* 15: runs.csv before timing.csv */
         char (*nl)[160] = realloc(out->label, (size_t)(out->n + 1) * sizeof *nl);
@@ -308,8 +320,8 @@ static em_code read_curves(pl_runs *runs, lines *l, const char *label, const cha
 
 em_code pl_read(pl_runs *runs, const char *path, const char *label, const char *name,
                 const char *match, FILE *notes, em_error *err) {
-    lines l = {.f = fopen(path, "r"), .path = path};
-    if (!l.f) return em_error_set(err, EM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    lines l = {.f = em_csv_open(path, err), .path = path};
+    if (!l.f) return err->code;
     em_code code;
     int got = next_line(&l, err);
     if (got <= 0) {

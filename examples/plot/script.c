@@ -17,6 +17,27 @@ static void quote(FILE *out, const char *s) {
     fputc('\'', out);
 }
 
+/* s exactly, as a gnuplot string: double quotes, where a backslash escape can stand for a
+ * line break (a file's name may hold one) */
+static void quote_exact(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '\n') fputs("\\n", out);
+        else if (*s == '\r') fputs("\\r", out);
+        else {
+            if (*s == '"' || *s == '\\') fputc('\\', out);
+            fputc(*s, out);
+        }
+    }
+    fputc('"', out);
+}
+
+/* s in a comment line: a line break in it would end the comment and make the rest of s a
+ * command, so each becomes a space */
+static void comment_text(FILE *out, const char *s) {
+    for (; *s; s++) fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
+}
+
 /* the terminals: a loop over png and svg, name.png and name.svg in the script's folder */
 static void begin_outputs(FILE *out, const pl_figure *fig) {
     fprintf(out, "do for [format in 'png svg'] {\n"
@@ -27,7 +48,7 @@ static void begin_outputs(FILE *out, const pl_figure *fig) {
                  "background '#ffffff'\n"
                  "    }\n"
                  "    set output ", fig->width, fig->height, fig->width, fig->height);
-    quote(out, fig->name);
+    quote_exact(out, fig->name);
     fprintf(out, ".'.'.format\n");
 }
 
@@ -36,10 +57,13 @@ static void end_outputs(FILE *out) {
 }
 
 static void header(FILE *out, const pl_figure *fig, const char *what) {
-    fprintf(out, "# %s.gp — %s, written by ember-plot from %s\n", fig->name, what, fig->sources);
-    fprintf(out, "# Render it again (restyled or not) in this folder: gnuplot %s.gp\n"
-                 "# -> %s.png and %s.svg. The data is in the script, below.\n\n",
-            fig->name, fig->name, fig->name);
+    fputs("# ", out), comment_text(out, fig->name);
+    fprintf(out, ".gp — %s, written by ember-plot from ", what), comment_text(out, fig->sources);
+    fputs("\n# Render it again (restyled or not) in this folder: gnuplot ", out);
+    comment_text(out, fig->name);
+    fputs(".gp\n# -> ", out), comment_text(out, fig->name);
+    fputs(".png and ", out), comment_text(out, fig->name);
+    fputs(".svg. The data is in the script, below.\n\n", out);
 }
 
 /* ---- curves --------------------------------------------------------------------------------- */

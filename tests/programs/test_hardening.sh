@@ -98,6 +98,30 @@ s=$(st "$MNIST" "${run[@]}" --save "$tmp/o5.st" --metrics "$tmp/o5m.csv" \
     --predictions "$tmp/o5p.csv" --confusion "$tmp/o5m.csv")
 check "... the fourth naming the second's file: exit 2 (got $s)" is 2 "$s" \
     said "^ember-mnist: --metrics and --confusion name the same file ($tmp/o5m.csv)"
+# --dot is an output too: checked before the run like the others (it was not: it overwrote
+# the --load checkpoint with the graph, exit 0)
+cp "$tmp/ref.st" "$tmp/dl.st"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --load "$tmp/dl.st" --dot "$tmp/dl.st")
+check "--dot naming the --load file: exit 2 before training (got $s)" is 2 "$s" no_training
+check "... saying which input it is; the checkpoint byte-identical" \
+    bash -c "grep -q '^ember-mnist: --dot $tmp/dl.st: that is the file --load reads' '$tmp/out' && cmp -s '$tmp/ref.st' '$tmp/dl.st'"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --confusion "$tmp/g.txt" --dot "$tmp/g.txt")
+check "--dot and --confusion one file: exit 2 (got $s)" is 2 "$s" \
+    said "^ember-mnist: --confusion and --dot name the same file ($tmp/g.txt)"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --dot "$tmp/nodir/g.dot")
+check "--dot into a missing directory: exit 2 at once, naming --dot (got $s)" is 2 "$s" \
+    said "^ember-mnist: --dot $tmp/nodir/g.dot: the directory $tmp/nodir does not exist"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --save "$tmp/o6.st" --metrics "$tmp/o6m.csv" \
+    --predictions "$tmp/o6p.csv" --confusion "$tmp/o6c.csv" --dot "$tmp/o6.dot")
+check "all five outputs at once: exit 0, each written (got $s)" is 0 "$s" \
+    test -s "$tmp/o6.st" -a -s "$tmp/o6m.csv" -a -s "$tmp/o6p.csv" -a -s "$tmp/o6c.csv" -a -s "$tmp/o6.dot"
+# the --arch @FILE is an input too (it was not checked: --metrics overwrote the spec, exit 0)
+echo "flatten fc10" >"$tmp/net.arch"
+cp "$tmp/net.arch" "$tmp/net.keep"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --no-bn --arch @"$tmp/net.arch" --metrics "$tmp/net.arch")
+check "--metrics naming the --arch @FILE: exit 2 before training (got $s)" is 2 "$s" no_training
+check "... saying which input it is; the spec byte-identical" \
+    bash -c "grep -q '^ember-mnist: --metrics $tmp/net.arch: that is the file --arch reads' '$tmp/out' && cmp -s '$tmp/net.keep' '$tmp/net.arch'"
 s=$(st "$MNIST" "${run[@]}" --epochs 2 --resume "$tmp/ck.st" --save "$tmp/ck.st")
 check "--save naming the --resume file is the next checkpoint of the same run: allowed (got $s)" \
     is 0 "$s" loads "$tmp/ck.st"
@@ -164,6 +188,51 @@ check "... saying the checkpoint was trained on other data" said "was trained on
 mkdir "$tmp/copy" && cp "$tmp/a/"* "$tmp/copy/" && gzip "$tmp/copy/"*
 s=$(st "$MNIST" --data "$tmp/copy" "${norm[@]}" --epochs 2 --resume "$tmp/n.st")
 check "--resume on the same data, gzipped, in another directory: allowed (got $s)" test "$s" = 0
+
+# ---- a resume with nothing left to train says so (there was no test pass to report) -------------
+s=$(st "$MNIST" "${run[@]}" --resume "$tmp/ref.st" --predictions "$tmp/end-p.csv")
+check "--resume of a finished run, same --epochs: exit 0, the predictions written (got $s)" \
+    test "$s" = 0 -a -s "$tmp/end-p.csv"
+check "... saying there was nothing to train, not 'test accuracy nan%'" \
+    bash -c "! grep -qi nan '$tmp/out' && grep -q '^done: nothing to train: the run was at step 4 already' '$tmp/out'"
+
+# ---- --eval trains nothing: the training batch's limits do not apply to it ---------------------
+s=$(st "$MNIST" "${run[@]}" --load "$tmp/ref.st" --eval --batch 1 --test-limit 3 --predictions "$tmp/b1p.csv")
+check "--eval --batch 1 of a BatchNorm network (running statistics): exit 0, 3 predictions (got $s)" \
+    is 0 "$s" test "$(wc -l <"$tmp/b1p.csv" 2>/dev/null)" = 3
+"$MNIST" "${run[@]}" --load "$tmp/ref.st" --eval --test-limit 3 --predictions "$tmp/b64p.csv" >/dev/null 2>&1
+check "... the same predictions as at --batch 64" cmp -s "$tmp/b1p.csv" "$tmp/b64p.csv"
+s=$(st "$MNIST" "${run[@]}" --load "$tmp/ref.st" --eval --ghost-batch 1)
+check "--eval --ghost-batch 1: exit 0 (got $s)" test "$s" = 0
+
+# ---- a data file that is there but is no regular file is named as such -------------------------
+mkdir "$tmp/fifodata" && cp "$tmp/a/"* "$tmp/fifodata/"
+rm "$tmp/fifodata/t10k-labels-idx1-ubyte" && mkfifo "$tmp/fifodata/t10k-labels-idx1-ubyte"
+s=$(st "$MNIST" --data "$tmp/fifodata" --quiet --epochs 1)
+check "a FIFO where the test labels belong: exit 2, named as no regular file, not as missing (got $s)" \
+    is 2 "$s" said "fifodata/t10k-labels-idx1-ubyte: not a regular file"
+
+# ---- a split without examples is named, with its file --------------------------------------------
+python3 "$here/make_idx.py" "$tmp/notest" --test 0 >/dev/null
+s=$(st "$MNIST" --data "$tmp/notest" --quiet --epochs 1)
+check "a test split of 0 images: exit 2 before training (got $s)" is 2 "$s" no_training
+check "... naming the split and its file" said "the test split has no examples ($tmp/notest/t10k-images-idx3-ubyte)"
+
+# ---- the reason a run cannot start names what would fix it ------------------------------------------
+s=$(st "$MNIST" "${run[@]}" --steps 1 --ghost-batch 1)
+check "--ghost-batch 1 with BatchNorm: exit 2 (got $s)" is 2 "$s" no_training
+check "... the fix named is a --ghost-batch of 2, not a larger --batch (no batch helps)" \
+    said "BatchNorm needs at least 2: a --ghost-batch of at least 2$"
+s=$(st "$MNIST" "${run[@]}" --steps 1 --batch 3 --ghost-batch 2)
+check "--batch 3 --ghost-batch 2 (passes of 2 and 1): exit 2, a larger --batch or --ghost-batch (got $s)" \
+    is 2 "$s" said "BatchNorm needs at least 2: a larger --batch or --ghost-batch$"
+
+s=$(st "$MNIST" "${run[@]}" --train-limit 1 --no-bn)
+check "--train-limit 1 --no-bn (its one batch of one example dropped): exit 2 (got $s)" is 2 "$s" no_training
+check "... not blaming a BatchNorm the network does not have, and naming --batch 1" \
+    bash -c "! grep -q BatchNorm '$tmp/out' && grep -q 'a last batch of one example is dropped.*--batch 1' '$tmp/out'"
+s=$(st "$MNIST" "${run[@]}" --train-limit 1 --no-bn --batch 1)
+check "... with --batch 1 it trains (got $s)" test "$s" = 0
 
 echo "$passed passed, $failed failed"
 test "$failed" = 0

@@ -181,6 +181,28 @@ damaged "$tmp/blob" "not a file ember writes or reads"
 : >"$tmp/empty"
 damaged "$tmp/empty" "empty"
 damaged "$tmp/missing.st" "cannot open"
+mkfifo "$tmp/fifo.csv"
+s=$(status timeout 20 "$INSPECT" "$tmp/fifo.csv" "$tmp/m.csv")
+check "a FIFO (nobody writing to it): exit 2 at once, 'not a regular file', the next file shown (got $s)" \
+    test "$s" = 2 -a -n "$(grep -F "ember-inspect: $tmp/fifo.csv: not a regular file" "$tmp/err")" \
+    -a -n "$(grep 'm.csv: an ember' "$tmp/out")"
+head -1 "$tmp/m.csv" >"$tmp/endless.csv"   # then 300 MB of NUL bytes, sparse: no disk used
+truncate -s 300M "$tmp/endless.csv"
+s=$(status /usr/bin/time -f "rss %M" "$INSPECT" "$tmp/endless.csv")
+rss=$(awk '/^rss/ {print $2}' "$tmp/err")
+check "a metrics file whose line 2 is 300 MB: exit 2 naming the line, in under 64 MB (got $s, ${rss:-?} KB)" \
+    test "$s" = 2 -a -n "$(grep 'endless.csv: line 2 is not a CSV row' "$tmp/err")" -a "${rss:-999999}" -lt 65536
+"$INSPECT" "$tmp/m.csv" "$tmp/a.st" >/dev/full 2>"$tmp/err"; s=$?
+check "standard output on a full disk (/dev/full): exit 1, saying so, not 0 with the report lost (got $s)" \
+    test "$s" = 1 -a -n "$(grep '^ember-inspect: writing to standard output failed: No space left on device' "$tmp/err")"
+"$INSPECT" --diff "$tmp/a.st" "$tmp/a.st" >/dev/full 2>"$tmp/err"; s=$?
+check "... with --diff of the same file too: exit 1, not 0 (got $s)" \
+    test "$s" = 1 -a -n "$(grep 'writing to standard output failed' "$tmp/err")"
+mkdir "$tmp/fifoshapes" && cp "$tmp/shapes/"* "$tmp/fifoshapes/"
+rm "$tmp/fifoshapes/test_batch.bin" && mkfifo "$tmp/fifoshapes/test_batch.bin"
+s=$(status timeout 20 "$INSPECT" "$tmp/fifoshapes")
+check "a CIFAR-format directory whose test batch is a FIFO: exit 2 at once naming it (got $s)" \
+    test "$s" = 2 -a -n "$(grep -F "fifoshapes/test_batch.bin: not a regular file" "$tmp/err")"
 s=$(status "$INSPECT" "$tmp/missing.st" "$tmp/m.csv")
 check "several files, one missing: exit 2, the others still shown" \
     test "$s" = 2 -a -n "$(grep 'm.csv: an ember' "$tmp/out")"

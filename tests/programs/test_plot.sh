@@ -82,6 +82,21 @@ printf 'true\\predicted,a,b\na,1,2\nc,0,1\n' >"$tmp/in/badconf.csv"
 s=$(status "$PLOT" --confusion "$tmp/in/badconf.csv")
 check "a confusion matrix whose rows do not match its columns exits 2 naming the line" \
     test "$s" = 2 -a -n "$(grep "badconf.csv: line 3 is class 'c'" "$tmp/err")"
+# a FIFO (nobody writing to it) or a device given as a file: refused at once, not waited on
+mkfifo "$tmp/in/fifo.csv"
+for args in "$tmp/in/fifo.csv" "--confusion $tmp/in/fifo.csv" /dev/zero "--confusion /dev/zero"; do
+    s=$(status timeout 20 "$PLOT" --out "$tmp/bad/fig" $args)
+    check "'$args': exit 2 at once, 'not a regular file' (got $s)" \
+        test "$s" = 2 -a -n "$(grep -F "ember-plot: ${args#--confusion }: not a regular file" "$tmp/err")"
+done
+# a file of one endless line (300 MB of NUL bytes after the header, sparse: no disk used)
+# is refused at its 65536th character, not read whole into memory first
+printf '%s\n' "$hdr" >"$tmp/in/endless.csv"
+truncate -s 300M "$tmp/in/endless.csv"
+s=$(status /usr/bin/time -f "rss %M" "$PLOT" --out "$tmp/bad/fig" "$tmp/in/endless.csv")
+rss=$(awk '/^rss/ {print $2}' "$tmp/err")
+check "a 300 MB line: exit 2 naming line 2, in under 64 MB of memory (got $s, ${rss:-?} KB)" \
+    test "$s" = 2 -a -n "$(grep 'endless.csv: line 2 is not text of a CSV file' "$tmp/err")" -a "${rss:-999999}" -lt 65536
 s=$(status "$PLOT" --out /nonexistent/dir/fig "$tmp/in/a.csv")
 check "an output folder that does not exist: exit 1 naming the file" \
     test "$s" = 1 -a -n "$(grep '/nonexistent/dir/fig.gp' "$tmp/err")"
@@ -138,6 +153,30 @@ check "... the labels, a quote doubled for gnuplot" \
 check "... steps as epochs: b's log rows at 0.5, 1, 1.5, 2" \
     test "$(block "$tmp/in/curves.gp" run2_train_loss | cut -d' ' -f1 | tr '\n' ' ')" = "0.5 1 1.5 2 "
 check "... the title" grep -q "title 'two runs'" "$tmp/in/curves.gp"
+
+# a file (or folder) name with a line break in it: the script's header comment names it, so
+# the break must not end the comment and make the rest of the name a gnuplot command
+nl=$'\n' bad=$'a\nsystem(\'touch ran\')\n.csv'
+mkdir -p "$tmp/nl" "$tmp/nl/dir${nl}print 'x'"
+cp "$tmp/in/a.csv" "$tmp/nl/$bad"
+s=$(status "$PLOT" --out "$tmp/nl/f" "$tmp/nl/$bad")
+check "a file name with line breaks: exit 0, the figure drawn (got $s)" \
+    test "$s" = 0 -a -n "$(png_size "$tmp/nl/f.png")"
+check "... no part of the name run as a gnuplot command" test ! -e "$tmp/nl/ran"
+check "... the header comment is the script's first three lines, whole" \
+    test "$(head -4 "$tmp/nl/f.gp" | grep -c '^#')" = 3
+s=$(status "$PLOT" --out "$tmp/nl/dir${nl}print 'x'/f${nl}g" "$tmp/in/a.csv")
+check "an --out folder and name with line breaks: exit 0, the figure drawn, the header whole" \
+    test "$s" = 0 -a -n "$(png_size "$tmp/nl/dir${nl}print 'x'/f${nl}g.png")" \
+    -a "$(head -4 "$tmp/nl/dir${nl}print 'x'/f${nl}g.gp" | grep -c '^#')" = 3
+
+# files of the same name: each label takes as many folders as tell it from the others
+mkdir -p "$tmp/same/x/seed1" "$tmp/same/y/seed1" "$tmp/same/z"
+for d in x/seed1 y/seed1 z; do cp "$tmp/in/a.csv" "$tmp/same/$d/m.csv"; done
+s=$(status "$PLOT" --out "$tmp/same/fig" "$tmp/same/x/seed1/m.csv" "$tmp/same/y/seed1/m.csv" "$tmp/same/z/m.csv")
+check "three m.csv, two in folders both named seed1: labels x/seed1/m, y/seed1/m, z/m (got $s)" \
+    test "$s" = 0 -a "$(grep '^# run' "$tmp/same/fig.gp" | tr '\n' ' ')" = \
+    "# run 1: 'x/seed1/m' # run 2: 'y/seed1/m' # run 3: 'z/m' "
 
 # a run killed while writing a row: the half line is left out with a note
 cp "$tmp/in/a.csv" "$tmp/in/half.csv"
