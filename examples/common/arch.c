@@ -66,6 +66,11 @@ em_arch *em_arch_copy(const em_arch *a) {
 
 /* ---- the parser ----------------------------------------------------------------------- */
 
+/* a network's layers at most, those inside residual blocks counted: repetitions of nested
+ * blocks multiply, and a short spec must not ask for more memory than the machine has */
+#define MAX_LAYERS 100000
+#define TOO_MANY "more than 100000 layers (counting those inside residual blocks)"
+
 typedef struct parser {
     const char *s, *where;
     size_t at;
@@ -235,7 +240,14 @@ static bool layer(parser *p, size_t at, const char *w, arch_node *n) {
                           "N*item, ( ... ))", w);
 }
 
-static bool seq(parser *p, em_arch *out, const char *ends);
+static bool seq(parser *p, em_arch *out, const char *ends, long room, long *made);
+
+/* the layers of a sequence, those inside its residual blocks included */
+static long deep_size(const em_arch *a) {
+    long n = a ? a->n : 0;
+    for (int i = 0; a && i < a->n; i++) n += deep_size(a->v[i].branch) + deep_size(a->v[i].shortcut);
+    return n;
+}
 
 /* resC sS, He et al.'s basic block: the branch convC sS, bn, relu, convC, bn (the shortcut
  * made when the spec is resolved, a 1x1 projection where the branch changes the shape);
@@ -258,19 +270,21 @@ static bool expand_res(arch_node *n, arch_node *relu) {
            em_arch_push(n->branch, &bn);
 }
 
-/* a residual block after "res(": branch [| shortcut] ) */
-static bool residual(parser *p, size_t at, arch_node *n) {
+/* a residual block after "res(": branch [| shortcut] ), of at most room layers with the
+ * block itself */
+static bool residual(parser *p, size_t at, arch_node *n, long room) {
+    long used = 0;
     n->kind = A_RES;
     snprintf(n->token, sizeof n->token, "res(...)");
     n->branch = calloc(1, sizeof *n->branch);
     if (!n->branch) return nomem(p);
-    if (!seq(p, n->branch, ")|")) return false;
+    if (!seq(p, n->branch, ")|", room - 1, &used)) return false;
     if (!n->branch->n) return fail(p, at, "the residual block's branch has no layer", NULL);
     if (p->s[p->at] == '|') {
         size_t bar = p->at++;
         n->shortcut = calloc(1, sizeof *n->shortcut);
         if (!n->shortcut) return nomem(p);
-        if (!seq(p, n->shortcut, ")")) return false;
+        if (!seq(p, n->shortcut, ")", room - 1 - used, &used)) return false;
         if (!n->shortcut->n)
             return fail(p, bar, "nothing after '|': give the shortcut's layers, or leave "
                                    "out '|' for the identity", NULL);
@@ -280,8 +294,9 @@ static bool residual(parser *p, size_t at, arch_node *n) {
     return true;
 }
 
-/* one item (with its repetition) appended to out */
-static bool item(parser *p, em_arch *out) {
+/* one item (with its repetition) appended to out: at most room layers, counting those
+ * inside residual blocks (*made says how many) */
+static bool item(parser *p, em_arch *out, long room, long *made) {
     size_t at = p->at;
     long count = 1;
     const char *t = p->s + p->at;
@@ -297,7 +312,8 @@ static bool item(parser *p, em_arch *out) {
     bool ok;
     if (p->s[p->at] == '(') {
         p->at++;
-        ok = seq(p, &unit, ")");
+        long unused;
+        ok = seq(p, &unit, ")", room, &unused);
         if (ok && p->s[p->at] != ')') ok = fail(p, uat, "'(' is never closed", NULL);
         if (ok && !unit.n) ok = fail(p, uat, "an empty group '()'", NULL);
         if (ok) p->at++;
@@ -323,7 +339,7 @@ static bool item(parser *p, em_arch *out) {
                 return fail(p, uat, "'res' needs '(' for a block of your own or its channels, "
                                        "as in res16", NULL);
             p->at++;
-            ok = residual(p, uat, &n);
+            ok = residual(p, uat, &n, room);
         } else {
             ok = layer(p, uat, w, &n);
         }
@@ -336,6 +352,9 @@ static bool item(parser *p, em_arch *out) {
         em_arch_free(n.branch);
         em_arch_free(n.shortcut);
     }
+    long each = ok ? deep_size(&unit) : 0;
+    if (ok && count * each > room) ok = fail(p, at, TOO_MANY, NULL);
+    *made = count * each;
     for (long r = 0; ok && r < count; r++)
         for (int i = 0; ok && i < unit.n; i++)
             if (!em_arch_push(out, &unit.v[i])) ok = nomem(p);
@@ -343,8 +362,10 @@ static bool item(parser *p, em_arch *out) {
     return ok;
 }
 
-/* items until the end of the text or a character of ends (left for the caller) */
-static bool seq(parser *p, em_arch *out, const char *ends) {
+/* items until the end of the text or a character of ends (left for the caller): at most
+ * room layers, counting those inside residual blocks; *made says how many */
+static bool seq(parser *p, em_arch *out, const char *ends, long room, long *made) {
+    *made = 0;
     if (++p->depth > 32) return fail(p, p->at, "nested more than 32 deep", NULL);
     for (;;) {
         skip(p);
@@ -354,8 +375,9 @@ static bool seq(parser *p, em_arch *out, const char *ends) {
             char f[2] = {c, 0};
             return fail(p, p->at, "unexpected", f);
         }
-        if (!item(p, out)) return false;
-        if (out->n > 100000) return fail(p, p->at, "more than 100000 layers", NULL);
+        long added;
+        if (!item(p, out, room - *made, &added)) return false;
+        *made += added;
     }
     p->depth--;
     return true;
@@ -367,7 +389,8 @@ em_code em_arch_parse(const char *text, const char *where, em_arch **out, em_err
                 .err = err};
     em_arch *a = calloc(1, sizeof *a);
     if (!a) return em_error_set(err, EM_ERR_NOMEM, "out of memory");
-    if (!seq(&p, a, "")) {
+    long made;
+    if (!seq(&p, a, "", MAX_LAYERS, &made)) {
         em_arch_free(a);
         return err->code;
     }
