@@ -126,6 +126,11 @@ check "resuming a --norm gn:4 checkpoint without --norm: exit 2 naming norm=gn:4
 s=$(status "$MNIST" "${small[@]}" --steps 8 --norm gn:4 --resume "$tmp/gn.st")
 check "... and with it: resumes (exit 0)" test "$s" = 0
 
+# ---- dropout in a spec -------------------------------------------------------------------------
+s=$(status "$MNIST" "${small[@]}" --steps 2 --arch "conv8 relu 17*dropout:0.1 gap fc10")
+check "a spec with 17 dropouts trains (exit 0; the step's measure held 16 streams at most)" \
+    test "$s" = 0
+
 # ---- residual networks on 3x32x32 -----------------------------------------------------------------
 s=$(status "$CIFAR" --synthetic --model resnet20 --train-limit 256 --test-limit 128 --batch 32 --steps 6 --quiet)
 check "ember-cifar --model resnet20 trains on the shapes set (exit 0)" test "$s" = 0
