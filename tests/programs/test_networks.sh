@@ -130,6 +130,13 @@ check "... and with it: resumes (exit 0)" test "$s" = 0
 s=$(status "$MNIST" "${small[@]}" --steps 2 --arch "conv8 relu 17*dropout:0.1 gap fc10")
 check "a spec with 17 dropouts trains (exit 0; the step's measure held 16 streams at most)" \
     test "$s" = 0
+drop=(--arch "conv8 relu dropout:0.3 gap fc10" --schedule const --batch 32 --train-limit 256
+      --test-limit 64 --quiet)
+"$MNIST" "${drop[@]}" --epochs 2 --save "$tmp/drop.st" >/dev/null
+"$MNIST" "${drop[@]}" --epochs 1 --save "$tmp/drop1.st" >/dev/null
+"$MNIST" "${drop[@]}" --epochs 2 --resume "$tmp/drop1.st" --save "$tmp/drop2.st" >/dev/null
+check "a spec with dropout, saved and resumed, ends bit-identical to a run never stopped" \
+    cmp -s "$tmp/drop.st" "$tmp/drop2.st"
 
 # ---- residual networks on 3x32x32 -----------------------------------------------------------------
 s=$(status "$CIFAR" --synthetic --model resnet20 --train-limit 256 --test-limit 128 --batch 32 --steps 6 --quiet)
