@@ -240,10 +240,12 @@ Test(arch, the_printed_form_is_a_spec_of_the_same_network) {
         "conv16 bn relu 3*res16 res32s2 2*res32 res64s2 2*res64 gap fc10",
         "conv8k5s2p1 gn:2 tanh 2*(conv8 ln sigmoid) res(conv8 relu conv8 | conv8k1 in) "
         "avgpool3s2 dropout:0.25 flatten fc12 brn relu fc3",
+        /* blocks whose one line is longer than 4096 characters (the printer cut them) */
+        "conv8 res(900*relu) res(conv8 bn relu | 800*relu conv8k1) gap fc10",
     };
     const int chw[3] = {3, 32, 32};
     em_arch_opts o = em_arch_defaults();
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         char *one = printed(specs[i], chw, &o);
         char *two = printed(one, chw, &o);
         cr_assert_str_eq(one, two, "printing the printed spec changes it");

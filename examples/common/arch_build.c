@@ -323,26 +323,26 @@ em_code em_arch_output(const em_arch *a, const int chw[3], const em_arch_opts *o
 
 /* ---- the file form ------------------------------------------------------------------------ */
 
-/* the tokens of a sequence, blocks inline: "conv16 bn relu res(conv16 bn relu conv16 bn)" */
-static size_t seq_text(const em_arch *a, char *buf, size_t len) {
-    size_t at = 0;
-    for (int i = 0; i < a->n && at < len; i++) {
+/* the tokens of a sequence, blocks inline: "conv16 bn relu res(conv16 bn relu conv16 bn)",
+ * written whole however long a block is; the characters written */
+static long seq_text(const em_arch *a, FILE *out) {
+    long at = 0;
+    for (int i = 0; i < a->n; i++) {
         const arch_node *n = &a->v[i];
-        if (i) at += snprintf(buf + at, len - at, " ");
-        if (at >= len) break;
+        if (i) at += fprintf(out, " ");
         if (n->kind != A_RES) {
             char t[40];
             em_arch_token(n, t, sizeof t);
-            at += snprintf(buf + at, len - at, "%s", t);
+            at += fprintf(out, "%s", t);
             continue;
         }
-        at += snprintf(buf + at, len - at, "res(");
-        if (at < len) at += seq_text(n->branch, buf + at, len - at);
-        if (n->shortcut && at < len) {
-            at += snprintf(buf + at, len - at, " | ");
-            if (at < len) at += seq_text(n->shortcut, buf + at, len - at);
+        at += fprintf(out, "res(");
+        at += seq_text(n->branch, out);
+        if (n->shortcut) {
+            at += fprintf(out, " | ");
+            at += seq_text(n->shortcut, out);
         }
-        if (at < len) at += snprintf(buf + at, len - at, ")");
+        at += fprintf(out, ")");
     }
     return at;
 }
@@ -366,15 +366,16 @@ em_code em_arch_print(const em_arch *a, const int chw[3], const em_arch_opts *o,
             "parameters\n", name ? name : "", name ? ", " : "", chw[0], chw[1], chw[2]);
     long total = 0;
     for (int i = 0; i < r->n; i++) {
-        char line[4096], shape[48], params[32] = "";
+        char shape[48], params[32] = "";
         em_arch one = {.n = 1, .v = &r->v[i]};
-        seq_text(&one, line, sizeof line);
+        long len = seq_text(&one, out);
         shape_str(r->v[i].out, shape, sizeof shape);
         long p = em_arch_node_params(&r->v[i]);
         total += p;
         if (p) grouped(p, params, sizeof params);
-        if (p) fprintf(out, "%-24s # %-16s %10s\n", line, shape, params);
-        else fprintf(out, "%-24s # %s\n", line, shape);
+        fprintf(out, "%*s", len < 24 ? (int)(24 - len) : 0, "");   /* as %-24s */
+        if (p) fprintf(out, " # %-16s %10s\n", shape, params);
+        else fprintf(out, " # %s\n", shape);
     }
     char t[32];
     grouped(total, t, sizeof t);
