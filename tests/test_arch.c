@@ -210,6 +210,8 @@ Test(arch, bad_specs_name_the_column_or_the_layer) {
          "the branch gives (8, 28, 28) but the shortcut gives (16, 28, 28)"},
         {"conv8 res(conv8 fc10)", "layer 2 (res(...)), branch layer 2 (fc10)", "not flat"},
         {"gap gap", "layer 2 (gap)", "needs an image"},
+        /* 39 characters: the message says 38 at most, so 39 are refused too */
+        {"conv8 dropout:0.50000000000000000000000000000 gap", "column 7", "more than 38"},
         /* repetitions of nested blocks multiply: 400 blocks of 401 layers (the old limit
          * counted the 400 and took it; three such levels asked for 8 GB and more) */
         {"conv16 400*res(400*relu) gap fc10", "column 8", "more than 100000 layers"},

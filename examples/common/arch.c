@@ -320,7 +320,7 @@ static bool item(parser *p, em_arch *out, long room, long *made) {
     } else {
         char w[40];
         size_t len = 0;
-        while (word_char(p->s[p->at + len]) && len + 1 < sizeof w) len++;
+        while (word_char(p->s[p->at + len]) && len + 2 < sizeof w) len++;   /* 38 at most */
         if (!len) {
             char c[2] = {p->s[p->at], 0};
             arch_clear(&unit);
