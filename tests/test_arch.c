@@ -281,6 +281,26 @@ Test(arch, the_printed_form_is_a_spec_of_the_same_network) {
     }
 }
 
+/* dropout's probability is printed whole, in digits the parser reads (no exponent) */
+Test(arch, the_printed_dropout_reads_back_to_the_same_probability) {
+    /* each printed as typed: 1e-07 would not parse, 0.123457 is another network, and
+     * "0." before the last would make a token of 39 characters */
+    const char *typed[] = {"0.123456789", "0.0000001", ".00000000000000000000000000001", "0.5"};
+    const int chw[3] = {1, 28, 28};
+    em_arch_opts o = em_arch_defaults();
+    for (int i = 0; i < 4; i++) {
+        char spec[96], want[64];
+        snprintf(spec, sizeof spec, "dropout:%s flatten fc10", typed[i]);
+        snprintf(want, sizeof want, "\ndropout:%s ", typed[i]);
+        char *one = printed(spec, chw, &o);
+        cr_assert(strstr(one, want), "'%s' prints '%s': %s", spec, want + 1, one);
+        char *two = printed(one, chw, &o);   /* parses back (printed() asserts it) */
+        cr_assert_str_eq(one, two);
+        free(one);
+        free(two);
+    }
+}
+
 Test(arch, norm_and_its_position_replace_every_normalization) {
     const int chw[3] = {1, 28, 28};
     const char *spec = "conv16 bn relu res16 gap fc10";

@@ -402,6 +402,21 @@ em_code em_arch_parse(const char *text, const char *where, em_arch **out, em_err
     return EM_OK;
 }
 
+/* "dropout:P" with the shortest P that reads back to the same double, in the form the
+ * parser takes (digits and a point: no exponent, so 1e-07 is written 0.0000001) */
+static void dropout_token(double p, char *buf, size_t len) {
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, len, "dropout:%.*g", digits, p);
+        if (!strchr(buf, 'e') && strtod(buf + 8, NULL) == p) return;
+    }
+    for (int decimals = 1; decimals <= 30; decimals++) {
+        snprintf(buf, len, "dropout:%.*f", decimals, p);
+        if (strtod(buf + 8, NULL) == p) break;
+    }
+    if (strlen(buf) > 38)   /* a token's most: as it was typed, ".000...1" */
+        memmove(buf + 8, buf + 9, strlen(buf + 9) + 1);
+}
+
 void em_arch_token(const arch_node *n, char *buf, size_t len) {
     switch (n->kind) {
     case A_CONV: {
@@ -427,7 +442,7 @@ void em_arch_token(const arch_node *n, char *buf, size_t len) {
     }
     case A_GAP: snprintf(buf, len, "gap"); return;
     case A_FLATTEN: snprintf(buf, len, "flatten"); return;
-    case A_DROPOUT: snprintf(buf, len, "dropout:%g", n->drop); return;
+    case A_DROPOUT: dropout_token(n->drop, buf, len); return;
     case A_RES: snprintf(buf, len, "res"); return;
     }
 }
