@@ -210,6 +210,10 @@ Test(arch, bad_specs_name_the_column_or_the_layer) {
          "the branch gives (8, 28, 28) but the shortcut gives (16, 28, 28)"},
         {"conv8 res(conv8 fc10)", "layer 2 (res(...)), branch layer 2 (fc10)", "not flat"},
         {"gap gap", "layer 2 (gap)", "needs an image"},
+        /* a character that is not ASCII is named whole, a control byte by its code (the
+         * message showed a UTF-8 sequence's first byte alone, not text) */
+        {"conv16 \u00fc relu", "column 8", "got '\u00fc'"},
+        {"conv16 \x01 relu", "column 8", "got '\\x01'"},
         /* 39 characters: the message says 38 at most, so 39 are refused too */
         {"conv8 dropout:0.50000000000000000000000000000 gap", "column 7", "more than 38"},
         /* repetitions of nested blocks multiply: 400 blocks of 401 layers (the old limit

@@ -294,6 +294,17 @@ static bool residual(parser *p, size_t at, arch_node *n, long room) {
     return true;
 }
 
+/* the character at s for a message: a UTF-8 sequence whole (its first byte alone is not
+ * text), a control or stray byte as \xNN */
+static void one_char(const char *s, char *buf, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    int n = u[0] >= 0xf0 && u[0] < 0xf8 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc2 ? 2 : 1;
+    for (int i = 1; i < n; i++)
+        if ((u[i] & 0xc0) != 0x80) n = 1;   /* cut short: not a sequence */
+    if (n == 1 && (u[0] < 0x20 || u[0] >= 0x7f)) snprintf(buf, len, "\\x%02x", u[0]);
+    else snprintf(buf, len, "%.*s", n, s);
+}
+
 /* one item (with its repetition) appended to out: at most room layers, counting those
  * inside residual blocks (*made says how many) */
 static bool item(parser *p, em_arch *out, long room, long *made) {
@@ -322,7 +333,8 @@ static bool item(parser *p, em_arch *out, long room, long *made) {
         size_t len = 0;
         while (word_char(p->s[p->at + len]) && len + 2 < sizeof w) len++;   /* 38 at most */
         if (!len) {
-            char c[2] = {p->s[p->at], 0};
+            char c[8];
+            one_char(p->s + p->at, c, sizeof c);
             arch_clear(&unit);
             return fail(p, uat, count > 1 || uat != at ? "expected a layer or '(' after the count"
                                                           : "expected a layer", c);
