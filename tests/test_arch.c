@@ -414,3 +414,63 @@ Test(arch, fixup_scales_the_branches_and_zeroes_their_ends_and_the_classifier) {
     em_tensor_free(x);
     em_module_free(net);
 }
+
+/* a spec's network with its parameters initialized (seed 1) */
+static em_module *spec_net(const char *spec) {
+    em_arch *a;
+    em_error err;
+    cr_assert_eq(em_arch_parse(spec, "t", &a, &err), EM_OK, "%s", err.msg);
+    em_arch_opts o = em_arch_defaults();
+    em_module *net = em_arch_build(a, (int[]){1, 28, 28}, &o, &err);
+    cr_assert_not_null(net, "%s", err.msg);
+    em_arch_free(a);
+    em_rng rng;
+    em_rng_seed(&rng, 1);
+    em_module_init(net, &rng, NULL);
+    return net;
+}
+
+static em_tensor *find(em_module *net, const char *name) {
+    em_entry e;
+    cr_assert(em_module_find(net, name, &e), "%s", name);
+    return e.tensor;
+}
+
+static bool all_zero(const em_tensor *t) {
+    for (size_t i = 0; i < t->size; i++)
+        if (t->data[i] != 0) return false;
+    return true;
+}
+
+/* specs have any number of blocks and layers: both rules reach all of them (they stopped at
+ * 256 blocks, 64 layers of a branch and 4096 weight layers of a network) */
+Test(arch, zero_gamma_and_fixup_reach_every_block_of_a_deep_spec) {
+    em_module *net = spec_net("conv4 300*res(conv4 bn relu conv4 bn) gap fc10");
+    cr_assert_eq(em_model_zero_gamma(net), 300);
+    cr_assert(all_zero(find(net, "300.branch.4.weight")), "the 300th block's last gamma");
+    em_module_free(net);
+    net = spec_net("conv4 res(70*(conv4 bn relu)) gap fc10");
+    em_model_zero_gamma(net);
+    cr_assert(all_zero(find(net, "1.branch.208.weight")), "the 70th norm, the branch's last");
+    cr_assert(!all_zero(find(net, "1.branch.190.weight")), "the 64th norm keeps its gamma");
+    em_module_free(net);
+
+    em_module *plain = spec_net("conv4 300*res(conv4 relu conv4) gap fc10");
+    net = spec_net("conv4 300*res(conv4 relu conv4) gap fc10");
+    cr_assert_eq(em_model_fixup(net), 300);
+    const em_tensor *before = find(plain, "300.branch.0.weight"), *after = find(net, "300.branch.0.weight");
+    for (size_t i = 0; i < after->size; i++)   /* L = 300, m = 2: 300^(-1/2) */
+        cr_assert_float_eq(after->data[i], before->data[i] / sqrt(300.0), 1e-6);
+    cr_assert(all_zero(find(net, "300.branch.2.weight")), "the 300th block's last conv");
+    em_module_free(plain);
+    em_module_free(net);
+    net = spec_net("conv4 res(70*(conv4 relu)) gap fc10");
+    em_model_fixup(net);
+    cr_assert(all_zero(find(net, "1.branch.138.weight")), "the 70th conv, the branch's last");
+    cr_assert(!all_zero(find(net, "1.branch.126.weight")), "the 64th conv is not the last");
+    em_module_free(net);
+    net = spec_net("conv4 res(conv4 relu conv4) 5*(820*conv4k1) gap fc10");
+    em_model_fixup(net);
+    cr_assert(all_zero(find(net, "4103.weight")), "the classifier after 4102 weight layers");
+    em_module_free(net);
+}
