@@ -474,3 +474,45 @@ Test(arch, zero_gamma_and_fixup_reach_every_block_of_a_deep_spec) {
     cr_assert(all_zero(find(net, "4103.weight")), "the classifier after 4102 weight layers");
     em_module_free(net);
 }
+
+static bool collect_name(void *ctx, const char *name, const em_entry *e) {
+    (void)e;
+    char **names = ctx;
+    int n = 0;
+    while (names[n]) n++;
+    names[n] = strdup(name);
+    return true;
+}
+
+static int by_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the deepest nesting the language takes (31 blocks in blocks) gets a state-dict name for
+ * every tensor, each whole and none twice: a checkpoint can hold it (names were cut at 255
+ * characters, and two tensors then had the same one: --save refused after training) */
+Test(arch, the_deepest_nesting_has_whole_and_distinct_state_dict_names) {
+    char spec[2048] = "conv4";
+    for (int i = 0; i < 31; i++) strcat(spec, " res( conv4 bn relu");
+    strcat(spec, " conv4");
+    for (int i = 0; i < 31; i++) strcat(spec, " )");
+    strcat(spec, " gap fc10");
+    em_module *net = spec_net(spec);
+    static char *names[1024];
+    memset(names, 0, sizeof names);
+    em_module_visit(net, collect_name, names);
+    int n = 0;
+    while (names[n]) n++;
+    cr_assert_eq(n, 2 + 31 * 6 + 2 + 2, "conv4, 31 x (a conv weight, bn 5), conv4, fc10: %d", n);
+    qsort(names, (size_t)n, sizeof *names, by_str);
+    size_t longest = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) cr_assert_str_neq(names[i - 1], names[i], "two tensors named alike");
+        if (strlen(names[i]) > longest) longest = strlen(names[i]);
+    }
+    /* the innermost BatchNorm's counter: 1.branch.3.branch.3. ... .branch.1.num_batches_tracked */
+    cr_assert_eq(longest, strlen("1.branch.") + 30 * strlen("3.branch.") +
+                              strlen("1.num_batches_tracked"), "%zu", longest);
+    for (int i = 0; i < n; i++) free(names[i]);
+    em_module_free(net);
+}
