@@ -383,3 +383,26 @@ em_code em_arch_print(const em_arch *a, const int chw[3], const em_arch_opts *o,
     em_arch_free(r);
     return EM_OK;
 }
+
+em_code em_arch_identity(const em_arch *a, const int chw[3], const em_arch_opts *o,
+                         uint64_t *id, em_error *err) {
+    em_arch *r = em_arch_resolve(a, chw, o, err);
+    if (!r) return err->code;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m) {
+        fprintf(m, "%d %d %d: ", chw[0], chw[1], chw[2]);
+        seq_text(r, m);
+    }
+    em_arch_free(r);
+    if (!m || fclose(m) != 0 || !text) {
+        free(text);
+        return em_error_set(err, EM_ERR_NOMEM, "out of memory");
+    }
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
+    free(text);
+    *id = h;
+    return EM_OK;
+}

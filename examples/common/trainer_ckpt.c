@@ -77,9 +77,12 @@ em_code em_trainer_save(em_trainer *t, const char *path, const em_data_id *data,
     char config[2048], progress[96];
     em_run_config(t, config, sizeof config);
     snprintf(progress, sizeof progress, "epoch %d, batch %zu, step %ld", t->epoch, t->batch, t->step);
-    em_st_meta meta[2] = {{"data", data->files}, {"data_hash", data->hash}};
+    char network[17];
+    em_error unused;
+    em_st_meta meta[3] = {{"data", data->files}, {"data_hash", data->hash}, {"network", network}};
+    int n_meta = em_config_network_id(t->cfg, network, &unused) == EM_OK ? 3 : 2;
     em_ck_save_opts so = {.model_name = model_name(t), .config = config, .progress = progress,
-                          .n_meta = 2, .meta = meta, .n_extra = s.n, .extra = s.entries,
+                          .n_meta = n_meta, .meta = meta, .n_extra = s.n, .extra = s.entries,
                           .finite_only = true};
     em_code code = em_checkpoint_save(path, t->net, &so, err);
     ck_state_free(&s);
@@ -147,4 +150,20 @@ em_code em_trainer_resume(em_trainer *t, const char *path, const em_data_id *dat
     t->batch = (size_t)s.position[1];
     t->step = (long)s.position[2];
     return EM_OK;
+}
+
+em_code em_trainer_check_load(em_trainer *t, const char *path, em_error *err) {
+    em_st *st;
+    em_error unused;
+    if (em_st_open(&st, path, &unused) != EM_OK) return EM_OK;   /* the load says why */
+    const char *saved = em_st_meta_get(st, "network");
+    char now[17];
+    em_code code = saved ? em_config_network_id(t->cfg, now, err) : EM_OK;
+    if (code == EM_OK && saved && strcmp(saved, now))
+        code = em_error_set(err, EM_ERR_ARG, "%s holds another network than this run builds "
+                            "(network %s, this run's %s): load it with the --model or --arch, "
+                            "--norm and --norm-position it was trained with (--print-arch "
+                            "shows a run's network)", path, saved, now);
+    em_st_free(st);
+    return code;
 }

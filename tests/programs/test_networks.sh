@@ -126,6 +126,20 @@ check "resuming a --norm gn:4 checkpoint without --norm: exit 2 naming norm=gn:4
 s=$(status "$MNIST" "${small[@]}" --steps 8 --norm gn:4 --resume "$tmp/gn.st")
 check "... and with it: resumes (exit 0)" test "$s" = 0
 
+# ---- --eval --load: into the checkpoint's network, not another whose tensors fit --------------
+net_spec="conv8 bn relu res( conv8 bn relu conv8 bn ) gap fc10"
+"$MNIST" "${small[@]}" --steps 2 --arch "$net_spec" --save "$tmp/net.st" >/dev/null
+"$MNIST" --arch "$net_spec" --print-arch >"$tmp/net.arch"
+s=$(status "$MNIST" "${small[@]}" --eval --load "$tmp/net.st" --arch "${net_spec/relu/tanh}")
+check "--eval --load into a spec with tanh for relu (the same tensors): exit 2, another network" \
+    test "$s" = 2 -a -n "$(grep 'holds another network' "$tmp/err")"
+s=$(status "$MNIST" "${small[@]}" --eval --load "$tmp/gn.st" --norm ln)
+check "--eval --load of a --norm gn:4 checkpoint with --norm ln (the same tensors): exit 2" \
+    test "$s" = 2 -a -n "$(grep 'holds another network' "$tmp/err")"
+s=$(status "$MNIST" "${small[@]}" --eval --load "$tmp/net.st" --arch "@$tmp/net.arch")
+check "... and into the same network written as its --print-arch file: evaluates (exit 0)" \
+    test "$s" = 0
+
 # ---- dropout in a spec -------------------------------------------------------------------------
 s=$(status "$MNIST" "${small[@]}" --steps 2 --arch "conv8 relu 17*dropout:0.1 gap fc10")
 check "a spec with 17 dropouts trains (exit 0; the step's measure held 16 streams at most)" \
