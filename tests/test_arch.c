@@ -202,6 +202,11 @@ Test(arch, bad_specs_name_the_column_or_the_layer) {
         {"flatten pool2", "layer 2 (pool2)", "pooling needs an image"},
         {"flatten in", "layer 2 (in)", "instance norm needs an image"},
         {"conv16 gn:3", "layer 2 (gn:3)", "16 channels do not split into 3 groups"},
+        /* GroupNorm's relatives normalize each example's groups: one value a group would be
+         * 0 whatever it holds (training aborted in em_groupnorm's assertion, exit 134) */
+        {"conv16 pool28 in flatten fc10", "layer 3 (in)", "16 group(s) holds one value"},
+        {"conv16 gap gn:16 fc10", "layer 3 (gn:16)", "holds one value"},
+        {"flatten fc1 ln fc10", "layer 3 (ln)", "1 group(s) holds one value"},
         {"conv16k31p0", "layer 1 (conv16k31p0)", "larger than the padded input (1, 28, 28)"},
         {"pool29", "layer 1 (pool29)", "larger than the input (1, 28, 28)"},
         {"conv8 res(conv16s2 relu conv16)", "layer 2 (res(...))",

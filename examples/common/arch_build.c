@@ -151,6 +151,18 @@ static bool resolve_node(arch_node *n, int s[3], const where *w, em_error *err) 
         }
         if (n->norm == N_IN && !image)
             return bad(w, err, "its input is %s, flat: instance norm needs an image (C, H, W)", s, NULL), false;
+        if (n->norm == N_GN || n->norm == N_LN || n->norm == N_IN) {
+            /* statistics of one example: a group of one value normalizes to 0 */
+            int groups = n->norm == N_GN ? n->groups : n->norm == N_IN ? s[0] : 1;
+            long values = (long)(s[0] / groups) * (image ? (long)s[1] * s[2] : 1);
+            if (values < 2) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "its input is %%s: each of its %d group(s) holds one "
+                         "value of an example, which normalizes to 0: use bn here, or fewer "
+                         "groups", groups);
+                return bad(w, err, msg, s, NULL), false;
+            }
+        }
         break;
     case A_MAXPOOL:
     case A_AVGPOOL:
