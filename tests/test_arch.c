@@ -213,6 +213,10 @@ Test(arch, bad_specs_name_the_column_or_the_layer) {
          "the branch gives (16, 14, 14) but the input is (8, 28, 28)"},
         {"conv8 res(conv8 relu | conv16k1)", "layer 2 (res(...))",
          "the branch gives (8, 28, 28) but the shortcut gives (16, 28, 28)"},
+        /* the shortcut suggested is one that fits: a linear layer on features, the stride
+         * that gives the branch's size (28 -> 10 is stride 3; it said conv8k1s1p0 for both) */
+        {"flatten fc16 res(fc32) fc10", "layer 3 (res(...))", "res( ... | fc32 bn )"},
+        {"conv8 res(conv8s3) gap fc10", "layer 2 (res(...))", "conv8k1s3p0 bn ), or use res8s3"},
         {"conv8 res(conv8 fc10)", "layer 2 (res(...)), branch layer 2 (fc10)", "not flat"},
         {"gap gap", "layer 2 (gap)", "needs an image"},
         /* a character that is not ASCII is named whole, a control byte by its code (the

@@ -125,6 +125,25 @@ static em_code bad(const where *w, em_error *err, const char *fmt, const int s[3
 
 static bool resolve_seq(em_arch *a, int s[3], const where *up, const char *part, em_error *err);
 
+/* the message (a format for the branch's and the input's shapes) for a residual block
+ * whose branch b does not keep the shape of its input t, with a shortcut that would fit:
+ * a linear layer on features, on images a 1x1 convolution of the stride that gives the
+ * branch's size (which resCsS makes too), where there is one */
+static void shortcut_hint(const int b[3], const int t[3], char *msg, size_t len) {
+    int at = snprintf(msg, len, "the branch gives %%s but the input is %%s: ");
+    if (!b[1] && !t[1]) {
+        snprintf(msg + at, len - at, "give a shortcut, as res( ... | fc%d bn )", b[0]);
+        return;
+    }
+    for (int s = 1; b[1] && t[1] && s <= 16; s++)
+        if ((t[1] - 1) / s + 1 == b[1] && (t[2] - 1) / s + 1 == b[2]) {
+            snprintf(msg + at, len - at, "give a shortcut, as res( ... | conv%dk1s%dp0 bn ), or "
+                     "use res%ds%d, which makes one", b[0], s, b[0], s);
+            return;
+        }
+    snprintf(msg + at, len - at, "give a shortcut that gives the branch's shape");
+}
+
 /* a node's output shape from s (updated), checked */
 static bool resolve_node(arch_node *n, int s[3], const where *w, em_error *err) {
     const bool image = s[1] > 0;
@@ -200,11 +219,9 @@ static bool resolve_node(arch_node *n, int s[3], const where *w, em_error *err) 
         n->auto_shortcut = false;
         if (n->shortcut && !resolve_seq(n->shortcut, t, w, "shortcut", err)) return false;
         if (memcmp(b, t, sizeof b)) {
-            char msg[200];
-            int stride = b[1] > 0 && t[1] % b[1] == 0 ? t[1] / b[1] : 1;
+            char msg[256];
             if (n->shortcut) snprintf(msg, sizeof msg, "the branch gives %%s but the shortcut gives %%s: they must agree");
-            else snprintf(msg, sizeof msg, "the branch gives %%s but the input is %%s: give a shortcut, as "
-                          "res( ... | conv%dk1s%dp0 bn ), or use res%ds%d, which makes one", b[0], stride, b[0], stride);
+            else shortcut_hint(b, t, msg, sizeof msg);
             return bad(w, err, msg, b, t), false;
         }
         memcpy(s, b, sizeof b);
