@@ -467,7 +467,8 @@ Test(arch, zero_gamma_and_fixup_reach_every_block_of_a_deep_spec) {
     em_module *plain = spec_net("conv4 300*res(conv4 relu conv4) gap fc10");
     net = spec_net("conv4 300*res(conv4 relu conv4) gap fc10");
     cr_assert_eq(em_model_fixup(net), 300);
-    const em_tensor *before = find(plain, "300.branch.0.weight"), *after = find(net, "300.branch.0.weight");
+    const em_tensor *before = find(plain, "300.branch.0.weight");
+    const em_tensor *after = find(net, "300.branch.0.weight");
     for (size_t i = 0; i < after->size; i++)   /* L = 300, m = 2: 300^(-1/2) */
         cr_assert_float_eq(after->data[i], before->data[i] / sqrt(300.0), 1e-6);
     cr_assert(all_zero(find(net, "300.branch.2.weight")), "the 300th block's last conv");

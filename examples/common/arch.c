@@ -245,7 +245,8 @@ static bool seq(parser *p, em_arch *out, const char *ends, long room, long *made
 /* the layers of a sequence, those inside its residual blocks included */
 static long deep_size(const em_arch *a) {
     long n = a ? a->n : 0;
-    for (int i = 0; a && i < a->n; i++) n += deep_size(a->v[i].branch) + deep_size(a->v[i].shortcut);
+    for (int i = 0; a && i < a->n; i++)
+        n += deep_size(a->v[i].branch) + deep_size(a->v[i].shortcut);
     return n;
 }
 
