@@ -36,8 +36,12 @@ void em_module_init(em_module *m, em_rng *rng, const em_init *init) {
 
 /* ---- the state walk ------------------------------------------------------------------ */
 
+/* a state-dict name's most: room for the deepest nesting the architecture language takes
+ * (32 levels of "100000.shortcut.", then the entry's name); 256 cut names of 27 levels */
+#define NAME_MAX_LEN 1024
+
 static bool visit_prefixed(em_module *m, const char *prefix, em_visit_fn fn, void *ctx) {
-    char name[256];
+    char name[NAME_MAX_LEN];
     const char *(*child_name)(const em_module *, int) = m->ops->child_name;
     if (m->ops->entries) {
         em_entry e[EM_MAX_ENTRIES];

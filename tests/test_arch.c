@@ -202,14 +202,33 @@ Test(arch, bad_specs_name_the_column_or_the_layer) {
         {"flatten pool2", "layer 2 (pool2)", "pooling needs an image"},
         {"flatten in", "layer 2 (in)", "instance norm needs an image"},
         {"conv16 gn:3", "layer 2 (gn:3)", "16 channels do not split into 3 groups"},
+        /* GroupNorm's relatives normalize each example's groups: one value a group would be
+         * 0 whatever it holds (training aborted in em_groupnorm's assertion, exit 134) */
+        {"conv16 pool28 in flatten fc10", "layer 3 (in)", "16 group(s) holds one value"},
+        {"conv16 gap gn:16 fc10", "layer 3 (gn:16)", "holds one value"},
+        {"flatten fc1 ln fc10", "layer 3 (ln)", "1 group(s) holds one value"},
         {"conv16k31p0", "layer 1 (conv16k31p0)", "larger than the padded input (1, 28, 28)"},
         {"pool29", "layer 1 (pool29)", "larger than the input (1, 28, 28)"},
         {"conv8 res(conv16s2 relu conv16)", "layer 2 (res(...))",
          "the branch gives (16, 14, 14) but the input is (8, 28, 28)"},
         {"conv8 res(conv8 relu | conv16k1)", "layer 2 (res(...))",
          "the branch gives (8, 28, 28) but the shortcut gives (16, 28, 28)"},
+        /* the shortcut suggested is one that fits: a linear layer on features, the stride
+         * that gives the branch's size (28 -> 10 is stride 3; it said conv8k1s1p0 for both) */
+        {"flatten fc16 res(fc32) fc10", "layer 3 (res(...))", "res( ... | fc32 bn )"},
+        {"conv8 res(conv8s3) gap fc10", "layer 2 (res(...))", "conv8k1s3p0 bn ), or use res8s3"},
         {"conv8 res(conv8 fc10)", "layer 2 (res(...)), branch layer 2 (fc10)", "not flat"},
         {"gap gap", "layer 2 (gap)", "needs an image"},
+        /* a character that is not ASCII is named whole, a control byte by its code (the
+         * message showed a UTF-8 sequence's first byte alone, not text) */
+        {"conv16 \u00fc relu", "column 8", "got '\u00fc'"},
+        {"conv16 \x01 relu", "column 8", "got '\\x01'"},
+        /* 39 characters: the message says 38 at most, so 39 are refused too */
+        {"conv8 dropout:0.50000000000000000000000000000 gap", "column 7", "more than 38"},
+        /* repetitions of nested blocks multiply: 400 blocks of 401 layers (the old limit
+         * counted the 400 and took it; three such levels asked for 8 GB and more) */
+        {"conv16 400*res(400*relu) gap fc10", "column 8", "more than 100000 layers"},
+        {"conv16 res(2*res(100*(1000*relu))) gap", "column 18", "more than 100000 layers"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         refused(bad[i].spec, img, bad[i].where, bad[i].what);
@@ -236,10 +255,12 @@ Test(arch, the_printed_form_is_a_spec_of_the_same_network) {
         "conv16 bn relu 3*res16 res32s2 2*res32 res64s2 2*res64 gap fc10",
         "conv8k5s2p1 gn:2 tanh 2*(conv8 ln sigmoid) res(conv8 relu conv8 | conv8k1 in) "
         "avgpool3s2 dropout:0.25 flatten fc12 brn relu fc3",
+        /* blocks whose one line is longer than 4096 characters (the printer cut them) */
+        "conv8 res(900*relu) res(conv8 bn relu | 800*relu conv8k1) gap fc10",
     };
     const int chw[3] = {3, 32, 32};
     em_arch_opts o = em_arch_defaults();
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         char *one = printed(specs[i], chw, &o);
         char *two = printed(one, chw, &o);
         cr_assert_str_eq(one, two, "printing the printed spec changes it");
@@ -268,6 +289,26 @@ Test(arch, the_printed_form_is_a_spec_of_the_same_network) {
         em_module_free(nb);
         em_arch_free(a);
         em_arch_free(b);
+        free(one);
+        free(two);
+    }
+}
+
+/* dropout's probability is printed whole, in digits the parser reads (no exponent) */
+Test(arch, the_printed_dropout_reads_back_to_the_same_probability) {
+    /* each printed as typed: 1e-07 would not parse, 0.123457 is another network, and
+     * "0." before the last would make a token of 39 characters */
+    const char *typed[] = {"0.123456789", "0.0000001", ".00000000000000000000000000001", "0.5"};
+    const int chw[3] = {1, 28, 28};
+    em_arch_opts o = em_arch_defaults();
+    for (int i = 0; i < 4; i++) {
+        char spec[96], want[64];
+        snprintf(spec, sizeof spec, "dropout:%s flatten fc10", typed[i]);
+        snprintf(want, sizeof want, "\ndropout:%s ", typed[i]);
+        char *one = printed(spec, chw, &o);
+        cr_assert(strstr(one, want), "'%s' prints '%s': %s", spec, want + 1, one);
+        char *two = printed(one, chw, &o);   /* parses back (printed() asserts it) */
+        cr_assert_str_eq(one, two);
         free(one);
         free(two);
     }
@@ -380,5 +421,108 @@ Test(arch, fixup_scales_the_branches_and_zeroes_their_ends_and_the_classifier) {
     cr_assert_float_eq(loss->data[0], log(10.0), 1e-6);
     em_tape_free(tape);
     em_tensor_free(x);
+    em_module_free(net);
+}
+
+/* a spec's network with its parameters initialized (seed 1) */
+static em_module *spec_net(const char *spec) {
+    em_arch *a;
+    em_error err;
+    cr_assert_eq(em_arch_parse(spec, "t", &a, &err), EM_OK, "%s", err.msg);
+    em_arch_opts o = em_arch_defaults();
+    em_module *net = em_arch_build(a, (int[]){1, 28, 28}, &o, &err);
+    cr_assert_not_null(net, "%s", err.msg);
+    em_arch_free(a);
+    em_rng rng;
+    em_rng_seed(&rng, 1);
+    em_module_init(net, &rng, NULL);
+    return net;
+}
+
+static em_tensor *find(em_module *net, const char *name) {
+    em_entry e;
+    cr_assert(em_module_find(net, name, &e), "%s", name);
+    return e.tensor;
+}
+
+static bool all_zero(const em_tensor *t) {
+    for (size_t i = 0; i < t->size; i++)
+        if (t->data[i] != 0) return false;
+    return true;
+}
+
+/* specs have any number of blocks and layers: both rules reach all of them (they stopped at
+ * 256 blocks, 64 layers of a branch and 4096 weight layers of a network) */
+Test(arch, zero_gamma_and_fixup_reach_every_block_of_a_deep_spec) {
+    em_module *net = spec_net("conv4 300*res(conv4 bn relu conv4 bn) gap fc10");
+    cr_assert_eq(em_model_zero_gamma(net), 300);
+    cr_assert(all_zero(find(net, "300.branch.4.weight")), "the 300th block's last gamma");
+    em_module_free(net);
+    net = spec_net("conv4 res(70*(conv4 bn relu)) gap fc10");
+    em_model_zero_gamma(net);
+    cr_assert(all_zero(find(net, "1.branch.208.weight")), "the 70th norm, the branch's last");
+    cr_assert(!all_zero(find(net, "1.branch.190.weight")), "the 64th norm keeps its gamma");
+    em_module_free(net);
+
+    em_module *plain = spec_net("conv4 300*res(conv4 relu conv4) gap fc10");
+    net = spec_net("conv4 300*res(conv4 relu conv4) gap fc10");
+    cr_assert_eq(em_model_fixup(net), 300);
+    const em_tensor *before = find(plain, "300.branch.0.weight");
+    const em_tensor *after = find(net, "300.branch.0.weight");
+    for (size_t i = 0; i < after->size; i++)   /* L = 300, m = 2: 300^(-1/2) */
+        cr_assert_float_eq(after->data[i], before->data[i] / sqrt(300.0), 1e-6);
+    cr_assert(all_zero(find(net, "300.branch.2.weight")), "the 300th block's last conv");
+    em_module_free(plain);
+    em_module_free(net);
+    net = spec_net("conv4 res(70*(conv4 relu)) gap fc10");
+    em_model_fixup(net);
+    cr_assert(all_zero(find(net, "1.branch.138.weight")), "the 70th conv, the branch's last");
+    cr_assert(!all_zero(find(net, "1.branch.126.weight")), "the 64th conv is not the last");
+    em_module_free(net);
+    net = spec_net("conv4 res(conv4 relu conv4) 5*(820*conv4k1) gap fc10");
+    em_model_fixup(net);
+    cr_assert(all_zero(find(net, "4103.weight")), "the classifier after 4102 weight layers");
+    em_module_free(net);
+}
+
+static bool collect_name(void *ctx, const char *name, const em_entry *e) {
+    (void)e;
+    char **names = ctx;
+    int n = 0;
+    while (names[n]) n++;
+    names[n] = strdup(name);
+    return true;
+}
+
+static int by_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the deepest nesting the language takes (31 blocks in blocks) gets a state-dict name for
+ * every tensor, each whole and none twice: a checkpoint can hold it (names were cut at 255
+ * characters, and two tensors then had the same one: --save refused after training) */
+Test(arch, the_deepest_nesting_has_whole_and_distinct_state_dict_names) {
+    char spec[2048] = "conv4";
+    for (int i = 0; i < 31; i++) strcat(spec, " res( conv4 bn relu");
+    strcat(spec, " conv4");
+    for (int i = 0; i < 31; i++) strcat(spec, " )");
+    strcat(spec, " gap fc10");
+    em_module *net = spec_net(spec);
+    static char *names[1024];
+    memset(names, 0, sizeof names);
+    em_module_visit(net, collect_name, names);
+    int n = 0;
+    while (names[n]) n++;
+    cr_assert_eq(n, 2 + 31 * 6 + 2 + 2, "conv4, 31 x (a conv weight, bn 5), conv4, fc10: %d", n);
+    qsort(names, (size_t)n, sizeof *names, by_str);
+    size_t longest = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) cr_assert_str_neq(names[i - 1], names[i], "two tensors named alike");
+        if (strlen(names[i]) > longest) longest = strlen(names[i]);
+    }
+    /* the innermost BatchNorm's counter: 1.branch.3.branch.3. ... .branch.1.num_batches_tracked */
+    cr_assert_eq(longest, strlen("1.branch.") + 30 * strlen("3.branch.") +
+                              strlen("1.num_batches_tracked"), "%zu", longest);
+    for (int i = 0; i < n; i++) free(names[i]);
     em_module_free(net);
 }

@@ -25,8 +25,9 @@ specification that ember's zoo mirrors):
                     state_dict to safetensors; ember-logits loads it and writes its logits on
                     its batch; PyTorch computes its own logits on that batch.
 Agreement is measured as max |ember - torch| / max |torch| (float32 on both sides).
-And for a network of the architecture language (ARCH_SPEC: residual blocks, GroupNorm,
-LayerNorm, BatchNorm): ember-mnist --print-torch gives the PyTorch module; PyTorch's weights
+And for two networks of the architecture language (ARCH_SPEC: residual blocks, GroupNorm,
+LayerNorm, BatchNorm; RENORM_SPEC: Batch Renorm on images and on features, a class of
+--print-torch's own): ember-mnist --print-torch gives the PyTorch module; PyTorch's weights
 go to ember, whose eval logits must match to 1e-5, then one SGD step on both sides on the
 same batch, after which every tensor of the state and the logits must match to 1e-5.
 Exit status: 0 all agree, 1 a mismatch or failure, 77 PyTorch not available (a skip).
@@ -144,6 +145,9 @@ def torch_to_ember(ember, name, bn, work):
 # GroupNorm, LayerNorm on images and on features, and BatchNorm
 ARCH_SPEC = ("conv16 gn:4 relu res( conv16 ln relu conv16 ln ) relu res32s2 gap "
              "fc32 ln relu fc10")
+# Batch Renorm, which --print-torch writes as a class of its own, on images and on features
+RENORM_SPEC = ("conv16 brn relu res( conv16 brn relu conv16 brn ) relu res32s2 gap fc32 brn "
+               "relu fc10")
 ARCH_TOL = 1e-5
 
 
@@ -196,11 +200,12 @@ def arch_roundtrip(ember, work, spec=ARCH_SPEC):
 def roundtrip(ember):
     failed = 0
     with tempfile.TemporaryDirectory(prefix="ember-interop-") as work:
-        for what, err in arch_roundtrip(ember, work):
-            ok = err < ARCH_TOL
-            failed += not ok
-            print(f"--arch \"{ARCH_SPEC}\": {what}: max rel diff {err:.2e}  "
-                  f"{'ok' if ok else 'MISMATCH'} (tolerance {ARCH_TOL:g})")
+        for spec in (ARCH_SPEC, RENORM_SPEC):
+            for what, err in arch_roundtrip(ember, work, spec):
+                ok = err < ARCH_TOL
+                failed += not ok
+                print(f"--arch \"{spec}\": {what}: max rel diff {err:.2e}  "
+                      f"{'ok' if ok else 'MISMATCH'} (tolerance {ARCH_TOL:g})")
         for name in ("mnist-cnn", "cifar-cnn", "mlp"):
             for bn in (True, False):
                 for label, fn in (("ember -> PyTorch", ember_to_torch),
@@ -210,7 +215,7 @@ def roundtrip(ember):
                     failed += not ok
                     print(f"{label}  {name:9s} bn={int(bn)}  logits max rel diff {err:.2e}  "
                           f"{'ok' if ok else 'MISMATCH'}  ({what})")
-    print(f"torch_interop: {15 - failed} passed, {failed} failed")
+    print(f"torch_interop: {18 - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

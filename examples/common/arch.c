@@ -66,6 +66,11 @@ em_arch *em_arch_copy(const em_arch *a) {
 
 /* ---- the parser ----------------------------------------------------------------------- */
 
+/* a network's layers at most, those inside residual blocks counted: repetitions of nested
+ * blocks multiply, and a short spec must not ask for more memory than the machine has */
+#define MAX_LAYERS 100000
+#define TOO_MANY "more than 100000 layers (counting those inside residual blocks)"
+
 typedef struct parser {
     const char *s, *where;
     size_t at;
@@ -235,7 +240,15 @@ static bool layer(parser *p, size_t at, const char *w, arch_node *n) {
                           "N*item, ( ... ))", w);
 }
 
-static bool seq(parser *p, em_arch *out, const char *ends);
+static bool seq(parser *p, em_arch *out, const char *ends, long room, long *made);
+
+/* the layers of a sequence, those inside its residual blocks included */
+static long deep_size(const em_arch *a) {
+    long n = a ? a->n : 0;
+    for (int i = 0; a && i < a->n; i++)
+        n += deep_size(a->v[i].branch) + deep_size(a->v[i].shortcut);
+    return n;
+}
 
 /* resC sS, He et al.'s basic block: the branch convC sS, bn, relu, convC, bn (the shortcut
  * made when the spec is resolved, a 1x1 projection where the branch changes the shape);
@@ -258,19 +271,21 @@ static bool expand_res(arch_node *n, arch_node *relu) {
            em_arch_push(n->branch, &bn);
 }
 
-/* a residual block after "res(": branch [| shortcut] ) */
-static bool residual(parser *p, size_t at, arch_node *n) {
+/* a residual block after "res(": branch [| shortcut] ), of at most room layers with the
+ * block itself */
+static bool residual(parser *p, size_t at, arch_node *n, long room) {
+    long used = 0;
     n->kind = A_RES;
     snprintf(n->token, sizeof n->token, "res(...)");
     n->branch = calloc(1, sizeof *n->branch);
     if (!n->branch) return nomem(p);
-    if (!seq(p, n->branch, ")|")) return false;
+    if (!seq(p, n->branch, ")|", room - 1, &used)) return false;
     if (!n->branch->n) return fail(p, at, "the residual block's branch has no layer", NULL);
     if (p->s[p->at] == '|') {
         size_t bar = p->at++;
         n->shortcut = calloc(1, sizeof *n->shortcut);
         if (!n->shortcut) return nomem(p);
-        if (!seq(p, n->shortcut, ")")) return false;
+        if (!seq(p, n->shortcut, ")", room - 1 - used, &used)) return false;
         if (!n->shortcut->n)
             return fail(p, bar, "nothing after '|': give the shortcut's layers, or leave "
                                    "out '|' for the identity", NULL);
@@ -280,8 +295,20 @@ static bool residual(parser *p, size_t at, arch_node *n) {
     return true;
 }
 
-/* one item (with its repetition) appended to out */
-static bool item(parser *p, em_arch *out) {
+/* the character at s for a message: a UTF-8 sequence whole (its first byte alone is not
+ * text), a control or stray byte as \xNN */
+static void one_char(const char *s, char *buf, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    int n = u[0] >= 0xf0 && u[0] < 0xf8 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc2 ? 2 : 1;
+    for (int i = 1; i < n; i++)
+        if ((u[i] & 0xc0) != 0x80) n = 1;   /* cut short: not a sequence */
+    if (n == 1 && (u[0] < 0x20 || u[0] >= 0x7f)) snprintf(buf, len, "\\x%02x", u[0]);
+    else snprintf(buf, len, "%.*s", n, s);
+}
+
+/* one item (with its repetition) appended to out: at most room layers, counting those
+ * inside residual blocks (*made says how many) */
+static bool item(parser *p, em_arch *out, long room, long *made) {
     size_t at = p->at;
     long count = 1;
     const char *t = p->s + p->at;
@@ -297,16 +324,18 @@ static bool item(parser *p, em_arch *out) {
     bool ok;
     if (p->s[p->at] == '(') {
         p->at++;
-        ok = seq(p, &unit, ")");
+        long unused;
+        ok = seq(p, &unit, ")", room, &unused);
         if (ok && p->s[p->at] != ')') ok = fail(p, uat, "'(' is never closed", NULL);
         if (ok && !unit.n) ok = fail(p, uat, "an empty group '()'", NULL);
         if (ok) p->at++;
     } else {
         char w[40];
         size_t len = 0;
-        while (word_char(p->s[p->at + len]) && len + 1 < sizeof w) len++;
+        while (word_char(p->s[p->at + len]) && len + 2 < sizeof w) len++;   /* 38 at most */
         if (!len) {
-            char c[2] = {p->s[p->at], 0};
+            char c[8];
+            one_char(p->s + p->at, c, sizeof c);
             arch_clear(&unit);
             return fail(p, uat, count > 1 || uat != at ? "expected a layer or '(' after the count"
                                                           : "expected a layer", c);
@@ -323,7 +352,7 @@ static bool item(parser *p, em_arch *out) {
                 return fail(p, uat, "'res' needs '(' for a block of your own or its channels, "
                                        "as in res16", NULL);
             p->at++;
-            ok = residual(p, uat, &n);
+            ok = residual(p, uat, &n, room);
         } else {
             ok = layer(p, uat, w, &n);
         }
@@ -336,6 +365,9 @@ static bool item(parser *p, em_arch *out) {
         em_arch_free(n.branch);
         em_arch_free(n.shortcut);
     }
+    long each = ok ? deep_size(&unit) : 0;
+    if (ok && count * each > room) ok = fail(p, at, TOO_MANY, NULL);
+    *made = count * each;
     for (long r = 0; ok && r < count; r++)
         for (int i = 0; ok && i < unit.n; i++)
             if (!em_arch_push(out, &unit.v[i])) ok = nomem(p);
@@ -343,8 +375,10 @@ static bool item(parser *p, em_arch *out) {
     return ok;
 }
 
-/* items until the end of the text or a character of ends (left for the caller) */
-static bool seq(parser *p, em_arch *out, const char *ends) {
+/* items until the end of the text or a character of ends (left for the caller): at most
+ * room layers, counting those inside residual blocks; *made says how many */
+static bool seq(parser *p, em_arch *out, const char *ends, long room, long *made) {
+    *made = 0;
     if (++p->depth > 32) return fail(p, p->at, "nested more than 32 deep", NULL);
     for (;;) {
         skip(p);
@@ -354,8 +388,9 @@ static bool seq(parser *p, em_arch *out, const char *ends) {
             char f[2] = {c, 0};
             return fail(p, p->at, "unexpected", f);
         }
-        if (!item(p, out)) return false;
-        if (out->n > 100000) return fail(p, p->at, "more than 100000 layers", NULL);
+        long added;
+        if (!item(p, out, room - *made, &added)) return false;
+        *made += added;
     }
     p->depth--;
     return true;
@@ -367,7 +402,8 @@ em_code em_arch_parse(const char *text, const char *where, em_arch **out, em_err
                 .err = err};
     em_arch *a = calloc(1, sizeof *a);
     if (!a) return em_error_set(err, EM_ERR_NOMEM, "out of memory");
-    if (!seq(&p, a, "")) {
+    long made;
+    if (!seq(&p, a, "", MAX_LAYERS, &made)) {
         em_arch_free(a);
         return err->code;
     }
@@ -377,6 +413,21 @@ em_code em_arch_parse(const char *text, const char *where, em_arch **out, em_err
     }
     *out = a;
     return EM_OK;
+}
+
+/* "dropout:P" with the shortest P that reads back to the same double, in the form the
+ * parser takes (digits and a point: no exponent, so 1e-07 is written 0.0000001) */
+static void dropout_token(double p, char *buf, size_t len) {
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, len, "dropout:%.*g", digits, p);
+        if (!strchr(buf, 'e') && strtod(buf + 8, NULL) == p) return;
+    }
+    for (int decimals = 1; decimals <= 30; decimals++) {
+        snprintf(buf, len, "dropout:%.*f", decimals, p);
+        if (strtod(buf + 8, NULL) == p) break;
+    }
+    if (strlen(buf) > 38)   /* a token's most: as it was typed, ".000...1" */
+        memmove(buf + 8, buf + 9, strlen(buf + 9) + 1);
 }
 
 void em_arch_token(const arch_node *n, char *buf, size_t len) {
@@ -404,7 +455,7 @@ void em_arch_token(const arch_node *n, char *buf, size_t len) {
     }
     case A_GAP: snprintf(buf, len, "gap"); return;
     case A_FLATTEN: snprintf(buf, len, "flatten"); return;
-    case A_DROPOUT: snprintf(buf, len, "dropout:%g", n->drop); return;
+    case A_DROPOUT: dropout_token(n->drop, buf, len); return;
     case A_RES: snprintf(buf, len, "res"); return;
     }
 }

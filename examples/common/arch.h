@@ -20,6 +20,7 @@
 #ifndef EM_ARCH_H
 #define EM_ARCH_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/errors.h"
@@ -70,6 +71,14 @@ em_code em_arch_output(const em_arch *a, const int input_chw[3], const em_arch_o
  * name (may be NULL) heads it. EM_ERR_ARG as em_arch_build. */
 em_code em_arch_print(const em_arch *a, const int input_chw[3], const em_arch_opts *o,
                       const char *name, FILE *out, em_error *err);
+
+/* The network's identity: a 64-bit hash of the spec after the options, resolved for images
+ * (C, H, W) and written in the canonical form --print-arch prints, so the same network
+ * written two ways (pool2 and maxpool2, a preset and its spec, a spec and its printed
+ * file) has one identity, and two networks that differ in a layer (relu for tanh, ln for
+ * gn:4) have two. EM_ERR_ARG as em_arch_build. */
+em_code em_arch_identity(const em_arch *a, const int input_chw[3], const em_arch_opts *o,
+                         uint64_t *id, em_error *err);
 
 /* The same network as PyTorch source (a module build() returns, nn.Sequential with
  * nested blocks), whose state dict has ember's names: a checkpoint of one loads into the

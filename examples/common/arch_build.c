@@ -125,6 +125,25 @@ static em_code bad(const where *w, em_error *err, const char *fmt, const int s[3
 
 static bool resolve_seq(em_arch *a, int s[3], const where *up, const char *part, em_error *err);
 
+/* the message (a format for the branch's and the input's shapes) for a residual block
+ * whose branch b does not keep the shape of its input t, with a shortcut that would fit:
+ * a linear layer on features, on images a 1x1 convolution of the stride that gives the
+ * branch's size (which resCsS makes too), where there is one */
+static void shortcut_hint(const int b[3], const int t[3], char *msg, size_t len) {
+    int at = snprintf(msg, len, "the branch gives %%s but the input is %%s: ");
+    if (!b[1] && !t[1]) {
+        snprintf(msg + at, len - at, "give a shortcut, as res( ... | fc%d bn )", b[0]);
+        return;
+    }
+    for (int s = 1; b[1] && t[1] && s <= 16; s++)
+        if ((t[1] - 1) / s + 1 == b[1] && (t[2] - 1) / s + 1 == b[2]) {
+            snprintf(msg + at, len - at, "give a shortcut, as res( ... | conv%dk1s%dp0 bn ), or "
+                     "use res%ds%d, which makes one", b[0], s, b[0], s);
+            return;
+        }
+    snprintf(msg + at, len - at, "give a shortcut that gives the branch's shape");
+}
+
 /* a node's output shape from s (updated), checked */
 static bool resolve_node(arch_node *n, int s[3], const where *w, em_error *err) {
     const bool image = s[1] > 0;
@@ -151,6 +170,18 @@ static bool resolve_node(arch_node *n, int s[3], const where *w, em_error *err) 
         }
         if (n->norm == N_IN && !image)
             return bad(w, err, "its input is %s, flat: instance norm needs an image (C, H, W)", s, NULL), false;
+        if (n->norm == N_GN || n->norm == N_LN || n->norm == N_IN) {
+            /* statistics of one example: a group of one value normalizes to 0 */
+            int groups = n->norm == N_GN ? n->groups : n->norm == N_IN ? s[0] : 1;
+            long values = (long)(s[0] / groups) * (image ? (long)s[1] * s[2] : 1);
+            if (values < 2) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "its input is %%s: each of its %d group(s) holds one "
+                         "value of an example, which normalizes to 0: use bn here, or fewer "
+                         "groups", groups);
+                return bad(w, err, msg, s, NULL), false;
+            }
+        }
         break;
     case A_MAXPOOL:
     case A_AVGPOOL:
@@ -188,11 +219,9 @@ static bool resolve_node(arch_node *n, int s[3], const where *w, em_error *err) 
         n->auto_shortcut = false;
         if (n->shortcut && !resolve_seq(n->shortcut, t, w, "shortcut", err)) return false;
         if (memcmp(b, t, sizeof b)) {
-            char msg[200];
-            int stride = b[1] > 0 && t[1] % b[1] == 0 ? t[1] / b[1] : 1;
+            char msg[256];
             if (n->shortcut) snprintf(msg, sizeof msg, "the branch gives %%s but the shortcut gives %%s: they must agree");
-            else snprintf(msg, sizeof msg, "the branch gives %%s but the input is %%s: give a shortcut, as "
-                          "res( ... | conv%dk1s%dp0 bn ), or use res%ds%d, which makes one", b[0], stride, b[0], stride);
+            else shortcut_hint(b, t, msg, sizeof msg);
             return bad(w, err, msg, b, t), false;
         }
         memcpy(s, b, sizeof b);
@@ -323,26 +352,26 @@ em_code em_arch_output(const em_arch *a, const int chw[3], const em_arch_opts *o
 
 /* ---- the file form ------------------------------------------------------------------------ */
 
-/* the tokens of a sequence, blocks inline: "conv16 bn relu res(conv16 bn relu conv16 bn)" */
-static size_t seq_text(const em_arch *a, char *buf, size_t len) {
-    size_t at = 0;
-    for (int i = 0; i < a->n && at < len; i++) {
+/* the tokens of a sequence, blocks inline: "conv16 bn relu res(conv16 bn relu conv16 bn)",
+ * written whole however long a block is; the characters written */
+static long seq_text(const em_arch *a, FILE *out) {
+    long at = 0;
+    for (int i = 0; i < a->n; i++) {
         const arch_node *n = &a->v[i];
-        if (i) at += snprintf(buf + at, len - at, " ");
-        if (at >= len) break;
+        if (i) at += fprintf(out, " ");
         if (n->kind != A_RES) {
             char t[40];
             em_arch_token(n, t, sizeof t);
-            at += snprintf(buf + at, len - at, "%s", t);
+            at += fprintf(out, "%s", t);
             continue;
         }
-        at += snprintf(buf + at, len - at, "res(");
-        if (at < len) at += seq_text(n->branch, buf + at, len - at);
-        if (n->shortcut && at < len) {
-            at += snprintf(buf + at, len - at, " | ");
-            if (at < len) at += seq_text(n->shortcut, buf + at, len - at);
+        at += fprintf(out, "res(");
+        at += seq_text(n->branch, out);
+        if (n->shortcut) {
+            at += fprintf(out, " | ");
+            at += seq_text(n->shortcut, out);
         }
-        if (at < len) at += snprintf(buf + at, len - at, ")");
+        at += fprintf(out, ")");
     }
     return at;
 }
@@ -366,19 +395,43 @@ em_code em_arch_print(const em_arch *a, const int chw[3], const em_arch_opts *o,
             "parameters\n", name ? name : "", name ? ", " : "", chw[0], chw[1], chw[2]);
     long total = 0;
     for (int i = 0; i < r->n; i++) {
-        char line[4096], shape[48], params[32] = "";
+        char shape[48], params[32] = "";
         em_arch one = {.n = 1, .v = &r->v[i]};
-        seq_text(&one, line, sizeof line);
+        long len = seq_text(&one, out);
         shape_str(r->v[i].out, shape, sizeof shape);
         long p = em_arch_node_params(&r->v[i]);
         total += p;
         if (p) grouped(p, params, sizeof params);
-        if (p) fprintf(out, "%-24s # %-16s %10s\n", line, shape, params);
-        else fprintf(out, "%-24s # %s\n", line, shape);
+        fprintf(out, "%*s", len < 24 ? (int)(24 - len) : 0, "");   /* as %-24s */
+        if (p) fprintf(out, " # %-16s %10s\n", shape, params);
+        else fprintf(out, " # %s\n", shape);
     }
     char t[32];
     grouped(total, t, sizeof t);
     fprintf(out, "# %s parameters\n", t);
     em_arch_free(r);
+    return EM_OK;
+}
+
+em_code em_arch_identity(const em_arch *a, const int chw[3], const em_arch_opts *o,
+                         uint64_t *id, em_error *err) {
+    em_arch *r = em_arch_resolve(a, chw, o, err);
+    if (!r) return err->code;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m) {
+        fprintf(m, "%d %d %d: ", chw[0], chw[1], chw[2]);
+        seq_text(r, m);
+    }
+    em_arch_free(r);
+    if (!m || fclose(m) != 0 || !text) {
+        free(text);
+        return em_error_set(err, EM_ERR_NOMEM, "out of memory");
+    }
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
+    free(text);
+    *id = h;
     return EM_OK;
 }

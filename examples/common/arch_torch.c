@@ -33,7 +33,8 @@ static const char preamble[] =
 
 /* Batch Renorm (Ioffe 2017) has no PyTorch module: this one computes what ember's does
  * (core/ops/batchnorm.c), r and d clipped and held constant in backward, rmax and dmax
- * growing over the warm-up, and keeps BatchNorm's state-dict names. */
+ * growing over the warm-up, and keeps BatchNorm's state-dict names. It takes images and
+ * features (after fc) alike, as ember's does: BatchNorm2d's evaluation would refuse (N, F). */
 static const char renorm_class[] =
     "\n"
     "\n"
@@ -43,6 +44,10 @@ static const char renorm_class[] =
     "    def __init__(self, c, eps, momentum, rmax, dmax, warmup):\n"
     "        super().__init__(c, eps=eps, momentum=momentum)\n"
     "        self.rmax, self.dmax, self.warmup = rmax, dmax, warmup\n"
+    "\n"
+    "    def _check_input_dim(self, x):\n"
+    "        if x.dim() not in (2, 4):\n"
+    "            raise ValueError(f\"expected 2D or 4D input (got {x.dim()}D input)\")\n"
     "\n"
     "    def forward(self, x):\n"
     "        if not self.training:\n"

@@ -82,12 +82,21 @@ static bool is_weight_layer(const em_module *m) {
 
 static em_module *child(em_module *m, int i) { return m->ops->child ? m->ops->child(m, i) : NULL; }
 
-/* the weight layers or norms of m's tree, depth first, into out[0..max); the count */
-static int collect(em_module *m, bool (*pred)(const em_module *), em_module **out, int max,
-                   int n) {
-    if (pred(m) && n < max) out[n++] = m;
-    for (int i = 0; child(m, i); i++) n = collect(child(m, i), pred, out, max, n);
+/* the modules of m's tree that pred picks, counted; and the last of them, depth first (the
+ * networks of the architecture language have any number of blocks and layers) */
+static int count_of(em_module *m, bool (*pred)(const em_module *)) {
+    int n = pred(m);
+    for (int i = 0; child(m, i); i++) n += count_of(child(m, i), pred);
     return n;
+}
+
+static em_module *last_of(em_module *m, bool (*pred)(const em_module *)) {
+    em_module *last = pred(m) ? m : NULL;
+    for (int i = 0; child(m, i); i++) {
+        em_module *l = last_of(child(m, i), pred);
+        if (l) last = l;
+    }
+    return last;
 }
 
 /* the entry "weight" or "bias" of a module, or NULL */
@@ -103,43 +112,51 @@ static void scale(em_tensor *t, double s) {
     for (size_t i = 0; t && i < t->size; i++) t->data[i] = (em_real)(t->data[i] * s);
 }
 
-/* the residual blocks of m's tree into out (at most max); the count */
-static int blocks(em_module *m, em_module **out, int max, int n) {
-    if (em_module_is_residual(m) && n < max) out[n++] = m;
-    for (int i = 0; child(m, i); i++) n = blocks(child(m, i), out, max, n);
-    return n;
-}
+static bool is_block(const em_module *m) { return em_module_is_residual(m); }
 
-int em_model_zero_gamma(em_module *net) {
-    em_module *b[256], *norms[64];
-    int nb = blocks(net, b, 256, 0), changed = 0;
-    for (int i = 0; i < nb; i++) {
-        int k = collect(child(b[i], 0), is_norm, norms, 64, 0);  /* the branch's norms */
-        if (k && entry(norms[k - 1], "weight")) {
-            scale(entry(norms[k - 1], "weight"), 0);
+/* every block of m's tree, outer before inner: its branch's last norm's gamma set to 0 */
+static int zero_gamma_blocks(em_module *m) {
+    int changed = 0;
+    if (is_block(m)) {
+        em_module *norm = last_of(child(m, 0), is_norm);   /* child 0: the branch */
+        if (norm && entry(norm, "weight")) {
+            scale(entry(norm, "weight"), 0);
             changed++;
         }
     }
+    for (int i = 0; child(m, i); i++) changed += zero_gamma_blocks(child(m, i));
     return changed;
 }
 
-int em_model_fixup(em_module *net) {
-    em_module *b[256], *w[64];
-    int L = blocks(net, b, 256, 0);
-    for (int i = 0; i < L; i++) {
-        int m = collect(child(b[i], 0), is_weight_layer, w, 64, 0);
-        double s = m > 1 ? pow((double)L, -1.0 / (2 * m - 2)) : 1;
-        for (int j = 0; j + 1 < m; j++) scale(entry(w[j], "weight"), s);
-        if (m) {
-            scale(entry(w[m - 1], "weight"), 0);
-            scale(entry(w[m - 1], "bias"), 0);
+int em_model_zero_gamma(em_module *net) { return zero_gamma_blocks(net); }
+
+/* every weight of m's tree but except's times s */
+static void scale_weights(em_module *m, const em_module *except, double s) {
+    if (is_weight_layer(m) && m != except) scale(entry(m, "weight"), s);
+    for (int i = 0; child(m, i); i++) scale_weights(child(m, i), except, s);
+}
+
+/* every block of m's tree, outer before inner, as Fixup's rule for L blocks says */
+static void fixup_blocks(em_module *m, int L) {
+    if (is_block(m)) {
+        em_module *branch = child(m, 0), *last = last_of(branch, is_weight_layer);
+        int k = count_of(branch, is_weight_layer);
+        if (k > 1) scale_weights(branch, last, pow((double)L, -1.0 / (2 * k - 2)));
+        if (last) {
+            scale(entry(last, "weight"), 0);
+            scale(entry(last, "bias"), 0);
         }
     }
-    em_module *all[4096];
-    int n = collect(net, is_weight_layer, all, 4096, 0);
-    if (n && !strcmp(all[n - 1]->ops->kind, "Linear")) {  /* the classifier */
-        scale(entry(all[n - 1], "weight"), 0);
-        scale(entry(all[n - 1], "bias"), 0);
+    for (int i = 0; child(m, i); i++) fixup_blocks(child(m, i), L);
+}
+
+int em_model_fixup(em_module *net) {
+    int L = count_of(net, is_block);
+    fixup_blocks(net, L);
+    em_module *top = last_of(net, is_weight_layer);
+    if (top && !strcmp(top->ops->kind, "Linear")) {  /* the classifier */
+        scale(entry(top, "weight"), 0);
+        scale(entry(top, "bias"), 0);
     }
     return L;
 }

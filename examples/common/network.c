@@ -133,3 +133,16 @@ em_code em_config_network_print(const em_config *c, bool torch, FILE *out, em_er
     em_arch_free(a);
     return code;
 }
+
+em_code em_config_network_id(const em_config *c, char id[17], em_error *err) {
+    em_arch *a;
+    if (parse_spec(c, &a, err) != EM_OK) return err->code;
+    int chw[3];
+    em_config_input(c, chw);
+    em_arch_opts o = arch_opts_of(c);
+    uint64_t h;
+    em_code code = em_arch_identity(a, chw, &o, &h, err);
+    em_arch_free(a);
+    if (code == EM_OK) snprintf(id, 17, "%016llx", (unsigned long long)h);
+    return code;
+}

@@ -49,6 +49,10 @@ em_module *em_config_network(const em_config *c, int *outputs, em_error *err);
  * nothing for them to act on (no residual block, no normalization in a branch). */
 em_code em_config_network_init(const em_config *c, em_module *net, em_error *err);
 
+/* The network's identity as 16 hex digits (em_arch_identity): what a checkpoint records
+ * as "network" and a --load checks. EM_ERR_ARG as em_config_network_check. */
+em_code em_config_network_id(const em_config *c, char id[17], em_error *err);
+
 /* --print-arch (torch false) and --print-torch: the network in the file form of the
  * language, or as PyTorch source. */
 em_code em_config_network_print(const em_config *c, bool torch, FILE *out, em_error *err);

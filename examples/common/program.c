@@ -206,7 +206,9 @@ static int start(const em_config *cfg, const em_dist *dist, em_dataset *train,
     if (cfg->resume[0] && em_trainer_resume(t, cfg->resume, data, &err) != EM_OK) goto fail;
     em_ck_load_opts lo = {.allow_unused = true};
     what = "cannot load weights: ";
-    if (cfg->load[0] && em_checkpoint_load(cfg->load, t->net, &lo, &err) != EM_OK) goto fail;
+    if (cfg->load[0] && (em_trainer_check_load(t, cfg->load, &err) != EM_OK ||
+                         em_checkpoint_load(cfg->load, t->net, &lo, &err) != EM_OK))
+        goto fail;
     return 0;
 fail:
     fprintf(stderr, "%s: %s%s\n", cfg->program, what, err.msg);

@@ -287,10 +287,15 @@ static size_t probe_step(em_trainer *t, int n, int *labels) {
 
 em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_error *err) {
     em_snapshot snap;
-    em_rng *rngs[16], saved[16];
-    int n_rngs = em_module_rngs(t->net, rngs, 16);
+    /* a network may have any number of dropouts, each with its stream */
+    int n_rngs = em_module_rngs(t->net, NULL, 0);
+    em_rng **rngs = malloc((size_t)(n_rngs + 1) * sizeof *rngs);
+    em_rng *saved = malloc((size_t)(n_rngs + 1) * sizeof *saved);
     int labels[16] = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
-    if (n_rngs > 16 || !em_snapshot_take(&snap, t->net)) {
+    if (rngs) em_module_rngs(t->net, rngs, n_rngs);
+    if (!rngs || !saved || !em_snapshot_take(&snap, t->net)) {
+        free(rngs);
+        free(saved);
         em_code code = em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step");
         em_trainer_fail_alone(t, err->msg);   /* the others go on into the probes' BatchNorm sums */
         return code;
@@ -303,6 +308,8 @@ em_code em_trainer_step_bytes(em_trainer *t, size_t batch, size_t *bytes, em_err
     em_snapshot_restore(&snap, t->net);
     em_snapshot_free(&snap);
     for (int i = 0; i < n_rngs; i++) *rngs[i] = saved[i];
+    free(rngs);
+    free(saved);
     if (!hw8 || !hw16)
         return em_error_set(err, EM_ERR_NOMEM, "out of memory measuring the step on a batch of 16");
     size_t per = hw16 > hw8 ? (hw16 - hw8 + 7) / 8 : 0, fixed = hw8 > 8 * per ? hw8 - 8 * per : 0;

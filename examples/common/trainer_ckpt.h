@@ -24,4 +24,11 @@ em_code em_trainer_save(em_trainer *t, const char *path, const em_data_id *data,
 em_code em_trainer_resume(em_trainer *t, const char *path, const em_data_id *data,
                           em_error *err);
 
+/* Before a --load: a checkpoint ember saved records its network (metadata "network", the
+ * identity em_config_network_id gives); one of another network is refused (EM_ERR_ARG),
+ * also when its tensors would fit this one (relu where it had tanh, ln where it had gn:4).
+ * A file without the entry (PyTorch's, an older ember's) or one that cannot be read is
+ * left to the load (EM_OK). */
+em_code em_trainer_check_load(em_trainer *t, const char *path, em_error *err);
+
 #endif

@@ -126,6 +126,32 @@ check "resuming a --norm gn:4 checkpoint without --norm: exit 2 naming norm=gn:4
 s=$(status "$MNIST" "${small[@]}" --steps 8 --norm gn:4 --resume "$tmp/gn.st")
 check "... and with it: resumes (exit 0)" test "$s" = 0
 
+# ---- --eval --load: into the checkpoint's network, not another whose tensors fit --------------
+net_spec="conv8 bn relu res( conv8 bn relu conv8 bn ) gap fc10"
+"$MNIST" "${small[@]}" --steps 2 --arch "$net_spec" --save "$tmp/net.st" >/dev/null
+"$MNIST" --arch "$net_spec" --print-arch >"$tmp/net.arch"
+s=$(status "$MNIST" "${small[@]}" --eval --load "$tmp/net.st" --arch "${net_spec/relu/tanh}")
+check "--eval --load into a spec with tanh for relu (the same tensors): exit 2, another network" \
+    test "$s" = 2 -a -n "$(grep 'holds another network' "$tmp/err")"
+s=$(status "$MNIST" "${small[@]}" --eval --load "$tmp/gn.st" --norm ln)
+check "--eval --load of a --norm gn:4 checkpoint with --norm ln (the same tensors): exit 2" \
+    test "$s" = 2 -a -n "$(grep 'holds another network' "$tmp/err")"
+s=$(status "$MNIST" "${small[@]}" --eval --load "$tmp/net.st" --arch "@$tmp/net.arch")
+check "... and into the same network written as its --print-arch file: evaluates (exit 0)" \
+    test "$s" = 0
+
+# ---- dropout in a spec -------------------------------------------------------------------------
+s=$(status "$MNIST" "${small[@]}" --steps 2 --arch "conv8 relu 17*dropout:0.1 gap fc10")
+check "a spec with 17 dropouts trains (exit 0; the step's measure held 16 streams at most)" \
+    test "$s" = 0
+drop=(--arch "conv8 relu dropout:0.3 gap fc10" --schedule const --batch 32 --train-limit 256
+      --test-limit 64 --quiet)
+"$MNIST" "${drop[@]}" --epochs 2 --save "$tmp/drop.st" >/dev/null
+"$MNIST" "${drop[@]}" --epochs 1 --save "$tmp/drop1.st" >/dev/null
+"$MNIST" "${drop[@]}" --epochs 2 --resume "$tmp/drop1.st" --save "$tmp/drop2.st" >/dev/null
+check "a spec with dropout, saved and resumed, ends bit-identical to a run never stopped" \
+    cmp -s "$tmp/drop.st" "$tmp/drop2.st"
+
 # ---- residual networks on 3x32x32 -----------------------------------------------------------------
 s=$(status "$CIFAR" --synthetic --model resnet20 --train-limit 256 --test-limit 128 --batch 32 --steps 6 --quiet)
 check "ember-cifar --model resnet20 trains on the shapes set (exit 0)" test "$s" = 0
