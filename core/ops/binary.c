@@ -263,16 +263,9 @@ void em_ref_add_backward(em_real *d, bool add, const em_real *dy, size_t n) {
     for (size_t i = 0; i < n; i++) d[i] = add ? d[i] + dy[i] : dy[i];
 }
 
-static bool same_shape(const em_tensor *a, const em_tensor *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d]) return false;
-    return true;
-}
-
 static void add_node_backward(em_tape *tape, em_node *node) {
     em_tensor *a = node->inputs[0], *b = node->inputs[1], *y = node->output;
-    if (!same_shape(a, b)) {
+    if (!em_shape_equal(a, b)) {
         binary_node_backward(tape, node, add_backward);
         return;
     }
@@ -288,7 +281,7 @@ em_tensor *em_add(em_tape *tape, em_tensor *a, em_tensor *b) {
     bcast L = bcast_of(a, b, "em_add");
     em_tensor *y = em_tape_tensor(tape, L.ndim, L.shape);  /* the broadcast shape */
     if (!y) return NULL;
-    if (same_shape(a, b)) tape->kernels->add(y->data, a->data, b->data, y->size);
+    if (em_shape_equal(a, b)) tape->kernels->add(y->data, a->data, b->data, y->size);
     else binary_forward(&L, add_forward, y->data, a, b);
     em_tape_record(tape, EM_OP_ADD, y, add_node_backward, 2, a, b);
     return y;
