@@ -26,6 +26,7 @@
 #include "../errors.h"
 #include "../gemm.h"
 #include "simd.h"
+#include "wino_vec.h"
 #include "winograd.h"
 
 enum { WINO_TILES = 64,          /* tiles per block, about                            */
@@ -44,15 +45,8 @@ enum { WINO_TILES = 64,          /* tiles per block, about                      
  * A row of 7 tiles is read as x[0..7] and x[6..13] (the 14 values, in place) and written
  * as 8 values: the spare lane lands on the next tile row's first tile, which is written
  * after it, or on one value of slack at the end of V's and M's rows (wino_ld). */
-#define LOADV(p) (*(const em_uvec8 *)(p))
-#define STOREV(p, v) (*(em_uvec8 *)(p) = (v))
-/* lanes of a (0-7) and b (8-15), __builtin_shufflevector (GCC 12 and clang alike) */
-#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
-#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
-#define LOW(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)    /* interleave */
-#define HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+/* LOADV, STOREV, EVEN, ODD, LOW, HIGH, AFTER: wino_vec.h */
 #define BEFORE(a, b) __builtin_shufflevector(a, b, 7, 8, 9, 10, 11, 12, 13, 14) /* a's last, b's first 7 */
-#define AFTER(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8)      /* a's last 7, b's first */
 /* 4 values: the 4-tile rows of an 8-wide image */
 typedef em_real wino_v4 __attribute__((vector_size(4 * sizeof(em_real))));
 typedef em_real wino_uv4 __attribute__((vector_size(4 * sizeof(em_real)), aligned(sizeof(em_real))));

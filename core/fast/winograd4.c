@@ -30,16 +30,11 @@
 #include "../errors.h"
 #include "../gemm.h"
 #include "simd.h"
+#include "wino_vec.h"
 #include "winograd.h"
 
-#define LOADV(p) (*(const em_uvec8 *)(p))
-#define STOREV(p, v) (*(em_uvec8 *)(p) = (v))
-#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
-#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
-#define LOW(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
-#define HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
-#define NEXT(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8) /* a[1..7], b[0] */
-/* the same for two rows of 4 tiles: a[1..3], b[0], a[5..7], b[1] */
+/* the next tile's column for two rows of 4 tiles: a[1..3], b[0], a[5..7], b[1] (for one
+ * row of 8 tiles it is wino_vec.h's AFTER: a[1..7], b[0]) */
 #define NEXT2(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 8, 5, 6, 7, 9)
 
 enum { W4_BYTES = 512 << 10,  /* a block's V and M together, at most (L2: 1 MiB a core) */
@@ -116,6 +111,15 @@ void em_wino4_filters(em_real *U, const em_real *w, int O, int C, bool adjoint) 
         (v)[5] = 4 * (d1) - 5 * (d3) + (d5);                \
     } while (0)
 
+/* q[c] = value c of each of 8 tiles' 4 (c = 0..3): 16 values at sA (tiles 0-3) and 16 at
+ * sB (tiles 4-7: sA + 16 in one row, the next tile row for a pair), split by two rounds of
+ * even/odd shuffles */
+static EM_INLINE void w4_split(em_vec8 q[4], const em_real *sA, const em_real *sB) {
+    em_vec8 a = LOADV(sA), b = LOADV(sA + 8), c = LOADV(sB), d = LOADV(sB + 8);
+    em_vec8 e1 = EVEN(a, b), o1 = ODD(a, b), e2 = EVEN(c, d), o2 = ODD(c, d);
+    q[0] = EVEN(e1, e2), q[1] = EVEN(o1, o2), q[2] = ODD(e1, e2), q[3] = ODD(o1, o2);
+}
+
 /* t[i] (6 rows of rl, the row at W4_AT) = row i of B^T times the 6 input rows of tile row
  * ti of the plane xc (H, W), rows outside it zero */
 static EM_INLINE void w4_columns(em_real *t, size_t rl, const em_real *xc, int H, int W,
@@ -150,17 +154,16 @@ EM_KERNEL static void w4_input(em_real *restrict V, size_t ld, const em_real *re
                 for (int i = 0; i < 6; i++) {
                     const em_real *sA = t + i * rl + W4_AT - 1 + 4 * tj;
                     const em_real *sB = pair ? sA + 6 * rl : sA + 16;
-                    em_vec8 a = LOADV(sA), b = LOADV(sA + 8), cc = LOADV(sB), e = LOADV(sB + 8);
-                    em_vec8 e1 = EVEN(a, b), o1 = ODD(a, b), e2 = EVEN(cc, e), o2 = ODD(cc, e);
-                    em_vec8 p0 = EVEN(e1, e2), p1 = EVEN(o1, o2);  /* columns 4tj-1, 4tj */
-                    em_vec8 p2 = ODD(e1, e2), p3 = ODD(o1, o2);    /* 4tj+1, 4tj+2 */
-                    em_vec8 p4, p5;                                 /* 4tj+3, 4tj+4 */
+                    em_vec8 q[4];  /* columns 4tj-1 .. 4tj+2 */
+                    w4_split(q, sA, sB);
+                    em_vec8 p0 = q[0], p1 = q[1], p2 = q[2], p3 = q[3];
+                    em_vec8 p4, p5;  /* 4tj+3, 4tj+4: the next tile's first two */
                     if (pair) {
                         em_vec8 n0 = {sA[16], sB[16]}, n1 = {sA[17], sB[17]};
                         p4 = NEXT2(p0, n0), p5 = NEXT2(p1, n1);
                     } else {
                         em_vec8 n0 = {sA[32]}, n1 = {sA[33]};
-                        p4 = NEXT(p0, n0), p5 = NEXT(p1, n1);
+                        p4 = AFTER(p0, n0), p5 = AFTER(p1, n1);
                     }
                     em_vec8 v[6];
                     BT6(v, p0, p1, p2, p3, p4, p5);
@@ -275,9 +278,9 @@ EM_KERNEL static void w4_dy(em_real *restrict D, size_t ld, const em_real *restr
                 for (int r = 0; r < 4; r++) {
                     const em_real *sA = dy + ((size_t)o * H + 4 * ti + r) * W + 4 * tj;
                     const em_real *sB = pair ? sA + 4 * (size_t)W : sA + 16;
-                    em_vec8 a = LOADV(sA), b = LOADV(sA + 8), cc = LOADV(sB), e = LOADV(sB + 8);
-                    em_vec8 e1 = EVEN(a, b), o1 = ODD(a, b), e2 = EVEN(cc, e), o2 = ODD(cc, e);
-                    A6(u[r], EVEN(e1, e2), EVEN(o1, o2), ODD(e1, e2), ODD(o1, o2));
+                    em_vec8 q[4];
+                    w4_split(q, sA, sB);
+                    A6(u[r], q[0], q[1], q[2], q[3]);
                 }
                 em_real *d = D + (size_t)o * ld + (size_t)(ti - ti0) * TW + tj;
                 for (int k = 0; k < 6; k++) {
